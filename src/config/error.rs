@@ -1,0 +1,72 @@
+//! `ConfigError`: why the configuration was refused, naming the key or value at fault and
+//! what to do about it. `esignd --check-config` prints it and exits 64 (EX_USAGE).
+
+use std::path::PathBuf;
+
+/// A configuration the daemon refuses to start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--config` names a file that does not exist.
+    #[error("configuration file {path:?} does not exist")]
+    FileMissing {
+        /// The path given.
+        path: PathBuf,
+    },
+
+    /// The file does not parse, a key is unknown, or a value has the wrong type.
+    #[error("configuration {path:?}: {source}")]
+    Parse {
+        /// The file (empty when only the environment was read).
+        path: PathBuf,
+        /// The parser's message, which names the key.
+        #[source]
+        source: config::ConfigError,
+    },
+
+    /// A value is of the right type but not acceptable.
+    #[error("{key} = {value:?} is not valid: {reason}")]
+    Invalid {
+        /// Dotted key, e.g. `hsm.sessions`.
+        key: &'static str,
+        /// The value as given.
+        value: String,
+        /// What would be acceptable.
+        reason: &'static str,
+    },
+
+    /// `hsm.pin` is written in the file.
+    #[error(
+        "hsm.pin is written in the configuration file {path:?}; a PIN does not belong in a \
+         config file: put it in the file named by hsm.pin_file (mode 0600, or a systemd \
+         credential) or in the ESIGND__HSM__PIN environment variable"
+    )]
+    PinInFile {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// Both `hsm.pin_file` and `ESIGND__HSM__PIN` are set.
+    #[error("both hsm.pin_file and ESIGND__HSM__PIN are set; keep one")]
+    PinTwice,
+
+    /// No PIN source configured where a login is needed.
+    #[error("no HSM user PIN configured: set hsm.pin_file (or ESIGND__HSM__PIN)")]
+    PinMissing,
+
+    /// The PIN file cannot be read.
+    #[error("cannot read the HSM PIN from {path:?}: {source}")]
+    PinFile {
+        /// The PIN file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The PIN file (or variable) is empty or not text.
+    #[error("the HSM PIN from {origin} is empty or not UTF-8")]
+    PinUnusable {
+        /// `file "..."` or `ESIGND__HSM__PIN`.
+        origin: String,
+    },
+}

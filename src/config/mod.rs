@@ -1,0 +1,141 @@
+//! Configuration: a TOML file (`--config FILE` or `ESIGND_CONFIG`), then environment overrides
+//! `ESIGND__SECTION__KEY` (`ESIGND__HSM__PIN`, `ESIGND__SERVER__LISTEN`, ...).
+//!
+//! Loading is strict: an unknown key anywhere is an error that names it, a file that does not
+//! parse is fatal, and every rule lives in [`validate`], which turns the operator's
+//! [`raw::RawConfig`] into the typed [`Config`] the rest of esignd uses. PINs are held in
+//! zeroizing secret types and are never written in the file itself.
+
+mod error;
+mod pin;
+mod raw;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use error::ConfigError;
+pub use pin::PinSource;
+
+use crate::hsm::KeyAlgorithm;
+use crate::hsm::pkcs11::TokenSelector;
+
+/// Prefix of environment overrides: `ESIGND__HSM__PIN` sets `hsm.pin`.
+pub const ENV_PREFIX: &str = "ESIGND";
+/// Environment variable naming the configuration file when `--config` is not given.
+pub const ENV_CONFIG_FILE: &str = "ESIGND_CONFIG";
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub file: Option<PathBuf>,
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[hsm]`
+    pub hsm: HsmConfig,
+    /// `[log]`
+    pub log: LogConfig,
+}
+
+/// `[server]`: where the daemon listens and how others reach it.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address the daemon binds.
+    pub listen: SocketAddr,
+    /// Base URL others use to reach the daemon (no trailing slash); used in certificate AIA
+    /// extensions and redirects.
+    pub public_url: String,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    pub drain: Duration,
+}
+
+/// `[hsm]`: the PKCS#11 token and the objects on it.
+#[derive(Debug, Clone)]
+pub struct HsmConfig {
+    /// PKCS#11 module path.
+    pub module: PathBuf,
+    /// Which token, by label or serial (never by slot index).
+    pub token: TokenSelector,
+    /// Where the user PIN comes from; `None` when not configured (enough for `esignctl token
+    /// list`, not for the daemon).
+    pub pin: Option<PinSource>,
+    /// Session pool size.
+    pub sessions: usize,
+    /// Algorithm of one-time keys.
+    pub ephemeral_key: KeyAlgorithm,
+    /// Per-call deadline for HSM work.
+    pub call_timeout: Duration,
+    /// Labels of the persistent keys.
+    pub keys: KeyLabels,
+}
+
+/// `[hsm.keys]`: labels of the persistent keys (and of the certificates stored beside them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLabels {
+    /// The CA key that issues one-time and device certificates.
+    pub ca: String,
+    /// The built-in TSA's key.
+    pub tsa: String,
+    /// The service key that signs session tokens and webhooks.
+    pub service: String,
+}
+
+/// `[log]`
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info` or `esignd=debug,info`.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, for terminals.
+    Pretty,
+    /// One JSON object per line, for journald and log collectors.
+    Json,
+    /// Pretty when stderr is a terminal, JSON otherwise.
+    Auto,
+}
+
+impl Config {
+    /// Load `file` (or the file named by `ESIGND_CONFIG`, or built-in defaults when neither is
+    /// given), apply `ESIGND__*` environment overrides and validate.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the key or value at fault.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let from_env = std::env::var_os(ENV_CONFIG_FILE).map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(from_env);
+        let raw = raw::read(file.as_deref())?;
+        validate::validate(raw, file)
+    }
+}
+
+impl HsmConfig {
+    /// Read the user PIN from its source.
+    ///
+    /// # Errors
+    /// [`ConfigError::PinMissing`] when none is configured; file errors.
+    pub fn read_pin(&self) -> Result<cryptoki::types::AuthPin, ConfigError> {
+        self.pin.as_ref().ok_or(ConfigError::PinMissing)?.read()
+    }
+
+    /// Everything [`crate::hsm::pkcs11::Pkcs11KeyStore::open`] needs, PIN included.
+    ///
+    /// # Errors
+    /// As [`HsmConfig::read_pin`].
+    pub fn pkcs11_settings(&self) -> Result<crate::hsm::pkcs11::Pkcs11Settings, ConfigError> {
+        Ok(crate::hsm::pkcs11::Pkcs11Settings {
+            module: self.module.clone(),
+            token: self.token.clone(),
+            pin: self.read_pin()?,
+            sessions: self.sessions,
+            call_timeout: self.call_timeout,
+        })
+    }
+}

@@ -1,0 +1,97 @@
+//! The configuration exactly as the operator wrote it: serde structs that mirror the TOML file
+//! (and the `ESIGND__SECTION__KEY` environment overrides), every field optional, unknown keys
+//! refused. Nothing here is trusted; [`super::validate`] turns it into [`super::Config`].
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub hsm: RawHsm,
+    #[serde(default)]
+    pub log: RawLog,
+}
+
+/// `[server]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub drain_secs: Option<u64>,
+}
+
+/// `[hsm]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHsm {
+    pub module: Option<PathBuf>,
+    pub token_label: Option<String>,
+    pub token_serial: Option<String>,
+    pub pin_file: Option<PathBuf>,
+    /// Only accepted from the environment (`ESIGND__HSM__PIN`); a PIN in the file is refused.
+    pub pin: Option<SecretString>,
+    pub sessions: Option<u64>,
+    pub ephemeral_key: Option<String>,
+    pub call_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub keys: RawHsmKeys,
+}
+
+/// `[hsm.keys]`: labels of the persistent keys on the token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHsmKeys {
+    pub ca: Option<String>,
+    pub tsa: Option<String>,
+    pub service: Option<String>,
+}
+
+/// `[log]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub level: Option<String>,
+}
+
+/// Read `file` (if any) and the `ESIGND__*` environment into a [`RawConfig`].
+///
+/// # Errors
+/// A missing or unparsable file, an unknown key, a value of the wrong type, or a PIN written in
+/// the file itself.
+pub fn read(file: Option<&std::path::Path>) -> Result<RawConfig, super::ConfigError> {
+    use super::ConfigError;
+    use config::{Config, Environment, File, FileFormat};
+
+    let mut builder = Config::builder();
+    if let Some(path) = file {
+        if !path.is_file() {
+            return Err(ConfigError::FileMissing { path: path.to_owned() });
+        }
+        let source = File::from(path).format(FileFormat::Toml);
+        // The file alone first: a PIN written in it is refused even if the environment also
+        // sets one, because the file is the thing that gets copied, committed and backed up.
+        let file_only = Config::builder()
+            .add_source(source.clone())
+            .build()
+            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+        if file_only.get::<config::Value>("hsm.pin").is_ok() {
+            return Err(ConfigError::PinInFile { path: path.to_owned() });
+        }
+        builder = builder.add_source(source);
+    }
+    let environment = Environment::with_prefix(super::ENV_PREFIX).prefix_separator("__").separator("__");
+    builder
+        .add_source(environment)
+        .build()
+        .and_then(Config::try_deserialize)
+        .map_err(|source| ConfigError::Parse { path: file.map(ToOwned::to_owned).unwrap_or_default(), source })
+}

@@ -1,0 +1,208 @@
+//! Every configuration rule, in one place: [`validate`] turns a [`RawConfig`] into a
+//! [`Config`] or says which key is wrong and what would be right.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::{RawConfig, RawHsm, RawLog, RawServer};
+use super::{Config, ConfigError, HsmConfig, KeyLabels, LogConfig, LogFormat, PinSource, ServerConfig};
+use crate::hsm::KeyAlgorithm;
+use crate::hsm::pkcs11::TokenSelector;
+
+/// Where Debian's softhsm2 package installs the module.
+pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const MAX_SESSIONS: u64 = 256;
+
+/// Validate `raw`, read from `file` (relative paths in it are relative to the file's folder).
+///
+/// # Errors
+/// The first rule broken, naming its key.
+pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let base = file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    Ok(Config {
+        server: server(raw.server)?,
+        hsm: hsm(raw.hsm, &base)?,
+        log: log(raw.log)?,
+        file,
+    })
+}
+
+fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+        key: "server.listen",
+        value: listen_text.clone(),
+        reason: "expected IP:PORT, e.g. 127.0.0.1:8080 or [::]:8443",
+    })?;
+    let public_url = raw.public_url.unwrap_or_else(|| format!("http://{listen}"));
+    Ok(ServerConfig {
+        listen,
+        public_url: public_url_checked(&public_url)?,
+        drain: Duration::from_secs(raw.drain_secs.unwrap_or(10)),
+    })
+}
+
+/// An absolute http(s) URL without query or fragment; a trailing slash is dropped so that paths
+/// can be appended.
+fn public_url_checked(url: &str) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::Invalid { key: "server.public_url", value: url.to_owned(), reason };
+    let uri: hyper::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(invalid("must start with http:// or https://")),
+    }
+    if uri.authority().is_none() {
+        return Err(invalid("must name a host"));
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
+    let token = match (raw.token_label, raw.token_serial) {
+        (_, Some(serial)) if !serial.is_empty() => TokenSelector::Serial(serial),
+        (Some(label), _) if label.is_empty() => {
+            return Err(ConfigError::Invalid { key: "hsm.token_label", value: label, reason: "must not be empty" });
+        }
+        (Some(label), _) => TokenSelector::Label(label),
+        (None, _) => TokenSelector::Label("esignd".to_owned()),
+    };
+    let pin = match (raw.pin_file, raw.pin) {
+        (Some(_), Some(_)) => return Err(ConfigError::PinTwice),
+        (Some(file), None) => Some(PinSource::File(base.join(file))),
+        (None, Some(pin)) => Some(PinSource::Environment(pin)),
+        (None, None) => None,
+    };
+    let sessions = raw.sessions.unwrap_or(4);
+    if !(1..=MAX_SESSIONS).contains(&sessions) {
+        return Err(ConfigError::Invalid {
+            key: "hsm.sessions",
+            value: sessions.to_string(),
+            reason: "must be between 1 and 256",
+        });
+    }
+    let ephemeral_text = raw.ephemeral_key.unwrap_or_else(|| "p256".to_owned());
+    let ephemeral_key: KeyAlgorithm = ephemeral_text.parse().map_err(|_| ConfigError::Invalid {
+        key: "hsm.ephemeral_key",
+        value: ephemeral_text.clone(),
+        reason: "use one of p256, p384, rsa3072, rsa2048",
+    })?;
+    let call_timeout_ms = raw.call_timeout_ms.unwrap_or(5_000);
+    if !(100..=600_000).contains(&call_timeout_ms) {
+        return Err(ConfigError::Invalid {
+            key: "hsm.call_timeout_ms",
+            value: call_timeout_ms.to_string(),
+            reason: "must be between 100 and 600000 milliseconds",
+        });
+    }
+    let keys = KeyLabels {
+        ca: label(raw.keys.ca, "esignd-ca", "hsm.keys.ca")?,
+        tsa: label(raw.keys.tsa, "esignd-tsa", "hsm.keys.tsa")?,
+        service: label(raw.keys.service, "esignd-service", "hsm.keys.service")?,
+    };
+    if keys.ca == keys.tsa || keys.ca == keys.service || keys.tsa == keys.service {
+        return Err(ConfigError::Invalid {
+            key: "hsm.keys",
+            value: format!("{keys:?}"),
+            reason: "the CA, TSA and service keys need three different labels",
+        });
+    }
+    Ok(HsmConfig {
+        module: base.join(raw.module.unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE))),
+        token,
+        pin,
+        sessions: sessions as usize,
+        ephemeral_key,
+        call_timeout: Duration::from_millis(call_timeout_ms),
+        keys,
+    })
+}
+
+fn label(value: Option<String>, default: &str, key: &'static str) -> Result<String, ConfigError> {
+    match value {
+        None => Ok(default.to_owned()),
+        Some(v) if v.is_empty() || v.len() > 64 => {
+            Err(ConfigError::Invalid { key, value: v, reason: "a key label has 1 to 64 characters" })
+        }
+        Some(v) => Ok(v),
+    }
+}
+
+fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {
+    let format = match raw.format.as_deref() {
+        None | Some("auto") => LogFormat::Auto,
+        Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                key: "log.format",
+                value: other.to_owned(),
+                reason: "use auto, pretty or json",
+            });
+        }
+    };
+    let level = raw.level.unwrap_or_else(|| "info".to_owned());
+    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+        return Err(ConfigError::Invalid {
+            key: "log.level",
+            value: level,
+            reason: "expected a level (error, warn, info, debug, trace) or a tracing filter such as esignd=debug,info",
+        });
+    }
+    Ok(LogConfig { format, level })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_profile() {
+        let config = validate(RawConfig::default(), None).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.server.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.hsm.module, PathBuf::from(DEFAULT_MODULE));
+        assert_eq!(config.hsm.token, TokenSelector::Label("esignd".into()));
+        assert_eq!(config.hsm.sessions, 4);
+        assert_eq!(config.hsm.ephemeral_key, KeyAlgorithm::P256);
+        assert!(config.hsm.pin.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut raw = RawConfig::default();
+        raw.hsm.sessions = Some(0);
+        let err = validate(raw, None).unwrap_err().to_string();
+        assert!(err.contains("hsm.sessions") && err.contains('0'), "{err}");
+
+        let mut raw = RawConfig::default();
+        raw.hsm.ephemeral_key = Some("ed448".into());
+        let err = validate(raw, None).unwrap_err().to_string();
+        assert!(err.contains("hsm.ephemeral_key") && err.contains("ed448"), "{err}");
+
+        let mut raw = RawConfig::default();
+        raw.server.public_url = Some("ftp://example".into());
+        assert!(validate(raw, None).unwrap_err().to_string().contains("server.public_url"));
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let mut raw = RawConfig::default();
+        raw.hsm.pin_file = Some("pin".into());
+        let config = validate(raw, Some(PathBuf::from("/etc/esignd/esignd.toml"))).unwrap();
+        match config.hsm.pin {
+            Some(PinSource::File(path)) => assert_eq!(path, PathBuf::from("/etc/esignd/pin")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        assert_eq!(public_url_checked("https://sign.example.org/").unwrap(), "https://sign.example.org");
+        assert!(public_url_checked("https://sign.example.org/?x=1").is_err());
+    }
+}

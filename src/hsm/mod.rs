@@ -1,0 +1,246 @@
+//! The hardware seam: everything esignd does with keys goes through [`KeyStore`].
+//!
+//! Two implementations exist. [`pkcs11::Pkcs11KeyStore`] talks to a real token through
+//! `cryptoki` (SoftHSM2 in development and CI, a network HSM in production). The in-memory
+//! `memory::MemoryKeyStore` exists for unit tests and benchmarks only; it is compiled only with
+//! the `memory-keystore` feature and no configuration value selects it.
+//!
+//! A caller checks out one [`KeySession`] for the whole HSM part of a transaction (a PKCS#11
+//! session is `Send` but not `Sync`), generates an ephemeral key as an [`EphemeralKey`] guard
+//! that destroys it on every path, and signs digests. The [`signer::HsmSigner`] adapter lets the
+//! RustCrypto certificate and CMS builders sign with any key of any store.
+
+mod algorithm;
+pub mod blocking;
+pub mod encoding;
+mod ephemeral;
+mod error;
+pub mod pkcs11;
+pub mod signer;
+
+use std::fmt;
+
+use spki::SubjectPublicKeyInfoOwned;
+
+pub use algorithm::{HashAlgorithm, KeyAlgorithm, SignatureScheme, UnknownAlgorithm};
+pub use ephemeral::EphemeralKey;
+pub use error::{Error, Result};
+
+/// A source of HSM sessions: a pool of PKCS#11 sessions, or the in-memory store.
+pub trait KeyStore: Send + Sync + 'static {
+    /// The session type handed out by [`KeyStore::session`].
+    type Session: KeySession;
+
+    /// Check out a session for one transaction. It goes back to the pool when dropped.
+    ///
+    /// # Errors
+    /// [`Error::Busy`] when no session frees up before the per-call deadline, or the error that
+    /// prevented opening and logging in a new session.
+    fn session(&self) -> Result<Self::Session>;
+
+    /// Identity and login state of the token, for readiness checks and start-up logs.
+    ///
+    /// # Errors
+    /// When no logged-in session can be checked out.
+    fn status(&self) -> Result<TokenStatus>;
+}
+
+/// One checked-out session. All key operations of a transaction happen on one session.
+pub trait KeySession: Send {
+    /// The store's reference to a key pair's objects.
+    type Handle: Clone + Send + Sync + fmt::Debug;
+
+    /// Generate a key pair that lives only as long as the returned guard (a PKCS#11 session
+    /// object: `CKA_TOKEN=false`, sensitive, non-extractable, sign-only).
+    ///
+    /// # Errors
+    /// When the token cannot generate the key or its public half cannot be read.
+    fn generate_ephemeral(&self, algorithm: KeyAlgorithm) -> Result<EphemeralKey<'_, Self>>
+    where
+        Self: Sized;
+
+    /// Generate a persistent key pair stored on the token under `label` with a fresh random
+    /// `CKA_ID`.
+    ///
+    /// # Errors
+    /// [`Error::ObjectExists`] when any object already carries `label`.
+    fn generate_persistent(&self, algorithm: KeyAlgorithm, label: &str) -> Result<KeyPair<Self::Handle>>;
+
+    /// Find a persistent key pair by label and, when given, `CKA_ID`.
+    ///
+    /// # Errors
+    /// [`Error::KeyAmbiguous`] when several keys match; token errors.
+    fn find_key(&self, label: &str, id: Option<&[u8]>) -> Result<Option<KeyPair<Self::Handle>>>;
+
+    /// Sign a digest; the result is encoded the way X.509 and CMS carry it (DER `Ecdsa-Sig-Value`,
+    /// or the RSA signature block).
+    ///
+    /// # Errors
+    /// [`Error::DigestLength`] or [`Error::SchemeMismatch`] for bad requests (checked before the
+    /// token is touched); token errors.
+    fn sign_digest(&self, key: &KeyPair<Self::Handle>, scheme: SignatureScheme, digest: &[u8]) -> Result<Vec<u8>>;
+
+    /// Destroy both halves of a key pair.
+    ///
+    /// # Errors
+    /// Token errors; both halves are attempted even when the first fails.
+    fn destroy_key(&self, key: &KeyPair<Self::Handle>) -> Result<()>;
+
+    /// Every object this session can see (token objects and this process's session objects).
+    ///
+    /// # Errors
+    /// Token errors.
+    fn objects(&self) -> Result<Vec<ObjectInfo>>;
+
+    /// Store a DER X.509 certificate on the token under `label` and `id`.
+    ///
+    /// # Errors
+    /// [`Error::ObjectExists`] when a certificate already carries `label`.
+    fn store_certificate(&self, label: &str, id: &[u8], der: &[u8]) -> Result<()>;
+
+    /// Every certificate object on the token.
+    ///
+    /// # Errors
+    /// Token errors.
+    fn certificates(&self) -> Result<Vec<StoredCertificate>>;
+
+    /// Mark the session unusable: it is closed instead of returned to the pool, which also
+    /// destroys any session object it still holds.
+    fn discard(&self);
+
+    /// Like [`KeySession::find_key`], but a missing key is an error.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`] when no key carries `label`.
+    fn key(&self, label: &str, id: Option<&[u8]>) -> Result<KeyPair<Self::Handle>> {
+        self.find_key(label, id)?.ok_or_else(|| Error::KeyNotFound { label: label.to_owned() })
+    }
+}
+
+/// A key pair: the store's handle plus what esignd needs to know about it without asking the
+/// token again.
+#[derive(Clone, Debug)]
+pub struct KeyPair<H> {
+    handle: H,
+    algorithm: KeyAlgorithm,
+    label: String,
+    id: Vec<u8>,
+    public_key: SubjectPublicKeyInfoOwned,
+}
+
+impl<H> KeyPair<H> {
+    pub(crate) fn new(
+        handle: H,
+        algorithm: KeyAlgorithm,
+        label: String,
+        id: Vec<u8>,
+        public_key: SubjectPublicKeyInfoOwned,
+    ) -> Self {
+        Self { handle, algorithm, label, id, public_key }
+    }
+
+    pub(crate) fn handle(&self) -> &H {
+        &self.handle
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// `CKA_LABEL` (empty for ephemeral keys).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// `CKA_ID` (empty for ephemeral keys).
+    pub fn id(&self) -> &[u8] {
+        &self.id
+    }
+
+    /// The public key as a `SubjectPublicKeyInfo`.
+    pub fn public_key(&self) -> &SubjectPublicKeyInfoOwned {
+        &self.public_key
+    }
+}
+
+/// The kind of a token object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectClass {
+    /// `CKO_PRIVATE_KEY`
+    PrivateKey,
+    /// `CKO_PUBLIC_KEY`
+    PublicKey,
+    /// `CKO_CERTIFICATE`
+    Certificate,
+    /// Anything else (data objects, secret keys...).
+    Other,
+}
+
+impl fmt::Display for ObjectClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::PrivateKey => "private-key",
+            Self::PublicKey => "public-key",
+            Self::Certificate => "certificate",
+            Self::Other => "other",
+        })
+    }
+}
+
+/// What `objects()` reports: never a key value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Object class.
+    pub class: ObjectClass,
+    /// `CKA_LABEL`.
+    pub label: String,
+    /// `CKA_ID`.
+    pub id: Vec<u8>,
+    /// `CKA_TOKEN`: true for persistent objects, false for session objects.
+    pub on_token: bool,
+}
+
+/// A certificate object read from the token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCertificate {
+    /// `CKA_LABEL`.
+    pub label: String,
+    /// `CKA_ID` (the id of the key it certifies).
+    pub id: Vec<u8>,
+    /// `CKA_VALUE`: the DER certificate.
+    pub der: Vec<u8>,
+}
+
+/// Token identity and state, as reported to operators.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenStatus {
+    /// Token label.
+    pub label: String,
+    /// Token serial number.
+    pub serial: String,
+    /// Token model.
+    pub model: String,
+    /// Whether the checked-out session is logged in as the user.
+    pub logged_in: bool,
+}
+
+/// The checks every store makes before signing: the scheme fits the key and the digest has the
+/// scheme's length. Done before the token is touched.
+pub(crate) fn check_sign_request(algorithm: KeyAlgorithm, scheme: SignatureScheme, digest: &[u8]) -> Result<()> {
+    if !scheme.fits(algorithm) {
+        return Err(Error::SchemeMismatch { algorithm, scheme });
+    }
+    let want = scheme.hash().len();
+    if digest.len() != want {
+        return Err(Error::DigestLength { scheme, got: digest.len(), want });
+    }
+    Ok(())
+}
+
+/// A fresh random `CKA_ID` for a persistent key.
+pub(crate) fn new_key_id() -> Vec<u8> {
+    let mut id = vec![0u8; 16];
+    getrandom::fill(&mut id).expect("the operating system's random source failed");
+    id
+}

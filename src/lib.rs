@@ -1,0 +1,15 @@
+//! esignd: an HSM-centric eSignature daemon.
+//!
+//! The module tree follows a request's path (see `DESIGN.md` §2): [`http`] decodes and answers,
+//! the service layer orchestrates, and [`hsm`] is the one seam to the hardware. [`config`] turns
+//! the operator's file and environment into typed settings; [`ctl`] is the security officer's
+//! tool `esignctl`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod ca;
+pub mod config;
+pub mod hsm;
+pub mod logging;
+pub mod pki;

@@ -1,0 +1,125 @@
+//! Signature verification with public keys in software (RustCrypto `p256`, `p384`, `rsa`).
+//!
+//! Used to check what the HSM produced and what others hand us: certificate chains being
+//! imported, and (later) CMS signatures and timestamp tokens before they are returned.
+
+use const_oid::ObjectIdentifier;
+use const_oid::db::rfc5912;
+use der::Encode;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::{Pkcs1v15Sign, PublicKey as RsaPublicKey, pss::Pss};
+use signature::hazmat::PrehashVerifier;
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::Certificate;
+
+use crate::hsm::{HashAlgorithm, SignatureScheme};
+
+/// Why a signature was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The signature algorithm is not one esignd knows.
+    #[error("unsupported signature algorithm {0}")]
+    UnsupportedAlgorithm(ObjectIdentifier),
+    /// The public key is of a type or curve esignd does not support, or malformed.
+    #[error("unsupported or malformed public key: {0}")]
+    UnsupportedKey(&'static str),
+    /// The algorithm does not fit the key (ECDSA with an RSA key...).
+    #[error("a {scheme} signature cannot come from this kind of public key")]
+    Mismatch {
+        /// The announced scheme.
+        scheme: SignatureScheme,
+    },
+    /// The signature is malformed or does not match.
+    #[error("the signature does not verify")]
+    Invalid,
+    /// DER re-encoding of the signed data failed.
+    #[error("cannot encode the signed data: {0}")]
+    Der(#[from] der::Error),
+}
+
+/// Verify `signature` over `message` under the announced algorithm `algorithm`.
+///
+/// # Errors
+/// [`VerifyError`] saying why it does not verify.
+pub fn verify_message(
+    key: &SubjectPublicKeyInfoOwned,
+    algorithm: &AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    let scheme =
+        SignatureScheme::from_algorithm_identifier(algorithm).ok_or(VerifyError::UnsupportedAlgorithm(algorithm.oid))?;
+    verify_digest(key, scheme, &scheme.hash().digest(message), signature)
+}
+
+/// Verify `signature` over a precomputed `digest`.
+///
+/// # Errors
+/// [`VerifyError`] saying why it does not verify.
+pub fn verify_digest(
+    key: &SubjectPublicKeyInfoOwned,
+    scheme: SignatureScheme,
+    digest: &[u8],
+    signature: &[u8],
+) -> Result<(), VerifyError> {
+    match (key.algorithm.oid, scheme) {
+        (rfc5912::ID_EC_PUBLIC_KEY, SignatureScheme::Ecdsa(_)) => verify_ecdsa(key, digest, signature),
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPkcs1v15(hash)) => {
+            let padding = match hash {
+                HashAlgorithm::Sha256 => Pkcs1v15Sign::new::<sha2::Sha256>(),
+                HashAlgorithm::Sha384 => Pkcs1v15Sign::new::<sha2::Sha384>(),
+                HashAlgorithm::Sha512 => Pkcs1v15Sign::new::<sha2::Sha512>(),
+            };
+            rsa_key(key)?.verify(padding, digest, signature).map_err(|_| VerifyError::Invalid)
+        }
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPss(hash)) => {
+            let rsa = rsa_key(key)?;
+            let verified = match hash {
+                HashAlgorithm::Sha256 => rsa.verify(Pss::<sha2::Sha256>::new(), digest, signature),
+                HashAlgorithm::Sha384 => rsa.verify(Pss::<sha2::Sha384>::new(), digest, signature),
+                HashAlgorithm::Sha512 => rsa.verify(Pss::<sha2::Sha512>::new(), digest, signature),
+            };
+            verified.map_err(|_| VerifyError::Invalid)
+        }
+        (rfc5912::ID_EC_PUBLIC_KEY | rfc5912::RSA_ENCRYPTION, scheme) => Err(VerifyError::Mismatch { scheme }),
+        _ => Err(VerifyError::UnsupportedKey("neither an EC nor an RSA key")),
+    }
+}
+
+/// Verify that `issuer_key` signed `certificate`.
+///
+/// # Errors
+/// [`VerifyError`] saying why it does not verify.
+pub fn verify_certificate(certificate: &Certificate, issuer_key: &SubjectPublicKeyInfoOwned) -> Result<(), VerifyError> {
+    let tbs = certificate.tbs_certificate().to_der()?;
+    let signature = certificate.signature().as_bytes().ok_or(VerifyError::Invalid)?;
+    verify_message(issuer_key, certificate.signature_algorithm(), &tbs, signature)
+}
+
+fn verify_ecdsa(key: &SubjectPublicKeyInfoOwned, digest: &[u8], signature: &[u8]) -> Result<(), VerifyError> {
+    let curve: ObjectIdentifier = key
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.decode_as().ok())
+        .ok_or(VerifyError::UnsupportedKey("EC key without a named curve"))?;
+    let point = key.subject_public_key.as_bytes().ok_or(VerifyError::UnsupportedKey("EC point"))?;
+    let verified = match curve {
+        rfc5912::SECP_256_R_1 => {
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| VerifyError::UnsupportedKey("P-256 point"))?;
+            let sig = p256::ecdsa::DerSignature::try_from(signature).map_err(|_| VerifyError::Invalid)?;
+            vk.verify_prehash(digest, &sig)
+        }
+        rfc5912::SECP_384_R_1 => {
+            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| VerifyError::UnsupportedKey("P-384 point"))?;
+            let sig = p384::ecdsa::DerSignature::try_from(signature).map_err(|_| VerifyError::Invalid)?;
+            vk.verify_prehash(digest, &sig)
+        }
+        _ => return Err(VerifyError::UnsupportedKey("curve other than P-256 or P-384")),
+    };
+    verified.map_err(|_| VerifyError::Invalid)
+}
+
+fn rsa_key(key: &SubjectPublicKeyInfoOwned) -> Result<RsaPublicKey, VerifyError> {
+    RsaPublicKey::from_public_key_der(&key.to_der()?).map_err(|_| VerifyError::UnsupportedKey("RSA public key"))
+}

@@ -10,6 +10,11 @@
 
 pub mod ca;
 pub mod config;
+pub mod ctl;
+pub mod daemon;
 pub mod hsm;
+pub mod http;
 pub mod logging;
 pub mod pki;
+pub mod preflight;
+pub mod provision;

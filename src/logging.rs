@@ -12,12 +12,13 @@ use crate::config::{LogConfig, LogFormat};
 pub fn init(config: &LogConfig) {
     // validate() already parsed the directive, so this cannot fail for a loaded config.
     let filter = EnvFilter::try_new(&config.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal();
     let json = match config.format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
-        LogFormat::Auto => !std::io::stderr().is_terminal(),
+        LogFormat::Auto => !terminal,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(terminal);
     // A second init (tests, or esignctl calling into daemon code) keeps the first subscriber.
     let _ = if json {
         builder.json().flatten_event(true).with_current_span(true).try_init()

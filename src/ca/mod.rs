@@ -69,6 +69,13 @@ pub enum Error {
         label: String,
     },
 
+    /// A key that needs a certificate has none.
+    #[error("the key '{label}' has no certificate on the token; run `esignctl provision --dev` (development) or `esignctl tsa provision` (production)")]
+    MissingCertificate {
+        /// Label of the key.
+        label: String,
+    },
+
     /// An imported chain does not link up.
     #[error("the chain does not link: '{child}' is not signed by '{parent}' ({reason})")]
     ChainBroken {

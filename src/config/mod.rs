@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::ConfigError;
-pub use pin::PinSource;
+pub use pin::{PinSource, pin_from_bytes};
 
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;

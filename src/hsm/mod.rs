@@ -15,6 +15,8 @@ pub mod blocking;
 pub mod encoding;
 mod ephemeral;
 mod error;
+#[cfg(feature = "memory-keystore")]
+pub mod memory;
 pub mod pkcs11;
 pub mod signer;
 

@@ -1,0 +1,65 @@
+//! `CtlError`: what went wrong in an `esignctl` command and which exit status it gets.
+
+use std::path::PathBuf;
+
+/// An `esignctl` failure.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+
+    /// The HSM refused or failed.
+    #[error(transparent)]
+    Hsm(#[from] crate::hsm::Error),
+
+    /// A CA operation failed.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::Error),
+
+    /// A file could not be read.
+    #[error("cannot read {path:?}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A file could not be written.
+    #[error("cannot write {path:?}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A PIN could not be obtained.
+    #[error("cannot read the {what}: {reason}; pass {flag} FILE instead")]
+    Pin {
+        /// Which PIN.
+        what: &'static str,
+        /// Why.
+        reason: String,
+        /// The flag that supplies it from a file.
+        flag: &'static str,
+    },
+
+    /// The command refuses to go on without an explicit confirmation or option.
+    #[error("{0}")]
+    Refused(&'static str),
+}
+
+impl CtlError {
+    /// The process exit status: 64 (EX_USAGE) for configuration and usage problems, 1 for the
+    /// rest.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CtlError::Config(_) | CtlError::Refused(_) => 64,
+            _ => 1,
+        }
+    }
+}

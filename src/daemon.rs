@@ -1,0 +1,117 @@
+//! The daemon's life: check the configuration, open the HSM, check the objects on it, serve,
+//! and drain on SIGTERM. `main` stays thin; everything it does is here so it can be tested.
+//!
+//! Start-up fails closed: a missing PIN, an unreachable token, or a CA/TSA certificate that
+//! does not match its key stops the daemon before any port is bound.
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::hsm::KeyStore;
+use crate::hsm::pkcs11::Pkcs11KeyStore;
+use crate::http::{self, AppState};
+use crate::preflight;
+
+/// Why the daemon could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is unusable (exit 64).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The HSM could not be opened.
+    #[error("the HSM is not usable: {0}")]
+    Hsm(#[from] crate::hsm::Error),
+    /// The objects on the token are missing or unfit.
+    #[error("the token is not ready for esignd: {0}")]
+    Inventory(#[from] crate::ca::Error),
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}; is another process using it? (server.listen)")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+impl DaemonError {
+    /// Process exit status: 64 (EX_USAGE) for configuration errors, 69 (EX_UNAVAILABLE) for an
+    /// HSM or token that is not ready, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DaemonError::Config(_) => 64,
+            DaemonError::Hsm(_) | DaemonError::Inventory(_) => 69,
+            DaemonError::Bind { .. } | DaemonError::Runtime(_) => 1,
+        }
+    }
+}
+
+/// `--check-config`: everything that can be checked without touching the HSM — the file and
+/// environment validate, the PIN source is readable, the module exists.
+///
+/// # Errors
+/// The first problem found.
+pub fn check_config(config: &Config) -> Result<(), ConfigError> {
+    config.hsm.read_pin()?;
+    if !config.hsm.module.is_file() {
+        return Err(ConfigError::Invalid {
+            key: "hsm.module",
+            value: config.hsm.module.display().to_string(),
+            reason: "no such file; install the HSM's PKCS#11 library (Debian: apt-get install softhsm2)",
+        });
+    }
+    Ok(())
+}
+
+/// Run the daemon until SIGTERM or SIGINT.
+///
+/// # Errors
+/// [`DaemonError`] for anything that stops start-up.
+pub fn run(config: Config) -> Result<(), DaemonError> {
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), config = ?config.file, "esignd starting");
+    let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);
+    let token = keys.status()?;
+    tracing::info!(token = %token.label, serial = %token.serial, model = %token.model, sessions = config.hsm.sessions, "HSM session pool open");
+    {
+        let session = keys.session()?;
+        let inventory = preflight::check(&session, &config.hsm.keys)?;
+        for (label, description) in inventory.summary() {
+            tracing::info!(key = %label, %description, "key checked");
+        }
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(DaemonError::Runtime)?;
+    runtime.block_on(async {
+        let addr = config.server.listen;
+        let listener = http::bind(addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
+        let state = Arc::new(AppState { keys, hsm_deadline: config.hsm.call_timeout });
+        tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
+        notify(&[sd_notify::NotifyState::Ready]);
+        http::serve(listener, state, shutdown_signal(), config.server.drain).await;
+        Ok(())
+    })
+}
+
+/// Tell systemd (Type=notify) about our state; a no-op outside systemd.
+fn notify(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::warn!(error = %e, "sd_notify failed");
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = name, "shutting down");
+    notify(&[sd_notify::NotifyState::Stopping]);
+}

@@ -1,0 +1,82 @@
+//! The HTTP front door (hyper 1 + hyper-util): accept connections, route requests, answer, and
+//! drain on shutdown.
+//!
+//! This layer knows nothing of PKCS#11: it asks the key store for its status through
+//! [`crate::hsm::blocking`] and nothing more. For now it serves the operator endpoints
+//! `/healthz` and `/readyz`; the signing API joins it in later work.
+
+mod health;
+mod response;
+mod router;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::hsm::KeyStore;
+
+/// What request handlers share.
+pub struct AppState<K: KeyStore> {
+    /// The key store.
+    pub keys: Arc<K>,
+    /// Deadline for one HSM call made on behalf of a request.
+    pub hsm_deadline: Duration,
+}
+
+/// Serve `listener` until `shutdown` completes, then give open connections `drain` to finish.
+pub async fn serve<K: KeyStore>(
+    listener: TcpListener,
+    state: Arc<AppState<K>>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Running out of file descriptors must not end the daemon; back off a little.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let state = Arc::clone(&state);
+        let service = service_fn(move |request| router::route(Arc::clone(&state), peer, request));
+        let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(10))
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(open_connections = graceful.count(), drain_secs = drain.as_secs(), "draining");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("drained"),
+        () = tokio::time::sleep(drain) => tracing::warn!("drain deadline reached; closing the remaining connections"),
+    }
+}
+
+/// Bind the listening socket.
+///
+/// # Errors
+/// The bind error (address in use, permission denied...).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}

@@ -1,0 +1,71 @@
+//! The start-up check: before esignd serves anything, every persistent object it needs is on
+//! the token and fit for purpose. The CA certificate certifies the CA key and is a CA; the TSA
+//! certificate certifies the TSA key, has the critical timeStamping EKU only, and is signed by
+//! the CA; the service key exists. `esignctl provision --dev` runs the same check after it
+//! has made things, and the daemon refuses to start when it fails.
+
+use x509_cert::Certificate;
+
+use crate::ca::{self, chain};
+use crate::config::KeyLabels;
+use crate::hsm::encoding::spki_fingerprint;
+use crate::hsm::{KeyPair, KeySession};
+use crate::pki::{checks, verify::verify_certificate};
+
+/// The persistent objects the daemon works with, checked.
+pub struct Inventory<H> {
+    /// The CA key.
+    pub ca_key: KeyPair<H>,
+    /// The CA chain, CA certificate first.
+    pub ca_chain: Vec<Certificate>,
+    /// The TSA key.
+    pub tsa_key: KeyPair<H>,
+    /// The TSA certificate.
+    pub tsa_certificate: Certificate,
+    /// The service key (session tokens, webhooks).
+    pub service_key: KeyPair<H>,
+}
+
+impl<H> Inventory<H> {
+    /// One line per object for the start-up log: labels and public-key fingerprints only.
+    pub fn summary(&self) -> Vec<(String, String)> {
+        [&self.ca_key, &self.tsa_key, &self.service_key]
+            .into_iter()
+            .map(|key| {
+                let fingerprint = spki_fingerprint(key.public_key()).unwrap_or_else(|_| "?".into());
+                (key.label().to_owned(), format!("{} sha256:{fingerprint}", key.algorithm()))
+            })
+            .collect()
+    }
+}
+
+/// Find and check every persistent object named in `labels`.
+///
+/// # Errors
+/// The first missing or unfit object, with what to run to fix it.
+pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inventory<S::Handle>> {
+    let ca_key = session.key(&labels.ca, None)?;
+    let ca_chain = chain::load(session, &labels.ca)?.ok_or_else(|| ca::Error::NoCaCertificate { label: labels.ca.clone() })?;
+    checks::certifies(&ca_chain[0], ca_key.public_key())?;
+    checks::is_ca(&ca_chain[0])?;
+
+    let tsa_key = session.key(&labels.tsa, None)?;
+    let tsa_certificate = certificate_of(session, &labels.tsa)?;
+    checks::certifies(&tsa_certificate, tsa_key.public_key())?;
+    checks::is_tsa(&tsa_certificate)?;
+    verify_certificate(&tsa_certificate, ca_key.public_key()).map_err(|reason| ca::Error::ChainBroken {
+        child: tsa_certificate.tbs_certificate().subject().to_string(),
+        parent: ca_chain[0].tbs_certificate().subject().to_string(),
+        reason,
+    })?;
+
+    let service_key = session.key(&labels.service, None)?;
+    Ok(Inventory { ca_key, ca_chain, tsa_key, tsa_certificate, service_key })
+}
+
+/// The certificate stored under `label`.
+fn certificate_of<S: KeySession>(session: &S, label: &str) -> ca::Result<Certificate> {
+    let stored = session.certificates()?;
+    let cert = stored.iter().find(|c| c.label == label).ok_or_else(|| ca::Error::MissingCertificate { label: label.to_owned() })?;
+    Ok(der::Decode::from_der(&cert.der)?)
+}

@@ -196,8 +196,9 @@ pub fn reset_user_pin(ctx: &Pkcs11, selector: &TokenSelector, so_pin: &AuthPin, 
     Ok(())
 }
 
-/// `C_Login`, once. `CKR_USER_ALREADY_LOGGED_IN` counts as success (login is per application,
-/// not per session); a rejected PIN becomes [`Error::PinIncorrect`] with the token's warning
+/// `C_Login`, once. `CKR_USER_ALREADY_LOGGED_IN` counts as success: login is per application,
+/// not per session, so while this process holds a logged-in session on the token the token
+/// does not look at the PIN again. A rejected PIN becomes [`Error::PinIncorrect`] with the token's warning
 /// flags, and is never retried here.
 ///
 /// # Errors

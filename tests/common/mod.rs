@@ -1,0 +1,183 @@
+//! Shared test helpers: SoftHSM tokens (in this process, or in a directory of their own for
+//! tests that start esignd/esignctl), the openssl oracle, and a minimal HTTP client.
+#![allow(dead_code)]
+
+pub mod suite;
+
+use std::ffi::OsStr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::Duration;
+
+use esignd::hsm::pkcs11::{Pkcs11KeyStore, Pkcs11Settings, TokenSelector, context, token};
+
+/// The security officer PIN of in-process test tokens.
+pub const SO_PIN: &str = "test-so-pin-0000";
+/// The user PIN of in-process test tokens.
+pub const USER_PIN: &str = "test-user-pin-1234";
+
+/// The SoftHSM2 module (Debian's path unless ESIGND_TEST_PKCS11_MODULE says otherwise).
+pub fn module() -> PathBuf {
+    let path = std::env::var_os("ESIGND_TEST_PKCS11_MODULE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"));
+    assert!(path.is_file(), "{path:?} is missing: run tests/run.sh, or apt-get install -y softhsm2 opensc");
+    path
+}
+
+/// Create the suite's SoftHSM configuration named by SOFTHSM2_CONF (set by .cargo/config.toml),
+/// with its token directory, before the module is first loaded in this process.
+fn ensure_test_softhsm_conf() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let conf = PathBuf::from(std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set by .cargo/config.toml"));
+        let dir = conf.parent().expect("the configuration lives in a directory");
+        let tokens = dir.join("tokens");
+        std::fs::create_dir_all(&tokens).unwrap();
+        let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("softhsm/softhsm2.conf.in")).unwrap();
+        let text = template.replace("@TOKENDIR@", tokens.to_str().unwrap());
+        // Test binaries may start at once: write a private file and rename it into place.
+        let private = dir.join(format!("softhsm2.conf.{}", std::process::id()));
+        std::fs::write(&private, text).unwrap();
+        std::fs::rename(private, conf).unwrap();
+    });
+}
+
+/// A token of its own for one test, made in this process, with a pool of `sessions`.
+pub struct TestToken {
+    /// Its label.
+    pub label: String,
+    /// A logged-in key store on it.
+    pub store: Pkcs11KeyStore,
+}
+
+/// Initialise a fresh token with a unique label and open a key store on it.
+pub fn new_token(sessions: usize) -> TestToken {
+    static SERIALISE: Mutex<()> = Mutex::new(());
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    ensure_test_softhsm_conf();
+    let label = {
+        // Two threads must not both pick the same free slot.
+        let _one_at_a_time = SERIALISE.lock().unwrap_or_else(|e| e.into_inner());
+        let ctx = context::load(&module()).unwrap();
+        let mut nonce = [0u8; 3];
+        getrandom::fill(&mut nonce).unwrap();
+        let label = format!("t{}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), hex::encode(nonce));
+        token::init(&ctx, &label, &SO_PIN.into(), &USER_PIN.into()).unwrap();
+        label
+    };
+    let store = open_store(&label, sessions);
+    TestToken { label, store }
+}
+
+/// A key store on the in-process token `label`.
+pub fn open_store(label: &str, sessions: usize) -> Pkcs11KeyStore {
+    Pkcs11KeyStore::open(settings(label, sessions, USER_PIN)).unwrap()
+}
+
+/// Settings for the in-process token `label`.
+pub fn settings(label: &str, sessions: usize, pin: &str) -> Pkcs11Settings {
+    Pkcs11Settings {
+        module: module(),
+        token: TokenSelector::Label(label.to_owned()),
+        pin: pin.into(),
+        sessions,
+        call_timeout: Duration::from_secs(10),
+    }
+}
+
+/// A token directory made by `softhsm/make-token`, for tests that run the binaries.
+pub struct TokenDir {
+    /// The directory (removed when the test ends).
+    pub dir: tempfile::TempDir,
+}
+
+impl TokenDir {
+    /// Make and provision a token with `softhsm/make-token`, the script developers and CI use.
+    pub fn new() -> Self {
+        Self::with_listen("127.0.0.1:0")
+    }
+
+    /// As [`TokenDir::new`], with the daemon configured to listen on `listen`.
+    pub fn with_listen(listen: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("softhsm/make-token"))
+            .arg(dir.path())
+            .env("ESIGNCTL", env!("CARGO_BIN_EXE_esignctl"))
+            .env("ESIGND_LISTEN", listen)
+            .env("ESIGND_PKCS11_MODULE", module())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "make-token failed:\n{}{}", text(&out.stdout), text(&out.stderr));
+        Self { dir }
+    }
+
+    /// Path of a file in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The daemon configuration made by make-token.
+    pub fn config(&self) -> PathBuf {
+        self.path("esignd.toml")
+    }
+
+    /// A command for `program` with this token's SOFTHSM2_CONF.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command.env("SOFTHSM2_CONF", self.path("softhsm2.conf")).env_remove("ESIGND_CONFIG");
+        command
+    }
+
+    /// Run `esignctl --config <ours> args...`.
+    pub fn esignctl(&self, args: &[&str]) -> Output {
+        self.command(env!("CARGO_BIN_EXE_esignctl")).arg("--config").arg(self.config()).args(args).output().unwrap()
+    }
+
+    /// The user PIN make-token chose.
+    pub fn pin(&self) -> String {
+        std::fs::read_to_string(self.path("pin")).unwrap().trim().to_owned()
+    }
+
+    /// Run pkcs11-tool (OpenSC) against this token, logged in.
+    pub fn pkcs11_tool(&self, args: &[&str]) -> Output {
+        self.command("pkcs11-tool")
+            .arg("--module")
+            .arg(module())
+            .args(["--token-label", "esignd", "--login", "--pin"])
+            .arg(self.pin())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
+/// Run openssl with `args`.
+pub fn openssl<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    Command::new("openssl").args(args).output().expect("openssl is installed (tests/run.sh installs it)")
+}
+
+/// Lossy UTF-8 of process output.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A minimal HTTP/1.1 GET; returns the status code and the body.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}

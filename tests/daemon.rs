@@ -1,0 +1,191 @@
+//! The daemon as an operator starts it: `esignd --check-config`, `esignd serve` on a token
+//! made by softhsm/make-token, its health endpoints, SIGTERM, and the ways start-up must fail.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{TokenDir, http_get, text};
+
+fn esignd(token: &TokenDir) -> Command {
+    let mut command = token.command(env!("CARGO_BIN_EXE_esignd"));
+    command.arg("--config").arg(token.config()).env("ESIGND__LOG__FORMAT", "json");
+    command
+}
+
+fn check_config(token: &TokenDir, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let out = esignd(token).arg("--check-config").envs(env.iter().copied()).output().unwrap();
+    (out.status.code(), text(&out.stderr))
+}
+
+/// A running daemon whose JSON log lines are collected as they come.
+struct Daemon {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Daemon {
+    fn start(token: &TokenDir) -> Self {
+        let mut child = esignd(token).arg("serve").stderr(Stdio::piped()).spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines, seen: Vec::new() }
+    }
+
+    /// Wait for a log line whose message is `message`; return it as JSON.
+    fn wait_for(&mut self, message: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.seen.push(line.clone());
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                if json["message"] == message {
+                    return json;
+                }
+            }
+        }
+        panic!("no '{message}' log line; the daemon said:\n{}", self.seen.join("\n"));
+    }
+
+    fn listening_on(&mut self) -> SocketAddr {
+        self.wait_for("serving")["listen"].as_str().unwrap().parse().unwrap()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                self.seen.extend(self.lines.try_iter());
+                return status.code();
+            }
+            assert!(Instant::now() < deadline, "the daemon did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serves_health_and_readiness_and_drains_on_sigterm() {
+    let token = TokenDir::new();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+
+    let (status, body) = http_get(addr, "/healthz");
+    assert_eq!((status, body.as_str()), (200, r#"{"status":"ok"}"#));
+    let (status, body) = http_get(addr, "/readyz");
+    assert_eq!(status, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["checks"]["hsm"]["status"], "ok");
+    assert_eq!(ready["checks"]["hsm"]["token"], "esignd");
+    let (status, body) = http_get(addr, "/v1/nothing-here");
+    assert_eq!(status, 404);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"]["code"], "ERROR");
+
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(), Some(0));
+    let log = daemon.seen.join("\n");
+    assert!(log.contains(r#""message":"drained""#), "{log}");
+    assert!(log.contains("key checked") && log.contains("sha256:"), "start-up names the keys it checked: {log}");
+    assert!(!log.contains(&token.pin()), "the PIN never reaches the log");
+    assert!(!log.contains("BEGIN CERTIFICATE"), "no whole certificates in the log");
+}
+
+#[test]
+fn a_wrong_pin_stops_start_up_at_once_and_does_not_lock_the_token() {
+    let token = TokenDir::new();
+    let right = token.pin();
+    std::fs::write(token.path("pin"), "wrong-pin-9999\n").unwrap();
+    let started = Instant::now();
+    let mut daemon = Daemon::start(&token);
+    assert_eq!(daemon.wait_exit(), Some(69), "EX_UNAVAILABLE");
+    assert!(started.elapsed() < Duration::from_secs(20), "no retry loop");
+    let log = daemon.seen.join("\n");
+    assert!(log.contains("CKR_PIN_INCORRECT") && log.contains("hsm.pin_file"), "{log}");
+    assert!(!log.contains("wrong-pin-9999"), "the PIN never reaches the log: {log}");
+
+    std::fs::write(token.path("pin"), right).unwrap();
+    let list = token.esignctl(&["key", "list"]);
+    assert!(list.status.success(), "the right PIN still works: {}", text(&list.stderr));
+}
+
+#[test]
+fn a_token_missing_a_key_is_refused_with_what_to_run() {
+    let token = TokenDir::new();
+    assert!(token.esignctl(&["key", "destroy", "--label", "esignd-service", "--yes"]).status.success());
+    let mut daemon = Daemon::start(&token);
+    assert_eq!(daemon.wait_exit(), Some(69));
+    let log = daemon.seen.join("\n");
+    assert!(log.contains("esignd-service") && log.contains("esignctl provision --dev"), "{log}");
+}
+
+#[test]
+fn check_config_accepts_a_good_file_and_names_what_is_wrong_otherwise() {
+    let token = TokenDir::new();
+    assert_eq!(check_config(&token, &[]).0, Some(0));
+    assert_eq!(check_config(&token, &[("ESIGND__HSM__SESSIONS", "8")]).0, Some(0), "environment overrides");
+
+    let (code, err) = check_config(&token, &[("ESIGND__HSM__COLOUR", "blue")]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("unknown field `colour`"), "{err}");
+
+    let (code, err) = check_config(&token, &[("ESIGND__HSM__SESSIONS", "many")]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("hsm.sessions"), "{err}");
+
+    let (code, err) = check_config(&token, &[("ESIGND__HSM__SESSIONS", "0")]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("hsm.sessions = \"0\""), "{err}");
+
+    let (code, err) = check_config(&token, &[("ESIGND__HSM__MODULE", "/nonexistent/pkcs11.so")]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("hsm.module") && err.contains("/nonexistent/pkcs11.so"), "{err}");
+
+    let (code, err) = check_config(&token, &[("ESIGND__HSM__PIN_FILE", "/nonexistent/pin")]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("/nonexistent/pin"), "{err}");
+
+    let original = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), original.replace("[hsm]", "[hsm]\nsesions = 4")).unwrap();
+    let (code, err) = check_config(&token, &[]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("unknown field `sesions`"), "{err}");
+
+    std::fs::write(token.config(), original.replace("pin_file = \"pin\"", "pin = \"123456\"")).unwrap();
+    let (code, err) = check_config(&token, &[]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("hsm.pin is written in the configuration file") && !err.contains("123456"), "{err}");
+
+    std::fs::write(token.config(), "[server\nlisten = 1").unwrap();
+    assert_eq!(check_config(&token, &[]).0, Some(64), "a file that does not parse is fatal");
+}
+
+#[test]
+fn a_bad_config_stops_serve_before_binding() {
+    let token = TokenDir::new();
+    let out = esignd(&token).arg("serve").env("ESIGND__SERVER__LISTEN", "not-an-address").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("server.listen"), "{}", text(&out.stderr));
+}

@@ -1,0 +1,131 @@
+//! esignctl as a security officer runs it, on tokens made by softhsm/make-token, with openssl
+//! and pkcs11-tool as the judges.
+
+mod common;
+
+use common::{TokenDir, openssl, text};
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), text(&out.stdout), text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn provision_dev_makes_a_chain_openssl_accepts_and_a_second_run_changes_nothing() {
+    let token = TokenDir::new(); // runs token init + provision --dev
+    let chain = ok(&token.esignctl(&["ca", "show"]));
+    std::fs::write(token.path("chain.pem"), &chain).unwrap();
+    let p = |name: &str| token.path(name).to_str().unwrap().to_owned();
+
+    // The CA certificate verifies as a self-signed root.
+    let out = openssl(["verify", "-CAfile", &p("chain.pem"), &p("chain.pem")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // The TSA certificate, read off the token by pkcs11-tool, chains to it with the
+    // timestamping purpose, and its EKU is critical and only timeStamping.
+    let out = token.pkcs11_tool(&["--read-object", "--type", "cert", "--label", "esignd-tsa", "--output-file", &p("tsa.der")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = openssl(["x509", "-inform", "DER", "-in", &p("tsa.der"), "-out", &p("tsa.pem")]);
+    assert!(out.status.success());
+    let out = openssl(["verify", "-purpose", "timestampsign", "-CAfile", &p("chain.pem"), &p("tsa.pem")]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let dump = text(&openssl(["x509", "-noout", "-text", "-in", &p("tsa.pem")]).stdout);
+    let eku = dump.split("X509v3 Extended Key Usage:").nth(1).expect("an EKU");
+    assert!(eku.starts_with(" critical"), "{dump}");
+    assert_eq!(eku.lines().nth(1).unwrap().trim(), "Time Stamping", "{dump}");
+
+    // Second run: nothing created, same CA.
+    let again = ok(&token.esignctl(&["provision", "--dev"]));
+    assert!(!again.contains("created"), "{again}");
+    assert_eq!(again.matches("present").count(), 3, "{again}");
+    assert_eq!(ok(&token.esignctl(&["ca", "show"])), chain, "the CA is unchanged");
+}
+
+#[test]
+fn create_root_on_a_token_with_a_ca_is_refused() {
+    let token = TokenDir::new();
+    let before = ok(&token.esignctl(&["ca", "show"]));
+    let out = token.esignctl(&["ca", "create-root", "--subject", "CN=Usurper,O=Nobody,C=EE", "--days", "30"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("already exists") && text(&out.stderr).contains("esignd-ca"), "{}", text(&out.stderr));
+    assert_eq!(ok(&token.esignctl(&["ca", "show"])), before);
+}
+
+#[test]
+fn keys_are_generated_listed_and_destroyed_by_label() {
+    let token = TokenDir::new();
+    let made = ok(&token.esignctl(&["key", "generate", "--label", "audit-checkpoints", "--alg", "p384"]));
+    assert!(made.contains("p384") && made.contains("audit-checkpoints"), "{made}");
+    let list = ok(&token.esignctl(&["key", "list"]));
+    let line = list.lines().find(|l| l.starts_with("audit-checkpoints")).expect("listed");
+    let fingerprint = line.split_whitespace().last().unwrap();
+    assert_eq!(fingerprint.len(), 64, "{line}");
+    assert!(made.contains(fingerprint), "generate and list agree on the key: {made} / {line}");
+    assert!(!list.contains(&token.pin()), "no secret in the listing");
+
+    let again = token.esignctl(&["key", "generate", "--label", "audit-checkpoints"]);
+    assert!(!again.status.success() && text(&again.stderr).contains("already exists"));
+
+    let unconfirmed = token.esignctl(&["key", "destroy", "--label", "audit-checkpoints"]);
+    assert_eq!(unconfirmed.status.code(), Some(64));
+    assert!(text(&unconfirmed.stderr).contains("--yes"));
+    ok(&token.esignctl(&["key", "destroy", "--label", "audit-checkpoints", "--yes"]));
+    let list = ok(&token.esignctl(&["key", "list"]));
+    assert!(!list.contains("audit-checkpoints"), "{list}");
+    let objects = text(&token.pkcs11_tool(&["--list-objects"]).stdout);
+    assert!(!objects.contains("audit-checkpoints"), "pkcs11-tool agrees: {objects}");
+}
+
+#[test]
+fn token_list_needs_no_pin() {
+    let token = TokenDir::new();
+    std::fs::remove_file(token.path("pin")).unwrap();
+    let list = ok(&token.esignctl(&["token", "list"]));
+    assert!(list.lines().any(|l| l.split_whitespace().nth(1) == Some("esignd")), "{list}");
+    assert!(list.contains("initialized"), "{list}");
+}
+
+#[test]
+fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
+    let token = TokenDir::new();
+    // A token whose CA is to be certified by an outside root: use another CA label.
+    let config = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nca = \"issuing-ca\"\ntsa = \"issuing-tsa\"\n")).unwrap();
+    let csr = token.path("ca.csr");
+    ok(&token.esignctl(&["ca", "csr", "--subject", "CN=Issuing CA,O=Example Agency,C=EE", "--out", csr.to_str().unwrap()]));
+    let out = openssl(["req", "-verify", "-noout", "-in", csr.to_str().unwrap()]);
+    assert!(out.status.success(), "openssl accepts the CSR's signature: {}", text(&out.stderr));
+
+    // The outside root, made by openssl, signs the CSR as a CA.
+    let p = |name: &str| token.path(name).to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        let out = openssl(args);
+        assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", &p("root.key"), "-out", &p("root.pem"), "-subj", "/C=EE/O=Example Root/CN=Example Root CA", "-days", "30"]);
+    std::fs::write(token.path("ext.cnf"), "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
+    run(&["x509", "-req", "-in", &p("ca.csr"), "-CA", &p("root.pem"), "-CAkey", &p("root.key"), "-CAcreateserial", "-days", "20", "-extfile", &p("ext.cnf"), "-out", &p("issuing.pem")]);
+
+    // A chain without the certificate for our key is refused and nothing is stored.
+    let wrong = token.esignctl(&["ca", "import", "--chain", &p("root.pem")]);
+    assert!(!wrong.status.success() && text(&wrong.stderr).contains("no certificate in the chain certifies"), "{}", text(&wrong.stderr));
+    assert!(!token.esignctl(&["ca", "show"]).status.success());
+
+    // The right chain (in any order) is accepted; the stored chain verifies with openssl.
+    let bundle = format!("{}{}", std::fs::read_to_string(p("root.pem")).unwrap(), std::fs::read_to_string(p("issuing.pem")).unwrap());
+    std::fs::write(p("bundle.pem"), bundle).unwrap();
+    ok(&token.esignctl(&["ca", "import", "--chain", &p("bundle.pem")]));
+    let shown = ok(&token.esignctl(&["ca", "show"]));
+    std::fs::write(p("shown.pem"), &shown).unwrap();
+    run(&["verify", "-CAfile", &p("root.pem"), &p("shown.pem")]);
+    assert!(shown.find("BEGIN").unwrap() < shown.rfind("BEGIN").unwrap(), "CA certificate and root both stored");
+
+    // Importing again is refused; the issuing CA can now certify a TSA.
+    assert!(!token.esignctl(&["ca", "import", "--chain", &p("bundle.pem")]).status.success());
+    ok(&token.esignctl(&["tsa", "provision", "--subject", "CN=Agency TSA,O=Example Agency,C=EE", "--days", "10"]));
+    let tsa_der = p("tsa.der");
+    let out = token.pkcs11_tool(&["--read-object", "--type", "cert", "--label", "issuing-tsa", "--output-file", &tsa_der]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    run(&["x509", "-inform", "DER", "-in", &tsa_der, "-out", &p("tsa.pem")]);
+    run(&["verify", "-purpose", "timestampsign", "-CAfile", &p("root.pem"), "-untrusted", &p("issuing.pem"), &p("tsa.pem")]);
+}

@@ -1,1 +1,150 @@
-fn main(){}
+//! The cost of the hardware seam, measured against raw PKCS#11 in the same run.
+//!
+//! One cycle is what a one-time signature does with the HSM: generate a P-256 session key,
+//! make three signatures, destroy the key. The raw cycle calls cryptoki directly on a session
+//! the thread owns; the KeyStore cycle goes through esignd's seam: check a session out of the
+//! pool (validated with C_GetSessionInfo), generate the key behind its guard (which also reads
+//! the public key, as certificate issuance needs), sign (DER-encoding each signature) and
+//! destroy. A second raw variant also reads the public key (`CKA_EC_POINT`), the one PKCS#11
+//! call the seam adds because every real transaction needs it for the certificate; comparing
+//! with it isolates what the abstraction itself costs. All run at 1 and 2 threads, alternating
+//! in rounds so drift hits them alike.
+//!
+//!     cargo bench --bench hsm              # 15 paired rounds of 300 ms per variant
+//!     cargo bench --bench hsm -- --quick   # a short run
+//!
+//! Under `cargo test` (no `--bench` argument) it makes a short run, so CI keeps it working.
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType};
+use cryptoki::session::Session;
+use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, token};
+use esignd::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
+    let (rounds, slice) = if quick { (3, Duration::from_millis(100)) } else { (15, Duration::from_millis(300)) };
+    let token = common::new_token(2);
+    let store = Arc::new(token.store);
+    let ctx = context::load(&common::module()).unwrap();
+    let (slot, _) = token::find(&ctx, &TokenSelector::Label(token.label.clone())).unwrap();
+    let version = ctx.get_library_info().map(|i| i.library_version().to_string()).unwrap_or_default();
+
+    println!("P-256 cycle: keygen (session object), 3 x ECDSA sign, destroy; SoftHSM {version}; median of {rounds} paired rounds");
+    println!("{:>7}  {:>7}  {:>13}  {:>7}  {:>16}  {:>19}", "threads", "raw /s", "raw+pubkey /s", "seam /s", "seam/raw", "seam/(raw+pubkey)");
+    for threads in [1, 2] {
+        let mut rates: [Vec<f64>; 3] = Default::default();
+        let mut ratios: [Vec<f64>; 2] = Default::default();
+        for round in 0..rounds {
+            // Measure the three variants back to back, rotating the order, and compare within the
+            // round: neighbours on a shared machine slow all three alike.
+            let mut this_round = [0.0; 3];
+            for k in 0..3 {
+                let variant = (round + k) % 3;
+                this_round[variant] = match variant {
+                    0 | 1 => rate(threads, slice, || {
+                        let session = ctx.open_rw_session(slot).unwrap();
+                        move || raw_cycle(&session, variant == 1)
+                    }),
+                    _ => rate(threads, slice, || {
+                        let store = Arc::clone(&store);
+                        move || keystore_cycle(&*store)
+                    }),
+                };
+            }
+            for (all, one) in rates.iter_mut().zip(this_round) {
+                all.push(one);
+            }
+            ratios[0].push(this_round[2] / this_round[0]);
+            ratios[1].push(this_round[2] / this_round[1]);
+        }
+        let [raw, raw_pub, seam] = rates.map(median);
+        let [vs_raw, vs_raw_pub] = ratios.map(median);
+        let cost = |ratio: f64| format!("{ratio:.3} ({:+.1}%)", (1.0 / ratio - 1.0) * 100.0);
+        println!("{threads:>7}  {raw:>7.0}  {raw_pub:>13.0}  {seam:>7.0}  {:>16}  {:>19}", cost(vs_raw), cost(vs_raw_pub));
+    }
+    println!("ratios: the KeyStore's rate over raw PKCS#11 in the same round; in brackets the extra time per cycle.");
+}
+
+/// Cycles per second over `threads` threads for `slice`; `make` builds each thread's cycle.
+fn rate<C, F>(threads: usize, slice: Duration, make: impl Fn() -> F) -> f64
+where
+    F: FnMut() -> C + Send + 'static,
+{
+    let workers: Vec<_> = (0..threads).map(|_| make()).collect();
+    let started = Instant::now();
+    let handles: Vec<_> = workers
+        .into_iter()
+        .map(|mut cycle| {
+            std::thread::spawn(move || {
+                let mut done = 0u64;
+                while started.elapsed() < slice {
+                    cycle();
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn median(mut rates: Vec<f64>) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
+}
+
+const DIGESTS: [[u8; 32]; 3] = [[1; 32], [2; 32], [3; 32]];
+
+/// keygen, three signatures, destroy — cryptoki only; optionally read the public key too. The
+/// key gets the same attributes esignd asks for (src/hsm/pkcs11/templates.rs): a sign-only,
+/// sensitive, non-extractable session key, so both sides make the same key.
+fn raw_cycle(session: &Session, read_public_key: bool) {
+    let params = esignd::hsm::encoding::ec_params(KeyAlgorithm::P256).unwrap();
+    let public = [
+        Attribute::Token(false),
+        Attribute::Private(false),
+        Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Wrap(false),
+        Attribute::EcParams(params),
+    ];
+    let private = [
+        Attribute::Token(false),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Decrypt(false),
+        Attribute::Derive(false),
+        Attribute::Unwrap(false),
+    ];
+    let (public, private) = session.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private).unwrap();
+    for digest in &DIGESTS {
+        std::hint::black_box(session.sign(&Mechanism::Ecdsa, private, digest).unwrap());
+    }
+    if read_public_key {
+        std::hint::black_box(session.get_attributes(public, &[AttributeType::EcPoint]).unwrap());
+    }
+    session.destroy_object(private).unwrap();
+    session.destroy_object(public).unwrap();
+}
+
+/// The same through esignd's KeyStore seam.
+fn keystore_cycle(store: &Pkcs11KeyStore) {
+    let session = store.session().unwrap();
+    let key = session.generate_ephemeral(KeyAlgorithm::P256).unwrap();
+    for digest in &DIGESTS {
+        std::hint::black_box(key.sign_digest(SignatureScheme::Ecdsa(HashAlgorithm::Sha256), digest).unwrap());
+    }
+    key.destroy().unwrap();
+}

@@ -16,7 +16,6 @@
 //! Under `cargo test` (no `--bench` argument) it makes a short run, so CI keeps it working.
 
 #[path = "../tests/common/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod common;
 
 use std::sync::Arc;
@@ -38,8 +37,13 @@ fn main() {
     let (slot, _) = token::find(&ctx, &TokenSelector::Label(token.label.clone())).unwrap();
     let version = ctx.get_library_info().map(|i| i.library_version().to_string()).unwrap_or_default();
 
-    println!("P-256 cycle: keygen (session object), 3 x ECDSA sign, destroy; SoftHSM {version}; median of {rounds} paired rounds");
-    println!("{:>7}  {:>7}  {:>13}  {:>7}  {:>16}  {:>19}", "threads", "raw /s", "raw+pubkey /s", "seam /s", "seam/raw", "seam/(raw+pubkey)");
+    println!(
+        "P-256 cycle: keygen (session object), 3 x ECDSA sign, destroy; SoftHSM {version}; median of {rounds} paired rounds"
+    );
+    println!(
+        "{:>7}  {:>7}  {:>13}  {:>7}  {:>16}  {:>19}",
+        "threads", "raw /s", "raw+pubkey /s", "seam /s", "seam/raw", "seam/(raw+pubkey)"
+    );
     for threads in [1, 2] {
         let mut rates: [Vec<f64>; 3] = Default::default();
         let mut ratios: [Vec<f64>; 2] = Default::default();
@@ -56,7 +60,7 @@ fn main() {
                     }),
                     _ => rate(threads, slice, || {
                         let store = Arc::clone(&store);
-                        move || keystore_cycle(&*store)
+                        move || keystore_cycle(&store)
                     }),
                 };
             }
@@ -69,7 +73,11 @@ fn main() {
         let [raw, raw_pub, seam] = rates.map(median);
         let [vs_raw, vs_raw_pub] = ratios.map(median);
         let cost = |ratio: f64| format!("{ratio:.3} ({:+.1}%)", (1.0 / ratio - 1.0) * 100.0);
-        println!("{threads:>7}  {raw:>7.0}  {raw_pub:>13.0}  {seam:>7.0}  {:>16}  {:>19}", cost(vs_raw), cost(vs_raw_pub));
+        println!(
+            "{threads:>7}  {raw:>7.0}  {raw_pub:>13.0}  {seam:>7.0}  {:>16}  {:>19}",
+            cost(vs_raw),
+            cost(vs_raw_pub)
+        );
     }
     println!("ratios: the KeyStore's rate over raw PKCS#11 in the same round; in brackets the extra time per cycle.");
 }

@@ -45,7 +45,8 @@ impl<H> Inventory<H> {
 /// The first missing or unfit object, with what to run to fix it.
 pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inventory<S::Handle>> {
     let ca_key = session.key(&labels.ca, None)?;
-    let ca_chain = chain::load(session, &labels.ca)?.ok_or_else(|| ca::Error::NoCaCertificate { label: labels.ca.clone() })?;
+    let ca_chain =
+        chain::load(session, &labels.ca)?.ok_or_else(|| ca::Error::NoCaCertificate { label: labels.ca.clone() })?;
     checks::certifies(&ca_chain[0], ca_key.public_key())?;
     checks::is_ca(&ca_chain[0])?;
 
@@ -66,6 +67,9 @@ pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inven
 /// The certificate stored under `label`.
 fn certificate_of<S: KeySession>(session: &S, label: &str) -> ca::Result<Certificate> {
     let stored = session.certificates()?;
-    let cert = stored.iter().find(|c| c.label == label).ok_or_else(|| ca::Error::MissingCertificate { label: label.to_owned() })?;
+    let cert = stored
+        .iter()
+        .find(|c| c.label == label)
+        .ok_or_else(|| ca::Error::MissingCertificate { label: label.to_owned() })?;
     Ok(der::Decode::from_der(&cert.der)?)
 }

@@ -47,6 +47,9 @@ pub enum Outcome {
     Present,
 }
 
+/// What happened to each object, by label, in the order they were handled.
+pub type Report = Vec<(String, Outcome)>;
+
 /// Make what is missing, then check everything.
 ///
 /// # Errors
@@ -56,7 +59,7 @@ pub fn provision_dev<S: KeySession>(
     session: &S,
     labels: &KeyLabels,
     plan: &DevPlan,
-) -> ca::Result<(Vec<(String, Outcome)>, Inventory<S::Handle>)> {
+) -> ca::Result<(Report, Inventory<S::Handle>)> {
     let mut report = Vec::new();
 
     let ca = if chain::load(session, &labels.ca)?.is_some() {

@@ -49,10 +49,10 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(30);
         while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             self.seen.push(line.clone());
-            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
-                if json["message"] == message {
-                    return json;
-                }
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line)
+                && json["message"] == message
+            {
+                return json;
             }
         }
         panic!("no '{message}' log line; the daemon said:\n{}", self.seen.join("\n"));

@@ -6,7 +6,13 @@ mod common;
 use common::{TokenDir, openssl, text};
 
 fn ok(out: &std::process::Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
     text(&out.stdout)
 }
 
@@ -23,7 +29,15 @@ fn provision_dev_makes_a_chain_openssl_accepts_and_a_second_run_changes_nothing(
 
     // The TSA certificate, read off the token by pkcs11-tool, chains to it with the
     // timestamping purpose, and its EKU is critical and only timeStamping.
-    let out = token.pkcs11_tool(&["--read-object", "--type", "cert", "--label", "esignd-tsa", "--output-file", &p("tsa.der")]);
+    let out = token.pkcs11_tool(&[
+        "--read-object",
+        "--type",
+        "cert",
+        "--label",
+        "esignd-tsa",
+        "--output-file",
+        &p("tsa.der"),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = openssl(["x509", "-inform", "DER", "-in", &p("tsa.der"), "-out", &p("tsa.pem")]);
     assert!(out.status.success());
@@ -47,7 +61,11 @@ fn create_root_on_a_token_with_a_ca_is_refused() {
     let before = ok(&token.esignctl(&["ca", "show"]));
     let out = token.esignctl(&["ca", "create-root", "--subject", "CN=Usurper,O=Nobody,C=EE", "--days", "30"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("already exists") && text(&out.stderr).contains("esignd-ca"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("already exists") && text(&out.stderr).contains("esignd-ca"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(ok(&token.esignctl(&["ca", "show"])), before);
 }
 
@@ -90,9 +108,17 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
     let token = TokenDir::new();
     // A token whose CA is to be certified by an outside root: use another CA label.
     let config = std::fs::read_to_string(token.config()).unwrap();
-    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nca = \"issuing-ca\"\ntsa = \"issuing-tsa\"\n")).unwrap();
+    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nca = \"issuing-ca\"\ntsa = \"issuing-tsa\"\n"))
+        .unwrap();
     let csr = token.path("ca.csr");
-    ok(&token.esignctl(&["ca", "csr", "--subject", "CN=Issuing CA,O=Example Agency,C=EE", "--out", csr.to_str().unwrap()]));
+    ok(&token.esignctl(&[
+        "ca",
+        "csr",
+        "--subject",
+        "CN=Issuing CA,O=Example Agency,C=EE",
+        "--out",
+        csr.to_str().unwrap(),
+    ]));
     let out = openssl(["req", "-verify", "-noout", "-in", csr.to_str().unwrap()]);
     assert!(out.status.success(), "openssl accepts the CSR's signature: {}", text(&out.stderr));
 
@@ -102,17 +128,57 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
         let out = openssl(args);
         assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
     };
-    run(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", &p("root.key"), "-out", &p("root.pem"), "-subj", "/C=EE/O=Example Root/CN=Example Root CA", "-days", "30"]);
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &p("root.key"),
+        "-out",
+        &p("root.pem"),
+        "-subj",
+        "/C=EE/O=Example Root/CN=Example Root CA",
+        "-days",
+        "30",
+    ]);
     std::fs::write(token.path("ext.cnf"), "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
-    run(&["x509", "-req", "-in", &p("ca.csr"), "-CA", &p("root.pem"), "-CAkey", &p("root.key"), "-CAcreateserial", "-days", "20", "-extfile", &p("ext.cnf"), "-out", &p("issuing.pem")]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("ca.csr"),
+        "-CA",
+        &p("root.pem"),
+        "-CAkey",
+        &p("root.key"),
+        "-CAcreateserial",
+        "-days",
+        "20",
+        "-extfile",
+        &p("ext.cnf"),
+        "-out",
+        &p("issuing.pem"),
+    ]);
 
     // A chain without the certificate for our key is refused and nothing is stored.
     let wrong = token.esignctl(&["ca", "import", "--chain", &p("root.pem")]);
-    assert!(!wrong.status.success() && text(&wrong.stderr).contains("no certificate in the chain certifies"), "{}", text(&wrong.stderr));
+    assert!(
+        !wrong.status.success() && text(&wrong.stderr).contains("no certificate in the chain certifies"),
+        "{}",
+        text(&wrong.stderr)
+    );
     assert!(!token.esignctl(&["ca", "show"]).status.success());
 
     // The right chain (in any order) is accepted; the stored chain verifies with openssl.
-    let bundle = format!("{}{}", std::fs::read_to_string(p("root.pem")).unwrap(), std::fs::read_to_string(p("issuing.pem")).unwrap());
+    let bundle = format!(
+        "{}{}",
+        std::fs::read_to_string(p("root.pem")).unwrap(),
+        std::fs::read_to_string(p("issuing.pem")).unwrap()
+    );
     std::fs::write(p("bundle.pem"), bundle).unwrap();
     ok(&token.esignctl(&["ca", "import", "--chain", &p("bundle.pem")]));
     let shown = ok(&token.esignctl(&["ca", "show"]));
@@ -124,8 +190,18 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
     assert!(!token.esignctl(&["ca", "import", "--chain", &p("bundle.pem")]).status.success());
     ok(&token.esignctl(&["tsa", "provision", "--subject", "CN=Agency TSA,O=Example Agency,C=EE", "--days", "10"]));
     let tsa_der = p("tsa.der");
-    let out = token.pkcs11_tool(&["--read-object", "--type", "cert", "--label", "issuing-tsa", "--output-file", &tsa_der]);
+    let out =
+        token.pkcs11_tool(&["--read-object", "--type", "cert", "--label", "issuing-tsa", "--output-file", &tsa_der]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     run(&["x509", "-inform", "DER", "-in", &tsa_der, "-out", &p("tsa.pem")]);
-    run(&["verify", "-purpose", "timestampsign", "-CAfile", &p("root.pem"), "-untrusted", &p("issuing.pem"), &p("tsa.pem")]);
+    run(&[
+        "verify",
+        "-purpose",
+        "timestampsign",
+        "-CAfile",
+        &p("root.pem"),
+        "-untrusted",
+        &p("issuing.pem"),
+        &p("tsa.pem"),
+    ]);
 }

@@ -39,7 +39,10 @@ fn main() -> ExitCode {
     if cli.check_config {
         return match esignd::daemon::check_config(&config) {
             Ok(()) => {
-                println!("esignd: configuration OK ({})", config.file.as_deref().map_or("built-in defaults".into(), |p| p.display().to_string()));
+                println!(
+                    "esignd: configuration OK ({})",
+                    config.file.as_deref().map_or("built-in defaults".into(), |p| p.display().to_string())
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -30,7 +30,7 @@ pub fn ca_csr<S: KeySession>(session: &S, label: &str, algorithm: KeyAlgorithm, 
     let signer = HsmSigner::with_default_scheme(session, &key);
     let mut builder = RequestBuilder::new(name)?;
     builder.add_extension(&x509_cert::ext::pkix::BasicConstraints { ca: true, path_len_constraint: Some(0) })?;
-    builder.add_extension(&x509_cert::ext::pkix::KeyUsage((KeyCertSign | CRLSign).into()))?;
+    builder.add_extension(&x509_cert::ext::pkix::KeyUsage(KeyCertSign | CRLSign))?;
     let request = builder.build::<_, HsmSignature>(&signer)?;
     let info = der::Encode::to_der(&request.info)?;
     let signature = request.signature.as_bytes().unwrap_or_default();

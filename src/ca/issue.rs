@@ -5,13 +5,13 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use spki::{SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
+use x509_cert::Certificate;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::time::{Time, Validity};
-use x509_cert::Certificate;
 
 use super::extensions;
 use super::{Error, Result, random_serial};
@@ -64,11 +64,9 @@ impl BuilderProfile for Profile {
             extensions::authority_key_identifier(&id)
         };
         Ok(match self.kind {
-            Kind::Root => vec![
-                extensions::basic_constraints(true, Some(0))?,
-                extensions::key_usage(KeyCertSign | CRLSign)?,
-                ski,
-            ],
+            Kind::Root => {
+                vec![extensions::basic_constraints(true, Some(0))?, extensions::key_usage(KeyCertSign | CRLSign)?, ski]
+            }
             Kind::Tsa => vec![
                 extensions::basic_constraints(false, None)?,
                 extensions::key_usage(DigitalSignature | NonRepudiation)?,

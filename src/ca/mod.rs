@@ -63,14 +63,18 @@ pub enum Error {
     SelfCheck(VerifyError),
 
     /// The CA has no certificate yet.
-    #[error("the CA key '{label}' has no certificate on the token; run `esignctl ca create-root` or `esignctl ca csr` and `esignctl ca import`")]
+    #[error(
+        "the CA key '{label}' has no certificate on the token; run `esignctl ca create-root` or `esignctl ca csr` and `esignctl ca import`"
+    )]
     NoCaCertificate {
         /// Label of the CA key.
         label: String,
     },
 
     /// A key that needs a certificate has none.
-    #[error("the key '{label}' has no certificate on the token; run `esignctl provision --dev` (development) or `esignctl tsa provision` (production)")]
+    #[error(
+        "the key '{label}' has no certificate on the token; run `esignctl provision --dev` (development) or `esignctl tsa provision` (production)"
+    )]
     MissingCertificate {
         /// Label of the key.
         label: String,
@@ -88,7 +92,9 @@ pub enum Error {
     },
 
     /// No certificate in an imported chain certifies the CA key.
-    #[error("no certificate in the chain certifies the CA key '{label}'; import the certificate issued for the CSR from `esignctl ca csr`")]
+    #[error(
+        "no certificate in the chain certifies the CA key '{label}'; import the certificate issued for the CSR from `esignctl ca csr`"
+    )]
     ChainWithoutKey {
         /// Label of the CA key.
         label: String,

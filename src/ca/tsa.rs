@@ -26,7 +26,8 @@ pub fn issue_tsa_certificate<S: KeySession>(
 ) -> Result<Certificate> {
     let name = parse_subject(subject)?;
     let requested = validity_days(days)?;
-    let ca_chain = chain::load(session, ca_label)?.ok_or_else(|| Error::NoCaCertificate { label: ca_label.to_owned() })?;
+    let ca_chain =
+        chain::load(session, ca_label)?.ok_or_else(|| Error::NoCaCertificate { label: ca_label.to_owned() })?;
     let ca_cert = &ca_chain[0];
     let ca_key = session.key(ca_label, None)?;
     checks::certifies(ca_cert, ca_key.public_key())?;

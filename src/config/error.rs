@@ -20,7 +20,7 @@ pub enum ConfigError {
         path: PathBuf,
         /// The parser's message, which names the key.
         #[source]
-        source: config::ConfigError,
+        source: Box<config::ConfigError>,
     },
 
     /// A value is of the right type but not acceptable.

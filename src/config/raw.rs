@@ -82,16 +82,15 @@ pub fn read(file: Option<&std::path::Path>) -> Result<RawConfig, super::ConfigEr
         let file_only = Config::builder()
             .add_source(source.clone())
             .build()
-            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source })?;
+            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })?;
         if file_only.get::<config::Value>("hsm.pin").is_ok() {
             return Err(ConfigError::PinInFile { path: path.to_owned() });
         }
         builder = builder.add_source(source);
     }
     let environment = Environment::with_prefix(super::ENV_PREFIX).prefix_separator("__").separator("__");
-    builder
-        .add_source(environment)
-        .build()
-        .and_then(Config::try_deserialize)
-        .map_err(|source| ConfigError::Parse { path: file.map(ToOwned::to_owned).unwrap_or_default(), source })
+    builder.add_source(environment).build().and_then(Config::try_deserialize).map_err(|source| ConfigError::Parse {
+        path: file.map(ToOwned::to_owned).unwrap_or_default(),
+        source: Box::new(source),
+    })
 }

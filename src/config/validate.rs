@@ -21,12 +21,7 @@ const MAX_SESSIONS: u64 = 256;
 /// The first rule broken, naming its key.
 pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError> {
     let base = file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-    Ok(Config {
-        server: server(raw.server)?,
-        hsm: hsm(raw.hsm, &base)?,
-        log: log(raw.log)?,
-        file,
-    })
+    Ok(Config { server: server(raw.server)?, hsm: hsm(raw.hsm, &base)?, log: log(raw.log)?, file })
 }
 
 fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {

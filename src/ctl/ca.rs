@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use der::{Encode, EncodePem};
 use der::pem::LineEnding;
+use der::{Encode, EncodePem};
 
 use super::{CtlError, fingerprint, open_store};
 use crate::ca::{chain, csr, root, tsa};
@@ -100,8 +100,8 @@ pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
             }
         }
         CaCommand::Show => {
-            let certificates =
-                chain::load(&session, label)?.ok_or_else(|| crate::ca::Error::NoCaCertificate { label: label.clone() })?;
+            let certificates = chain::load(&session, label)?
+                .ok_or_else(|| crate::ca::Error::NoCaCertificate { label: label.clone() })?;
             print!("{}", write_chain(&certificates).map_err(crate::ca::Error::from)?);
         }
     }

@@ -67,7 +67,7 @@ pub(super) fn run(config: &Config, command: KeyCommand) -> Result<(), CtlError> 
             }
         }
         KeyCommand::Destroy { label, id, yes } => {
-            let id = id.map(|hex_id| hex::decode(hex_id)).transpose().map_err(|_| CtlError::Refused("--id must be hex"))?;
+            let id = id.map(hex::decode).transpose().map_err(|_| CtlError::Refused("--id must be hex"))?;
             let key = session.key(&label, id.as_deref())?;
             if !yes {
                 return Err(CtlError::Refused("destroying a key cannot be undone; add --yes to confirm"));

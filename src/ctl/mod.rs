@@ -21,7 +21,11 @@ use crate::hsm::pkcs11::Pkcs11KeyStore;
 
 /// Command line of `esignctl`.
 #[derive(Debug, Parser)]
-#[command(name = "esignctl", version, about = "Security officer's tool for esignd: HSM tokens, keys, CA and TSA certificates")]
+#[command(
+    name = "esignctl",
+    version,
+    about = "Security officer's tool for esignd: HSM tokens, keys, CA and TSA certificates"
+)]
 pub struct Cli {
     /// Configuration file (the daemon's); defaults to $ESIGND_CONFIG, then built-in defaults.
     #[arg(long, global = true, value_name = "FILE")]

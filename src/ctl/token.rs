@@ -49,9 +49,23 @@ pub(super) fn run(config: &Config, command: TokenCommand) -> Result<(), CtlError
             for slot in token::list(&ctx)? {
                 match slot.token {
                     Some(t) if t.initialized() => {
-                        println!("{:<11} {:<32} {:<18} {:<16} {}", slot.slot_id, t.label, t.serial, t.model, t.flags.join(","));
+                        println!(
+                            "{:<11} {:<32} {:<18} {:<16} {}",
+                            slot.slot_id,
+                            t.label,
+                            t.serial,
+                            t.model,
+                            t.flags.join(",")
+                        );
                     }
-                    Some(t) => println!("{:<11} {:<32} {:<18} {:<16} {}", slot.slot_id, "(free)", t.serial, t.model, t.flags.join(",")),
+                    Some(t) => println!(
+                        "{:<11} {:<32} {:<18} {:<16} {}",
+                        slot.slot_id,
+                        "(free)",
+                        t.serial,
+                        t.model,
+                        t.flags.join(",")
+                    ),
                     None => println!("{:<11} (no token)", slot.slot_id),
                 }
             }
@@ -61,7 +75,10 @@ pub(super) fn run(config: &Config, command: TokenCommand) -> Result<(), CtlError
             let so_pin = pins::read(so_pin_file.as_deref(), "security officer PIN", "--so-pin-file", true)?;
             let user_pin = pins::read(pin_file.as_deref(), "user PIN", "--pin-file", true)?;
             let made = token::init(&ctx, &label, &so_pin, &user_pin)?;
-            println!("initialised token '{}' (serial {}); the daemon finds it with hsm.token_label = \"{}\"", made.label, made.serial, made.label);
+            println!(
+                "initialised token '{}' (serial {}); the daemon finds it with hsm.token_label = \"{}\"",
+                made.label, made.serial, made.label
+            );
             Ok(())
         }
         TokenCommand::Pin { reset, so_pin_file, old_pin_file, new_pin_file } => {

@@ -119,7 +119,7 @@ pub enum HashAlgorithm {
 
 impl HashAlgorithm {
     /// Length in bytes of a digest.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
@@ -225,10 +225,11 @@ impl SignatureScheme {
             rfc5912::ID_RSASSA_PSS => {
                 let params: PssParams = id.parameters.as_ref()?.decode_as().ok()?;
                 let hash = HashAlgorithm::from_oid(params.hash_algorithm.oid)?;
-                let mgf_hash: AlgorithmIdentifierOwned = params.mask_gen_algorithm.parameters.as_ref()?.decode_as().ok()?;
+                let mgf_hash: AlgorithmIdentifierOwned =
+                    params.mask_gen_algorithm.parameters.as_ref()?.decode_as().ok()?;
                 let consistent = params.mask_gen_algorithm.oid == rfc5912::ID_MGF_1
                     && mgf_hash.oid == hash.oid()
-                    && params.salt_length as usize == hash.len();
+                    && params.salt_length as usize == hash.output_len();
                 return consistent.then_some(Self::RsaPss(hash));
             }
             _ => return None,
@@ -244,7 +245,7 @@ impl fmt::Display for SignatureScheme {
             Self::RsaPkcs1v15(h) => ("rsa-pkcs1v15", h),
             Self::RsaPss(h) => ("rsa-pss", h),
         };
-        write!(f, "{name}-sha{}", hash.len() * 8)
+        write!(f, "{name}-sha{}", hash.output_len() * 8)
     }
 }
 
@@ -274,7 +275,7 @@ fn pss_parameters(hash: HashAlgorithm) -> der::Result<Any> {
             oid: rfc5912::ID_MGF_1,
             parameters: Some(Any::encode_from(&hash_id)?),
         },
-        salt_length: hash.len() as u32,
+        salt_length: hash.output_len() as u32,
     };
     AnyRef::try_from(params.to_der()?.as_slice()).map(Any::from)
 }
@@ -302,7 +303,9 @@ mod tests {
     #[test]
     fn algorithm_identifiers_round_trip() {
         for hash in [HashAlgorithm::Sha256, HashAlgorithm::Sha384, HashAlgorithm::Sha512] {
-            for scheme in [SignatureScheme::Ecdsa(hash), SignatureScheme::RsaPkcs1v15(hash), SignatureScheme::RsaPss(hash)] {
+            for scheme in
+                [SignatureScheme::Ecdsa(hash), SignatureScheme::RsaPkcs1v15(hash), SignatureScheme::RsaPss(hash)]
+            {
                 let id = scheme.algorithm_identifier().unwrap();
                 assert_eq!(SignatureScheme::from_algorithm_identifier(&id), Some(scheme));
             }

@@ -72,10 +72,10 @@ pub fn digest_info(hash: HashAlgorithm, digest: &[u8]) -> Result<Vec<u8>> {
 pub fn ec_point(cka_ec_point: &[u8], field_len: usize) -> Result<Vec<u8>> {
     let want = 1 + 2 * field_len;
     let is_point = |p: &[u8]| p.len() == want && p[0] == 0x04;
-    if let Ok(inner) = <&OctetStringRef>::from_der(cka_ec_point) {
-        if is_point(inner.as_bytes()) {
-            return Ok(inner.as_bytes().to_vec());
-        }
+    if let Ok(inner) = <&OctetStringRef>::from_der(cka_ec_point)
+        && is_point(inner.as_bytes())
+    {
+        return Ok(inner.as_bytes().to_vec());
     }
     if is_point(cka_ec_point) {
         return Ok(cka_ec_point.to_vec());
@@ -91,10 +91,9 @@ pub fn ec_point(cka_ec_point: &[u8], field_len: usize) -> Result<Vec<u8>> {
 /// # Errors
 /// When `algorithm` is not an EC algorithm or encoding fails.
 pub fn ec_spki(algorithm: KeyAlgorithm, point: &[u8]) -> Result<SubjectPublicKeyInfoOwned> {
-    let curve = algorithm.curve().ok_or(Error::Malformed {
-        what: "key type",
-        detail: format!("{algorithm} is not an EC algorithm"),
-    })?;
+    let curve = algorithm
+        .curve()
+        .ok_or(Error::Malformed { what: "key type", detail: format!("{algorithm} is not an EC algorithm") })?;
     Ok(SubjectPublicKeyInfoOwned {
         algorithm: AlgorithmIdentifierOwned {
             oid: rfc5912::ID_EC_PUBLIC_KEY,
@@ -121,10 +120,7 @@ struct RsaPublicKey<'a> {
 pub fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Result<SubjectPublicKeyInfoOwned> {
     let key = RsaPublicKey { modulus: UintRef::new(modulus)?, public_exponent: UintRef::new(exponent)? };
     Ok(SubjectPublicKeyInfoOwned {
-        algorithm: AlgorithmIdentifierOwned {
-            oid: rfc5912::RSA_ENCRYPTION,
-            parameters: Some(Any::from(Null)),
-        },
+        algorithm: AlgorithmIdentifierOwned { oid: rfc5912::RSA_ENCRYPTION, parameters: Some(Any::from(Null)) },
         subject_public_key: BitString::from_bytes(&key.to_der()?)?,
     })
 }
@@ -134,10 +130,9 @@ pub fn rsa_spki(modulus: &[u8], exponent: &[u8]) -> Result<SubjectPublicKeyInfoO
 /// # Errors
 /// When `algorithm` is RSA.
 pub fn ec_params(algorithm: KeyAlgorithm) -> Result<Vec<u8>> {
-    let curve = algorithm.curve().ok_or(Error::Malformed {
-        what: "key type",
-        detail: format!("{algorithm} has no EC parameters"),
-    })?;
+    let curve = algorithm
+        .curve()
+        .ok_or(Error::Malformed { what: "key type", detail: format!("{algorithm} has no EC parameters") })?;
     Ok(curve.to_der()?)
 }
 

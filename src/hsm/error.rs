@@ -104,7 +104,9 @@ pub enum Error {
     },
 
     /// `esignctl token init` was asked for a label that a token already has.
-    #[error("a token labelled '{label}' already exists (serial {serial}); esignd never re-initialises a token, which would erase its keys — choose another label")]
+    #[error(
+        "a token labelled '{label}' already exists (serial {serial}); esignd never re-initialises a token, which would erase its keys — choose another label"
+    )]
     TokenExists {
         /// The label.
         label: String,
@@ -113,14 +115,18 @@ pub enum Error {
     },
 
     /// No key with this label (and id) exists.
-    #[error("no key labelled '{label}' on the token; create it with `esignctl key generate` or `esignctl provision --dev`")]
+    #[error(
+        "no key labelled '{label}' on the token; create it with `esignctl key generate` or `esignctl provision --dev`"
+    )]
     KeyNotFound {
         /// The label looked for.
         label: String,
     },
 
     /// Creating an object would shadow an existing one.
-    #[error("an object labelled '{label}' already exists on the token; esignd never overwrites key or certificate objects — choose another label or destroy the old one first")]
+    #[error(
+        "an object labelled '{label}' already exists on the token; esignd never overwrites key or certificate objects — choose another label or destroy the old one first"
+    )]
     ObjectExists {
         /// The label in use.
         label: String,
@@ -156,7 +162,9 @@ pub enum Error {
     },
 
     /// Every pooled session stayed busy past the per-call deadline.
-    #[error("no HSM session became free within {0:?}; raise hsm.sessions or hsm.call_timeout_ms, or check the HSM's load")]
+    #[error(
+        "no HSM session became free within {0:?}; raise hsm.sessions or hsm.call_timeout_ms, or check the HSM's load"
+    )]
     Busy(Duration),
 
     /// An HSM call did not finish before its deadline.

@@ -17,8 +17,8 @@ use signature::hazmat::PrehashSigner;
 use spki::SubjectPublicKeyInfoOwned;
 
 use super::{
-    EphemeralKey, Error, HashAlgorithm, KeyAlgorithm, KeyPair, KeySession, KeyStore, ObjectClass, ObjectInfo,
-    Result, SignatureScheme, StoredCertificate, TokenStatus, check_sign_request, new_key_id,
+    EphemeralKey, Error, HashAlgorithm, KeyAlgorithm, KeyPair, KeySession, KeyStore, ObjectClass, ObjectInfo, Result,
+    SignatureScheme, StoredCertificate, TokenStatus, check_sign_request, new_key_id,
 };
 
 /// A key store held in process memory.
@@ -79,10 +79,12 @@ impl SoftKey {
     fn sign(&self, scheme: SignatureScheme, digest: &[u8]) -> Result<Vec<u8>> {
         let signed = match (self, scheme) {
             (Self::P256(key), SignatureScheme::Ecdsa(_)) => {
-                PrehashSigner::<p256::ecdsa::Signature>::sign_prehash(key, digest).map(|s| s.to_der().as_bytes().to_vec())
+                PrehashSigner::<p256::ecdsa::Signature>::sign_prehash(key, digest)
+                    .map(|s| s.to_der().as_bytes().to_vec())
             }
             (Self::P384(key), SignatureScheme::Ecdsa(_)) => {
-                PrehashSigner::<p384::ecdsa::Signature>::sign_prehash(key, digest).map(|s| s.to_der().as_bytes().to_vec())
+                PrehashSigner::<p384::ecdsa::Signature>::sign_prehash(key, digest)
+                    .map(|s| s.to_der().as_bytes().to_vec())
             }
             (Self::Rsa(key), SignatureScheme::RsaPkcs1v15(hash)) => {
                 let padding = match hash {
@@ -137,7 +139,12 @@ impl KeyStore for MemoryKeyStore {
     }
 
     fn status(&self) -> Result<TokenStatus> {
-        Ok(TokenStatus { label: "memory".into(), serial: "0".into(), model: "in-memory (tests only)".into(), logged_in: true })
+        Ok(TokenStatus {
+            label: "memory".into(),
+            serial: "0".into(),
+            model: "in-memory (tests only)".into(),
+            logged_in: true,
+        })
     }
 }
 
@@ -147,7 +154,8 @@ impl MemorySession {
         let mut objects = lock(&self.objects);
         objects.next_handle += 1;
         let handle = objects.next_handle;
-        let entry = Entry { label: label.to_owned(), id: id.clone(), algorithm, owner, key, public_key: public_key.clone() };
+        let entry =
+            Entry { label: label.to_owned(), id: id.clone(), algorithm, owner, key, public_key: public_key.clone() };
         objects.keys.insert(handle, entry);
         Ok(KeyPair::new(handle, algorithm, label.to_owned(), id, public_key))
     }
@@ -188,7 +196,9 @@ impl KeySession for MemorySession {
             .collect();
         match found.as_slice() {
             [] => Ok(None),
-            [(handle, e)] => Ok(Some(KeyPair::new(**handle, e.algorithm, e.label.clone(), e.id.clone(), e.public_key.clone()))),
+            [(handle, e)] => {
+                Ok(Some(KeyPair::new(**handle, e.algorithm, e.label.clone(), e.id.clone(), e.public_key.clone())))
+            }
             many => Err(Error::KeyAmbiguous { label: label.to_owned(), count: many.len() }),
         }
     }
@@ -201,7 +211,11 @@ impl KeySession for MemorySession {
     }
 
     fn destroy_key(&self, key: &KeyPair<u64>) -> Result<()> {
-        lock(&self.objects).keys.remove(key.handle()).map(drop).ok_or(Error::KeyNotFound { label: key.label().to_owned() })
+        lock(&self.objects)
+            .keys
+            .remove(key.handle())
+            .map(drop)
+            .ok_or(Error::KeyNotFound { label: key.label().to_owned() })
     }
 
     fn objects(&self) -> Result<Vec<ObjectInfo>> {

@@ -233,7 +233,7 @@ pub(crate) fn check_sign_request(algorithm: KeyAlgorithm, scheme: SignatureSchem
     if !scheme.fits(algorithm) {
         return Err(Error::SchemeMismatch { algorithm, scheme });
     }
-    let want = scheme.hash().len();
+    let want = scheme.hash().output_len();
     if digest.len() != want {
         return Err(Error::DigestLength { scheme, got: digest.len(), want });
     }

@@ -39,8 +39,7 @@ impl<'a, S: KeySession> HsmSigner<'a, S> {
 
     /// A signer for `key` with the key's default scheme.
     pub fn with_default_scheme(session: &'a S, key: &'a KeyPair<S::Handle>) -> Self {
-        Self::new(session, key, key.algorithm().default_scheme())
-            .expect("a key's default scheme always fits the key")
+        Self::new(session, key, key.algorithm().default_scheme()).expect("a key's default scheme always fits the key")
     }
 
     /// The scheme this signer uses.

@@ -20,7 +20,8 @@ pub async fn route<K: KeyStore>(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let request_id = request_id();
-    let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let span =
+        tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
     async move {
         let started = Instant::now();
         let path = request.uri().path().to_owned();

@@ -47,8 +47,8 @@ pub fn verify_message(
     message: &[u8],
     signature: &[u8],
 ) -> Result<(), VerifyError> {
-    let scheme =
-        SignatureScheme::from_algorithm_identifier(algorithm).ok_or(VerifyError::UnsupportedAlgorithm(algorithm.oid))?;
+    let scheme = SignatureScheme::from_algorithm_identifier(algorithm)
+        .ok_or(VerifyError::UnsupportedAlgorithm(algorithm.oid))?;
     verify_digest(key, scheme, &scheme.hash().digest(message), signature)
 }
 
@@ -90,7 +90,10 @@ pub fn verify_digest(
 ///
 /// # Errors
 /// [`VerifyError`] saying why it does not verify.
-pub fn verify_certificate(certificate: &Certificate, issuer_key: &SubjectPublicKeyInfoOwned) -> Result<(), VerifyError> {
+pub fn verify_certificate(
+    certificate: &Certificate,
+    issuer_key: &SubjectPublicKeyInfoOwned,
+) -> Result<(), VerifyError> {
     let tbs = certificate.tbs_certificate().to_der()?;
     let signature = certificate.signature().as_bytes().ok_or(VerifyError::Invalid)?;
     verify_message(issuer_key, certificate.signature_algorithm(), &tbs, signature)
@@ -106,12 +109,14 @@ fn verify_ecdsa(key: &SubjectPublicKeyInfoOwned, digest: &[u8], signature: &[u8]
     let point = key.subject_public_key.as_bytes().ok_or(VerifyError::UnsupportedKey("EC point"))?;
     let verified = match curve {
         rfc5912::SECP_256_R_1 => {
-            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| VerifyError::UnsupportedKey("P-256 point"))?;
+            let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| VerifyError::UnsupportedKey("P-256 point"))?;
             let sig = p256::ecdsa::DerSignature::try_from(signature).map_err(|_| VerifyError::Invalid)?;
             vk.verify_prehash(digest, &sig)
         }
         rfc5912::SECP_384_R_1 => {
-            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point).map_err(|_| VerifyError::UnsupportedKey("P-384 point"))?;
+            let vk = p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
+                .map_err(|_| VerifyError::UnsupportedKey("P-384 point"))?;
             let sig = p384::ecdsa::DerSignature::try_from(signature).map_err(|_| VerifyError::Invalid)?;
             vk.verify_prehash(digest, &sig)
         }

@@ -34,11 +34,13 @@ pub fn module() -> PathBuf {
 fn ensure_test_softhsm_conf() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let conf = PathBuf::from(std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set by .cargo/config.toml"));
+        let conf =
+            PathBuf::from(std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set by .cargo/config.toml"));
         let dir = conf.parent().expect("the configuration lives in a directory");
         let tokens = dir.join("tokens");
         std::fs::create_dir_all(&tokens).unwrap();
-        let template = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("softhsm/softhsm2.conf.in")).unwrap();
+        let template =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("softhsm/softhsm2.conf.in")).unwrap();
         let text = template.replace("@TOKENDIR@", tokens.to_str().unwrap());
         // Test binaries may start at once: write a private file and rename it into place.
         let private = dir.join(format!("softhsm2.conf.{}", std::process::id()));
@@ -66,7 +68,8 @@ pub fn new_token(sessions: usize) -> TestToken {
         let ctx = context::load(&module()).unwrap();
         let mut nonce = [0u8; 3];
         getrandom::fill(&mut nonce).unwrap();
-        let label = format!("t{}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), hex::encode(nonce));
+        let label =
+            format!("t{}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), hex::encode(nonce));
         token::init(&ctx, &label, &SO_PIN.into(), &USER_PIN.into()).unwrap();
         label
     };

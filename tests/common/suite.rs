@@ -30,7 +30,7 @@ pub fn openssl_verifies(public_key_pem: &str, scheme: SignatureScheme, message: 
     std::fs::write(&msg, message).unwrap();
     std::fs::write(&sig, signature).unwrap();
     let mut args: Vec<std::ffi::OsString> =
-        vec!["dgst".into(), format!("-sha{}", scheme.hash().len() * 8).into(), "-verify".into(), key.into()];
+        vec!["dgst".into(), format!("-sha{}", scheme.hash().output_len() * 8).into(), "-verify".into(), key.into()];
     if let SignatureScheme::RsaPss(_) = scheme {
         args.extend(["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest"].map(Into::into));
     }
@@ -39,7 +39,11 @@ pub fn openssl_verifies(public_key_pem: &str, scheme: SignatureScheme, message: 
     let verified = out.status.success() && text(&out.stdout).contains("Verified OK");
     if !verified && signature.len() > 1 {
         // Make sure a failure is the signature's fault, not the harness's.
-        assert!(text(&out.stdout).contains("Verification failure") || text(&out.stderr).contains("failure"), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("Verification failure") || text(&out.stderr).contains("failure"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     verified
 }

@@ -46,7 +46,14 @@ struct PoolState {
 
 impl Pool {
     /// Open the anchor session and log in. Fails at once on a wrong PIN.
-    pub(crate) fn open(ctx: Pkcs11, slot: Slot, token_label: String, pin: AuthPin, size: usize, wait: Duration) -> Result<Arc<Self>> {
+    pub(crate) fn open(
+        ctx: Pkcs11,
+        slot: Slot,
+        token_label: String,
+        pin: AuthPin,
+        size: usize,
+        wait: Duration,
+    ) -> Result<Arc<Self>> {
         let pool = Arc::new(Self {
             ctx,
             slot,

@@ -7,8 +7,8 @@ use std::cell::Cell;
 use std::sync::Arc;
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::mechanism::MechanismType;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use der::{Decode, Encode};
@@ -94,7 +94,11 @@ impl Pkcs11Session {
             let attrs = self.attributes(public, &[AttributeType::Modulus, AttributeType::PublicExponent])?;
             let modulus = pick(&attrs, "CKA_MODULUS", |a| if let Attribute::Modulus(v) = a { Some(v) } else { None })?;
             let exponent =
-                pick(&attrs, "CKA_PUBLIC_EXPONENT", |a| if let Attribute::PublicExponent(v) = a { Some(v) } else { None })?;
+                pick(
+                    &attrs,
+                    "CKA_PUBLIC_EXPONENT",
+                    |a| if let Attribute::PublicExponent(v) = a { Some(v) } else { None },
+                )?;
             rsa_spki(modulus, exponent)
         } else {
             let attrs = self.attributes(public, &[AttributeType::EcPoint])?;
@@ -110,11 +114,10 @@ impl Pkcs11Session {
         let key_type = *pick(&attrs, "CKA_KEY_TYPE", |a| if let Attribute::KeyType(t) = a { Some(t) } else { None })?;
         if key_type == KeyType::EC {
             let attrs = self.attributes(public, &[AttributeType::EcParams])?;
-            let params = pick(&attrs, "CKA_EC_PARAMS", |a| if let Attribute::EcParams(v) = a { Some(v) } else { None })?;
-            algorithm_from_ec_params(params).ok_or(Error::Malformed {
-                what: "EC key",
-                detail: "its curve is neither P-256 nor P-384".to_owned(),
-            })
+            let params =
+                pick(&attrs, "CKA_EC_PARAMS", |a| if let Attribute::EcParams(v) = a { Some(v) } else { None })?;
+            algorithm_from_ec_params(params)
+                .ok_or(Error::Malformed { what: "EC key", detail: "its curve is neither P-256 nor P-384".to_owned() })
         } else if key_type == KeyType::RSA {
             let attrs = self.attributes(public, &[AttributeType::Modulus])?;
             let modulus = pick(&attrs, "CKA_MODULUS", |a| if let Attribute::Modulus(v) = a { Some(v) } else { None })?;
@@ -155,10 +158,10 @@ impl DestroyUnlessKept<'_> {
 
 impl Drop for DestroyUnlessKept<'_> {
     fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            if destroy_pair(self.session, handle).is_err() {
-                self.session.discard();
-            }
+        if let Some(handle) = self.handle.take()
+            && destroy_pair(self.session, handle).is_err()
+        {
+            self.session.discard();
         }
     }
 }
@@ -172,7 +175,10 @@ fn destroy_pair(session: &Pkcs11Session, handle: Pkcs11Handle) -> Result<()> {
 /// The first attribute `select` accepts, or `Malformed` naming the missing attribute (cryptoki
 /// leaves out attributes the token would not reveal instead of failing).
 fn pick<'a, T>(attrs: &'a [Attribute], name: &'static str, select: impl Fn(&'a Attribute) -> Option<T>) -> Result<T> {
-    attrs.iter().find_map(select).ok_or(Error::Malformed { what: name, detail: "the token did not return it".to_owned() })
+    attrs
+        .iter()
+        .find_map(select)
+        .ok_or(Error::Malformed { what: name, detail: "the token did not return it".to_owned() })
 }
 
 fn label_and_id(attrs: &[Attribute]) -> (String, Vec<u8>) {
@@ -213,7 +219,8 @@ impl KeySession for Pkcs11Session {
     }
 
     fn find_key(&self, label: &str, id: Option<&[u8]>) -> Result<Option<KeyPair<Pkcs11Handle>>> {
-        let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Label(label.as_bytes().to_vec())];
+        let mut template =
+            vec![Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Label(label.as_bytes().to_vec())];
         if let Some(id) = id {
             template.push(Attribute::Id(id.to_vec()));
         }
@@ -258,7 +265,7 @@ impl KeySession for Pkcs11Session {
             }
             SignatureScheme::RsaPss(hash) => {
                 let (hash_alg, mgf) = hash_mechanism(hash);
-                let params = PkcsPssParams { hash_alg, mgf, s_len: (hash.len() as u64).into() };
+                let params = PkcsPssParams { hash_alg, mgf, s_len: (hash.output_len() as u64).into() };
                 self.check(self.raw().sign(&Mechanism::RsaPkcsPss(params), private, digest))
             }
         }
@@ -314,7 +321,8 @@ impl KeySession for Pkcs11Session {
             .map(|object| {
                 let attrs = self.attributes(object, &types)?;
                 let (label, id) = label_and_id(&attrs);
-                let der = pick(&attrs, "CKA_VALUE", |a| if let Attribute::Value(v) = a { Some(v.clone()) } else { None })?;
+                let der =
+                    pick(&attrs, "CKA_VALUE", |a| if let Attribute::Value(v) = a { Some(v.clone()) } else { None })?;
                 Ok(StoredCertificate { label, id, der })
             })
             .collect()

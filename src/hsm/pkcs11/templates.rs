@@ -17,7 +17,10 @@ pub(crate) struct Naming<'a> {
 }
 
 /// The mechanism and the (public, private) templates to generate a key pair.
-pub(crate) fn key_pair(algorithm: KeyAlgorithm, naming: Option<Naming<'_>>) -> Result<(Mechanism<'static>, Vec<Attribute>, Vec<Attribute>)> {
+pub(crate) fn key_pair(
+    algorithm: KeyAlgorithm,
+    naming: Option<Naming<'_>>,
+) -> Result<(Mechanism<'static>, Vec<Attribute>, Vec<Attribute>)> {
     let on_token = naming.is_some();
     let mut public = vec![
         Attribute::Token(on_token),
@@ -58,7 +61,14 @@ pub(crate) fn key_pair(algorithm: KeyAlgorithm, naming: Option<Naming<'_>>) -> R
 
 /// The template of an X.509 certificate object: public, unmodifiable, with the subject, issuer
 /// and serial PKCS#11 tools index certificates by.
-pub(crate) fn certificate(label: &str, id: &[u8], der: &[u8], subject: Vec<u8>, issuer: Vec<u8>, serial: Vec<u8>) -> Vec<Attribute> {
+pub(crate) fn certificate(
+    label: &str,
+    id: &[u8],
+    der: &[u8],
+    subject: Vec<u8>,
+    issuer: Vec<u8>,
+    serial: Vec<u8>,
+) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::CERTIFICATE),
         Attribute::CertificateType(CertificateType::X_509),

@@ -159,7 +159,10 @@ pub fn init(ctx: &Pkcs11, label: &str, so_pin: &AuthPin, user_pin: &AuthPin) -> 
         .get_slots_with_token()?
         .into_iter()
         .find(|slot| ctx.get_token_info(*slot).is_ok_and(|info| !info.token_initialized()))
-        .ok_or_else(|| Error::TokenNotFound { wanted: "with a free (uninitialised) slot".to_owned(), present: vec![] })?;
+        .ok_or_else(|| Error::TokenNotFound {
+            wanted: "with a free (uninitialised) slot".to_owned(),
+            present: vec![],
+        })?;
     ctx.init_token(free, so_pin, label)?;
     // SoftHSM moves a freshly initialised token to a new slot id: look it up again by label.
     let (slot, _) = find(ctx, &TokenSelector::Label(label.to_owned()))?;

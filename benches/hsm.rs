@@ -22,9 +22,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, AttributeType};
+use cryptoki::object::AttributeType;
 use cryptoki::session::Session;
-use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, token};
+use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, templates, token};
 use esignd::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
 
 fn main() {
@@ -114,29 +114,11 @@ fn median(mut rates: Vec<f64>) -> f64 {
 const DIGESTS: [[u8; 32]; 3] = [[1; 32], [2; 32], [3; 32]];
 
 /// keygen, three signatures, destroy — cryptoki only; optionally read the public key too. The
-/// key gets the same attributes esignd asks for (src/hsm/pkcs11/templates.rs): a sign-only,
-/// sensitive, non-extractable session key, so both sides make the same key.
+/// key is made from esignd's own templates (a sign-only, sensitive, non-extractable session
+/// key), so both sides make the same key.
 fn raw_cycle(session: &Session, read_public_key: bool) {
-    let params = esignd::hsm::encoding::ec_params(KeyAlgorithm::P256).unwrap();
-    let public = [
-        Attribute::Token(false),
-        Attribute::Private(false),
-        Attribute::Verify(true),
-        Attribute::Encrypt(false),
-        Attribute::Wrap(false),
-        Attribute::EcParams(params),
-    ];
-    let private = [
-        Attribute::Token(false),
-        Attribute::Private(true),
-        Attribute::Sensitive(true),
-        Attribute::Extractable(false),
-        Attribute::Sign(true),
-        Attribute::Decrypt(false),
-        Attribute::Derive(false),
-        Attribute::Unwrap(false),
-    ];
-    let (public, private) = session.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private).unwrap();
+    let (mechanism, public, private) = templates::key_pair(KeyAlgorithm::P256, None).unwrap();
+    let (public, private) = session.generate_key_pair(&mechanism, &public, &private).unwrap();
     for digest in &DIGESTS {
         std::hint::black_box(session.sign(&Mechanism::Ecdsa, private, digest).unwrap());
     }

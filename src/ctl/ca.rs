@@ -6,10 +6,10 @@ use clap::Subcommand;
 use der::pem::LineEnding;
 use der::{Encode, EncodePem};
 
-use super::{CtlError, fingerprint, open_store};
+use super::{AlgArg, CtlError, fingerprint, open_store};
 use crate::ca::{chain, csr, root, tsa};
 use crate::config::Config;
-use crate::hsm::{KeyAlgorithm, KeyStore};
+use crate::hsm::KeyStore;
 use crate::pki::pem::write_chain;
 
 #[derive(Debug, Subcommand)]
@@ -22,18 +22,16 @@ pub(super) enum CaCommand {
         /// Days the certificate is valid.
         #[arg(long)]
         days: u32,
-        /// Key algorithm.
-        #[arg(long, default_value = "p256", value_parser = ["p256", "p384", "rsa2048", "rsa3072"])]
-        alg: String,
+        #[command(flatten)]
+        alg: AlgArg,
     },
     /// Make a CSR for the CA key (generated if missing) to be signed by another CA.
     Csr {
         /// RFC 4514 subject.
         #[arg(long)]
         subject: String,
-        /// Key algorithm, when the key is generated now.
-        #[arg(long, default_value = "p256", value_parser = ["p256", "p384", "rsa2048", "rsa3072"])]
-        alg: String,
+        #[command(flatten)]
+        alg: AlgArg,
         /// Write the PEM CSR here instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -58,14 +56,9 @@ pub(super) enum TsaCommand {
         /// Days the certificate is valid (never beyond the CA certificate).
         #[arg(long)]
         days: u32,
-        /// Key algorithm, when the key is generated now.
-        #[arg(long, default_value = "p256", value_parser = ["p256", "p384", "rsa2048", "rsa3072"])]
-        alg: String,
+        #[command(flatten)]
+        alg: AlgArg,
     },
-}
-
-fn algorithm(alg: &str) -> Result<KeyAlgorithm, CtlError> {
-    alg.parse().map_err(|_| CtlError::Refused("unknown --alg"))
 }
 
 pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
@@ -74,7 +67,7 @@ pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
     let label = &config.hsm.keys.ca;
     match command {
         CaCommand::CreateRoot { subject, days, alg } => {
-            let cert = root::create_root(&session, label, algorithm(&alg)?, &subject, days)?;
+            let cert = root::create_root(&session, label, alg.alg, &subject, days)?;
             let tbs = cert.tbs_certificate();
             println!(
                 "created CA '{}' serial {} valid until {} sha256:{}",
@@ -85,7 +78,7 @@ pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
             );
         }
         CaCommand::Csr { subject, alg, out } => {
-            let request = csr::ca_csr(&session, label, algorithm(&alg)?, &subject)?;
+            let request = csr::ca_csr(&session, label, alg.alg, &subject)?;
             let pem = request.to_pem(LineEnding::LF).map_err(crate::ca::Error::from)?;
             match out {
                 Some(path) => std::fs::write(&path, pem).map_err(|source| CtlError::Write { path, source })?,
@@ -113,7 +106,7 @@ pub(super) fn run_tsa(config: &Config, command: TsaCommand) -> Result<(), CtlErr
     let session = store.session()?;
     let TsaCommand::Provision { subject, days, alg } = command;
     let keys = &config.hsm.keys;
-    let cert = tsa::issue_tsa_certificate(&session, &keys.ca, &keys.tsa, algorithm(&alg)?, &subject, days)?;
+    let cert = tsa::issue_tsa_certificate(&session, &keys.ca, &keys.tsa, alg.alg, &subject, days)?;
     println!(
         "issued TSA certificate '{}' valid until {}",
         cert.tbs_certificate().subject(),

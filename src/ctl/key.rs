@@ -3,10 +3,10 @@
 
 use clap::Subcommand;
 
-use super::{CtlError, open_store};
+use super::{AlgArg, CtlError, open_store};
 use crate::config::Config;
 use crate::hsm::encoding::spki_fingerprint;
-use crate::hsm::{KeyAlgorithm, KeySession, KeyStore, ObjectClass};
+use crate::hsm::{KeySession, KeyStore, ObjectClass};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum KeyCommand {
@@ -15,9 +15,8 @@ pub(super) enum KeyCommand {
         /// Label of the new key; refused if any object already carries it.
         #[arg(long)]
         label: String,
-        /// Key algorithm.
-        #[arg(long, default_value = "p256", value_parser = ["p256", "p384", "rsa2048", "rsa3072"])]
-        alg: String,
+        #[command(flatten)]
+        alg: AlgArg,
     },
     /// List persistent keys.
     List,
@@ -40,8 +39,7 @@ pub(super) fn run(config: &Config, command: KeyCommand) -> Result<(), CtlError> 
     let session = store.session()?;
     match command {
         KeyCommand::Generate { label, alg } => {
-            let algorithm: KeyAlgorithm = alg.parse().map_err(|_| CtlError::Refused("unknown --alg"))?;
-            let key = session.generate_persistent(algorithm, &label)?;
+            let key = session.generate_persistent(alg.alg, &label)?;
             println!(
                 "generated {} key '{}' id {} sha256:{}",
                 key.algorithm(),

@@ -39,6 +39,18 @@ fn ensure_test_softhsm_conf() {
         let dir = conf.parent().expect("the configuration lives in a directory");
         let tokens = dir.join("tokens");
         std::fs::create_dir_all(&tokens).unwrap();
+        // Every test makes a token and SoftHSM reads them all at start-up: forget those left by
+        // earlier runs (tests/run.sh starts from an empty directory anyway). Tokens of a test
+        // binary running right now are younger than an hour.
+        for entry in std::fs::read_dir(&tokens).unwrap().flatten() {
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().unwrap_or_default() > Duration::from_secs(3600));
+            if old {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let template =
             std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("softhsm/softhsm2.conf.in")).unwrap();
         let text = template.replace("@TOKENDIR@", tokens.to_str().unwrap());

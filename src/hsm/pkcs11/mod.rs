@@ -6,7 +6,7 @@
 pub mod context;
 mod pool;
 mod session;
-mod templates;
+pub mod templates;
 pub mod token;
 
 use std::path::PathBuf;

@@ -11,13 +11,19 @@ use crate::hsm::encoding::ec_params;
 use crate::hsm::{KeyAlgorithm, Result};
 
 /// Label and id of a persistent object; `None` for ephemeral keys.
-pub(crate) struct Naming<'a> {
+pub struct Naming<'a> {
+    /// `CKA_LABEL`.
     pub label: &'a str,
+    /// `CKA_ID`.
     pub id: &'a [u8],
 }
 
-/// The mechanism and the (public, private) templates to generate a key pair.
-pub(crate) fn key_pair(
+/// The mechanism and the (public, private) templates to generate a key pair. Public so that the
+/// benchmark's raw-cryptoki baseline makes exactly the keys esignd makes.
+///
+/// # Errors
+/// Only if encoding the curve parameters fails.
+pub fn key_pair(
     algorithm: KeyAlgorithm,
     naming: Option<Naming<'_>>,
 ) -> Result<(Mechanism<'static>, Vec<Attribute>, Vec<Attribute>)> {

@@ -205,3 +205,25 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
         &p("tsa.pem"),
     ]);
 }
+
+#[test]
+fn the_user_pin_is_changed_and_reset_from_files() {
+    let token = TokenDir::new();
+    let p = |name: &str| token.path(name).to_str().unwrap().to_owned();
+    std::fs::write(p("new-pin"), "changed-pin-5678\n").unwrap();
+    ok(&token.esignctl(&["token", "pin", "--old-pin-file", &p("pin"), "--new-pin-file", &p("new-pin")]));
+    let stale = token.esignctl(&["key", "list"]);
+    assert!(text(&stale.stderr).contains("CKR_PIN_INCORRECT"), "the old PIN no longer opens the token");
+    std::fs::copy(p("new-pin"), p("pin")).unwrap();
+    ok(&token.esignctl(&["key", "list"]));
+
+    // A wrong old PIN is refused with the usual message.
+    let refused = token.esignctl(&["token", "pin", "--old-pin-file", &p("so-pin"), "--new-pin-file", &p("new-pin")]);
+    assert!(text(&refused.stderr).contains("rejected the user PIN"), "{}", text(&refused.stderr));
+
+    // The security officer resets a forgotten PIN.
+    std::fs::write(p("reset-pin"), "reset-pin-0001\n").unwrap();
+    ok(&token.esignctl(&["token", "pin", "--reset", "--so-pin-file", &p("so-pin"), "--new-pin-file", &p("reset-pin")]));
+    std::fs::copy(p("reset-pin"), p("pin")).unwrap();
+    ok(&token.esignctl(&["key", "list"]));
+}

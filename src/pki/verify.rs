@@ -1,7 +1,13 @@
-//! Signature verification with public keys in software (RustCrypto `p256`, `p384`, `rsa`).
+//! Signature verification with public keys in software.
 //!
-//! Used to check what the HSM produced and what others hand us: certificate chains being
-//! imported, and (later) CMS signatures and timestamp tokens before they are returned.
+//! Used to check what the HSM produced before it leaves (every one-time signature is verified
+//! before it is returned) and what others hand us (imported chains, external timestamp tokens).
+//!
+//! Messages are verified with `ring` where it supports the combination (ECDSA P-256/P-384 with
+//! SHA-256/384, RSA PKCS#1 v1.5 and PSS with 2048–8192-bit keys): on the development VM it
+//! verifies a P-256 signature in about 60 µs where RustCrypto's `p256` takes about 350 µs, and the
+//! one-time transaction verifies twice. Other combinations (ECDSA with SHA-512) and verification of
+//! bare digests use RustCrypto (`p256`, `p384`, `rsa`).
 
 use const_oid::ObjectIdentifier;
 use const_oid::db::rfc5912;

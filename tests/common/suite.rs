@@ -6,7 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use der::EncodePem;
 use der::pem::LineEnding;
 use esignd::hsm::{Error, HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
-use esignd::pki::verify::verify_digest;
+use esignd::pki::verify::{verify_digest, verify_message};
 
 use super::{openssl, text};
 
@@ -68,11 +68,14 @@ pub fn every_algorithm_signs_verifiably<K: KeyStore>(store: &K) {
             let signature = key.sign_digest(scheme, &digest).unwrap();
             assert!(openssl_verifies(&pem, scheme, &message, &signature), "openssl rejected {algorithm} {scheme}");
             verify_digest(key.public_key(), scheme, &digest, &signature).unwrap();
+            let announced = scheme.algorithm_identifier().unwrap();
+            verify_message(key.public_key(), &announced, &message, &signature).expect("ring (or the RustCrypto fallback) agrees");
 
             let mut tampered = message.clone();
             tampered[0] ^= 1;
             assert!(!openssl_verifies(&pem, scheme, &tampered, &signature), "openssl accepted a tampered {scheme}");
             assert!(verify_digest(key.public_key(), scheme, &scheme.hash().digest(&tampered), &signature).is_err());
+            assert!(verify_message(key.public_key(), &announced, &tampered, &signature).is_err());
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::config::{Config, ConfigError};
 use crate::hsm::KeyStore;
 use crate::hsm::pkcs11::Pkcs11KeyStore;
 use crate::http::{self, AppState};
-use crate::preflight;
+use crate::service::{ServiceError, SigningService};
 
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,9 @@ pub enum DaemonError {
     /// The objects on the token are missing or unfit.
     #[error("the token is not ready for esignd: {0}")]
     Inventory(#[from] crate::ca::Error),
+    /// The signing service could not be set up.
+    #[error("the signing service cannot start: {0}")]
+    Service(ServiceError),
     /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}; is another process using it? (server.listen)")]
     Bind {
@@ -44,7 +47,7 @@ impl DaemonError {
     pub fn exit_code(&self) -> u8 {
         match self {
             DaemonError::Config(_) => 64,
-            DaemonError::Hsm(_) | DaemonError::Inventory(_) => 69,
+            DaemonError::Hsm(_) | DaemonError::Inventory(_) | DaemonError::Service(_) => 69,
             DaemonError::Bind { .. } | DaemonError::Runtime(_) => 1,
         }
     }
@@ -76,24 +79,32 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);
     let token = keys.status()?;
     tracing::info!(token = %token.label, serial = %token.serial, model = %token.model, sessions = config.hsm.sessions, "HSM session pool open");
-    {
-        let session = keys.session()?;
-        let inventory = preflight::check(&session, &config.hsm.keys)?;
-        for (label, description) in inventory.summary() {
-            tracing::info!(key = %label, %description, "key checked");
-        }
+    let service = Arc::new(SigningService::new(Arc::clone(&keys), &config)?);
+    for (label, description) in service.key_summary() {
+        tracing::info!(key = %label, %description, "key checked");
     }
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(DaemonError::Runtime)?;
     runtime.block_on(async {
         let addr = config.server.listen;
         let listener = http::bind(addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
-        let state = Arc::new(AppState { keys, hsm_deadline: config.hsm.call_timeout });
+        let state =
+            Arc::new(AppState { service, hsm_deadline: config.hsm.call_timeout, max_tsa_request: config.tsa.max_request_bytes });
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
         http::serve(listener, state, shutdown_signal(), config.server.drain).await;
         Ok(())
     })
+}
+
+impl From<ServiceError> for DaemonError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Hsm(e) => DaemonError::Hsm(e),
+            ServiceError::Ca(e) => DaemonError::Inventory(e),
+            other => DaemonError::Service(other),
+        }
+    }
 }
 
 /// Tell systemd (Type=notify) about our state; a no-op outside systemd.

@@ -9,12 +9,16 @@
 #![warn(missing_docs)]
 
 pub mod ca;
+pub mod cms;
 pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod hsm;
 pub mod http;
+pub mod identity;
 pub mod logging;
 pub mod pki;
 pub mod preflight;
 pub mod provision;
+pub mod service;
+pub mod tsa;

@@ -1,13 +1,15 @@
 //! The X.509 extensions esignd puts in certificates, each built once here with its criticality
 //! stated where it is built (RFC 5280 §4.2).
 
-use const_oid::AssociatedOid;
+use const_oid::{AssociatedOid, ObjectIdentifier};
 use der::Encode;
-use der::asn1::OctetString;
+use der::asn1::{Ia5String, Null, OctetString};
 use spki::SubjectPublicKeyInfoRef;
 use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+    AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage,
+    KeyUsages, SubjectKeyIdentifier,
 };
 
 use crate::hsm::HashAlgorithm;
@@ -52,4 +54,25 @@ pub fn authority_key_identifier(id: &[u8]) -> der::Result<Extension> {
         authority_cert_serial_number: None,
     };
     extension(&aki, false)
+}
+
+/// ETSI EN 319 412-1 §5.2 `id-etsi-ext-valassured-ST-certs`: the certificate is short-term and
+/// its validity is assured without revocation information.
+pub const ID_ETSI_EXT_VALASSURED_ST_CERTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.4.0.194121.2.1");
+
+/// RFC 9608 `id-ce-noRevAvail`: no revocation information will be published for it.
+pub const ID_CE_NO_REV_AVAIL: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.56");
+
+/// An extension whose value is NULL, non-critical (both of the above are defined so).
+pub fn null_extension(oid: ObjectIdentifier) -> der::Result<Extension> {
+    Ok(Extension { extn_id: oid, critical: false, extn_value: OctetString::new(Null.to_der()?)? })
+}
+
+/// authorityInfoAccess with one caIssuers URI, non-critical (RFC 5280 §4.2.2.1).
+pub fn ca_issuers(url: &str) -> der::Result<Extension> {
+    let aia = AuthorityInfoAccessSyntax(vec![AccessDescription {
+        access_method: const_oid::db::rfc5280::ID_AD_CA_ISSUERS,
+        access_location: GeneralName::UniformResourceIdentifier(Ia5String::new(url)?),
+    }]);
+    extension(&aia, false)
 }

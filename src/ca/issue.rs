@@ -24,12 +24,17 @@ use crate::pki::verify::verify_certificate;
 pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 
 /// What kind of certificate is being made; decides the extensions.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Kind {
     /// Self-signed root: CA, may issue end-entity certificates only (pathLen 0).
     Root,
     /// The built-in TSA: end entity, EKU timeStamping only.
     Tsa,
+    /// A one-time signing certificate (DESIGN §3): non-repudiation, short-term, no revocation.
+    OneTime {
+        /// Where relying parties fetch the CA certificate (AIA caIssuers).
+        ca_issuers_url: String,
+    },
 }
 
 /// A certificate profile for `x509-cert`'s builder.
@@ -63,7 +68,7 @@ impl BuilderProfile for Profile {
             let id = self.issuer_key_id.clone().unwrap_or_else(|| extensions::key_identifier(issuer_spk));
             extensions::authority_key_identifier(&id)
         };
-        Ok(match self.kind {
+        Ok(match &self.kind {
             Kind::Root => {
                 vec![extensions::basic_constraints(true, Some(0))?, extensions::key_usage(KeyCertSign | CRLSign)?, ski]
             }
@@ -73,6 +78,15 @@ impl BuilderProfile for Profile {
                 extensions::time_stamping_only()?,
                 ski,
                 aki()?,
+            ],
+            Kind::OneTime { ca_issuers_url } => vec![
+                extensions::basic_constraints(false, None)?,
+                extensions::key_usage(DigitalSignature | NonRepudiation)?,
+                ski,
+                aki()?,
+                extensions::ca_issuers(ca_issuers_url)?,
+                extensions::null_extension(extensions::ID_ETSI_EXT_VALASSURED_ST_CERTS)?,
+                extensions::null_extension(extensions::ID_CE_NO_REV_AVAIL)?,
             ],
         })
     }

@@ -9,18 +9,22 @@
 //! - [`csr`]: a CSR for a CA key to be certified elsewhere (`esignctl ca csr`).
 //! - [`chain`]: the CA chain stored on the token beside the CA key (`esignctl ca import|show`).
 //! - [`tsa`]: the built-in TSA's certificate.
+//! - [`Ca`]: one-time certificates for signers (DESIGN §3).
 
+mod authority;
 pub mod chain;
 pub mod csr;
-mod extensions;
+pub mod extensions;
 mod issue;
 pub mod root;
 mod serial;
+pub mod subject;
 pub mod tsa;
 
 use crate::pki::checks::CertProblem;
 use crate::pki::verify::VerifyError;
 
+pub use authority::{Ca, OneTimePolicy};
 pub use serial::random_serial;
 
 /// A CA operation failure.

@@ -34,6 +34,17 @@ pub enum ConfigError {
         reason: &'static str,
     },
 
+    /// A file named by the configuration cannot be used.
+    #[error("{key} = {path:?}: {reason}")]
+    File {
+        /// Dotted key.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// `hsm.pin` is written in the file.
     #[error(
         "hsm.pin is written in the configuration file {path:?}; a PIN does not belong in a \

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 pub use error::ConfigError;
 pub use pin::{PinSource, pin_from_bytes};
+pub use validate::DEFAULT_TSA_POLICY;
 
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -37,6 +38,52 @@ pub struct Config {
     pub hsm: HsmConfig,
     /// `[log]`
     pub log: LogConfig,
+    /// `[ca]`
+    pub ca: CaConfig,
+    /// `[tsa]`
+    pub tsa: TsaConfig,
+}
+
+/// `[ca]`: how one-time certificates are made (DESIGN §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaConfig {
+    /// Validity after issuance (default 60 s).
+    pub one_time_validity: Duration,
+    /// How far notBefore is set back (default 5 s); validity + skew is at most 300 s.
+    pub clock_skew: Duration,
+    /// countryName of signers' certificates; default: the CA certificate's.
+    pub country: Option<String>,
+    /// organizationName of signers' certificates; default: the CA certificate's.
+    pub organization: Option<String>,
+}
+
+/// `[tsa]`: where timestamps come from, and the built-in TSA's settings.
+#[derive(Debug, Clone)]
+pub struct TsaConfig {
+    /// Built-in or external TSAs.
+    pub mode: TsaMode,
+    /// The built-in TSA's policy OID.
+    pub policy: const_oid::ObjectIdentifier,
+    /// The built-in TSA's declared accuracy (at most 1 s).
+    pub accuracy: Duration,
+    /// Largest request body `POST /tsa` accepts.
+    pub max_request_bytes: usize,
+}
+
+/// Which TSA stamps signatures.
+#[derive(Debug, Clone)]
+pub enum TsaMode {
+    /// esignd's own TSA with the TSA key in the HSM (and `POST /tsa` is served).
+    Builtin,
+    /// External TSAs, tried in order.
+    External {
+        /// `http://` URLs.
+        urls: Vec<String>,
+        /// Deadline per TSA.
+        timeout: Duration,
+        /// Trust anchors for their tokens (`[tsa] trust`, a PEM file).
+        trust: Vec<x509_cert::Certificate>,
+    },
 }
 
 /// `[server]`: where the daemon listens and how others reach it.

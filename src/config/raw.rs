@@ -17,6 +17,33 @@ pub struct RawConfig {
     pub hsm: RawHsm,
     #[serde(default)]
     pub log: RawLog,
+    #[serde(default)]
+    pub ca: RawCa,
+    #[serde(default)]
+    pub tsa: RawTsa,
+}
+
+/// `[ca]`: one-time certificates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCa {
+    pub one_time_validity_secs: Option<u64>,
+    pub clock_skew_secs: Option<u64>,
+    pub country: Option<String>,
+    pub organization: Option<String>,
+}
+
+/// `[tsa]`: where timestamps come from.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTsa {
+    pub mode: Option<String>,
+    pub urls: Option<Vec<String>>,
+    pub trust: Option<PathBuf>,
+    pub timeout_ms: Option<u64>,
+    pub policy: Option<String>,
+    pub accuracy_ms: Option<u64>,
+    pub max_request_bytes: Option<u64>,
 }
 
 /// `[server]`
@@ -88,7 +115,11 @@ pub fn read(file: Option<&std::path::Path>) -> Result<RawConfig, super::ConfigEr
         }
         builder = builder.add_source(source);
     }
-    let environment = Environment::with_prefix(super::ENV_PREFIX).prefix_separator("__").separator("__");
+    let environment = Environment::with_prefix(super::ENV_PREFIX)
+        .prefix_separator("__")
+        .separator("__")
+        .list_separator(",")
+        .with_list_parse_key("tsa.urls");
     builder.add_source(environment).build().and_then(Config::try_deserialize).map_err(|source| ConfigError::Parse {
         path: file.map(ToOwned::to_owned).unwrap_or_default(),
         source: Box::new(source),

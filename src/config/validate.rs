@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawConfig, RawHsm, RawLog, RawServer};
-use super::{Config, ConfigError, HsmConfig, KeyLabels, LogConfig, LogFormat, PinSource, ServerConfig};
+use super::raw::{RawCa, RawConfig, RawHsm, RawLog, RawServer, RawTsa};
+use super::{
+    CaConfig, Config, ConfigError, HsmConfig, KeyLabels, LogConfig, LogFormat, PinSource, ServerConfig, TsaConfig,
+    TsaMode,
+};
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
 
@@ -21,7 +24,14 @@ const MAX_SESSIONS: u64 = 256;
 /// The first rule broken, naming its key.
 pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError> {
     let base = file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-    Ok(Config { server: server(raw.server)?, hsm: hsm(raw.hsm, &base)?, log: log(raw.log)?, file })
+    Ok(Config {
+        server: server(raw.server)?,
+        hsm: hsm(raw.hsm, &base)?,
+        log: log(raw.log)?,
+        ca: ca(raw.ca)?,
+        tsa: tsa(raw.tsa, &base)?,
+        file,
+    })
 }
 
 fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
@@ -125,6 +135,143 @@ fn label(value: Option<String>, default: &str, key: &'static str) -> Result<Stri
         }
         Some(v) => Ok(v),
     }
+}
+
+/// The built-in TSA's policy when none is configured: the unregistered placeholder OpenSSL's
+/// TSA examples use. Fine for development; the daemon warns at start-up while it is in use, and
+/// production deployments set the policy OID their TSA operates under.
+pub const DEFAULT_TSA_POLICY: &str = "1.2.3.4.1";
+
+fn ca(raw: RawCa) -> Result<CaConfig, ConfigError> {
+    let validity = raw.one_time_validity_secs.unwrap_or(60);
+    let skew = raw.clock_skew_secs.unwrap_or(5);
+    if !(1..=300).contains(&validity) {
+        return Err(ConfigError::Invalid {
+            key: "ca.one_time_validity_secs",
+            value: validity.to_string(),
+            reason: "a one-time certificate lives 1 to 300 seconds",
+        });
+    }
+    if skew > 60 || validity + skew > 300 {
+        return Err(ConfigError::Invalid {
+            key: "ca.clock_skew_secs",
+            value: skew.to_string(),
+            reason: "at most 60, and validity plus skew at most 300 seconds",
+        });
+    }
+    if let Some(country) = &raw.country
+        && !crate::ca::subject::is_country_code(country)
+    {
+        return Err(ConfigError::Invalid {
+            key: "ca.country",
+            value: country.clone(),
+            reason: "two capital letters (ISO 3166), e.g. EE",
+        });
+    }
+    if raw.organization.as_ref().is_some_and(|o| o.trim().is_empty() || o.chars().count() > 64) {
+        return Err(ConfigError::Invalid {
+            key: "ca.organization",
+            value: raw.organization.unwrap_or_default(),
+            reason: "1 to 64 characters",
+        });
+    }
+    Ok(CaConfig {
+        one_time_validity: Duration::from_secs(validity),
+        clock_skew: Duration::from_secs(skew),
+        country: raw.country,
+        organization: raw.organization,
+    })
+}
+
+fn tsa(raw: RawTsa, base: &Path) -> Result<TsaConfig, ConfigError> {
+    let policy_text = raw.policy.unwrap_or_else(|| DEFAULT_TSA_POLICY.to_owned());
+    let policy = policy_text.parse().map_err(|_| ConfigError::Invalid {
+        key: "tsa.policy",
+        value: policy_text.clone(),
+        reason: "an OID in dotted form, e.g. 1.3.6.1.4.1.99999.1",
+    })?;
+    let accuracy_ms = raw.accuracy_ms.unwrap_or(1000);
+    if !(1..=1000).contains(&accuracy_ms) {
+        return Err(ConfigError::Invalid {
+            key: "tsa.accuracy_ms",
+            value: accuracy_ms.to_string(),
+            reason: "the declared accuracy is 1 to 1000 milliseconds",
+        });
+    }
+    let max_request_bytes = raw.max_request_bytes.unwrap_or(16 * 1024);
+    if !(256..=1024 * 1024).contains(&max_request_bytes) {
+        return Err(ConfigError::Invalid {
+            key: "tsa.max_request_bytes",
+            value: max_request_bytes.to_string(),
+            reason: "between 256 and 1048576",
+        });
+    }
+    let mode = match raw.mode.as_deref().unwrap_or("builtin") {
+        "builtin" => TsaMode::Builtin,
+        "external" => external_tsa(raw.urls.unwrap_or_default(), raw.trust, raw.timeout_ms, base)?,
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "tsa.mode",
+                value: other.to_owned(),
+                reason: "use builtin or external",
+            });
+        }
+    };
+    Ok(TsaConfig {
+        mode,
+        policy,
+        accuracy: Duration::from_millis(accuracy_ms),
+        max_request_bytes: max_request_bytes as usize,
+    })
+}
+
+fn external_tsa(
+    urls: Vec<String>,
+    trust: Option<PathBuf>,
+    timeout_ms: Option<u64>,
+    base: &Path,
+) -> Result<TsaMode, ConfigError> {
+    if urls.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "tsa.urls",
+            value: "[]".into(),
+            reason: "external mode needs at least one TSA URL",
+        });
+    }
+    for url in &urls {
+        let uri: Result<hyper::Uri, _> = url.parse();
+        if !uri.is_ok_and(|u| u.scheme_str() == Some("http") && u.authority().is_some()) {
+            return Err(ConfigError::Invalid {
+                key: "tsa.urls",
+                value: url.clone(),
+                reason: "an http:// URL (tokens are signed; https is not supported yet)",
+            });
+        }
+    }
+    let timeout_ms = timeout_ms.unwrap_or(5_000);
+    if !(100..=60_000).contains(&timeout_ms) {
+        return Err(ConfigError::Invalid {
+            key: "tsa.timeout_ms",
+            value: timeout_ms.to_string(),
+            reason: "100 to 60000 milliseconds",
+        });
+    }
+    let path = base.join(trust.ok_or(ConfigError::Invalid {
+        key: "tsa.trust",
+        value: String::new(),
+        reason: "external mode needs a PEM file of the TSAs' trust anchors",
+    })?);
+    let pem = std::fs::read(&path).map_err(|e| ConfigError::File {
+        key: "tsa.trust",
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let trust = crate::pki::pem::read_chain(&pem).map_err(|e| ConfigError::File {
+        key: "tsa.trust",
+        path: path.clone(),
+        reason: format!("not PEM certificates: {e}"),
+    })?;
+    Ok(TsaMode::External { urls, timeout: Duration::from_millis(timeout_ms), trust })
 }
 
 fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {

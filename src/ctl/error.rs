@@ -17,6 +17,18 @@ pub enum CtlError {
     #[error(transparent)]
     Ca(#[from] crate::ca::Error),
 
+    /// The signing transaction failed.
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
+
+    /// A time-stamping step failed.
+    #[error(transparent)]
+    Tsa(crate::tsa::Error),
+
+    /// `selftest` found its own output wanting.
+    #[error("selftest failed: {0}")]
+    Selftest(String),
+
     /// A file could not be read.
     #[error("cannot read {path:?}: {source}")]
     Read {

@@ -8,6 +8,7 @@ mod error;
 mod key;
 mod pins;
 mod provision;
+mod selftest;
 mod token;
 
 use std::path::PathBuf;
@@ -52,6 +53,8 @@ enum Command {
     Tsa(ca::TsaCommand),
     /// Make everything the daemon needs on an initialised token (idempotent).
     Provision(provision::ProvisionArgs),
+    /// Make one verified one-time signature with the configured HSM and TSA, into --out DIR.
+    Selftest(selftest::SelftestArgs),
 }
 
 /// Run one command.
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Ca(command) => ca::run(&config, command),
         Command::Tsa(command) => ca::run_tsa(&config, command),
         Command::Provision(args) => provision::run(&config, args),
+        Command::Selftest(args) => selftest::run(&config, args),
     }
 }
 

@@ -10,15 +10,17 @@ use std::time::Duration;
 
 use super::{Error, KeyStore, Result, TokenStatus};
 
-/// Check out a session and run `work` on it on the blocking pool, within `deadline`.
+/// Check out a session and run `work` on it on the blocking pool, within `deadline`. `work`
+/// may return any error type that HSM errors convert into.
 ///
 /// # Errors
 /// [`Error::Timeout`] past the deadline; whatever checking out a session or `work` returned.
-pub async fn with_session<K, T, F>(store: &Arc<K>, deadline: Duration, work: F) -> Result<T>
+pub async fn with_session<K, T, E, F>(store: &Arc<K>, deadline: Duration, work: F) -> Result<T, E>
 where
     K: KeyStore,
     T: Send + 'static,
-    F: FnOnce(&K::Session) -> Result<T> + Send + 'static,
+    E: From<Error> + Send + 'static,
+    F: FnOnce(&K::Session) -> Result<T, E> + Send + 'static,
 {
     let store = Arc::clone(store);
     run(deadline, move || work(&store.session()?)).await
@@ -33,14 +35,15 @@ pub async fn status<K: KeyStore>(store: &Arc<K>, deadline: Duration) -> Result<T
     run(deadline, move || store.status()).await
 }
 
-async fn run<T, F>(deadline: Duration, work: F) -> Result<T>
+async fn run<T, E, F>(deadline: Duration, work: F) -> Result<T, E>
 where
     T: Send + 'static,
-    F: FnOnce() -> Result<T> + Send + 'static,
+    E: From<Error> + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
 {
     match tokio::time::timeout(deadline, tokio::task::spawn_blocking(work)).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-        Ok(Err(_)) | Err(_) => Err(Error::Timeout(deadline)),
+        Ok(Err(_)) | Err(_) => Err(Error::Timeout(deadline).into()),
     }
 }

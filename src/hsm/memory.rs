@@ -123,6 +123,12 @@ impl MemoryKeyStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// How many sessions have been checked out so far (tests use it to show that a request
+    /// was refused before the key store was touched).
+    pub fn sessions_opened(&self) -> u64 {
+        lock(&self.objects).next_session
+    }
 }
 
 fn lock(objects: &Mutex<Objects>) -> MutexGuard<'_, Objects> {

@@ -15,7 +15,7 @@ pub fn live() -> Response<Body> {
 
 /// Readiness: the HSM answers with a logged-in session.
 pub async fn ready<K: KeyStore>(state: &AppState<K>) -> Response<Body> {
-    match hsm::blocking::status(&state.keys, state.hsm_deadline).await {
+    match hsm::blocking::status(state.service.keys(), state.hsm_deadline).await {
         Ok(status) if status.logged_in => json(
             StatusCode::OK,
             &json!({ "status": "ready", "checks": { "hsm": { "status": "ok", "token": status.label, "serial": status.serial } } }),

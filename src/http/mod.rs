@@ -1,13 +1,17 @@
 //! The HTTP front door (hyper 1 + hyper-util): accept connections, route requests, answer, and
 //! drain on shutdown.
 //!
-//! This layer knows nothing of PKCS#11: it asks the key store for its status through
-//! [`crate::hsm::blocking`] and nothing more. For now it serves the operator endpoints
-//! `/healthz` and `/readyz`; the signing API joins it in later work.
+//! This layer knows nothing of PKCS#11: it hands work to [`crate::service`] and asks the key
+//! store only for its status. It serves the operator endpoints `/healthz` and `/readyz`, the
+//! built-in TSA at `POST /tsa`, and the CA chain at `GET /v1/ca`; the signing API joins it in
+//! later work.
 
+mod body;
+mod ca;
 mod health;
 mod response;
 mod router;
+mod tsa;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,13 +25,16 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::hsm::KeyStore;
+use crate::service::SigningService;
 
 /// What request handlers share.
 pub struct AppState<K: KeyStore> {
-    /// The key store.
-    pub keys: Arc<K>,
+    /// The signing service (and through it the key store).
+    pub service: Arc<SigningService<K>>,
     /// Deadline for one HSM call made on behalf of a request.
     pub hsm_deadline: Duration,
+    /// Largest `POST /tsa` body.
+    pub max_tsa_request: usize,
 }
 
 /// Serve `listener` until `shutdown` completes, then give open connections `drain` to finish.

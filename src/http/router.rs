@@ -10,7 +10,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
 use super::response::{Body, error};
-use super::{AppState, health};
+use super::{AppState, ca, health, tsa};
 use crate::hsm::KeyStore;
 
 /// Answer one request.
@@ -28,7 +28,10 @@ pub async fn route<K: KeyStore>(
         let mut response = match (request.method(), path.as_str()) {
             (&Method::GET | &Method::HEAD, "/healthz") => health::live(),
             (&Method::GET | &Method::HEAD, "/readyz") => health::ready(&state).await,
-            (_, "/healthz" | "/readyz") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            (&Method::POST, "/tsa") => tsa::handle(&state, request).await,
+            (&Method::GET | &Method::HEAD, "/v1/ca") => ca::chain(&state),
+            (_, "/healthz" | "/readyz" | "/v1/ca") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            (_, "/tsa") => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with an application/timestamp-query body"),
             _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
         };
         response.headers_mut().insert("x-request-id", request_id.parse().expect("hex is a valid header value"));

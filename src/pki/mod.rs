@@ -4,5 +4,6 @@
 //! Private keys never appear here; everything that signs goes through [`crate::hsm`].
 
 pub mod checks;
+pub mod path;
 pub mod pem;
 pub mod verify;

@@ -2,6 +2,7 @@
 //! tests that start esignd/esignctl), the openssl oracle, and a minimal HTTP client.
 #![allow(dead_code)]
 
+pub mod oracle;
 pub mod suite;
 
 use std::ffi::OsStr;

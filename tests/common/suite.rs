@@ -69,7 +69,8 @@ pub fn every_algorithm_signs_verifiably<K: KeyStore>(store: &K) {
             assert!(openssl_verifies(&pem, scheme, &message, &signature), "openssl rejected {algorithm} {scheme}");
             verify_digest(key.public_key(), scheme, &digest, &signature).unwrap();
             let announced = scheme.algorithm_identifier().unwrap();
-            verify_message(key.public_key(), &announced, &message, &signature).expect("ring (or the RustCrypto fallback) agrees");
+            verify_message(key.public_key(), &announced, &message, &signature)
+                .expect("ring (or the RustCrypto fallback) agrees");
 
             let mut tampered = message.clone();
             tampered[0] ^= 1;

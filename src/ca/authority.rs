@@ -1,0 +1,95 @@
+//! [`Ca`]: the CA as the signing service uses it — its chain, the profile of one-time
+//! certificates, and issuance with the CA key in the HSM (DESIGN §3).
+//!
+//! A one-time certificate is valid from `now - skew` to `now + validity` (60 s and 5 s by
+//! default, at most 300 s in all), names the signer in its subject, and carries
+//! digitalSignature + nonRepudiation (critical), CA:false, SKI/AKI, AIA caIssuers, the ETSI
+//! valassured-ST-certs extension and RFC 9608 noRevAvail — never ocsp-nocheck.
+
+use std::time::{Duration, SystemTime};
+
+use spki::SubjectPublicKeyInfoOwned;
+use x509_cert::Certificate;
+use x509_cert::name::Name;
+use x509_cert::time::{Time, Validity};
+
+use super::issue::{Kind, Profile, issue};
+use super::subject::{SubjectTemplate, one_time_subject};
+use super::{Result, chain};
+use crate::hsm::{KeyPair, KeySession};
+use crate::identity::Identity;
+
+/// How one-time certificates are made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OneTimePolicy {
+    /// How long after issuance the certificate stays valid.
+    pub validity: Duration,
+    /// How far notBefore is set back for relying parties whose clocks run behind.
+    pub skew: Duration,
+    /// countryName and organizationName of every subject.
+    pub template: SubjectTemplate,
+    /// The AIA caIssuers URL (`{public_url}/v1/ca`).
+    pub ca_issuers_url: String,
+}
+
+/// The CA of the signing service.
+#[derive(Clone, Debug)]
+pub struct Ca {
+    chain: Vec<Certificate>,
+    issuer_key_id: Option<Vec<u8>>,
+    policy: OneTimePolicy,
+}
+
+impl Ca {
+    /// A CA issuing under `chain[0]` (the CA certificate stored beside the CA key). Missing
+    /// country or organization in the policy are taken from the CA certificate's subject.
+    pub fn new(chain: Vec<Certificate>, mut policy: OneTimePolicy) -> Self {
+        let ca_subject = chain[0].tbs_certificate().subject();
+        let from_ca = |oid| attribute_text(ca_subject, oid);
+        policy.template.country = policy.template.country.or_else(|| from_ca(const_oid::db::rfc4519::COUNTRY_NAME));
+        policy.template.organization =
+            policy.template.organization.or_else(|| from_ca(const_oid::db::rfc4519::ORGANIZATION_NAME));
+        let issuer_key_id = chain::subject_key_id(&chain[0]);
+        Self { chain, issuer_key_id, policy }
+    }
+
+    /// The CA chain, CA certificate first.
+    pub fn chain(&self) -> &[Certificate] {
+        &self.chain
+    }
+
+    /// The one-time policy in force.
+    pub fn policy(&self) -> &OneTimePolicy {
+        &self.policy
+    }
+
+    /// Issue a one-time certificate for `subject_key` naming `identity`, valid around `now`,
+    /// signed with `ca_key`; verified with the CA's public key before it is returned.
+    ///
+    /// # Errors
+    /// HSM and encoding errors; [`super::Error::SelfCheck`] if the signature does not verify.
+    pub fn issue_one_time<S: KeySession>(
+        &self,
+        session: &S,
+        ca_key: &KeyPair<S::Handle>,
+        identity: &Identity,
+        subject_key: SubjectPublicKeyInfoOwned,
+        now: SystemTime,
+    ) -> Result<Certificate> {
+        let validity =
+            Validity::new(Time::try_from(now - self.policy.skew)?, Time::try_from(now + self.policy.validity)?);
+        let profile = Profile {
+            kind: Kind::OneTime { ca_issuers_url: self.policy.ca_issuers_url.clone() },
+            subject: one_time_subject(identity, &self.policy.template)?,
+            issuer: self.chain[0].tbs_certificate().subject().clone(),
+            issuer_key_id: self.issuer_key_id.clone(),
+        };
+        issue(session, ca_key, profile, validity, subject_key)
+    }
+}
+
+/// The text of the first attribute `oid` of `name`, if it is a string.
+fn attribute_text(name: &Name, oid: const_oid::ObjectIdentifier) -> Option<String> {
+    let atv = name.iter().find(|atv| atv.oid == oid)?;
+    std::str::from_utf8(atv.value.value()).ok().map(str::to_owned)
+}

@@ -1,0 +1,86 @@
+//! Who signs: the identity an ID provider vouched for, reduced to what goes into a one-time
+//! certificate's subject.
+//!
+//! An [`Identity`] is personal data: its `Debug` shows nothing, and it is never logged.
+
+use std::fmt;
+
+/// A verified signer: display name and the partner-specific subject identifier.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Identity {
+    name: String,
+    subject_id: String,
+}
+
+/// Why an identity cannot go into a certificate.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdentityError {
+    /// A value is empty.
+    #[error("the identity's {0} is empty")]
+    Empty(&'static str),
+    /// A value is longer than X.520 allows (64 characters for CN and serialNumber).
+    #[error("the identity's {0} is longer than 64 characters")]
+    TooLong(&'static str),
+    /// A value contains control characters.
+    #[error("the identity's {0} contains control characters")]
+    Control(&'static str),
+}
+
+impl Identity {
+    /// An identity with display `name` (the certificate's CN) and `subject_id` (its
+    /// serialNumber).
+    ///
+    /// # Errors
+    /// [`IdentityError`] for empty, over-long (RFC 5280 upper bounds: 64) or control-character
+    /// values.
+    pub fn new(name: impl Into<String>, subject_id: impl Into<String>) -> Result<Self, IdentityError> {
+        let name = checked(name.into(), "name")?;
+        let subject_id = checked(subject_id.into(), "subject id")?;
+        Ok(Self { name, subject_id })
+    }
+
+    /// Display name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Partner-specific subject identifier.
+    pub fn subject_id(&self) -> &str {
+        &self.subject_id
+    }
+}
+
+fn checked(value: String, what: &'static str) -> Result<String, IdentityError> {
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(IdentityError::Empty(what));
+    }
+    if value.chars().count() > 64 {
+        return Err(IdentityError::TooLong(what));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(IdentityError::Control(what));
+    }
+    Ok(value)
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Identity([personal data])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_are_checked_and_never_printed() {
+        let id = Identity::new(" Jane Doe ", "PNOEE-38001085718").unwrap();
+        assert_eq!(id.name(), "Jane Doe");
+        assert!(!format!("{id:?}").contains("Jane"));
+        assert_eq!(Identity::new("", "x").unwrap_err(), IdentityError::Empty("name"));
+        assert_eq!(Identity::new("a", "x".repeat(65)).unwrap_err(), IdentityError::TooLong("subject id"));
+        assert_eq!(Identity::new("a\u{7}", "x").unwrap_err(), IdentityError::Control("name"));
+    }
+}

@@ -1,0 +1,50 @@
+//! `ServiceError`: why a transaction produced no signature.
+
+use super::BrokenRule;
+use crate::hsm::HashAlgorithm;
+
+/// A signing transaction failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The digest does not have its algorithm's length (checked before the HSM is touched).
+    #[error("the digest is {got} bytes, but a {hash:?} digest has {want}")]
+    DigestLength {
+        /// The algorithm given.
+        hash: HashAlgorithm,
+        /// Bytes given.
+        got: usize,
+        /// Bytes expected.
+        want: usize,
+    },
+    /// The key store failed.
+    #[error(transparent)]
+    Hsm(#[from] crate::hsm::Error),
+    /// Certificate issuance failed, or the token's objects are unfit.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::Error),
+    /// CMS assembly failed.
+    #[error(transparent)]
+    Cms(#[from] crate::cms::Error),
+    /// No timestamp could be obtained.
+    #[error(transparent)]
+    Tsa(#[from] crate::tsa::Error),
+    /// A finished signature failed a check and was not returned.
+    #[error("the signature was not returned: {0}")]
+    Check(#[from] BrokenRule),
+}
+
+impl ServiceError {
+    /// Whether the token reported a key or object handle that is no longer valid, so the
+    /// persistent keys should be looked up again.
+    pub fn is_stale_handle(&self) -> bool {
+        use cryptoki::error::RvError::{KeyHandleInvalid, ObjectHandleInvalid};
+        let hsm = match self {
+            ServiceError::Hsm(e)
+            | ServiceError::Ca(crate::ca::Error::Hsm(e))
+            | ServiceError::Cms(crate::cms::Error::Hsm(e)) => e,
+            ServiceError::Tsa(crate::tsa::Error::Hsm(e)) => e,
+            _ => return false,
+        };
+        matches!(hsm.rv(), Some(KeyHandleInvalid | ObjectHandleInvalid))
+    }
+}

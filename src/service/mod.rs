@@ -1,0 +1,145 @@
+//! The orchestrator: [`SigningService`] runs the one-time signing transaction (DESIGN §3) over
+//! the key store, the CA, CMS assembly and the TSA, and answers built-in TSA requests.
+//!
+//! It knows the [`KeyStore`] trait, never cryptoki. The persistent keys it uses (CA, TSA) are
+//! found and checked once at start-up ([`crate::preflight`]) and looked up again only if the
+//! token says their handles went stale.
+
+mod checks;
+mod error;
+mod one_time;
+mod record;
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub use checks::BrokenRule;
+pub use error::ServiceError;
+pub use one_time::OneTimeRequest;
+pub use record::SignatureRecord;
+
+use crate::ca::{Ca, OneTimePolicy, subject::SubjectTemplate};
+use crate::config::{Config, KeyLabels, TsaMode};
+use crate::hsm::{KeyAlgorithm, KeySession, KeyStore};
+use crate::preflight::{self, Inventory};
+use crate::tsa::builtin::BuiltinTsa;
+use crate::tsa::client::TsaClient;
+
+/// The key store's handle type.
+type Handle<K> = <<K as KeyStore>::Session as KeySession>::Handle;
+
+/// Where timestamps come from.
+#[derive(Debug)]
+pub enum Timestamper {
+    /// The built-in TSA, signing with the TSA key in the same HSM.
+    Builtin(Box<BuiltinTsa>),
+    /// External TSAs over HTTP.
+    External(TsaClient),
+}
+
+/// The signing service.
+pub struct SigningService<K: KeyStore> {
+    keys: Arc<K>,
+    labels: KeyLabels,
+    inventory: RwLock<Arc<Inventory<Handle<K>>>>,
+    ca: Ca,
+    timestamper: Timestamper,
+    ephemeral: KeyAlgorithm,
+    hsm_deadline: Duration,
+}
+
+impl<K: KeyStore> SigningService<K> {
+    /// Check the token's objects and set the service up from `config`. Blocks on the HSM: call
+    /// it at start-up or from a blocking context.
+    ///
+    /// # Errors
+    /// What [`preflight::check`] finds missing or unfit; HSM errors.
+    pub fn new(keys: Arc<K>, config: &Config) -> Result<Self, ServiceError> {
+        let inventory = {
+            let session = keys.session()?;
+            preflight::check(&session, &config.hsm.keys)?
+        };
+        let policy = OneTimePolicy {
+            validity: config.ca.one_time_validity,
+            skew: config.ca.clock_skew,
+            template: SubjectTemplate {
+                country: config.ca.country.clone(),
+                organization: config.ca.organization.clone(),
+            },
+            ca_issuers_url: format!("{}/v1/ca", config.server.public_url),
+        };
+        let ca = Ca::new(inventory.ca_chain.clone(), policy);
+        let timestamper = match &config.tsa.mode {
+            TsaMode::Builtin => {
+                if config.tsa.policy.to_string() == crate::config::DEFAULT_TSA_POLICY {
+                    tracing::warn!(policy = %config.tsa.policy, "the built-in TSA uses the placeholder policy OID; set tsa.policy before production");
+                }
+                let tsa = BuiltinTsa::new(inventory.tsa_certificate.clone(), config.tsa.policy, config.tsa.accuracy);
+                Timestamper::Builtin(Box::new(tsa))
+            }
+            TsaMode::External { urls, timeout, trust } => {
+                Timestamper::External(TsaClient::new(urls.clone(), *timeout, trust.clone()))
+            }
+        };
+        Ok(Self {
+            keys,
+            labels: config.hsm.keys.clone(),
+            inventory: RwLock::new(Arc::new(inventory)),
+            ca,
+            timestamper,
+            ephemeral: config.hsm.ephemeral_key,
+            hsm_deadline: config.hsm.call_timeout,
+        })
+    }
+
+    /// The CA.
+    pub fn ca(&self) -> &Ca {
+        &self.ca
+    }
+
+    /// Where timestamps come from.
+    pub fn timestamper(&self) -> &Timestamper {
+        &self.timestamper
+    }
+
+    /// One line per persistent key for the start-up log: labels and fingerprints only.
+    pub fn key_summary(&self) -> Vec<(String, String)> {
+        self.inventory().summary()
+    }
+
+    /// The key store.
+    pub fn keys(&self) -> &Arc<K> {
+        &self.keys
+    }
+
+    fn inventory(&self) -> Arc<Inventory<Handle<K>>> {
+        Arc::clone(&self.inventory.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Look the persistent keys up again (after the token reported a stale handle).
+    fn refresh_inventory(&self, session: &K::Session) -> Result<(), ServiceError> {
+        let fresh = preflight::check(session, &self.labels)?;
+        *self.inventory.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// Answer a DER TimeStampReq with the built-in TSA; `None` when timestamps come from
+    /// external TSAs (and `POST /tsa` is not served).
+    ///
+    /// # Errors
+    /// When no HSM session is available within the deadline.
+    pub async fn respond_tsa(self: &Arc<Self>, request: Vec<u8>) -> Option<Result<Vec<u8>, ServiceError>> {
+        if !matches!(self.timestamper, Timestamper::Builtin(_)) {
+            return None;
+        }
+        let service = Arc::clone(self);
+        Some(
+            crate::hsm::blocking::with_session(&self.keys, self.hsm_deadline, move |session| {
+                let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("checked above") };
+                let inventory = service.inventory();
+                Ok(tsa.respond(session, &inventory.tsa_key, &request, std::time::SystemTime::now()))
+            })
+            .await,
+        )
+    }
+}

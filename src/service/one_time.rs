@@ -1,0 +1,210 @@
+//! The one-time signing transaction (DESIGN §3):
+//!
+//! 1. validate the request — before the HSM is touched;
+//! 2. in one HSM session: generate the ephemeral key, issue its one-minute certificate with the
+//!    CA key, sign the CAdES signed attributes, destroy the key;
+//! 3. timestamp the signature value (built-in TSA in the same session, or external TSAs);
+//! 4. assemble CAdES B-T and verify it before returning ([`super::checks`]).
+//!
+//! The ephemeral key is an [`crate::hsm::EphemeralKey`]: it is destroyed explicitly as soon as
+//! it has signed, and by its guard on every other path.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use const_oid::db::rfc5911;
+use x509_cert::Certificate;
+
+use super::checks::{Checked, verify_before_return};
+use super::{Handle, ServiceError, SignatureRecord, SigningService, Timestamper};
+use crate::cms::Profile;
+use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
+use crate::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
+use crate::identity::Identity;
+use crate::preflight::Inventory;
+use crate::tsa::builtin::sha256_imprint;
+
+/// What to sign, for whom.
+#[derive(Clone, Debug)]
+pub struct OneTimeRequest {
+    /// The signer, as the ID provider vouched for them.
+    pub identity: Identity,
+    /// The document digest, computed by the eService.
+    pub digest: Vec<u8>,
+    /// Its algorithm.
+    pub hash: HashAlgorithm,
+    /// CAdES or PAdES.
+    pub profile: Profile,
+}
+
+/// The HSM part's result: a signature without its timestamp yet.
+struct Signed {
+    message: SignedMessage,
+    leaf: Certificate,
+}
+
+impl<K: KeyStore> SigningService<K> {
+    /// Run the whole one-time transaction.
+    ///
+    /// # Errors
+    /// [`ServiceError::DigestLength`] before anything else; HSM, CA, CMS, TSA errors; a
+    /// [`ServiceError::Check`] naming the rule a finished signature broke (it is then not
+    /// returned).
+    pub async fn sign_one_time(self: &Arc<Self>, request: OneTimeRequest) -> Result<SignatureRecord, ServiceError> {
+        let want = request.hash.output_len();
+        if request.digest.len() != want {
+            return Err(ServiceError::DigestLength { hash: request.hash, got: request.digest.len(), want });
+        }
+        let started = Instant::now();
+        let request = Arc::new(request);
+        let result = match self.attempt(&request).await {
+            Err(e) if e.is_stale_handle() => {
+                tracing::warn!(error = %e, "a persistent key handle went stale; looking the keys up again");
+                let service = Arc::clone(self);
+                self.blocking(move |session| service.refresh_inventory(session)).await?;
+                self.attempt(&request).await
+            }
+            other => other,
+        };
+        match &result {
+            Ok(record) => tracing::info!(
+                leaf_serial = %record.leaf_serial,
+                timestamp_serial = %record.timestamp_serial,
+                profile = ?record.profile,
+                millis = started.elapsed().as_millis() as u64,
+                "one-time signature made"
+            ),
+            Err(e) => tracing::warn!(error = %e, "one-time signature failed"),
+        }
+        result
+    }
+
+    async fn attempt(self: &Arc<Self>, request: &Arc<OneTimeRequest>) -> Result<SignatureRecord, ServiceError> {
+        let service = Arc::clone(self);
+        let req = Arc::clone(request);
+        match &self.timestamper {
+            // Everything in one session on the blocking pool: the TSA key is in the same HSM.
+            Timestamper::Builtin(_) => {
+                self.blocking(move |session| {
+                    let inventory = service.inventory();
+                    let mut signed = service.sign_in_hsm(session, &inventory, &req)?;
+                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("matched above") };
+                    let imprint = sha256_imprint(signed.message.signature_value())?;
+                    let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
+                    signed.message.add_timestamp(&token)?;
+                    service.finish(signed, &req, |token, imprint| {
+                        let anchors = std::slice::from_ref(tsa.certificate());
+                        crate::tsa::verify::verify_token(token, imprint, None, anchors).map(|v| v.tst_info)
+                    })
+                })
+                .await
+            }
+            Timestamper::External(client) => {
+                let mut signed = self
+                    .blocking(move |session| {
+                        let inventory = service.inventory();
+                        service.sign_in_hsm(session, &inventory, &req)
+                    })
+                    .await?;
+                // The client verified the token (signature, trust, imprint, nonce) already.
+                let stamped = client.timestamp(signed.message.signature_value()).await?;
+                signed.message.add_timestamp(&stamped.token)?;
+                let service = Arc::clone(self);
+                let req = Arc::clone(request);
+                let tst_info = stamped.tst_info;
+                tokio::task::spawn_blocking(move || {
+                    service.finish(signed, &req, |_, imprint| {
+                        if &tst_info.message_imprint == imprint {
+                            Ok(tst_info)
+                        } else {
+                            Err(crate::tsa::Error::ImprintMismatch)
+                        }
+                    })
+                })
+                .await
+                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+            }
+        }
+    }
+
+    /// Run `work` with a session on the blocking pool, within the HSM deadline.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&K::Session) -> Result<T, ServiceError> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        crate::hsm::blocking::with_session(&self.keys, self.hsm_deadline, work).await
+    }
+
+    /// Step 2: ephemeral key, one-time certificate, signature over the signed attributes,
+    /// key destroyed.
+    fn sign_in_hsm(
+        &self,
+        session: &K::Session,
+        inventory: &Inventory<Handle<K>>,
+        request: &OneTimeRequest,
+    ) -> Result<Signed, ServiceError> {
+        let key = session.generate_ephemeral(self.ephemeral)?;
+        let leaf = self.ca.issue_one_time(
+            session,
+            &inventory.ca_key,
+            &request.identity,
+            key.public_key().clone(),
+            SystemTime::now(),
+        )?;
+        let signed_attributes = cades_signed_attributes(request.profile, &request.digest, &leaf, SystemTime::now())?;
+        let scheme = scheme_for(self.ephemeral, request.hash);
+        let signature = key.sign_digest(scheme, &request.hash.digest(&to_be_signed(&signed_attributes)?))?;
+        key.destroy()?;
+        let chain: Vec<&Certificate> = std::iter::once(&leaf).chain(self.ca.chain()).collect();
+        let message = SignedMessage::new(
+            rfc5911::ID_DATA,
+            None,
+            Signer {
+                certificate: &leaf,
+                hash: request.hash,
+                signed_attributes,
+                signature_algorithm: scheme.algorithm_identifier().map_err(crate::cms::Error::from)?,
+                signature,
+            },
+            &chain,
+        )?;
+        Ok(Signed { message, leaf })
+    }
+
+    /// Step 4: encode and check; only a signature that passes every rule is returned.
+    fn finish(
+        &self,
+        signed: Signed,
+        request: &OneTimeRequest,
+        verify_token: impl FnOnce(
+            &[u8],
+            &crate::tsa::asn1::MessageImprint,
+        ) -> Result<crate::tsa::asn1::TstInfo, crate::tsa::Error>,
+    ) -> Result<SignatureRecord, ServiceError> {
+        let cms = signed.message.to_der()?;
+        let Checked { signing_time, token, tst_info } =
+            verify_before_return(&cms, &request.digest, &signed.leaf, request.profile, verify_token)?;
+        let validity = signed.leaf.tbs_certificate().validity();
+        Ok(SignatureRecord {
+            leaf_serial: hex::encode(signed.leaf.tbs_certificate().serial_number().as_bytes()),
+            timestamp_serial: hex::encode(tst_info.serial_number.as_bytes()),
+            not_before: validity.not_before.to_system_time(),
+            not_after: validity.not_after.to_system_time(),
+            gen_time: tst_info.gen_time.to_system_time(),
+            signing_time,
+            timestamp_token: token,
+            chain: self.ca.chain().to_vec(),
+            leaf: signed.leaf,
+            cms,
+            profile: request.profile,
+            hash: request.hash,
+        })
+    }
+}
+
+/// The signature scheme of a one-time key for documents hashed with `hash`: ECDSA or
+/// RSASSA-PKCS1-v1_5 with the same hash, so that digestAlgorithm and signatureAlgorithm agree
+/// (RFC 5753 §2.1.1).
+fn scheme_for(algorithm: KeyAlgorithm, hash: HashAlgorithm) -> SignatureScheme {
+    if algorithm.is_rsa() { SignatureScheme::RsaPkcs1v15(hash) } else { SignatureScheme::Ecdsa(hash) }
+}

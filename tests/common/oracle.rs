@@ -1,0 +1,78 @@
+//! Independent judges of esignd's signatures: `openssl cms -verify`, `openssl ts -verify`,
+//! `openssl x509`, and the `rasn` decoder (a different ASN.1 stack than esignd's `der`).
+
+use std::path::Path;
+use std::process::Output;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{openssl, text};
+
+/// The SignerInfo's signature value, read with rasn-cms.
+pub fn signature_value(p7s: &[u8]) -> Vec<u8> {
+    let content_info: rasn_cms::ContentInfo = rasn::der::decode(p7s).expect("rasn decodes the ContentInfo");
+    let signed_data: rasn_cms::SignedData =
+        rasn::der::decode(content_info.content.as_bytes()).expect("rasn decodes the SignedData");
+    let signers: Vec<_> = signed_data.signer_infos.to_vec();
+    assert_eq!(signers.len(), 1);
+    signers[0].signature.to_vec()
+}
+
+/// The TSTInfo of a token, read with rasn-cms.
+pub fn tst_info(token: &[u8]) -> rasn_cms::tsp::TstInfo {
+    let content_info: rasn_cms::ContentInfo = rasn::der::decode(token).expect("rasn decodes the token");
+    let signed_data: rasn_cms::SignedData = rasn::der::decode(content_info.content.as_bytes()).unwrap();
+    let content = signed_data.encap_content_info.content.expect("an encapsulated TSTInfo");
+    rasn::der::decode(&content).expect("rasn decodes the TSTInfo")
+}
+
+/// `openssl cms -verify` of a detached DER signature, at `at` (one-time certificates expire
+/// within a minute; verify as of the time the signature was made).
+pub fn cms_verify(dir: &Path, p7s: &Path, document: &Path, chain: &Path, at: SystemTime) -> Output {
+    let attime = at.duration_since(UNIX_EPOCH).unwrap().as_secs().to_string();
+    openssl([
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        p7s.to_str().unwrap(),
+        "-content",
+        document.to_str().unwrap(),
+        "-CAfile",
+        chain.to_str().unwrap(),
+        "-purpose",
+        "any",
+        "-attime",
+        &attime,
+        "-out",
+        dir.join("verified.out").to_str().unwrap(),
+    ])
+}
+
+/// `openssl ts -verify` of a token over `data`, trusting `ca_file`.
+pub fn ts_verify(token: &Path, data: &Path, ca_file: &Path) -> Output {
+    openssl([
+        "ts",
+        "-verify",
+        "-token_in",
+        "-in",
+        token.to_str().unwrap(),
+        "-data",
+        data.to_str().unwrap(),
+        "-CAfile",
+        ca_file.to_str().unwrap(),
+    ])
+}
+
+/// `openssl x509 -text` of a PEM file.
+pub fn x509_text(pem: &Path) -> String {
+    let out = openssl(["x509", "-noout", "-text", "-in", pem.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Assert a command succeeded, showing its output otherwise.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(out.status.success(), "{what} failed:\n{}{}", text(&out.stdout), text(&out.stderr));
+}

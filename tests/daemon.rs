@@ -192,3 +192,45 @@ fn a_bad_config_stops_serve_before_binding() {
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("server.listen"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn the_built_in_tsa_answers_openssl_over_http() {
+    use common::{http, openssl};
+    let token = TokenDir::new();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+    let p = |name: &str| token.path(name).to_str().unwrap().to_owned();
+
+    let (status, chain) = http_get(addr, "/v1/ca");
+    assert_eq!(status, 200);
+    std::fs::write(p("ca.pem"), chain).unwrap();
+    std::fs::write(p("data.txt"), "what is being time-stamped\n").unwrap();
+    let query = openssl(["ts", "-query", "-data", &p("data.txt"), "-sha256", "-cert", "-out", &p("query.tsq")]);
+    assert!(query.status.success(), "{}", text(&query.stderr));
+    let (status, reply) =
+        http(addr, "POST", "/tsa", Some("application/timestamp-query"), &std::fs::read(p("query.tsq")).unwrap());
+    assert_eq!(status, 200);
+    std::fs::write(p("reply.tsr"), reply).unwrap();
+    let verified =
+        openssl(["ts", "-verify", "-queryfile", &p("query.tsq"), "-in", &p("reply.tsr"), "-CAfile", &p("ca.pem")]);
+    assert!(verified.status.success(), "openssl ts -verify: {}{}", text(&verified.stdout), text(&verified.stderr));
+    let printed = text(&openssl(["ts", "-reply", "-in", &p("reply.tsr"), "-text"]).stdout);
+    assert!(printed.contains("Status: Granted.") && printed.contains("Accuracy: 0x01 seconds"), "{printed}");
+
+    // Malformed DER: a TimeStampResp with status rejection and badDataFormat, not an HTTP error.
+    let (status, reply) = http(addr, "POST", "/tsa", Some("application/timestamp-query"), b"not DER at all");
+    assert_eq!(status, 200);
+    std::fs::write(p("rejected.tsr"), reply).unwrap();
+    let printed = text(&openssl(["ts", "-reply", "-in", &p("rejected.tsr"), "-text"]).stdout);
+    assert!(
+        printed.contains("Status: Rejected.") && printed.contains("the data submitted has the wrong format"),
+        "{printed}"
+    );
+
+    // Wrong content type, oversized body, wrong method.
+    assert_eq!(http(addr, "POST", "/tsa", Some("application/json"), b"{}").0, 415);
+    assert_eq!(http(addr, "POST", "/tsa", Some("application/timestamp-query"), &vec![0x30; 100_000]).0, 413);
+    assert_eq!(http(addr, "GET", "/tsa", None, &[]).0, 405);
+    daemon.signal("TERM");
+    assert_eq!(daemon.wait_exit(), Some(0));
+}

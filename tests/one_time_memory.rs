@@ -85,3 +85,60 @@ async fn a_wrong_digest_length_is_refused_before_the_hsm_is_used() {
     assert!(matches!(err, ServiceError::DigestLength { got: 31, want: 32, .. }), "{err}");
     assert_eq!(store.sessions_opened(), before, "no HSM session was checked out");
 }
+
+/// A TSA whose token comes after the one-time certificate expired: no signature is returned,
+/// and the error names the rule.
+#[tokio::test]
+async fn a_timestamp_after_the_certificate_expired_is_not_returned() {
+    use common::fake_tsa::{Reply, serve};
+    use der::{Decode, Encode};
+    use esignd::tsa::asn1::{PkiStatusInfo, TimeStampReq, TimeStampResp, status};
+    use esignd::tsa::builtin::BuiltinTsa;
+
+    // A slow TSA: esignd's own built-in TSA on another in-memory token, answering after 2.5 s.
+    let tsa_store = MemoryKeyStore::new();
+    let labels = esignd::config::KeyLabels { ca: "ca".into(), tsa: "tsa".into(), service: "svc".into() };
+    let (_, tsa_inventory) = provision_dev(&tsa_store.session().unwrap(), &labels, &DevPlan::default()).unwrap();
+    let tsa = BuiltinTsa::new(
+        tsa_inventory.tsa_certificate.clone(),
+        "1.2.3.4.1".parse().unwrap(),
+        std::time::Duration::from_secs(1),
+    );
+    let slow = serve(move |body| {
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        let req = TimeStampReq::from_der(body).unwrap();
+        let session = tsa_store.session().unwrap();
+        let key = esignd::preflight::check(&session, &labels).unwrap().tsa_key;
+        let token =
+            tsa.stamp(&session, &key, req.message_imprint, req.nonce, true, std::time::SystemTime::now()).unwrap();
+        let response = TimeStampResp {
+            status: PkiStatusInfo { status: status::GRANTED, status_string: None, fail_info: None },
+            time_stamp_token: Some(der::Any::from_der(&token).unwrap()),
+        };
+        Reply::Body(response.to_der().unwrap())
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tsa-trust.pem"), write_chain(&tsa_inventory.ca_chain).unwrap()).unwrap();
+    let extra = format!(
+        "[ca]\none_time_validity_secs = 1\nclock_skew_secs = 0\n[tsa]\nmode = \"external\"\nurls = [\"{}\"]\ntrust = \"tsa-trust.pem\"\n",
+        slow.url
+    );
+    let (service, store) = service(dir.path(), &extra);
+    let err = service
+        .sign_one_time(OneTimeRequest {
+            identity: Identity::new("Jane Doe", "X-1").unwrap(),
+            digest: vec![7; 32],
+            hash: HashAlgorithm::Sha256,
+            profile: Profile::Cades,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Check(esignd::service::BrokenRule::StampedOutsideValidity { .. })), "{err}");
+    assert!(
+        err.to_string().contains("genTime") && err.to_string().contains("outside the certificate's validity"),
+        "{err}"
+    );
+    let session = store.session().unwrap();
+    assert!(esignd::hsm::KeySession::objects(&session).unwrap().iter().all(|o| o.on_token), "no one-time key left");
+}

@@ -2,10 +2,12 @@
 # The whole esignd test suite, as CI runs it (.ci/run calls this).
 #
 # On a fresh Debian machine with Rust it first installs what the tests use when it is missing:
-# SoftHSM2 (the PKCS#11 token), OpenSC's pkcs11-tool and openssl (the independent judges), and
-# procps (kill, to send SIGTERM to the daemon under test). Then: formatting and lint checks
-# when rustfmt/clippy are installed, and every test — unit, in-memory key store, SoftHSM,
-# process-level tests of esignd and esignctl, and a short run of the HSM benchmark.
+# SoftHSM2 (the PKCS#11 token), OpenSC's pkcs11-tool and openssl (the independent judges),
+# procps (kill, to send SIGTERM to the daemon under test), and Python's venv for certomancer —
+# a third-party RFC 3161 TSA from PyPI, installed into target/certomancer-venv. Then:
+# formatting and lint checks when rustfmt/clippy are installed, and every test — unit,
+# in-memory key store, SoftHSM, process-level tests of esignd and esignctl, and short runs of
+# the benchmarks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,8 @@ missing=()
 command -v pkcs11-tool >/dev/null || missing+=(opensc)
 command -v openssl >/dev/null || missing+=(openssl)
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || missing+=(procps)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   sudo=""
@@ -27,6 +31,14 @@ fi
 
 # In-process SoftHSM tests make their tokens here (see .cargo/config.toml); start clean.
 rm -rf target/softhsm-test
+
+# certomancer, the third-party TSA of tests/certomancer.rs; pinned, rebuilt when missing.
+venv=target/certomancer-venv
+if [ ! -x "$venv/bin/certomancer" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'certomancer[web-api]==0.16.0'
+fi
 
 if cargo fmt --version >/dev/null 2>&1; then
   cargo fmt --all --check

@@ -38,6 +38,8 @@ pub struct RawCa {
 #[serde(deny_unknown_fields)]
 pub struct RawTsa {
     pub mode: Option<String>,
+    /// A TOML array, or (from the environment) a comma-separated string.
+    #[serde(default, deserialize_with = "list_or_comma_separated")]
     pub urls: Option<Vec<String>>,
     pub trust: Option<PathBuf>,
     pub timeout_ms: Option<u64>,
@@ -115,13 +117,27 @@ pub fn read(file: Option<&std::path::Path>) -> Result<RawConfig, super::ConfigEr
         }
         builder = builder.add_source(source);
     }
-    let environment = Environment::with_prefix(super::ENV_PREFIX)
-        .prefix_separator("__")
-        .separator("__")
-        .list_separator(",")
-        .with_list_parse_key("tsa.urls");
+    // Values stay strings (no `try_parsing`): a PIN such as 0012 must not become the number 12.
+    let environment = Environment::with_prefix(super::ENV_PREFIX).prefix_separator("__").separator("__");
     builder.add_source(environment).build().and_then(Config::try_deserialize).map_err(|source| ConfigError::Parse {
         path: file.map(ToOwned::to_owned).unwrap_or_default(),
         source: Box::new(source),
+    })
+}
+
+/// A list given as a TOML array or as one comma-separated string (`ESIGND__TSA__URLS=a,b`).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match Option::<ListOrString>::deserialize(deserializer)? {
+        None => None,
+        Some(ListOrString::List(list)) => Some(list),
+        Some(ListOrString::String(text)) => {
+            Some(text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        }
     })
 }

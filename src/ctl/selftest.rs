@@ -28,6 +28,9 @@ pub(super) struct SelftestArgs {
     /// Sign under the PAdES profile (no signing-time) instead of CAdES.
     #[arg(long)]
     pades: bool,
+    /// Digest algorithm of the document: SHA2-256, SHA2-384 or SHA2-512.
+    #[arg(long, default_value = "SHA2-256")]
+    hash: HashAlgorithm,
 }
 
 pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
@@ -41,12 +44,7 @@ pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
     let identity = Identity::new("esignd selftest", format!("SELFTEST-{}", hex::encode(&nonce[..4])))
         .expect("a well-formed synthetic identity");
     let profile = if args.pades { Profile::Pades } else { Profile::Cades };
-    let request = OneTimeRequest {
-        identity,
-        digest: HashAlgorithm::Sha256.digest(&document),
-        hash: HashAlgorithm::Sha256,
-        profile,
-    };
+    let request = OneTimeRequest { identity, digest: args.hash.digest(&document), hash: args.hash, profile };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -68,13 +66,18 @@ pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
         TsaMode::Builtin => record.chain.clone(),
         TsaMode::External { trust, .. } => trust.clone(),
     };
-    let summary = check_files(&args.out, &tsa_anchors, profile)?;
+    let summary = check_files(&args.out, &tsa_anchors, profile, args.hash)?;
     println!("selftest OK: {summary}; files in {}", args.out.display());
     Ok(())
 }
 
 /// Read the files back and check them as a relying party would.
-fn check_files(dir: &Path, tsa_anchors: &[Certificate], profile: Profile) -> Result<String, CtlError> {
+fn check_files(
+    dir: &Path,
+    tsa_anchors: &[Certificate],
+    profile: Profile,
+    hash: HashAlgorithm,
+) -> Result<String, CtlError> {
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read(&path).map_err(|source| CtlError::Read { path, source })
@@ -91,7 +94,7 @@ fn check_files(dir: &Path, tsa_anchors: &[Certificate], profile: Profile) -> Res
     )
     .map_err(crate::ca::Error::from)?;
 
-    let verified = crate::cms::verify::verify(&p7s, Some(&HashAlgorithm::Sha256.digest(&document)), &[])
+    let verified = crate::cms::verify::verify(&p7s, Some(&hash.digest(&document)), &[])
         .map_err(|e| refused(format!("signature.p7s does not verify over document.bin: {e}")))?;
     if verified.signer != leaf {
         return Err(refused("signature.p7s is not signed by leaf.pem".into()));

@@ -156,6 +156,26 @@ impl HashAlgorithm {
     }
 }
 
+/// A hash algorithm name esignd does not sign with.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unsupported hash algorithm '{0}': use SHA2-256, SHA2-384 or SHA2-512")]
+pub struct UnknownHash(pub String);
+
+impl FromStr for HashAlgorithm {
+    type Err = UnknownHash;
+
+    /// GovStack's `hashType` names (`SHA2-256`), and the common `SHA-256` / `sha256`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let normal = s.to_ascii_uppercase().replace(['-', '_'], "");
+        match normal.as_str() {
+            "SHA2256" | "SHA256" => Ok(Self::Sha256),
+            "SHA2384" | "SHA384" => Ok(Self::Sha384),
+            "SHA2512" | "SHA512" => Ok(Self::Sha512),
+            _ => Err(UnknownHash(s.to_owned())),
+        }
+    }
+}
+
 /// How a digest is turned into a signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SignatureScheme {
@@ -291,6 +311,16 @@ mod tests {
         }
         let err = "ed25519".parse::<KeyAlgorithm>().unwrap_err().to_string();
         assert!(err.contains("ed25519") && err.contains("p256"), "{err}");
+    }
+
+    #[test]
+    fn hash_names_follow_govstack_and_refuse_the_rest() {
+        assert_eq!("SHA2-256".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha256));
+        assert_eq!("SHA2-512".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha512));
+        assert_eq!("sha384".parse::<HashAlgorithm>(), Ok(HashAlgorithm::Sha384));
+        let err = "SHA3-256".parse::<HashAlgorithm>().unwrap_err();
+        assert_eq!(err.to_string(), "unsupported hash algorithm 'SHA3-256': use SHA2-256, SHA2-384 or SHA2-512");
+        assert!("MD5".parse::<HashAlgorithm>().is_err());
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::fmt;
 
 use spki::SubjectPublicKeyInfoOwned;
 
-pub use algorithm::{HashAlgorithm, KeyAlgorithm, SignatureScheme, UnknownAlgorithm};
+pub use algorithm::{HashAlgorithm, KeyAlgorithm, SignatureScheme, UnknownAlgorithm, UnknownHash};
 pub use ephemeral::EphemeralKey;
 pub use error::{Error, Result};
 

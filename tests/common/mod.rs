@@ -2,6 +2,7 @@
 //! tests that start esignd/esignctl), the openssl oracle, and a minimal HTTP client.
 #![allow(dead_code)]
 
+pub mod fake_tsa;
 pub mod oracle;
 pub mod suite;
 
@@ -186,14 +187,29 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A minimal HTTP/1.1 GET; returns the status code and the body.
-pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+/// A minimal HTTP/1.1 exchange; returns the status code and the body.
+pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: Option<&str>, body: &[u8]) -> (u16, Vec<u8>) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status line");
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if let Some(content_type) = content_type {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer and close before reading a body it refuses.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
+    let head = String::from_utf8_lossy(&response[..split]);
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status line");
+    (status, response[split + 4..].to_vec())
+}
+
+/// A minimal HTTP/1.1 GET; returns the status code and the body as text.
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let (status, body) = http(addr, "GET", path, None, &[]);
+    (status, String::from_utf8_lossy(&body).into_owned())
 }

@@ -25,6 +25,12 @@ pub fn tst_info(token: &[u8]) -> rasn_cms::tsp::TstInfo {
     rasn::der::decode(&content).expect("rasn decodes the TSTInfo")
 }
 
+/// The genTime of a token, read with rasn-cms.
+pub fn gen_time(token: &[u8]) -> SystemTime {
+    let gen_time = tst_info(token).gen_time;
+    UNIX_EPOCH + std::time::Duration::from_millis(gen_time.timestamp_millis() as u64)
+}
+
 /// `openssl cms -verify` of a detached DER signature, at `at` (one-time certificates expire
 /// within a minute; verify as of the time the signature was made).
 pub fn cms_verify(dir: &Path, p7s: &Path, document: &Path, chain: &Path, at: SystemTime) -> Output {

@@ -1,0 +1,105 @@
+//! After thousands of one-time transactions on SoftHSM — some refused, some abandoned by their
+//! caller mid-flight — no ephemeral key remains: the token holds exactly what provisioning made,
+//! in this process's view (which includes session objects) and in pkcs11-tool's.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use esignd::cms::Profile;
+use esignd::config::Config;
+use esignd::hsm::{HashAlgorithm, KeySession, KeyStore, ObjectInfo};
+use esignd::identity::Identity;
+use esignd::provision::{DevPlan, provision_dev};
+use esignd::service::{OneTimeRequest, ServiceError, SigningService};
+
+const TRANSACTIONS: usize = 2_000;
+const WORKERS: usize = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_transactions_leave_no_key_behind() {
+    let token = common::new_token(WORKERS);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pin"), common::USER_PIN).unwrap();
+    let config_path = dir.path().join("esignd.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[hsm]\nmodule = {:?}\ntoken_label = {:?}\npin_file = \"pin\"\nsessions = {WORKERS}\ncall_timeout_ms = 20000\n",
+            common::module(),
+            token.label
+        ),
+    )
+    .unwrap();
+    let config = Config::load(Some(&config_path)).unwrap();
+    let provisioned = {
+        let session = token.store.session().unwrap();
+        provision_dev(&session, &config.hsm.keys, &DevPlan::default()).unwrap();
+        sorted(session.objects().unwrap())
+    };
+    let store = Arc::new(token.store);
+    let service = Arc::new(SigningService::new(Arc::clone(&store), &config).unwrap());
+
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let service = Arc::clone(&service);
+        workers.push(tokio::spawn(async move {
+            let mut outcomes = [0usize; 3]; // signed, refused, abandoned
+            for n in (worker..TRANSACTIONS).step_by(WORKERS) {
+                let digest = if n % 10 == 3 { vec![1; 20] } else { HashAlgorithm::Sha256.digest(&n.to_be_bytes()) };
+                let request = OneTimeRequest {
+                    identity: Identity::new("Load Test", format!("LT-{n}")).unwrap(),
+                    digest,
+                    hash: HashAlgorithm::Sha256,
+                    profile: if n % 2 == 0 { Profile::Cades } else { Profile::Pades },
+                };
+                if n % 7 == 0 {
+                    // The caller gives up mid-transaction; the HSM work finishes without it.
+                    let patience = Duration::from_micros((n % 5) as u64 * 150);
+                    match tokio::time::timeout(patience, service.sign_one_time(request)).await {
+                        Err(_) => outcomes[2] += 1,
+                        Ok(Ok(_)) => outcomes[0] += 1,
+                        Ok(Err(ServiceError::DigestLength { .. })) => outcomes[1] += 1,
+                        Ok(Err(e)) => panic!("transaction {n}: {e}"),
+                    }
+                    continue;
+                }
+                match service.sign_one_time(request).await {
+                    Ok(_) => outcomes[0] += 1,
+                    Err(ServiceError::DigestLength { .. }) => outcomes[1] += 1,
+                    Err(e) => panic!("transaction {n}: {e}"),
+                }
+            }
+            outcomes
+        }));
+    }
+    let mut totals = [0usize; 3];
+    for worker in workers {
+        for (total, n) in totals.iter_mut().zip(worker.await.unwrap()) {
+            *total += n;
+        }
+    }
+    assert!(totals.iter().all(|n| *n > 0), "signed, refused and abandoned all happened: {totals:?}");
+    assert_eq!(totals.iter().sum::<usize>(), TRANSACTIONS);
+
+    // Holding every pooled session at once means no abandoned transaction is still running.
+    let held: Vec<_> = (0..WORKERS).map(|_| store.session().unwrap()).collect();
+    assert_eq!(sorted(held[0].objects().unwrap()), provisioned, "only provisioned objects, in-process");
+    drop(held);
+
+    let out = std::process::Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(common::module())
+        .args(["--token-label", &token.label, "--login", "--pin", common::USER_PIN, "--list-objects"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let listing = common::text(&out.stdout);
+    assert_eq!(listing.matches(" Object;").count(), provisioned.len(), "pkcs11-tool agrees:\n{listing}");
+}
+
+fn sorted(mut objects: Vec<ObjectInfo>) -> Vec<ObjectInfo> {
+    objects.sort_by(|a, b| (a.label.as_str(), a.class as u8).cmp(&(b.label.as_str(), b.class as u8)));
+    objects
+}

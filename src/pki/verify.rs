@@ -55,7 +55,56 @@ pub fn verify_message(
 ) -> Result<(), VerifyError> {
     let scheme = SignatureScheme::from_algorithm_identifier(algorithm)
         .ok_or(VerifyError::UnsupportedAlgorithm(algorithm.oid))?;
+    if let Some(ring_algorithm) = ring_algorithm(key, scheme) {
+        let public_key = key.subject_public_key.as_bytes().ok_or(VerifyError::UnsupportedKey("public key bits"))?;
+        return ring::signature::UnparsedPublicKey::new(ring_algorithm, public_key)
+            .verify(message, signature)
+            .map_err(|_| VerifyError::Invalid);
+    }
     verify_digest(key, scheme, &scheme.hash().digest(message), signature)
+}
+
+/// The `ring` algorithm for this key and scheme, when `ring` has one. `ring` takes the public
+/// key as the contents of the SPKI's BIT STRING: the uncompressed EC point, or the DER
+/// `RSAPublicKey`.
+fn ring_algorithm(
+    key: &SubjectPublicKeyInfoOwned,
+    scheme: SignatureScheme,
+) -> Option<&'static dyn ring::signature::VerificationAlgorithm> {
+    use HashAlgorithm::{Sha256, Sha384, Sha512};
+    use ring::signature as r;
+    let curve = || key.algorithm.parameters.as_ref().and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+    Some(match (key.algorithm.oid, scheme) {
+        (rfc5912::ID_EC_PUBLIC_KEY, SignatureScheme::Ecdsa(hash)) => match (curve()?, hash) {
+            (rfc5912::SECP_256_R_1, Sha256) => &r::ECDSA_P256_SHA256_ASN1,
+            (rfc5912::SECP_256_R_1, Sha384) => &r::ECDSA_P256_SHA384_ASN1,
+            (rfc5912::SECP_384_R_1, Sha256) => &r::ECDSA_P384_SHA256_ASN1,
+            (rfc5912::SECP_384_R_1, Sha384) => &r::ECDSA_P384_SHA384_ASN1,
+            _ => return None,
+        },
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPkcs1v15(Sha256)) => &r::RSA_PKCS1_2048_8192_SHA256,
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPkcs1v15(Sha384)) => &r::RSA_PKCS1_2048_8192_SHA384,
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPkcs1v15(Sha512)) => &r::RSA_PKCS1_2048_8192_SHA512,
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPss(Sha256)) => &r::RSA_PSS_2048_8192_SHA256,
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPss(Sha384)) => &r::RSA_PSS_2048_8192_SHA384,
+        (rfc5912::RSA_ENCRYPTION, SignatureScheme::RsaPss(Sha512)) => &r::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_takes_the_combinations_it_supports() {
+        let mut point = vec![4u8];
+        point.extend([1u8; 64]);
+        let p256 = crate::hsm::encoding::ec_spki(crate::hsm::KeyAlgorithm::P256, &point).unwrap();
+        assert!(ring_algorithm(&p256, SignatureScheme::Ecdsa(HashAlgorithm::Sha256)).is_some());
+        assert!(ring_algorithm(&p256, SignatureScheme::Ecdsa(HashAlgorithm::Sha512)).is_none(), "RustCrypto's case");
+        assert!(ring_algorithm(&p256, SignatureScheme::RsaPss(HashAlgorithm::Sha256)).is_none());
+    }
 }
 
 /// Verify `signature` over a precomputed `digest`.
@@ -134,3 +183,4 @@ fn verify_ecdsa(key: &SubjectPublicKeyInfoOwned, digest: &[u8], signature: &[u8]
 fn rsa_key(key: &SubjectPublicKeyInfoOwned) -> Result<RsaPublicKey, VerifyError> {
     RsaPublicKey::from_public_key_der(&key.to_der()?).map_err(|_| VerifyError::UnsupportedKey("RSA public key"))
 }
+

@@ -17,15 +17,16 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/raw_cycle.rs"]
+#[allow(dead_code)]
+mod raw_cycle;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::AttributeType;
-use cryptoki::session::Session;
-use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, templates, token};
+use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, token};
 use esignd::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
+use raw_cycle::{DIGESTS, median, rate, raw_cycle};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -80,53 +81,6 @@ fn main() {
         );
     }
     println!("ratios: the KeyStore's rate over raw PKCS#11 in the same round; in brackets the extra time per cycle.");
-}
-
-/// Cycles per second over `threads` threads for `slice`; `make` builds each thread's cycle.
-fn rate<C, F>(threads: usize, slice: Duration, make: impl Fn() -> F) -> f64
-where
-    F: FnMut() -> C + Send + 'static,
-{
-    let workers: Vec<_> = (0..threads).map(|_| make()).collect();
-    let started = Instant::now();
-    let handles: Vec<_> = workers
-        .into_iter()
-        .map(|mut cycle| {
-            std::thread::spawn(move || {
-                let mut done = 0u64;
-                while started.elapsed() < slice {
-                    cycle();
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let total: u64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    total as f64 / started.elapsed().as_secs_f64()
-}
-
-fn median(mut rates: Vec<f64>) -> f64 {
-    rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
-}
-
-const DIGESTS: [[u8; 32]; 3] = [[1; 32], [2; 32], [3; 32]];
-
-/// keygen, three signatures, destroy — cryptoki only; optionally read the public key too. The
-/// key is made from esignd's own templates (a sign-only, sensitive, non-extractable session
-/// key), so both sides make the same key.
-fn raw_cycle(session: &Session, read_public_key: bool) {
-    let (mechanism, public, private) = templates::key_pair(KeyAlgorithm::P256, None).unwrap();
-    let (public, private) = session.generate_key_pair(&mechanism, &public, &private).unwrap();
-    for digest in &DIGESTS {
-        std::hint::black_box(session.sign(&Mechanism::Ecdsa, private, digest).unwrap());
-    }
-    if read_public_key {
-        std::hint::black_box(session.get_attributes(public, &[AttributeType::EcPoint]).unwrap());
-    }
-    session.destroy_object(private).unwrap();
-    session.destroy_object(public).unwrap();
 }
 
 /// The same through esignd's KeyStore seam.

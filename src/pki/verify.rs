@@ -92,21 +92,6 @@ fn ring_algorithm(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ring_takes_the_combinations_it_supports() {
-        let mut point = vec![4u8];
-        point.extend([1u8; 64]);
-        let p256 = crate::hsm::encoding::ec_spki(crate::hsm::KeyAlgorithm::P256, &point).unwrap();
-        assert!(ring_algorithm(&p256, SignatureScheme::Ecdsa(HashAlgorithm::Sha256)).is_some());
-        assert!(ring_algorithm(&p256, SignatureScheme::Ecdsa(HashAlgorithm::Sha512)).is_none(), "RustCrypto's case");
-        assert!(ring_algorithm(&p256, SignatureScheme::RsaPss(HashAlgorithm::Sha256)).is_none());
-    }
-}
-
 /// Verify `signature` over a precomputed `digest`.
 ///
 /// # Errors
@@ -184,3 +169,17 @@ fn rsa_key(key: &SubjectPublicKeyInfoOwned) -> Result<RsaPublicKey, VerifyError>
     RsaPublicKey::from_public_key_der(&key.to_der()?).map_err(|_| VerifyError::UnsupportedKey("RSA public key"))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_takes_the_combinations_it_supports() {
+        let mut point = vec![4u8];
+        point.extend([1u8; 64]);
+        let p256 = crate::hsm::encoding::ec_spki(crate::hsm::KeyAlgorithm::P256, &point).unwrap();
+        assert!(ring_algorithm(&p256, SignatureScheme::Ecdsa(HashAlgorithm::Sha256)).is_some());
+        assert!(ring_algorithm(&p256, SignatureScheme::Ecdsa(HashAlgorithm::Sha512)).is_none(), "RustCrypto's case");
+        assert!(ring_algorithm(&p256, SignatureScheme::RsaPss(HashAlgorithm::Sha256)).is_none());
+    }
+}

@@ -5,7 +5,10 @@
 //!    key) and its signer is the one-time certificate just issued — which was verified against
 //!    the CA key at issuance, the key whose certificate heads the chain.
 //! 2. It carries signing-certificate-v2, and signing-time exactly when the profile wants it.
-//! 3. Its signature-time-stamp is a valid token over SHA-256 of the signature value.
+//! 3. Its signature-time-stamp is a token over SHA-256 of the signature value. Tokens from
+//!    external TSAs have been verified by the client (signature, trust, nonce); the built-in
+//!    TSA's token, signed moments earlier in the same HSM session, is decoded and its imprint
+//!    and genTime checked.
 //! 4. `notBefore <= signing-time <= genTime <= notAfter`.
 
 use std::time::SystemTime;

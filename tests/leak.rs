@@ -28,7 +28,7 @@ fn ten_thousand_one_time_keys_leave_nothing_behind() {
     let provisioned: Vec<ObjectInfo> = {
         let session = token.store.session().unwrap();
         provision_dev(&session, &labels, &DevPlan::default()).unwrap();
-        sorted(session.objects().unwrap())
+        common::sorted(session.objects().unwrap())
     };
     assert_eq!(provisioned.len(), 8, "three key pairs and two certificates: {provisioned:?}");
 
@@ -46,18 +46,11 @@ fn ten_thousand_one_time_keys_leave_nothing_behind() {
     assert!(fates.iter().all(|n| *n > 0), "every kind of ending happened: {fates:?}");
 
     let session = token.store.session().unwrap();
-    assert_eq!(sorted(session.objects().unwrap()), provisioned, "in-process view, session objects included");
+    assert_eq!(common::sorted(session.objects().unwrap()), provisioned, "in-process view, session objects included");
     drop(session);
 
-    let out = std::process::Command::new("pkcs11-tool")
-        .arg("--module")
-        .arg(common::module())
-        .args(["--token-label", &token.label, "--login", "--pin", common::USER_PIN, "--list-objects"])
-        .output()
-        .unwrap();
-    let listing = common::text(&out.stdout);
-    assert!(out.status.success(), "{}", common::text(&out.stderr));
-    let objects = listing.lines().filter(|l| l.contains(" Object;")).count();
+    let listing = common::pkcs11_tool_listing(&token.label);
+    let objects = listing.matches(" Object;").count();
     assert_eq!(objects, provisioned.len(), "pkcs11-tool sees only the provisioned objects:\n{listing}");
     for label in ["esignd-ca", "esignd-tsa", "esignd-service"] {
         assert!(listing.contains(label), "{label} missing:\n{listing}");
@@ -84,9 +77,4 @@ fn one_transaction<K: KeyStore>(store: &K, cycle: usize) -> Result<Fate, Error> 
     }
     key.destroy()?;
     Ok(Fate::Completed)
-}
-
-fn sorted(mut objects: Vec<ObjectInfo>) -> Vec<ObjectInfo> {
-    objects.sort_by(|a, b| (a.label.as_str(), a.class as u8).cmp(&(b.label.as_str(), b.class as u8)));
-    objects
 }

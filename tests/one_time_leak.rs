@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use esignd::cms::Profile;
 use esignd::config::Config;
-use esignd::hsm::{HashAlgorithm, KeySession, KeyStore, ObjectInfo};
+use esignd::hsm::{HashAlgorithm, KeySession, KeyStore};
 use esignd::identity::Identity;
 use esignd::provision::{DevPlan, provision_dev};
 use esignd::service::{OneTimeRequest, ServiceError, SigningService};
@@ -36,7 +36,7 @@ async fn thousands_of_transactions_leave_no_key_behind() {
     let provisioned = {
         let session = token.store.session().unwrap();
         provision_dev(&session, &config.hsm.keys, &DevPlan::default()).unwrap();
-        sorted(session.objects().unwrap())
+        common::sorted(session.objects().unwrap())
     };
     let store = Arc::new(token.store);
     let service = Arc::new(SigningService::new(Arc::clone(&store), &config).unwrap());
@@ -85,21 +85,9 @@ async fn thousands_of_transactions_leave_no_key_behind() {
 
     // Holding every pooled session at once means no abandoned transaction is still running.
     let held: Vec<_> = (0..WORKERS).map(|_| store.session().unwrap()).collect();
-    assert_eq!(sorted(held[0].objects().unwrap()), provisioned, "only provisioned objects, in-process");
+    assert_eq!(common::sorted(held[0].objects().unwrap()), provisioned, "only provisioned objects, in-process");
     drop(held);
 
-    let out = std::process::Command::new("pkcs11-tool")
-        .arg("--module")
-        .arg(common::module())
-        .args(["--token-label", &token.label, "--login", "--pin", common::USER_PIN, "--list-objects"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", common::text(&out.stderr));
-    let listing = common::text(&out.stdout);
+    let listing = common::pkcs11_tool_listing(&token.label);
     assert_eq!(listing.matches(" Object;").count(), provisioned.len(), "pkcs11-tool agrees:\n{listing}");
-}
-
-fn sorted(mut objects: Vec<ObjectInfo>) -> Vec<ObjectInfo> {
-    objects.sort_by(|a, b| (a.label.as_str(), a.class as u8).cmp(&(b.label.as_str(), b.class as u8)));
-    objects
 }

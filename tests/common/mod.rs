@@ -107,6 +107,25 @@ pub fn settings(label: &str, sessions: usize, pin: &str) -> Pkcs11Settings {
     }
 }
 
+/// `pkcs11-tool --list-objects` (OpenSC) on the in-process token `label`: what another process
+/// sees on the token. Returns the listing.
+pub fn pkcs11_tool_listing(label: &str) -> String {
+    let out = Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(module())
+        .args(["--token-label", label, "--login", "--pin", USER_PIN, "--list-objects"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "pkcs11-tool: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Objects in a stable order, to compare inventories.
+pub fn sorted(mut objects: Vec<esignd::hsm::ObjectInfo>) -> Vec<esignd::hsm::ObjectInfo> {
+    objects.sort_by(|a, b| (a.label.as_str(), a.class as u8).cmp(&(b.label.as_str(), b.class as u8)));
+    objects
+}
+
 /// A token directory made by `softhsm/make-token`, for tests that run the binaries.
 pub struct TokenDir {
     /// The directory (removed when the test ends).

@@ -25,9 +25,14 @@ pub enum CtlError {
     #[error(transparent)]
     Tsa(crate::tsa::Error),
 
-    /// `selftest` found its own output wanting.
-    #[error("selftest failed: {0}")]
-    Selftest(String),
+    /// `selftest` found one of its files wanting.
+    #[error("selftest failed: {file} {problem}")]
+    Selftest {
+        /// The file that failed its check.
+        file: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
 
     /// A file could not be read.
     #[error("cannot read {path:?}: {source}")]

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
+use der::EncodePem;
 use der::pem::LineEnding;
-use der::{Decode, Encode, EncodePem};
 use x509_cert::Certificate;
 
 use super::{CtlError, open_store};
@@ -82,38 +82,33 @@ fn check_files(
         let path = dir.join(name);
         std::fs::read(&path).map_err(|source| CtlError::Read { path, source })
     };
-    let refused = |rule: String| CtlError::Selftest(rule);
+    let refused = |file: &'static str, problem: String| CtlError::Selftest { file, problem };
     let document = read("document.bin")?;
     let p7s = read("signature.p7s")?;
     let token = read("timestamp.tst")?;
-    let chain = pem::read_chain(&read("chain.pem")?).map_err(|e| refused(format!("chain.pem: {e}")))?;
-    let leaf = Certificate::from_der(
-        &pem::read_chain(&read("leaf.pem")?).map_err(|e| refused(format!("leaf.pem: {e}")))?[0]
-            .to_der()
-            .map_err(crate::ca::Error::from)?,
-    )
-    .map_err(crate::ca::Error::from)?;
+    let chain = pem::read_chain(&read("chain.pem")?).map_err(|e| refused("chain.pem", e.to_string()))?;
+    let leaf = pem::read_chain(&read("leaf.pem")?).map_err(|e| refused("leaf.pem", e.to_string()))?.remove(0);
 
     let verified = crate::cms::verify::verify(&p7s, Some(&hash.digest(&document)), &[])
-        .map_err(|e| refused(format!("signature.p7s does not verify over document.bin: {e}")))?;
+        .map_err(|e| refused("signature.p7s", format!("does not verify over document.bin: {e}")))?;
     if verified.signer != leaf {
-        return Err(refused("signature.p7s is not signed by leaf.pem".into()));
+        return Err(refused("signature.p7s", "is not signed by leaf.pem".into()));
     }
     if verified.signing_time.is_some() != (profile == Profile::Cades) {
-        return Err(refused("signing-time does not follow the profile".into()));
+        return Err(refused("signature.p7s", format!("signing-time does not follow the {profile:?} profile")));
     }
     let imprint = tsa::builtin::sha256_imprint(verified.signer_info.signature.as_bytes()).map_err(CtlError::Tsa)?;
     let stamped = tsa::verify::verify_token(&token, &imprint, None, tsa_anchors)
-        .map_err(|e| refused(format!("timestamp.tst: {e}")))?;
+        .map_err(|e| refused("timestamp.tst", e.to_string()))?;
     let gen_time = stamped.tst_info.gen_time.to_system_time();
     path::verify_path(&leaf, &chain[1..], &chain[..1], gen_time)
         .or_else(|_| path::verify_path(&leaf, &chain, &chain[chain.len() - 1..], gen_time))
-        .map_err(|e| refused(format!("leaf.pem does not chain to chain.pem at genTime: {e}")))?;
+        .map_err(|e| refused("leaf.pem", format!("does not chain to chain.pem at genTime: {e}")))?;
     let validity = leaf.tbs_certificate().validity();
     let (not_before, not_after) = (validity.not_before.to_system_time(), validity.not_after.to_system_time());
     let signing_time = verified.signing_time.unwrap_or(gen_time);
     if !(not_before <= signing_time && signing_time <= gen_time && gen_time <= not_after) {
-        return Err(refused("notBefore <= signing-time <= genTime <= notAfter does not hold".into()));
+        return Err(refused("signature.p7s", "notBefore <= signing-time <= genTime <= notAfter does not hold".into()));
     }
     Ok(format!(
         "{profile:?} B-T, leaf serial {} valid {}s, stamped {:.3}s after notBefore by '{}'",

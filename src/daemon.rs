@@ -10,7 +10,13 @@ use crate::config::{Config, ConfigError};
 use crate::hsm::KeyStore;
 use crate::hsm::pkcs11::Pkcs11KeyStore;
 use crate::http::{self, AppState};
+use crate::identity::client::IdentityClient;
+use crate::jose::jwk::{Jwk, JwkSet};
+use crate::outbound::HttpClient;
+use crate::payment::PaymentGate;
 use crate::service::{ServiceError, SigningService};
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
 
 /// Why the daemon could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +33,12 @@ pub enum DaemonError {
     /// The signing service could not be set up.
     #[error("the signing service cannot start: {0}")]
     Service(ServiceError),
+    /// The store could not be opened.
+    #[error("the store is not usable: {0}")]
+    Store(#[from] StoreError),
+    /// The service key cannot be published as a JWK.
+    #[error("the service key cannot sign tokens (ES256 needs a P-256 key): {0}")]
+    ServiceKey(crate::jose::Error),
     /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}; is another process using it? (server.listen)")]
     Bind {
@@ -47,7 +59,10 @@ impl DaemonError {
     pub fn exit_code(&self) -> u8 {
         match self {
             DaemonError::Config(_) => 64,
-            DaemonError::Hsm(_) | DaemonError::Inventory(_) | DaemonError::Service(_) => 69,
+            DaemonError::Hsm(_) | DaemonError::Inventory(_) | DaemonError::Service(_) | DaemonError::ServiceKey(_) => {
+                69
+            }
+            DaemonError::Store(_) => 73, // EX_CANTCREAT
             DaemonError::Bind { .. } | DaemonError::Runtime(_) => 1,
         }
     }
@@ -80,6 +95,8 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     let token = keys.status()?;
     tracing::info!(token = %token.label, serial = %token.serial, model = %token.model, sessions = config.hsm.sessions, "HSM session pool open");
     let service = Arc::new(SigningService::new(Arc::clone(&keys), &config)?);
+    let store = Arc::new(SqliteStore::open(&config.store.path)?);
+    tracing::info!(path = %config.store.path.display(), "store open");
     for (label, description) in service.key_summary() {
         tracing::info!(key = %label, %description, "key checked");
     }
@@ -88,8 +105,18 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
     runtime.block_on(async {
         let addr = config.server.listen;
         let listener = http::bind(addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
-        let state =
-            Arc::new(AppState { service, hsm_deadline: config.hsm.call_timeout, max_tsa_request: config.tsa.max_request_bytes });
+        let http = HttpClient::new();
+        let jwks = JwkSet { keys: vec![Jwk::from_spki(&service.service_public_key(), "ES256").map_err(DaemonError::ServiceKey)?] };
+        let state = Arc::new(AppState {
+            service,
+            store: Arc::clone(&store),
+            identity: Arc::new(IdentityClient::new(config.identity.clone(), http.clone())),
+            payment: Arc::new(PaymentGate::new(config.payment.clone(), http, config.identity.timeout)),
+            jwks,
+            hsm_deadline: config.hsm.call_timeout,
+            max_tsa_request: config.tsa.max_request_bytes,
+        });
+        tokio::spawn(sweep(store, config.store.sweep_interval));
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
         http::serve(listener, state, shutdown_signal(), config.server.drain).await;
@@ -103,6 +130,19 @@ impl From<ServiceError> for DaemonError {
             ServiceError::Hsm(e) => DaemonError::Hsm(e),
             ServiceError::Ca(e) => DaemonError::Inventory(e),
             other => DaemonError::Service(other),
+        }
+    }
+}
+
+/// Delete expired records every `interval`, for the daemon's life.
+async fn sweep<S: Store>(store: Arc<S>, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        match store.sweep(std::time::SystemTime::now()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "store swept"),
+            Err(e) => tracing::warn!(error = %e, "sweeping the store failed"),
         }
     }
 }

@@ -3,93 +3,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::daemon::{Daemon, esignd};
 use common::{TokenDir, http_get, text};
-
-fn esignd(token: &TokenDir) -> Command {
-    let mut command = token.command(env!("CARGO_BIN_EXE_esignd"));
-    command.arg("--config").arg(token.config()).env("ESIGND__LOG__FORMAT", "json");
-    command
-}
 
 fn check_config(token: &TokenDir, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = esignd(token).arg("--check-config").envs(env.iter().copied()).output().unwrap();
     (out.status.code(), text(&out.stderr))
-}
-
-/// A running daemon whose JSON log lines are collected as they come.
-struct Daemon {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Daemon {
-    fn start(token: &TokenDir) -> Self {
-        Self::start_with(esignd(token))
-    }
-
-    fn start_with(mut command: Command) -> Self {
-        let mut child = command.arg("serve").stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Self { child, lines, seen: Vec::new() }
-    }
-
-    /// Wait for a log line whose message is `message`; return it as JSON.
-    fn wait_for(&mut self, message: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while let Ok(line) = self.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            self.seen.push(line.clone());
-            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line)
-                && json["message"] == message
-            {
-                return json;
-            }
-        }
-        panic!("no '{message}' log line; the daemon said:\n{}", self.seen.join("\n"));
-    }
-
-    fn listening_on(&mut self) -> SocketAddr {
-        self.wait_for("serving")["listen"].as_str().unwrap().parse().unwrap()
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-
-    fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                self.seen.extend(self.lines.try_iter());
-                return status.code();
-            }
-            assert!(Instant::now() < deadline, "the daemon did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -3,8 +3,9 @@
 #
 # On a fresh Debian machine with Rust it first installs what the tests use when it is missing:
 # SoftHSM2 (the PKCS#11 token), OpenSC's pkcs11-tool and openssl (the independent judges),
-# procps (kill, to send SIGTERM to the daemon under test), and Python's venv for certomancer —
-# a third-party RFC 3161 TSA from PyPI, installed into target/certomancer-venv. Then:
+# procps (kill, to send SIGTERM to the daemon under test), Python's venv for certomancer — a
+# third-party RFC 3161 TSA from PyPI, installed into target/certomancer-venv — and Node.js for
+# oidc-provider, the real OpenID provider from npm (tests/oidc). Then:
 # formatting and lint checks when rustfmt/clippy are installed, and every test — unit,
 # in-memory key store, SoftHSM, process-level tests of esignd and esignctl, and short runs of
 # the benchmarks.
@@ -17,6 +18,8 @@ command -v pkcs11-tool >/dev/null || missing+=(opensc)
 command -v openssl >/dev/null || missing+=(openssl)
 [ -x /bin/kill ] || [ -x /usr/bin/kill ] || missing+=(procps)
 command -v python3 >/dev/null || missing+=(python3)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
@@ -31,6 +34,9 @@ fi
 
 # In-process SoftHSM tests make their tokens here (see .cargo/config.toml); start clean.
 rm -rf target/softhsm-test
+
+# oidc-provider, the real OpenID provider of the identity tests (tests/oidc, package-lock pinned).
+(cd tests/oidc && npm ci --no-audit --no-fund --silent)
 
 # certomancer, the third-party TSA of tests/certomancer.rs; pinned, rebuilt when missing.
 venv=target/certomancer-venv

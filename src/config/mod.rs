@@ -42,6 +42,61 @@ pub struct Config {
     pub ca: CaConfig,
     /// `[tsa]`
     pub tsa: TsaConfig,
+    /// `[identity]`
+    pub identity: IdentityConfig,
+    /// `[store]`
+    pub store: StoreConfig,
+    /// `[payment]`
+    pub payment: PaymentConfig,
+}
+
+/// `[identity]`: the OpenID provider whose users sign.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// The provider's issuer URL (discovery at `{issuer}/.well-known/openid-configuration`);
+    /// `None` when no provider is configured (then nothing that needs a signer's identity works).
+    pub issuer: Option<String>,
+    /// The `aud` that JWT access tokens must carry.
+    pub audience: String,
+    /// esignd's client id at the provider (userinfo JWTs are addressed to it).
+    pub client_id: String,
+    /// Which claims make the certificate subject.
+    pub claims: IdentityClaims,
+    /// Deadline for each call to the provider.
+    pub timeout: Duration,
+}
+
+/// Claim names mapped to the certificate subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityClaims {
+    /// The claim that becomes the CN (default `name`).
+    pub name: String,
+    /// The claim that becomes the serialNumber (default `sub`).
+    pub subject_id: String,
+}
+
+/// `[store]`: where records live.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// The SQLite file.
+    pub path: PathBuf,
+    /// How long a finished signature can be redeemed.
+    pub response_ttl: Duration,
+    /// How often expired and redeemed records are deleted.
+    pub sweep_interval: Duration,
+}
+
+/// `[payment]`: the GovStack payment token.
+#[derive(Debug, Clone)]
+pub struct PaymentConfig {
+    /// Whether `X-GovStack-PaymentToken` is required on `/v1/sign/onetime`.
+    pub required: bool,
+    /// The payment provider's JWKS.
+    pub jwks_url: Option<String>,
+    /// Required `iss` of payment tokens, if set.
+    pub issuer: Option<String>,
+    /// Required `aud` of payment tokens, if set.
+    pub audience: Option<String>,
 }
 
 /// `[ca]`: how one-time certificates are made (DESIGN §3).

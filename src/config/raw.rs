@@ -21,6 +21,43 @@ pub struct RawConfig {
     pub ca: RawCa,
     #[serde(default)]
     pub tsa: RawTsa,
+    #[serde(default)]
+    pub identity: RawIdentity,
+    #[serde(default)]
+    pub store: RawStore,
+    #[serde(default)]
+    pub payment: RawPayment,
+}
+
+/// `[identity]`: the OpenID provider.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentity {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub client_id: Option<String>,
+    pub name_claim: Option<String>,
+    pub subject_claim: Option<String>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// `[store]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub path: Option<PathBuf>,
+    pub response_ttl_secs: Option<u64>,
+    pub sweep_interval_secs: Option<u64>,
+}
+
+/// `[payment]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPayment {
+    pub required: Option<bool>,
+    pub jwks_url: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
 }
 
 /// `[ca]`: one-time certificates.

@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawCa, RawConfig, RawHsm, RawLog, RawServer, RawTsa};
+use super::raw::{RawCa, RawConfig, RawHsm, RawIdentity, RawLog, RawPayment, RawServer, RawStore, RawTsa};
 use super::{
-    CaConfig, Config, ConfigError, HsmConfig, KeyLabels, LogConfig, LogFormat, PinSource, ServerConfig, TsaConfig,
-    TsaMode,
+    CaConfig, Config, ConfigError, HsmConfig, IdentityClaims, IdentityConfig, KeyLabels, LogConfig, LogFormat,
+    PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -30,6 +30,9 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         log: log(raw.log)?,
         ca: ca(raw.ca)?,
         tsa: tsa(raw.tsa, &base)?,
+        identity: identity(raw.identity)?,
+        store: store(raw.store, &base)?,
+        payment: payment(raw.payment)?,
         file,
     })
 }
@@ -272,6 +275,79 @@ fn external_tsa(
         reason: format!("not PEM certificates: {e}"),
     })?;
     Ok(TsaMode::External { urls, timeout: Duration::from_millis(timeout_ms), trust })
+}
+
+fn http_url(key: &'static str, url: &str) -> Result<String, ConfigError> {
+    let uri: Result<hyper::Uri, _> = url.parse();
+    if uri.is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()) {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError::Invalid { key, value: url.to_owned(), reason: "an absolute http(s) URL" })
+    }
+}
+
+fn identity(raw: RawIdentity) -> Result<IdentityConfig, ConfigError> {
+    // The issuer is compared exactly with the discovery document's and the tokens' `iss`, so it
+    // is kept as written (a trailing slash included).
+    if let Some(issuer) = &raw.issuer {
+        http_url("identity.issuer", issuer)?;
+    }
+    let client_id = raw.client_id.unwrap_or_else(|| "esignd".to_owned());
+    let timeout_ms = raw.timeout_ms.unwrap_or(5_000);
+    if !(100..=60_000).contains(&timeout_ms) {
+        return Err(ConfigError::Invalid {
+            key: "identity.timeout_ms",
+            value: timeout_ms.to_string(),
+            reason: "100 to 60000 milliseconds",
+        });
+    }
+    Ok(IdentityConfig {
+        issuer: raw.issuer,
+        audience: raw.audience.unwrap_or_else(|| client_id.clone()),
+        client_id,
+        claims: IdentityClaims {
+            name: raw.name_claim.unwrap_or_else(|| "name".to_owned()),
+            subject_id: raw.subject_claim.unwrap_or_else(|| "sub".to_owned()),
+        },
+        timeout: Duration::from_millis(timeout_ms),
+    })
+}
+
+fn store(raw: RawStore, base: &Path) -> Result<StoreConfig, ConfigError> {
+    let response_ttl = raw.response_ttl_secs.unwrap_or(600);
+    if !(10..=7 * 86_400).contains(&response_ttl) {
+        return Err(ConfigError::Invalid {
+            key: "store.response_ttl_secs",
+            value: response_ttl.to_string(),
+            reason: "10 seconds to 7 days",
+        });
+    }
+    let sweep = raw.sweep_interval_secs.unwrap_or(60);
+    if !(1..=86_400).contains(&sweep) {
+        return Err(ConfigError::Invalid {
+            key: "store.sweep_interval_secs",
+            value: sweep.to_string(),
+            reason: "1 to 86400 seconds",
+        });
+    }
+    Ok(StoreConfig {
+        path: base.join(raw.path.unwrap_or_else(|| PathBuf::from("esignd.db"))),
+        response_ttl: Duration::from_secs(response_ttl),
+        sweep_interval: Duration::from_secs(sweep),
+    })
+}
+
+fn payment(raw: RawPayment) -> Result<PaymentConfig, ConfigError> {
+    let required = raw.required.unwrap_or(false);
+    let jwks_url = raw.jwks_url.as_deref().map(|u| http_url("payment.jwks_url", u)).transpose()?;
+    if required && jwks_url.is_none() {
+        return Err(ConfigError::Invalid {
+            key: "payment.jwks_url",
+            value: String::new(),
+            reason: "payment.required = true needs the payment provider's JWKS URL",
+        });
+    }
+    Ok(PaymentConfig { required, jwks_url, issuer: raw.issuer, audience: raw.audience })
 }
 
 fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {

@@ -9,9 +9,10 @@ use hyper::{Response, StatusCode};
 use super::AppState;
 use super::response::{Body, error};
 use crate::hsm::KeyStore;
+use crate::store::Store;
 
 /// The chain, CA certificate first.
-pub fn chain<K: KeyStore>(state: &AppState<K>) -> Response<Body> {
+pub fn chain<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Body> {
     match crate::pki::pem::write_chain(state.service.ca().chain()) {
         Ok(pem) => {
             let mut response = Response::new(Full::new(Bytes::from(pem)));

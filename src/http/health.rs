@@ -1,5 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (it can do its job: the HSM session pool
-//! hands out a logged-in session within the per-call deadline).
+//! `/healthz` (the process answers) and `/readyz` (it can do its job: the HSM session pool hands
+//! out a logged-in session within the per-call deadline, and the store answers).
 
 use hyper::{Response, StatusCode};
 use serde_json::json;
@@ -7,29 +7,34 @@ use serde_json::json;
 use super::AppState;
 use super::response::{Body, json};
 use crate::hsm::{self, KeyStore};
+use crate::store::Store;
 
 /// Liveness: the process is up.
 pub fn live() -> Response<Body> {
     json(StatusCode::OK, &json!({ "status": "ok" }))
 }
 
-/// Readiness: the HSM answers with a logged-in session.
-pub async fn ready<K: KeyStore>(state: &AppState<K>) -> Response<Body> {
-    match hsm::blocking::status(state.service.keys(), state.hsm_deadline).await {
-        Ok(status) if status.logged_in => json(
-            StatusCode::OK,
-            &json!({ "status": "ready", "checks": { "hsm": { "status": "ok", "token": status.label, "serial": status.serial } } }),
-        ),
-        Ok(status) => json(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({ "status": "unavailable", "checks": { "hsm": { "status": "error", "token": status.label, "error": "the session is not logged in" } } }),
-        ),
+/// Readiness: every dependency answers.
+pub async fn ready<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Body> {
+    let (hsm, store) =
+        tokio::join!(hsm::blocking::status(state.service.keys(), state.hsm_deadline), state.store.ping());
+    let hsm = match hsm {
+        Ok(status) if status.logged_in => json!({ "status": "ok", "token": status.label, "serial": status.serial }),
+        Ok(status) => json!({ "status": "error", "token": status.label, "error": "the session is not logged in" }),
         Err(e) => {
             tracing::warn!(error = %e, "readiness: HSM check failed");
-            json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({ "status": "unavailable", "checks": { "hsm": { "status": "error", "error": e.to_string() } } }),
-            )
+            json!({ "status": "error", "error": e.to_string() })
         }
-    }
+    };
+    let store = match store {
+        Ok(()) => json!({ "status": "ok" }),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: store check failed");
+            json!({ "status": "error", "error": e.to_string() })
+        }
+    };
+    let ready = [&hsm, &store].iter().all(|check| check["status"] == "ok");
+    let (status, word) =
+        if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
+    json(status, &json!({ "status": word, "checks": { "hsm": hsm, "store": store } }))
 }

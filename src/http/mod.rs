@@ -2,15 +2,20 @@
 //! drain on shutdown.
 //!
 //! This layer knows nothing of PKCS#11: it hands work to [`crate::service`] and asks the key
-//! store only for its status. It serves the operator endpoints `/healthz` and `/readyz`, the
-//! built-in TSA at `POST /tsa`, and the CA chain at `GET /v1/ca`; the signing API joins it in
-//! later work.
+//! store only for its status. It serves the GovStack `POST /v1/sign/onetime`, the operator
+//! endpoints `/healthz` and `/readyz`, the built-in TSA at `POST /tsa`, the CA chain at
+//! `GET /v1/ca`, published certificates at `GET /v1/certs/{serial}` and the service key at
+//! `/.well-known/jwks.json`.
 
 mod body;
 mod ca;
+mod certs;
+mod error;
 mod health;
+mod json;
 mod response;
 mod router;
+mod sign_onetime;
 mod tsa;
 
 use std::future::Future;
@@ -25,12 +30,24 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::hsm::KeyStore;
+use crate::identity::client::IdentityClient;
+use crate::jose::jwk::JwkSet;
+use crate::payment::PaymentGate;
 use crate::service::SigningService;
+use crate::store::Store;
 
 /// What request handlers share.
-pub struct AppState<K: KeyStore> {
+pub struct AppState<K: KeyStore, S: Store> {
     /// The signing service (and through it the key store).
     pub service: Arc<SigningService<K>>,
+    /// The store.
+    pub store: Arc<S>,
+    /// The ID provider.
+    pub identity: Arc<IdentityClient>,
+    /// The payment check.
+    pub payment: Arc<PaymentGate>,
+    /// The service key's public JWKS.
+    pub jwks: JwkSet,
     /// Deadline for one HSM call made on behalf of a request.
     pub hsm_deadline: Duration,
     /// Largest `POST /tsa` body.
@@ -38,9 +55,9 @@ pub struct AppState<K: KeyStore> {
 }
 
 /// Serve `listener` until `shutdown` completes, then give open connections `drain` to finish.
-pub async fn serve<K: KeyStore>(
+pub async fn serve<K: KeyStore, S: Store>(
     listener: TcpListener,
-    state: Arc<AppState<K>>,
+    state: Arc<AppState<K, S>>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {

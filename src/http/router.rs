@@ -9,13 +9,15 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use tracing::Instrument;
 
+use super::error::ApiError;
 use super::response::{Body, error};
-use super::{AppState, ca, health, tsa};
+use super::{AppState, ca, certs, health, sign_onetime, tsa};
 use crate::hsm::KeyStore;
+use crate::store::Store;
 
 /// Answer one request.
-pub async fn route<K: KeyStore>(
-    state: Arc<AppState<K>>,
+pub async fn route<K: KeyStore, S: Store>(
+    state: Arc<AppState<K, S>>,
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
@@ -25,13 +27,24 @@ pub async fn route<K: KeyStore>(
     async move {
         let started = Instant::now();
         let path = request.uri().path().to_owned();
-        let mut response = match (request.method(), path.as_str()) {
-            (&Method::GET | &Method::HEAD, "/healthz") => health::live(),
-            (&Method::GET | &Method::HEAD, "/readyz") => health::ready(&state).await,
-            (&Method::POST, "/tsa") => tsa::handle(&state, request).await,
-            (&Method::GET | &Method::HEAD, "/v1/ca") => ca::chain(&state),
-            (_, "/healthz" | "/readyz" | "/v1/ca") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
-            (_, "/tsa") => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with an application/timestamp-query body"),
+        let get = matches!(*request.method(), Method::GET | Method::HEAD);
+        let post = *request.method() == Method::POST;
+        let mut response = match path.as_str() {
+            "/healthz" if get => health::live(),
+            "/readyz" if get => health::ready(&state).await,
+            "/tsa" if post => tsa::handle(&state, request).await,
+            "/v1/ca" if get => ca::chain(&state),
+            "/.well-known/jwks.json" if get => certs::jwks(&state),
+            "/v1/sign/onetime" if post => answer(sign_onetime::handle(&state, request).await),
+            p if get && p.starts_with("/v1/certs/") => {
+                answer(certs::certificate(&state, &p["/v1/certs/".len()..]).await)
+            }
+            "/healthz" | "/readyz" | "/v1/ca" | "/.well-known/jwks.json" => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
+            }
+            "/tsa" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with an application/timestamp-query body"),
+            "/v1/sign/onetime" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON SignRequest"),
+            p if p.starts_with("/v1/certs/") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
             _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
         };
         response.headers_mut().insert("x-request-id", request_id.parse().expect("hex is a valid header value"));
@@ -46,6 +59,10 @@ pub async fn route<K: KeyStore>(
     }
     .instrument(span)
     .await
+}
+
+fn answer(result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    result.unwrap_or_else(ApiError::into_response)
 }
 
 /// 64 random bits in hex: enough to find one request's lines in the logs.

@@ -12,9 +12,10 @@ use super::AppState;
 use super::body::{BodyError, has_content_type, read_limited};
 use super::response::{Body, error};
 use crate::hsm::KeyStore;
+use crate::store::Store;
 
 /// Answer one time-stamp request.
-pub async fn handle<K: KeyStore>(state: &AppState<K>, request: Request<Incoming>) -> Response<Body> {
+pub async fn handle<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Request<Incoming>) -> Response<Body> {
     if !matches!(state.service.timestamper(), crate::service::Timestamper::Builtin(_)) {
         return error(StatusCode::NOT_FOUND, "this esignd uses external TSAs; it runs no TSA of its own");
     }

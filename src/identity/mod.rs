@@ -1,9 +1,69 @@
 //! Who signs: the identity an ID provider vouched for, reduced to what goes into a one-time
 //! certificate's subject.
 //!
+//! [`provider`] is the OpenID provider (discovery, JWKS, userinfo); [`access_token`] turns a
+//! GovStack authentication token into an [`Identity`].
+//!
 //! An [`Identity`] is personal data: its `Debug` shows nothing, and it is never logged.
 
+pub mod access_token;
+pub mod client;
+pub mod provider;
+
 use std::fmt;
+
+/// Why a caller could not be identified.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token was given.
+    #[error("the authentication token is missing")]
+    Missing,
+    /// The token does not verify or fails a claim check.
+    #[error("the authentication token is not valid: {0}")]
+    Token(#[from] crate::jose::Error),
+    /// The provider refused the token (userinfo answered 401/403, or named another subject).
+    #[error("the ID provider does not accept the authentication token")]
+    Rejected,
+    /// The claims lack what a certificate subject needs.
+    #[error("the ID provider gave no {0:?} claim for the certificate subject")]
+    MissingClaim(String),
+    /// The claims cannot go into a certificate.
+    #[error("the identity cannot go into a certificate: {0}")]
+    Identity(IdentityError),
+    /// The provider could not be reached.
+    #[error("the ID provider is unavailable: {0}")]
+    ProviderUnavailable(#[from] crate::outbound::OutboundError),
+    /// The provider's documents are unusable.
+    #[error("the ID provider is misconfigured: {0}")]
+    Discovery(String),
+    /// No provider is configured.
+    #[error("no ID provider is configured (identity.issuer)")]
+    NotConfigured,
+}
+
+impl From<crate::jose::remote::RemoteError> for AuthError {
+    fn from(e: crate::jose::remote::RemoteError) -> Self {
+        match e {
+            crate::jose::remote::RemoteError::Token(e) => AuthError::Token(e),
+            crate::jose::remote::RemoteError::Unavailable(e) => AuthError::ProviderUnavailable(e),
+            other => AuthError::Discovery(other.to_string()),
+        }
+    }
+}
+
+impl AuthError {
+    /// Whether the caller is at fault (401) rather than the provider or esignd (503).
+    pub fn is_callers_fault(&self) -> bool {
+        matches!(
+            self,
+            AuthError::Missing
+                | AuthError::Token(_)
+                | AuthError::Rejected
+                | AuthError::MissingClaim(_)
+                | AuthError::Identity(_)
+        )
+    }
+}
 
 /// A verified signer: display name and the partner-specific subject identifier.
 #[derive(Clone, PartialEq, Eq)]

@@ -107,6 +107,11 @@ impl<K: KeyStore> SigningService<K> {
         self.inventory().summary()
     }
 
+    /// The service key's public key (it signs session tokens and webhooks).
+    pub fn service_public_key(&self) -> spki::SubjectPublicKeyInfoOwned {
+        self.inventory().service_key.public_key().clone()
+    }
+
     /// The key store.
     pub fn keys(&self) -> &Arc<K> {
         &self.keys

@@ -2,7 +2,9 @@
 //! tests that start esignd/esignctl), the openssl oracle, and a minimal HTTP client.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod fake_tsa;
+pub mod oidc;
 pub mod oracle;
 pub mod suite;
 

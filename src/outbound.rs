@@ -1,0 +1,131 @@
+//! Outbound HTTP: the one client esignd uses to reach ID providers, payment providers, TSAs and
+//! eService webhooks. HTTPS with the Mozilla root set (`webpki-roots`, rustls on `ring`) or plain
+//! HTTP; every call has a deadline and a cap on the response size.
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// The largest response body read from anyone.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+/// Why an outbound call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    /// No complete answer before the deadline.
+    #[error("no answer from {url} within {timeout:?}")]
+    Timeout {
+        /// The URL called.
+        url: String,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// Connecting, TLS or sending failed.
+    #[error("calling {url} failed: {source}")]
+    Request {
+        /// The URL called.
+        url: String,
+        /// What failed.
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    /// The body could not be read or was too large.
+    #[error("the answer from {url} could not be read or exceeded {MAX_RESPONSE_BYTES} bytes")]
+    Body {
+        /// The URL called.
+        url: String,
+    },
+    /// The URL is not usable.
+    #[error("invalid URL {0:?}")]
+    Url(String),
+}
+
+/// A response: status, content type and body.
+#[derive(Debug)]
+pub struct Response {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Content-Type, if any.
+    pub content_type: Option<String>,
+    /// The body.
+    pub body: Bytes,
+}
+
+/// The shared outbound client (cheap to clone).
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+impl Default for HttpClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl HttpClient {
+    /// A client trusting the Mozilla root set for HTTPS.
+    pub fn new() -> Self {
+        let connector =
+            hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
+        Self { client: Client::builder(TokioExecutor::new()).build(connector) }
+    }
+
+    /// Send one request and read the whole answer, within `timeout`.
+    ///
+    /// # Errors
+    /// [`OutboundError`].
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(hyper::header::HeaderName, String)],
+        body: Vec<u8>,
+        timeout: Duration,
+    ) -> Result<Response, OutboundError> {
+        let uri: hyper::Uri = url.parse().map_err(|_| OutboundError::Url(url.to_owned()))?;
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            let value = HeaderValue::from_str(value).map_err(|_| OutboundError::Url(url.to_owned()))?;
+            request = request.header(name, value);
+        }
+        let request = request.body(Full::new(Bytes::from(body))).map_err(|_| OutboundError::Url(url.to_owned()))?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|source| OutboundError::Request { url: url.to_owned(), source })?;
+            let status = response.status();
+            let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await
+                .map_err(|_| OutboundError::Body { url: url.to_owned() })?
+                .to_bytes();
+            Ok(Response { status, content_type, body })
+        };
+        tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| OutboundError::Timeout { url: url.to_owned(), timeout })?
+    }
+
+    /// GET a JSON document (with an optional bearer token).
+    ///
+    /// # Errors
+    /// [`OutboundError`].
+    pub async fn get(&self, url: &str, bearer: Option<&str>, timeout: Duration) -> Result<Response, OutboundError> {
+        let mut headers = vec![(ACCEPT, "application/json, application/jwt".to_owned())];
+        if let Some(token) = bearer {
+            headers.push((AUTHORIZATION, format!("Bearer {token}")));
+        }
+        self.send(Method::GET, url, &headers, Vec::new(), timeout).await
+    }
+}

@@ -1,0 +1,43 @@
+//! The SQLite schema and its migrations. `PRAGMA user_version` records how many migrations a
+//! file has had; start-up applies the missing ones in one transaction, in order, and refuses a
+//! file from a newer esignd.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migration `n` takes a file from version `n` to `n + 1`.
+const MIGRATIONS: &[&str] = &["
+    CREATE TABLE certificates (
+        serial     TEXT PRIMARY KEY,
+        der        BLOB NOT NULL,
+        not_after  INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE seen_once (
+        kind  TEXT NOT NULL,
+        id    TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        PRIMARY KEY (kind, id)
+    );
+    CREATE INDEX seen_once_until ON seen_once (until);
+"];
+
+/// Bring `conn` to the newest schema.
+///
+/// # Errors
+/// [`StoreError::SchemaTooNew`]; database errors (the transaction is rolled back).
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StoreError::SchemaTooNew { found: version, supported });
+    }
+    let tx = conn.transaction()?;
+    for (n, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (n + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The real OpenID provider of the tests: `oidc-provider` from npm (tests/oidc, installed by
+//! tests/run.sh with `npm ci`), started per test on a free loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::text;
+
+/// A running provider; stopped when dropped.
+pub struct Provider {
+    child: Child,
+    /// Its issuer URL.
+    pub issuer: String,
+    state: tempfile::TempDir,
+}
+
+fn oidc_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc")
+}
+
+impl Provider {
+    /// Start the provider; `redirect_uris` are esignd's callback URLs (for the browser flow).
+    pub fn start(redirect_uris: &[&str]) -> Self {
+        assert!(
+            oidc_dir().join("node_modules/oidc-provider").is_dir(),
+            "tests/oidc/node_modules is missing: run tests/run.sh (it runs npm ci there)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let state = tempfile::tempdir().unwrap();
+        let mut child = Command::new("node")
+            .current_dir(oidc_dir())
+            .arg("provider.mjs")
+            .arg(port.to_string())
+            .arg(state.path())
+            .env("ESIGND_REDIRECT_URIS", redirect_uris.join(","))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node is installed (tests/run.sh installs it)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let issuer = line
+            .trim()
+            .strip_prefix("ready ")
+            .unwrap_or_else(|| panic!("the provider did not start: {line:?}"))
+            .to_owned();
+        Self { child, issuer, state }
+    }
+
+    fn node(&self, args: &[&str]) -> String {
+        let out = Command::new("node").current_dir(oidc_dir()).args(args).output().unwrap();
+        assert!(out.status.success(), "node {args:?}: {}", text(&out.stderr));
+        text(&out.stdout).trim().to_owned()
+    }
+
+    /// Log `user` in as eService `client` and return its access token.
+    pub fn access_token(&self, client: &str, user: &str) -> String {
+        let tokens: serde_json::Value =
+            serde_json::from_str(&self.node(&["login.mjs", &self.issuer, client, user])).unwrap();
+        tokens["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A JWT signed with the provider's own key, with `claims` (plus `iss` and `iat`).
+    pub fn mint(&self, claims: &serde_json::Value) -> String {
+        self.node(&["mint.mjs", self.state.path().to_str().unwrap(), &claims.to_string()])
+    }
+
+    /// The provider's JWKS URL.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.issuer)
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,69 @@
+// A real OpenID provider (oidc-provider) on loopback for esignd's tests.
+//
+//   node provider.mjs PORT STATE_DIR
+//
+// Clients (all client_secret_basic, secret "<client_id>-secret"):
+//   esignd          the daemon's own client (browser flow); redirect URIs from $ESIGND_REDIRECT_URIS
+//   eservice-jwt    an eService whose access tokens are RS256 JWTs for audience "esignd",
+//                   carrying the `name` claim
+//   eservice-opaque an eService whose access tokens are opaque (resolved at userinfo)
+// Users: any login; `sub` is the login and `name` comes from NAMES below (or "User <login>").
+// The signing key is written to STATE_DIR/signing-key.json so tests can mint tokens the
+// provider would have signed (expired ones, wrong audiences) with mint.mjs.
+import { writeFileSync } from 'node:fs';
+import { generateKeyPair, exportJWK } from 'jose';
+import Provider from 'oidc-provider';
+
+const [port, stateDir] = [Number(process.argv[2]), process.argv[3]];
+const issuer = `http://127.0.0.1:${port}`;
+const NAMES = { jane: 'Jane Doe', 'o-brien': "Seán O'Brien, Jr.", 'accent': 'Jüri Õunapuu' };
+const nameOf = (sub) => NAMES[sub] ?? `User ${sub}`;
+
+const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+const signingKey = { ...(await exportJWK(privateKey)), kid: 'test-rs256', alg: 'RS256', use: 'sig' };
+writeFileSync(`${stateDir}/signing-key.json`, JSON.stringify({ issuer, key: signingKey }));
+
+const eserviceClient = (clientId) => ({
+  client_id: clientId,
+  client_secret: `${clientId}-secret`,
+  redirect_uris: ['http://127.0.0.1/eservice/callback'],
+  grant_types: ['authorization_code'],
+  response_types: ['code'],
+  token_endpoint_auth_method: 'client_secret_basic',
+});
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      ...eserviceClient('esignd'),
+      redirect_uris: (process.env.ESIGND_REDIRECT_URIS ?? 'http://127.0.0.1/sign/oidc/callback').split(','),
+    },
+    eserviceClient('eservice-jwt'),
+    eserviceClient('eservice-opaque'),
+  ],
+  jwks: { keys: [signingKey] },
+  findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: nameOf(sub) }) }),
+  claims: { openid: ['sub'], profile: ['name'] },
+  conformIdTokenClaims: false,
+  pkce: { required: () => false },
+  cookies: { keys: ['esignd-test-cookie-key'] },
+  ttl: { AccessToken: 300, AuthorizationCode: 60, IdToken: 300, Interaction: 300, Session: 600, Grant: 600 },
+  features: {
+    devInteractions: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: (ctx, client) => (client.clientId === 'eservice-jwt' ? 'urn:esignd' : undefined),
+      useGrantedResource: () => true,
+      getResourceServerInfo: () => ({
+        scope: 'openid profile',
+        audience: 'esignd',
+        accessTokenFormat: 'jwt',
+        accessTokenTTL: 300,
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  },
+  extraTokenClaims: async (ctx, token) =>
+    token.kind === 'AccessToken' && token.aud ? { name: nameOf(token.accountId) } : undefined,
+});
+provider.listen(port, '127.0.0.1', () => console.log(`ready ${issuer}`));

@@ -1,0 +1,248 @@
+//! `POST /v1/sign/onetime` end to end: a real OpenID provider (oidc-provider on loopback) issues
+//! the users' access tokens, esignd signs on SoftHSM, openssl judges the result; every bad input
+//! is answered with the right status and leaves nothing behind.
+
+mod common;
+
+use std::net::SocketAddr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::daemon::Daemon;
+use common::oidc::Provider;
+use common::{TokenDir, http_get, openssl, oracle, text};
+use serde_json::{Value, json};
+
+const DOCUMENT: &[u8] = b"The consent form the citizen signs.\n";
+
+struct Setup {
+    token: TokenDir,
+    provider: Provider,
+    daemon: Daemon,
+    addr: SocketAddr,
+}
+
+fn setup(extra_config: impl FnOnce(&Provider) -> String) -> Setup {
+    let provider = Provider::start(&[]);
+    let token = TokenDir::new();
+    let config = std::fs::read_to_string(token.config()).unwrap();
+    let identity =
+        format!("\n[identity]\nissuer = \"{}\"\naudience = \"esignd\"\n{}", provider.issuer, extra_config(&provider));
+    std::fs::write(token.config(), config + &identity).unwrap();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+    Setup { token, provider, daemon, addr }
+}
+
+fn sign(addr: SocketAddr, token: Option<&str>, payment: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Value) {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    let mut head = format!(
+        "POST /v1/sign/onetime HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = token {
+        head.push_str(&format!("X-GovStack-AuthenticationToken: {token}\r\n"));
+    }
+    if let Some(payment) = payment {
+        head.push_str(&format!("X-GovStack-PaymentToken: {payment}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&response[..split]).split(' ').nth(1).unwrap().parse().unwrap();
+    let body = serde_json::from_slice(&response[split + 4..]).unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn request(format: &str, hash_type: &str, digest: &[u8]) -> Vec<u8> {
+    json!({ "format": format, "hash": STANDARD.encode(digest), "hashType": hash_type, "dataToBeDisplayed": "Consent form 1234", "requestTimestamp": "2026-11-23T09:12:28Z" })
+        .to_string()
+        .into_bytes()
+}
+
+fn sha256(data: &[u8]) -> Vec<u8> {
+    esignd::hsm::HashAlgorithm::Sha256.digest(data)
+}
+
+/// Check a SignResponse with openssl; returns the certificate's subject line.
+fn judge(setup: &Setup, response: &Value, name: &str) -> String {
+    assert_eq!(response["status"]["code"], "OK", "{response}");
+    let dir = setup.token.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |f: &str| dir.join(f);
+    std::fs::write(p("document.bin"), DOCUMENT).unwrap();
+    std::fs::write(p("signature.p7s"), STANDARD.decode(response["signature"].as_str().unwrap()).unwrap()).unwrap();
+    std::fs::write(p("leaf.pem"), response["certificate"].as_str().unwrap()).unwrap();
+    let token = STANDARD.decode(response["signatureTimestamp"].as_str().unwrap()).unwrap();
+    std::fs::write(p("timestamp.tst"), &token).unwrap();
+    let (_, chain) = http_get(setup.addr, "/v1/ca");
+    std::fs::write(p("chain.pem"), chain).unwrap();
+    let at = oracle::gen_time(&token);
+    oracle::assert_ok(
+        &oracle::cms_verify(&dir, &p("signature.p7s"), &p("document.bin"), &p("chain.pem"), at),
+        "openssl cms -verify",
+    );
+    std::fs::write(p("signature-value.bin"), oracle::signature_value(&std::fs::read(p("signature.p7s")).unwrap()))
+        .unwrap();
+    oracle::assert_ok(
+        &oracle::ts_verify(&p("timestamp.tst"), &p("signature-value.bin"), &p("chain.pem")),
+        "openssl ts -verify",
+    );
+
+    // The certificate is published under its serial.
+    let serial = text(&openssl(["x509", "-noout", "-serial", "-in", p("leaf.pem").to_str().unwrap()]).stdout);
+    let serial = serial.trim().trim_start_matches("serial=").to_ascii_lowercase();
+    let (status, published) = http_get(setup.addr, &format!("/v1/certs/{serial}"));
+    assert_eq!(status, 200, "certificate {serial} is published");
+    assert_eq!(published.trim(), response["certificate"].as_str().unwrap().trim());
+
+    let subject =
+        openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb", "-in", p("leaf.pem").to_str().unwrap()]);
+    text(&subject.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_jwt_access_token_signs_cades_for_the_named_user() {
+    let setup = setup(|_| String::new());
+    let token = setup.provider.access_token("eservice-jwt", "jane");
+    assert_eq!(token.split('.').count(), 3, "the provider issues JWT access tokens to this client");
+    let (status, response) =
+        sign(setup.addr, Some(&token), None, "application/json", &request("CAdES", "SHA2-256", &sha256(DOCUMENT)));
+    assert_eq!(status, 200, "{response}");
+    let subject = judge(&setup, &response, "jwt");
+    assert!(subject.contains("CN=Jane Doe") && subject.contains("serialNumber=jane"), "{subject}");
+}
+
+#[test]
+fn an_opaque_access_token_is_resolved_at_userinfo() {
+    let setup = setup(|_| String::new());
+    let token = setup.provider.access_token("eservice-opaque", "o-brien");
+    assert_eq!(token.split('.').count(), 1, "the provider issues opaque access tokens to this client");
+    let (status, response) =
+        sign(setup.addr, Some(&token), None, "application/json", &request("PAdES", "SHA2-256", &sha256(DOCUMENT)));
+    assert_eq!(status, 200, "{response}");
+    let subject = judge(&setup, &response, "opaque");
+    // The name's comma stays inside the CN (RFC 4514 escapes it as \,).
+    assert!(subject.contains(r"CN=Seán O'Brien\, Jr."), "{subject}");
+}
+
+#[test]
+fn bad_requests_are_refused_with_the_right_status_and_leave_nothing_behind() {
+    let setup = setup(|_| String::new());
+    let good_token = setup.provider.access_token("eservice-jwt", "jane");
+    let store = setup.token.path("esignd.db");
+    let certificates = || {
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        conn.query_row("SELECT count(*) FROM certificates", [], |row| row.get::<_, i64>(0)).unwrap()
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let expired = setup.provider.mint(&json!({"sub": "jane", "name": "Jane Doe", "aud": "esignd", "exp": now - 3600}));
+    let other_audience =
+        setup.provider.mint(&json!({"sub": "jane", "name": "Jane Doe", "aud": "another-service", "exp": now + 300}));
+    let digest = sha256(DOCUMENT);
+    let good = request("CAdES", "SHA2-256", &digest);
+    // (what, token, content type, body, expected status, words the message must contain)
+    type Case<'a> = (&'a str, Option<&'a str>, &'a str, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        ("malformed JSON", Some(&good_token), "application/json", b"{\"format\": ".to_vec(), 400, "not valid JSON"),
+        (
+            "wrong hash length",
+            Some(&good_token),
+            "application/json",
+            request("CAdES", "SHA2-256", &digest[..20]),
+            400,
+            "hash is 20 bytes",
+        ),
+        (
+            "bad base64",
+            Some(&good_token),
+            "application/json",
+            br#"{"format":"CAdES","hashType":"SHA2-256","hash":"***"}"#.to_vec(),
+            400,
+            "not valid base64",
+        ),
+        (
+            "unknown hashType",
+            Some(&good_token),
+            "application/json",
+            request("CAdES", "SHA3-256", &digest),
+            422,
+            "unsupported hash algorithm",
+        ),
+        (
+            "unknown format",
+            Some(&good_token),
+            "application/json",
+            request("JWS", "SHA2-256", &digest),
+            422,
+            "esignd produces CAdES and PAdES",
+        ),
+        (
+            "missing hash",
+            Some(&good_token),
+            "application/json",
+            br#"{"format":"CAdES","hashType":"SHA2-256"}"#.to_vec(),
+            422,
+            "hash is required",
+        ),
+        ("oversized body", Some(&good_token), "application/json", vec![b' '; 64 * 1024], 413, "larger than"),
+        ("wrong content type", Some(&good_token), "text/plain", good.clone(), 415, "application/json"),
+        ("missing token", None, "application/json", good.clone(), 401, "X-GovStack-AuthenticationToken is required"),
+        (
+            "opaque token the provider does not know",
+            Some("not-a-token-the-provider-issued"),
+            "application/json",
+            good.clone(),
+            401,
+            "does not accept",
+        ),
+        ("expired token", Some(&expired), "application/json", good.clone(), 401, "expired"),
+        ("wrong audience", Some(&other_audience), "application/json", good.clone(), 401, "another audience"),
+    ];
+    for (what, token, content_type, body, want, message) in cases {
+        let (status, response) = sign(setup.addr, token, None, content_type, &body);
+        assert_eq!(status, want, "{what}: {response}");
+        assert_eq!(response["status"]["code"], "ERROR", "{what}");
+        let said = response["status"]["message"].as_str().unwrap_or_default();
+        assert!(said.contains(message), "{what}: {said:?} lacks {message:?}");
+        if let Some(token) = token {
+            assert!(!said.contains(token), "{what}: the token is echoed");
+        }
+    }
+    assert_eq!(certificates(), 0, "nothing was issued for any bad request");
+    let log = setup.daemon.seen.join("\n");
+    assert!(!log.contains(&good_token) && !log.contains("Jane Doe"), "no token or personal data in the log");
+}
+
+#[test]
+fn payment_tokens_are_required_checked_and_spent_once() {
+    let setup = setup(|provider| {
+        format!("\n[payment]\nrequired = true\njwks_url = \"{}\"\naudience = \"esignd-payment\"\n", provider.jwks_url())
+    });
+    let token = setup.provider.access_token("eservice-jwt", "jane");
+    let body = request("CAdES", "SHA2-256", &sha256(DOCUMENT));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let paid =
+        setup.provider.mint(&json!({"jti": "payment-1", "aud": "esignd-payment", "exp": now + 300, "amount": "1.00"}));
+    let expired = setup.provider.mint(&json!({"jti": "payment-2", "aud": "esignd-payment", "exp": now - 3600}));
+
+    let (status, response) = sign(setup.addr, Some(&token), None, "application/json", &body);
+    assert_eq!(
+        (status, response["status"]["message"].as_str().unwrap()),
+        (402, "a payment token (X-GovStack-PaymentToken) is required")
+    );
+    let (status, _) = sign(setup.addr, Some(&token), Some(&expired), "application/json", &body);
+    assert_eq!(status, 402, "an expired payment token");
+    let (status, response) = sign(setup.addr, Some(&token), Some(&paid), "application/json", &body);
+    assert_eq!(status, 200, "{response}");
+    judge(&setup, &response, "paid");
+    let (status, response) = sign(setup.addr, Some(&token), Some(&paid), "application/json", &body);
+    assert_eq!(
+        (status, response["status"]["message"].as_str().unwrap()),
+        (402, "the payment token has already been used")
+    );
+}

@@ -15,6 +15,7 @@ use crate::jose::jwk::{Jwk, JwkSet};
 use crate::outbound::HttpClient;
 use crate::payment::PaymentGate;
 use crate::service::{ServiceError, SigningService};
+use crate::sessions::{Parts, Retry, SessionService};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -107,16 +108,29 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         let listener = http::bind(addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
         let http = HttpClient::new();
         let jwks = JwkSet { keys: vec![Jwk::from_spki(&service.service_public_key(), "ES256").map_err(DaemonError::ServiceKey)?] };
+        let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone()));
+        let sessions = Arc::new(SessionService::new(Parts {
+            signing: Arc::clone(&service),
+            store: Arc::clone(&store),
+            identity: Arc::clone(&identity),
+            clients: config.clients.clone(),
+            public_url: config.server.public_url.clone(),
+            jwks: jwks.clone(),
+            response_ttl: config.store.response_ttl,
+            http: http.clone(),
+            retry: Retry { attempts: config.webhooks.attempts, first_delay: config.webhooks.first_retry },
+        }));
         let state = Arc::new(AppState {
             service,
             store: Arc::clone(&store),
-            identity: Arc::new(IdentityClient::new(config.identity.clone(), http.clone())),
+            identity,
             payment: Arc::new(PaymentGate::new(config.payment.clone(), http, config.identity.timeout)),
+            sessions: Arc::clone(&sessions),
             jwks,
             hsm_deadline: config.hsm.call_timeout,
             max_tsa_request: config.tsa.max_request_bytes,
         });
-        tokio::spawn(sweep(store, config.store.sweep_interval));
+        tokio::spawn(sweep(store, sessions, config.store.sweep_interval));
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
         http::serve(listener, state, shutdown_signal(), config.server.drain).await;
@@ -134,11 +148,20 @@ impl From<ServiceError> for DaemonError {
     }
 }
 
-/// Delete expired records every `interval`, for the daemon's life.
-async fn sweep<S: Store>(store: Arc<S>, interval: std::time::Duration) {
+/// Fail expired sessions and delete expired records every `interval`, for the daemon's life.
+async fn sweep<K: KeyStore, S: Store>(
+    store: Arc<S>,
+    sessions: Arc<SessionService<K, S>>,
+    interval: std::time::Duration,
+) {
     let mut ticks = tokio::time::interval(interval);
     loop {
         ticks.tick().await;
+        match sessions.expire_overdue().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "expired signing sessions failed"),
+            Err(e) => tracing::warn!(error = %e, "expiring sessions failed"),
+        }
         match store.sweep(std::time::SystemTime::now()).await {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "store swept"),

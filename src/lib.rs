@@ -24,5 +24,6 @@ pub mod pki;
 pub mod preflight;
 pub mod provision;
 pub mod service;
+pub mod sessions;
 pub mod store;
 pub mod tsa;

@@ -45,13 +45,17 @@ pub enum ConfigError {
         reason: String,
     },
 
-    /// `hsm.pin` is written in the file.
+    /// A secret (`hsm.pin`, `identity.client_secret`) is written in the file.
     #[error(
-        "hsm.pin is written in the configuration file {path:?}; a PIN does not belong in a \
-         config file: put it in the file named by hsm.pin_file (mode 0600, or a systemd \
-         credential) or in the ESIGND__HSM__PIN environment variable"
+        "{key} is written in the configuration file {path:?}; a secret does not belong in a config \
+         file: put it in the file named by {key}_file (mode 0600, or a systemd credential) or in \
+         the environment variable {env}"
     )]
-    PinInFile {
+    SecretInFile {
+        /// The dotted key.
+        key: &'static str,
+        /// Its environment variable.
+        env: &'static str,
         /// The file.
         path: PathBuf,
     },

@@ -48,6 +48,50 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[payment]`
     pub payment: PaymentConfig,
+    /// `[[clients]]`: the registered eServices.
+    pub clients: Vec<ClientConfig>,
+    /// `[webhooks]`
+    pub webhooks: WebhookConfig,
+}
+
+/// `[webhooks]`: delivery of session outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Attempts in all (default 6).
+    pub attempts: u32,
+    /// Pause before the second attempt, doubled after each failure (default 1 s).
+    pub first_retry: Duration,
+}
+
+/// A registered eService (`[[clients]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Its client id.
+    pub id: String,
+    /// SHA-256 of its API key (the key itself is never configured).
+    pub api_key_sha256: [u8; 32],
+    /// The exact callback URLs it may be redirected to.
+    pub callback_urls: Vec<String>,
+    /// The webhook URL its sessions may notify.
+    pub webhook_url: Option<String>,
+}
+
+/// How esignd authenticates to the ID provider's token endpoint.
+#[derive(Clone)]
+pub enum ClientAuth {
+    /// `private_key_jwt` with the HSM service key (ES256), as e-Signet requires.
+    PrivateKeyJwt,
+    /// `client_secret_basic` with this secret.
+    ClientSecretBasic(secrecy::SecretString),
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PrivateKeyJwt => "PrivateKeyJwt",
+            Self::ClientSecretBasic(_) => "ClientSecretBasic([REDACTED])",
+        })
+    }
 }
 
 /// `[identity]`: the OpenID provider whose users sign.
@@ -64,6 +108,10 @@ pub struct IdentityConfig {
     pub claims: IdentityClaims,
     /// Deadline for each call to the provider.
     pub timeout: Duration,
+    /// Client authentication at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Scopes asked for in the browser flow.
+    pub scopes: Vec<String>,
 }
 
 /// Claim names mapped to the certificate subject.

@@ -27,6 +27,29 @@ pub struct RawConfig {
     pub store: RawStore,
     #[serde(default)]
     pub payment: RawPayment,
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+    #[serde(default)]
+    pub webhooks: RawWebhooks,
+}
+
+/// `[webhooks]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhooks {
+    pub attempts: Option<u32>,
+    pub first_retry_ms: Option<u64>,
+}
+
+/// `[[clients]]`: a registered eService.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    pub id: String,
+    pub api_key_sha256: String,
+    #[serde(default)]
+    pub callback_urls: Vec<String>,
+    pub webhook_url: Option<String>,
 }
 
 /// `[identity]`: the OpenID provider.
@@ -39,6 +62,12 @@ pub struct RawIdentity {
     pub name_claim: Option<String>,
     pub subject_claim: Option<String>,
     pub timeout_ms: Option<u64>,
+    pub client_auth: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    /// Only accepted from the environment (`ESIGND__IDENTITY__CLIENT_SECRET`).
+    pub client_secret: Option<SecretString>,
+    #[serde(default, deserialize_with = "list_or_comma_separated")]
+    pub scopes: Option<Vec<String>>,
 }
 
 /// `[store]`
@@ -149,8 +178,12 @@ pub fn read(file: Option<&std::path::Path>) -> Result<RawConfig, super::ConfigEr
             .add_source(source.clone())
             .build()
             .map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })?;
-        if file_only.get::<config::Value>("hsm.pin").is_ok() {
-            return Err(ConfigError::PinInFile { path: path.to_owned() });
+        for (key, env) in
+            [("hsm.pin", "ESIGND__HSM__PIN"), ("identity.client_secret", "ESIGND__IDENTITY__CLIENT_SECRET")]
+        {
+            if file_only.get::<config::Value>(key).is_ok() {
+                return Err(ConfigError::SecretInFile { key, env, path: path.to_owned() });
+            }
         }
         builder = builder.add_source(source);
     }

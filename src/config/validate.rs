@@ -5,10 +5,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::raw::{RawCa, RawConfig, RawHsm, RawIdentity, RawLog, RawPayment, RawServer, RawStore, RawTsa};
+use super::raw::{
+    RawCa, RawClient, RawConfig, RawHsm, RawIdentity, RawLog, RawPayment, RawServer, RawStore, RawTsa, RawWebhooks,
+};
 use super::{
-    CaConfig, Config, ConfigError, HsmConfig, IdentityClaims, IdentityConfig, KeyLabels, LogConfig, LogFormat,
-    PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode,
+    CaConfig, ClientAuth, ClientConfig, Config, ConfigError, HsmConfig, IdentityClaims, IdentityConfig, KeyLabels,
+    LogConfig, LogFormat, PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode, WebhookConfig,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -30,9 +32,11 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         log: log(raw.log)?,
         ca: ca(raw.ca)?,
         tsa: tsa(raw.tsa, &base)?,
-        identity: identity(raw.identity)?,
+        identity: identity(raw.identity, &base)?,
         store: store(raw.store, &base)?,
         payment: payment(raw.payment)?,
+        clients: clients(raw.clients)?,
+        webhooks: webhooks(raw.webhooks)?,
         file,
     })
 }
@@ -286,13 +290,58 @@ fn http_url(key: &'static str, url: &str) -> Result<String, ConfigError> {
     }
 }
 
-fn identity(raw: RawIdentity) -> Result<IdentityConfig, ConfigError> {
+fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, ConfigError> {
     // The issuer is compared exactly with the discovery document's and the tokens' `iss`, so it
     // is kept as written (a trailing slash included).
     if let Some(issuer) = &raw.issuer {
         http_url("identity.issuer", issuer)?;
     }
     let client_id = raw.client_id.unwrap_or_else(|| "esignd".to_owned());
+    let client_auth = match (
+        raw.client_auth.as_deref().unwrap_or("private_key_jwt"),
+        raw.client_secret_file,
+        raw.client_secret,
+    ) {
+        ("private_key_jwt", None, None) => ClientAuth::PrivateKeyJwt,
+        ("client_secret_basic", Some(file), None) => {
+            let path = base.join(file);
+            let secret = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                key: "identity.client_secret_file",
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            ClientAuth::ClientSecretBasic(secret.trim_end().to_owned().into())
+        }
+        ("client_secret_basic", None, Some(secret)) => ClientAuth::ClientSecretBasic(secret),
+        ("client_secret_basic", None, None) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_secret_file",
+                value: String::new(),
+                reason: "client_secret_basic needs identity.client_secret_file (or ESIGND__IDENTITY__CLIENT_SECRET)",
+            });
+        }
+        ("private_key_jwt", _, _) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_secret_file",
+                value: String::new(),
+                reason: "private_key_jwt signs with the HSM service key; a client secret is not used",
+            });
+        }
+        ("client_secret_basic", Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_secret",
+                value: String::new(),
+                reason: "set either identity.client_secret_file or ESIGND__IDENTITY__CLIENT_SECRET, not both",
+            });
+        }
+        (other, _, _) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_auth",
+                value: other.to_owned(),
+                reason: "use private_key_jwt or client_secret_basic",
+            });
+        }
+    };
     let timeout_ms = raw.timeout_ms.unwrap_or(5_000);
     if !(100..=60_000).contains(&timeout_ms) {
         return Err(ConfigError::Invalid {
@@ -310,7 +359,55 @@ fn identity(raw: RawIdentity) -> Result<IdentityConfig, ConfigError> {
             subject_id: raw.subject_claim.unwrap_or_else(|| "sub".to_owned()),
         },
         timeout: Duration::from_millis(timeout_ms),
+        client_auth,
+        scopes: raw.scopes.unwrap_or_else(|| vec!["openid".to_owned(), "profile".to_owned()]),
     })
+}
+
+fn webhooks(raw: RawWebhooks) -> Result<WebhookConfig, ConfigError> {
+    let attempts = raw.attempts.unwrap_or(6);
+    if !(1..=20).contains(&attempts) {
+        return Err(ConfigError::Invalid { key: "webhooks.attempts", value: attempts.to_string(), reason: "1 to 20" });
+    }
+    let first_retry_ms = raw.first_retry_ms.unwrap_or(1000);
+    if !(10..=600_000).contains(&first_retry_ms) {
+        return Err(ConfigError::Invalid {
+            key: "webhooks.first_retry_ms",
+            value: first_retry_ms.to_string(),
+            reason: "10 to 600000 milliseconds",
+        });
+    }
+    Ok(WebhookConfig { attempts, first_retry: Duration::from_millis(first_retry_ms) })
+}
+
+fn clients(raw: Vec<RawClient>) -> Result<Vec<ClientConfig>, ConfigError> {
+    let mut clients: Vec<ClientConfig> = Vec::new();
+    for client in raw {
+        if client.id.is_empty() || clients.iter().any(|c| c.id == client.id) {
+            return Err(ConfigError::Invalid {
+                key: "clients.id",
+                value: client.id,
+                reason: "each client needs its own non-empty id",
+            });
+        }
+        let hash = hex::decode(client.api_key_sha256.trim()).ok().and_then(|h| <[u8; 32]>::try_from(h).ok()).ok_or(
+            ConfigError::Invalid {
+                key: "clients.api_key_sha256",
+                value: client.api_key_sha256.clone(),
+                reason: "the SHA-256 of the API key in hex (64 characters): printf %s \"$KEY\" | sha256sum",
+            },
+        )?;
+        for url in client.callback_urls.iter().chain(client.webhook_url.iter()) {
+            http_url("clients.callback_urls", url)?;
+        }
+        clients.push(ClientConfig {
+            id: client.id,
+            api_key_sha256: hash,
+            callback_urls: client.callback_urls,
+            webhook_url: client.webhook_url,
+        });
+    }
+    Ok(clients)
 }
 
 fn store(raw: RawStore, base: &Path) -> Result<StoreConfig, ConfigError> {

@@ -11,11 +11,16 @@ mod body;
 mod ca;
 mod certs;
 mod error;
+mod form;
 mod health;
+mod interactive;
 mod json;
+mod pages;
 mod response;
 mod router;
+mod sessions;
 mod sign_onetime;
+mod sign_request;
 mod tsa;
 
 use std::future::Future;
@@ -34,6 +39,7 @@ use crate::identity::client::IdentityClient;
 use crate::jose::jwk::JwkSet;
 use crate::payment::PaymentGate;
 use crate::service::SigningService;
+use crate::sessions::SessionService;
 use crate::store::Store;
 
 /// What request handlers share.
@@ -46,6 +52,8 @@ pub struct AppState<K: KeyStore, S: Store> {
     pub identity: Arc<IdentityClient>,
     /// The payment check.
     pub payment: Arc<PaymentGate>,
+    /// Signing sessions.
+    pub sessions: Arc<SessionService<K, S>>,
     /// The service key's public JWKS.
     pub jwks: JwkSet,
     /// Deadline for one HSM call made on behalf of a request.

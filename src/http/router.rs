@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::error::ApiError;
 use super::response::{Body, error};
-use super::{AppState, ca, certs, health, sign_onetime, tsa};
+use super::{AppState, ca, certs, health, interactive, sessions, sign_onetime, tsa};
 use crate::hsm::KeyStore;
 use crate::store::Store;
 
@@ -36,15 +36,35 @@ pub async fn route<K: KeyStore, S: Store>(
             "/v1/ca" if get => ca::chain(&state),
             "/.well-known/jwks.json" if get => certs::jwks(&state),
             "/v1/sign/onetime" if post => answer(sign_onetime::handle(&state, request).await),
+            "/v1/sessions" if post => answer(sessions::create(&state, request).await),
+            "/sign/interactive" if get => interactive::page(&state, &request).await,
+            "/sign/interactive/start" if post => interactive::start(&state, request).await,
+            "/sign/interactive/cancel" if post => interactive::cancel(&state, request).await,
+            "/sign/oidc/callback" if get => interactive::callback(&state, &request).await,
             p if get && p.starts_with("/v1/certs/") => {
                 answer(certs::certificate(&state, &p["/v1/certs/".len()..]).await)
+            }
+            p if get && p.starts_with("/v1/sessions/") => {
+                answer(sessions::status(&state, &request, &p["/v1/sessions/".len()..]).await)
+            }
+            p if get && p.starts_with("/v1/sign/response/") => {
+                answer(sessions::redeem(&state, &request, &p["/v1/sign/response/".len()..]).await)
             }
             "/healthz" | "/readyz" | "/v1/ca" | "/.well-known/jwks.json" => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
             }
             "/tsa" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with an application/timestamp-query body"),
-            "/v1/sign/onetime" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON SignRequest"),
-            p if p.starts_with("/v1/certs/") => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            "/v1/sign/onetime" | "/v1/sessions" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON body"),
+            "/sign/interactive/start" | "/sign/interactive/cancel" => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "use the signing page's buttons")
+            }
+            "/sign/interactive" | "/sign/oidc/callback" => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            p if p.starts_with("/v1/certs/")
+                || p.starts_with("/v1/sessions/")
+                || p.starts_with("/v1/sign/response/") =>
+            {
+                error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
+            }
             _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
         };
         response.headers_mut().insert("x-request-id", request_id.parse().expect("hex is a valid header value"));

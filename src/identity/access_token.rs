@@ -44,9 +44,17 @@ pub async fn identify(
         }
         found.extend(userinfo);
     }
-    let name = text(&found, &claims.name).ok_or_else(|| AuthError::MissingClaim(claims.name.clone()))?;
+    identity_from_claims(&found, claims)
+}
+
+/// The certificate subject from a claims set, by the configured claim names.
+///
+/// # Errors
+/// [`AuthError::MissingClaim`], [`AuthError::Identity`].
+pub fn identity_from_claims(found: &Map<String, Value>, claims: &IdentityClaims) -> Result<Identity, AuthError> {
+    let name = text(found, &claims.name).ok_or_else(|| AuthError::MissingClaim(claims.name.clone()))?;
     let subject_id =
-        text(&found, &claims.subject_id).ok_or_else(|| AuthError::MissingClaim(claims.subject_id.clone()))?;
+        text(found, &claims.subject_id).ok_or_else(|| AuthError::MissingClaim(claims.subject_id.clone()))?;
     Identity::new(name, subject_id).map_err(AuthError::Identity)
 }
 

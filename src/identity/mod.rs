@@ -9,6 +9,7 @@
 pub mod access_token;
 pub mod client;
 pub mod provider;
+pub mod rp;
 
 use std::fmt;
 

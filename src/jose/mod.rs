@@ -5,6 +5,7 @@
 //! RS256, PS256, ES256, ES384 — never `none`, never HMAC with a public key.
 
 pub mod claims;
+pub mod jwe;
 pub mod jwk;
 pub mod jws;
 pub mod remote;

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub use checks::BrokenRule;
 pub use error::ServiceError;
 pub use one_time::OneTimeRequest;
-pub use record::SignatureRecord;
+pub use record::{SignatureRecord, rfc3339};
 
 use crate::ca::{Ca, OneTimePolicy, subject::SubjectTemplate};
 use crate::config::{Config, KeyLabels, TsaMode};
@@ -105,6 +105,36 @@ impl<K: KeyStore> SigningService<K> {
     /// One line per persistent key for the start-up log: labels and fingerprints only.
     pub fn key_summary(&self) -> Vec<(String, String)> {
         self.inventory().summary()
+    }
+
+    /// A compact ES256 JWS over `payload`, signed by the service key in the HSM (session
+    /// tokens, webhooks, `private_key_jwt` client assertions).
+    ///
+    /// # Errors
+    /// HSM errors and deadlines.
+    pub async fn sign_jws(self: &Arc<Self>, typ: &str, payload: Vec<u8>) -> Result<String, ServiceError> {
+        let service = Arc::clone(self);
+        let typ = typ.to_owned();
+        crate::hsm::blocking::with_session(&self.keys, self.hsm_deadline, move |session| {
+            let key = &service.inventory().service_key;
+            let header = crate::jose::jws::Header {
+                alg: "ES256".into(),
+                kid: Some(service.service_key_id()),
+                typ: Some(typ),
+                crit: None,
+            };
+            crate::jose::jws::sign_es256(session, key, &header, &payload).map_err(|e| {
+                ServiceError::Hsm(crate::hsm::Error::Malformed { what: "JWS signature", detail: e.to_string() })
+            })
+        })
+        .await
+    }
+
+    /// The service key's JWK thumbprint (its `kid`).
+    fn service_key_id(&self) -> String {
+        crate::jose::jwk::Jwk::from_spki(&self.service_public_key(), "ES256")
+            .and_then(|jwk| jwk.thumbprint())
+            .unwrap_or_default()
     }
 
     /// The service key's public key (it signs session tokens and webhooks).

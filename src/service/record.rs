@@ -35,3 +35,28 @@ pub struct SignatureRecord {
     /// The document digest's algorithm.
     pub hash: HashAlgorithm,
 }
+
+impl SignatureRecord {
+    /// The GovStack `SignResponse`: the CMS and the token in base64, the certificate in PEM.
+    pub fn sign_response(&self) -> serde_json::Value {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD;
+        use der::EncodePem;
+        let pem = self.leaf.to_pem(der::pem::LineEnding::LF).expect("an issued certificate encodes");
+        serde_json::json!({
+            "signature": STANDARD.encode(&self.cms),
+            "certificate": pem,
+            "signatureTimestamp": STANDARD.encode(&self.timestamp_token),
+            "responseTimestamp": rfc3339(SystemTime::now()),
+            "status": { "code": "OK", "message": "Signature generated successfully" },
+        })
+    }
+}
+
+/// A time as RFC 3339 UTC to the second.
+pub fn rfc3339(at: SystemTime) -> String {
+    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    der::DateTime::from_unix_duration(std::time::Duration::from_secs(since.as_secs()))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}

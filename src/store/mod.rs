@@ -1,5 +1,5 @@
-//! The store: what esignd remembers between requests — published certificates, replay caches
-//! (payment-token ids), and, with the session flow, signing sessions and signature records.
+//! The store: what esignd remembers between requests — signing sessions, finished signatures
+//! waiting to be redeemed, published certificates, and replay caches (payment-token ids).
 //!
 //! One trait, two implementations by design: SQLite (the embedded default, [`sqlite`]) and
 //! PostgreSQL for several daemons behind a load balancer. Each method is one atomic write or
@@ -35,8 +35,99 @@ pub enum StoreError {
     },
 }
 
+/// A signing session as stored: the columns the store searches by, and the service's JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    /// Random session id.
+    pub id: String,
+    /// The eService that created it.
+    pub client_id: String,
+    /// The eService's id for it, unique per client.
+    pub correlation_id: String,
+    /// Where the session is in its life (`pending`, `authenticating`, `signing`, `signed`, `failed`).
+    pub status: String,
+    /// The OpenID `state` while the user is at the ID provider.
+    pub oidc_state: Option<String>,
+    /// When it expires.
+    pub expires_at: SystemTime,
+    /// Everything else, as the service serialised it.
+    pub body: String,
+}
+
+/// A finished signature waiting to be redeemed once by the eService that asked for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureRow {
+    /// Random 256-bit id, hex.
+    pub signature_id: String,
+    /// The client allowed to redeem it.
+    pub client_id: String,
+    /// The GovStack SignResponse, as JSON.
+    pub response: String,
+    /// When it can no longer be redeemed.
+    pub expires_at: SystemTime,
+}
+
+/// A certificate to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertificateRow {
+    /// Hex serial.
+    pub serial: String,
+    /// DER.
+    pub der: Vec<u8>,
+    /// notAfter.
+    pub not_after: SystemTime,
+}
+
 /// Persistent state shared by every request.
 pub trait Store: Send + Sync + 'static {
+    /// Create a session; `false` when the client already has one with this correlation id.
+    fn create_session(&self, row: &SessionRow) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// A session by id.
+    fn session(&self, id: &str) -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+
+    /// A session by its client and correlation id.
+    fn session_by_correlation(
+        &self,
+        client_id: &str,
+        correlation_id: &str,
+    ) -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+
+    /// The session whose user is at the ID provider with OpenID `state`.
+    fn session_by_oidc_state(&self, state: &str)
+    -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+
+    /// Replace a session if it is still in status `from` (compare and set); `false` when another
+    /// request moved it first.
+    fn update_session(&self, row: &SessionRow, from: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// In one transaction: move the session from `from` to `row`, keep `signature` for
+    /// redemption and publish `certificate`. `false` (and nothing written) when the session had
+    /// moved on.
+    fn finish_session(
+        &self,
+        row: &SessionRow,
+        from: &str,
+        signature: &SignatureRow,
+        certificate: &CertificateRow,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Sessions past their expiry that are still in one of `statuses`.
+    fn expired_sessions(
+        &self,
+        now: SystemTime,
+        statuses: &[&str],
+    ) -> impl Future<Output = Result<Vec<SessionRow>, StoreError>> + Send;
+
+    /// Take a signature for `client_id`: returns its SignResponse and deletes it, so it can be
+    /// redeemed once; `None` when unknown, taken, expired or another client's.
+    fn redeem_signature(
+        &self,
+        signature_id: &str,
+        client_id: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// Publish an issued certificate under its hex serial (`GET /v1/certs/{serial}`).
     fn publish_certificate(
         &self,

@@ -7,7 +7,8 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `n` takes a file from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE certificates (
         serial     TEXT PRIMARY KEY,
         der        BLOB NOT NULL,
@@ -21,7 +22,28 @@ const MIGRATIONS: &[&str] = &["
         PRIMARY KEY (kind, id)
     );
     CREATE INDEX seen_once_until ON seen_once (until);
-"];
+",
+    "
+    CREATE TABLE sessions (
+        id             TEXT PRIMARY KEY,
+        client_id      TEXT NOT NULL,
+        correlation_id TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        oidc_state     TEXT UNIQUE,
+        expires_at     INTEGER NOT NULL,
+        body           TEXT NOT NULL,
+        UNIQUE (client_id, correlation_id)
+    );
+    CREATE INDEX sessions_expiry ON sessions (status, expires_at);
+    CREATE TABLE signatures (
+        signature_id TEXT PRIMARY KEY,
+        client_id    TEXT NOT NULL,
+        response     TEXT NOT NULL,
+        expires_at   INTEGER NOT NULL
+    );
+    CREATE INDEX signatures_expiry ON signatures (expires_at);
+",
+];
 
 /// Bring `conn` to the newest schema.
 ///

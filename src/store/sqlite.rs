@@ -6,9 +6,37 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{Store, StoreError, epoch, schema};
+use super::{CertificateRow, SessionRow, SignatureRow, Store, StoreError, epoch, schema};
+
+const SESSION_COLUMNS: &str = "id, client_id, correlation_id, status, oidc_state, expires_at, body";
+
+fn session_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: row.get(0)?,
+        client_id: row.get(1)?,
+        correlation_id: row.get(2)?,
+        status: row.get(3)?,
+        oidc_state: row.get(4)?,
+        expires_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(row.get::<_, i64>(5)?.max(0) as u64),
+        body: row.get(6)?,
+    })
+}
+
+fn one_session(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Result<Option<SessionRow>, StoreError> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE {filter}");
+    Ok(conn.query_row(&sql, args, session_row).optional()?)
+}
+
+/// `UPDATE` a session if its status is still `from`; true when it was.
+fn swap_session(conn: &Connection, row: &SessionRow, from: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
+        params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
+    )?;
+    Ok(changed == 1)
+}
 
 /// The SQLite store.
 #[derive(Clone)]
@@ -52,6 +80,114 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    async fn create_session(&self, row: &SessionRow) -> Result<bool, StoreError> {
+        let row = row.clone();
+        self.with(move |conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO sessions (id, client_id, correlation_id, status, oidc_state, expires_at, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    row.id,
+                    row.client_id,
+                    row.correlation_id,
+                    row.status,
+                    row.oidc_state,
+                    epoch(row.expires_at),
+                    row.body
+                ],
+            )?;
+            Ok(inserted == 1)
+        })
+        .await
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+        let id = id.to_owned();
+        self.with(move |conn| one_session(conn, "id = ?1", [id])).await
+    }
+
+    async fn session_by_correlation(
+        &self,
+        client_id: &str,
+        correlation_id: &str,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        let (client_id, correlation_id) = (client_id.to_owned(), correlation_id.to_owned());
+        self.with(move |conn| one_session(conn, "client_id = ?1 AND correlation_id = ?2", [client_id, correlation_id]))
+            .await
+    }
+
+    async fn session_by_oidc_state(&self, state: &str) -> Result<Option<SessionRow>, StoreError> {
+        let state = state.to_owned();
+        self.with(move |conn| one_session(conn, "oidc_state = ?1", [state])).await
+    }
+
+    async fn update_session(&self, row: &SessionRow, from: &str) -> Result<bool, StoreError> {
+        let (row, from) = (row.clone(), from.to_owned());
+        self.with(move |conn| Ok(swap_session(conn, &row, &from)?)).await
+    }
+
+    async fn finish_session(
+        &self,
+        row: &SessionRow,
+        from: &str,
+        signature: &SignatureRow,
+        certificate: &CertificateRow,
+    ) -> Result<bool, StoreError> {
+        let (row, from, signature, certificate) =
+            (row.clone(), from.to_owned(), signature.clone(), certificate.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            if !swap_session(&tx, &row, &from)? {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![signature.signature_id, signature.client_id, signature.response, epoch(signature.expires_at)],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![certificate.serial, certificate.der, epoch(certificate.not_after), epoch(SystemTime::now())],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn expired_sessions(&self, now: SystemTime, statuses: &[&str]) -> Result<Vec<SessionRow>, StoreError> {
+        let statuses: Vec<String> = statuses.iter().map(|s| (*s).to_owned()).collect();
+        self.with(move |conn| {
+            let placeholders = vec!["?"; statuses.len()].join(", ");
+            let sql =
+                format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE expires_at < ? AND status IN ({placeholders})");
+            let mut args: Vec<rusqlite::types::Value> = vec![epoch(now).into()];
+            args.extend(statuses.into_iter().map(rusqlite::types::Value::from));
+            let mut statement = conn.prepare(&sql)?;
+            let rows = statement.query_map(rusqlite::params_from_iter(args), session_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn redeem_signature(
+        &self,
+        signature_id: &str,
+        client_id: &str,
+        now: SystemTime,
+    ) -> Result<Option<String>, StoreError> {
+        let (signature_id, client_id) = (signature_id.to_owned(), client_id.to_owned());
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "DELETE FROM signatures WHERE signature_id = ?1 AND client_id = ?2 AND expires_at >= ?3 RETURNING response",
+                    params![signature_id, client_id, epoch(now)],
+                    |row| row.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
     async fn publish_certificate(&self, serial: &str, der: &[u8], not_after: SystemTime) -> Result<(), StoreError> {
         let (serial, der) = (serial.to_owned(), der.to_vec());
         self.with(move |conn| {
@@ -87,7 +223,20 @@ impl Store for SqliteStore {
     }
 
     async fn sweep(&self, now: SystemTime) -> Result<usize, StoreError> {
-        self.with(move |conn| Ok(conn.execute("DELETE FROM seen_once WHERE until < ?1", [epoch(now)])?)).await
+        self.with(move |conn| {
+            let now = epoch(now);
+            let tx = conn.transaction()?;
+            let mut removed = tx.execute("DELETE FROM seen_once WHERE until < ?1", [now])?;
+            removed += tx.execute("DELETE FROM signatures WHERE expires_at < ?1", [now])?;
+            // Finished sessions stay a day past their expiry so eServices can still poll them.
+            removed += tx.execute(
+                "DELETE FROM sessions WHERE expires_at < ?1 AND status IN ('signed', 'failed')",
+                [now - 86_400],
+            )?;
+            tx.commit()?;
+            Ok(removed)
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -1,5 +1,6 @@
-//! Misbehaving TSAs on loopback: a tiny HTTP/1.1 server whose answer to each request body is
-//! chosen by the test (a good token, a wrong nonce, garbage, silence...).
+//! Misbehaving servers on loopback — TSAs, webhook receivers: a tiny HTTP/1.1 server whose
+//! answer to each request body is chosen by the test (a good token, a wrong nonce, garbage,
+//! silence, an error status...).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -14,6 +15,8 @@ pub enum Reply {
     After(Duration, Vec<u8>),
     /// Read the request, then say nothing until the client gives up.
     Hang,
+    /// This status with this body.
+    Status(u16, Vec<u8>),
 }
 
 /// A running fake; it lives as long as the test process.
@@ -51,19 +54,20 @@ pub fn serve(handler: impl Fn(&[u8]) -> Reply + Send + Sync + 'static) -> FakeTs
                     return;
                 }
                 let mut stream = stream;
-                let reply = match handler(&body) {
-                    Reply::Body(bytes) => bytes,
+                let (status, reply) = match handler(&body) {
+                    Reply::Body(bytes) => (200, bytes),
                     Reply::After(pause, bytes) => {
                         std::thread::sleep(pause);
-                        bytes
+                        (200, bytes)
                     }
                     Reply::Hang => {
                         std::thread::sleep(Duration::from_secs(60));
                         return;
                     }
+                    Reply::Status(status, bytes) => (status, bytes),
                 };
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     reply.len()
                 );
                 let _ = stream.write_all(head.as_bytes());

@@ -22,6 +22,12 @@ fn oidc_dir() -> PathBuf {
 impl Provider {
     /// Start the provider; `redirect_uris` are esignd's callback URLs (for the browser flow).
     pub fn start(redirect_uris: &[&str]) -> Self {
+        Self::start_with(redirect_uris, None)
+    }
+
+    /// As [`Provider::start`]; with `jwks_uri`, esignd's client authenticates with
+    /// `private_key_jwt` against the keys published there.
+    pub fn start_with(redirect_uris: &[&str], jwks_uri: Option<&str>) -> Self {
         assert!(
             oidc_dir().join("node_modules/oidc-provider").is_dir(),
             "tests/oidc/node_modules is missing: run tests/run.sh (it runs npm ci there)"
@@ -34,6 +40,7 @@ impl Provider {
             .arg(port.to_string())
             .arg(state.path())
             .env("ESIGND_REDIRECT_URIS", redirect_uris.join(","))
+            .envs(jwks_uri.map(|uri| ("ESIGND_JWKS_URI", uri)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -64,6 +71,29 @@ impl Provider {
     /// A JWT signed with the provider's own key, with `claims` (plus `iss` and `iat`).
     pub fn mint(&self, claims: &serde_json::Value) -> String {
         self.node(&["mint.mjs", self.state.path().to_str().unwrap(), &claims.to_string()])
+    }
+
+    /// Play the citizen from `url` (a signing link) until the browser reaches `stop_at`;
+    /// `form` is "start" or "cancel", `abort` cancels at the provider. Returns the final URL and
+    /// the pages seen (url, status, html).
+    pub fn citizen(&self, url: &str, stop_at: &str, login: &str, form: &str, abort: bool) -> serde_json::Value {
+        let mut args = vec!["sign.mjs", url, stop_at, login, form];
+        if abort {
+            args.push("abort");
+        }
+        serde_json::from_str(&self.node(&args)).unwrap()
+    }
+
+    /// Verify a webhook body with panva/jose against `jwks_url` (decrypting it first with the
+    /// PEM private key in `private_key`, if given); returns headers and payload.
+    pub fn verify_jose(&self, jwks_url: &str, token: &str, private_key: Option<&Path>) -> serde_json::Value {
+        let mut args = vec!["verify.mjs", jwks_url, token];
+        let key;
+        if let Some(path) = private_key {
+            key = path.to_str().unwrap().to_owned();
+            args.push(&key);
+        }
+        serde_json::from_str(&self.node(&args)).unwrap()
     }
 
     /// The provider's JWKS URL.

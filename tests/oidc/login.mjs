@@ -10,7 +10,7 @@ authorize.search = new URLSearchParams({
   client_id: clientId, response_type: 'code', scope: 'openid profile', redirect_uri: redirectUri,
   state: 'test-state', nonce: 'test-nonce', prompt: 'consent',
 }).toString();
-const callback = new URL(await browse(authorize.toString(), { login, stopAt: redirectUri }));
+const callback = new URL((await browse(authorize.toString(), { login, stopAt: redirectUri })).url);
 const code = callback.searchParams.get('code');
 if (!code) throw new Error(`no code in ${callback}`);
 const response = await fetch(`${issuer}/token`, {

@@ -3,7 +3,8 @@
 //   node provider.mjs PORT STATE_DIR
 //
 // Clients (all client_secret_basic, secret "<client_id>-secret"):
-//   esignd          the daemon's own client (browser flow); redirect URIs from $ESIGND_REDIRECT_URIS
+//   esignd          the daemon's own client (browser flow); redirect URIs from $ESIGND_REDIRECT_URIS;
+//                   private_key_jwt with the keys at $ESIGND_JWKS_URI when that is set
 //   eservice-jwt    an eService whose access tokens are RS256 JWTs for audience "esignd",
 //                   carrying the `name` claim
 //   eservice-opaque an eService whose access tokens are opaque (resolved at userinfo)
@@ -37,6 +38,9 @@ const provider = new Provider(issuer, {
     {
       ...eserviceClient('esignd'),
       redirect_uris: (process.env.ESIGND_REDIRECT_URIS ?? 'http://127.0.0.1/sign/oidc/callback').split(','),
+      ...(process.env.ESIGND_JWKS_URI
+        ? { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: process.env.ESIGND_JWKS_URI, client_secret: undefined }
+        : {}),
     },
     eserviceClient('eservice-jwt'),
     eserviceClient('eservice-opaque'),

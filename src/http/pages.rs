@@ -1,0 +1,191 @@
+//! The citizen's pages, rendered on the server in the session's language (en, fr, nl, de):
+//! what is being signed, by which model, and Sign / Cancel; and a plain error page. Every value
+//! is HTML-escaped; the pages load nothing from elsewhere and may not be framed.
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+
+use super::response::Body;
+use crate::sessions::{Lang, Session};
+
+/// The words of the pages.
+struct Words {
+    title: &'static str,
+    heading: &'static str,
+    requested_by: &'static str,
+    what: &'static str,
+    fingerprint: &'static str,
+    format: &'static str,
+    model: &'static str,
+    model_one_time: &'static str,
+    sign: &'static str,
+    cancel: &'static str,
+    expires: &'static str,
+    error_title: &'static str,
+}
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::En => &Words {
+            title: "Sign a document",
+            heading: "You are asked to sign",
+            requested_by: "Requested by",
+            what: "What you sign",
+            fingerprint: "Document fingerprint",
+            format: "Signature format",
+            model: "How you sign",
+            model_one_time: "You confirm who you are with your national ID. A signing key is made for this signature only, certified for one minute, and destroyed right after.",
+            sign: "Sign with my national ID",
+            cancel: "Cancel",
+            expires: "This request expires at",
+            error_title: "This signing request cannot continue",
+        },
+        Lang::Fr => &Words {
+            title: "Signer un document",
+            heading: "Vous êtes invité à signer",
+            requested_by: "Demandé par",
+            what: "Ce que vous signez",
+            fingerprint: "Empreinte du document",
+            format: "Format de signature",
+            model: "Comment vous signez",
+            model_one_time: "Vous confirmez votre identité avec votre identifiant national. Une clé de signature est créée pour cette seule signature, certifiée pour une minute, puis détruite.",
+            sign: "Signer avec mon identifiant national",
+            cancel: "Annuler",
+            expires: "Cette demande expire à",
+            error_title: "Cette demande de signature ne peut pas continuer",
+        },
+        Lang::Nl => &Words {
+            title: "Een document ondertekenen",
+            heading: "U wordt gevraagd te ondertekenen",
+            requested_by: "Aangevraagd door",
+            what: "Wat u ondertekent",
+            fingerprint: "Vingerafdruk van het document",
+            format: "Handtekeningformaat",
+            model: "Hoe u ondertekent",
+            model_one_time: "U bevestigt wie u bent met uw nationale identiteit. Er wordt een sleutel gemaakt voor alleen deze handtekening, één minuut gecertificeerd en daarna vernietigd.",
+            sign: "Ondertekenen met mijn nationale identiteit",
+            cancel: "Annuleren",
+            expires: "Dit verzoek verloopt om",
+            error_title: "Dit ondertekeningsverzoek kan niet verder",
+        },
+        Lang::De => &Words {
+            title: "Ein Dokument unterschreiben",
+            heading: "Sie werden gebeten zu unterschreiben",
+            requested_by: "Angefordert von",
+            what: "Was Sie unterschreiben",
+            fingerprint: "Fingerabdruck des Dokuments",
+            format: "Signaturformat",
+            model: "Wie Sie unterschreiben",
+            model_one_time: "Sie bestätigen Ihre Identität mit Ihrer nationalen ID. Für diese eine Signatur wird ein Schlüssel erzeugt, eine Minute lang zertifiziert und danach vernichtet.",
+            sign: "Mit meiner nationalen ID unterschreiben",
+            cancel: "Abbrechen",
+            expires: "Diese Anfrage läuft ab um",
+            error_title: "Diese Signaturanfrage kann nicht fortgesetzt werden",
+        },
+    }
+}
+
+/// Escape text for HTML content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:1.05rem/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}\
+h1{font-size:1.6rem}h2{font-size:1.15rem;margin-top:1.5rem}.data{white-space:pre-wrap;border-left:4px solid #0b5;padding:.5rem 1rem;background:#f4f8f5}\
+code{word-break:break-all}button{font-size:1.05rem;padding:.7rem 1.2rem;margin:.5rem .5rem 0 0;border-radius:.3rem;border:2px solid #0b5;background:#0b5;color:#fff;cursor:pointer}\
+button.secondary{background:#fff;color:#1a1a1a;border-color:#666}button:focus{outline:3px solid #036;outline-offset:2px}form{display:inline}";
+
+fn page(status: StatusCode, lang: Lang, title: &str, main: &str) -> Response<Body> {
+    let html = format!(
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body><main id=\"main\">{main}</main></body></html>",
+        lang.tag(),
+        escape(title)
+    );
+    let mut response = Response::new(Full::new(Bytes::from(html)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    let set = |value: &'static str| HeaderValue::from_static(value);
+    headers.insert(CONTENT_TYPE, set("text/html; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, set("no-store"));
+    headers.insert(
+        "content-security-policy",
+        set("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
+    );
+    headers.insert("x-frame-options", set("DENY"));
+    headers.insert("referrer-policy", set("no-referrer"));
+    headers.insert("x-content-type-options", set("nosniff"));
+    response
+}
+
+/// The digest in groups of four hex digits, for reading aloud or comparing.
+fn fingerprint(digest_hex: &str) -> String {
+    digest_hex.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or("")).collect::<Vec<_>>().join(" ")
+}
+
+/// The signing page of a pending session reached with `token`.
+pub fn signing(session: &Session, token: &str) -> Response<Body> {
+    let w = words(session.lang);
+    let expires = crate::service::rfc3339(session.expires());
+    let main = format!(
+        "<h1>{heading}</h1><p>{requested_by} <strong>{client}</strong></p>\
+         <section aria-labelledby=\"what\"><h2 id=\"what\">{what}</h2><p class=\"data\">{data}</p>\
+         <dl><dt>{fingerprint_label}</dt><dd><code>{fingerprint}</code> ({hash_type})</dd><dt>{format_label}</dt><dd>{format}</dd></dl></section>\
+         <section aria-labelledby=\"how\"><h2 id=\"how\">{model}</h2><p>{model_one_time}</p></section>\
+         <form method=\"post\" action=\"/sign/interactive/start\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\" id=\"sign\">{sign}</button></form>\
+         <form method=\"post\" action=\"/sign/interactive/cancel\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\" id=\"cancel\" class=\"secondary\">{cancel}</button></form>\
+         <p><small>{expires_label} <time datetime=\"{expires}\">{expires}</time></small></p>",
+        heading = escape(w.heading),
+        requested_by = escape(w.requested_by),
+        client = escape(&session.client_id),
+        what = escape(w.what),
+        data = escape(&session.data_to_be_displayed),
+        fingerprint_label = escape(w.fingerprint),
+        fingerprint = escape(&fingerprint(&session.digest_hex)),
+        hash_type = escape(&session.hash_type),
+        format_label = escape(w.format),
+        format = escape(&session.format),
+        model = escape(w.model),
+        model_one_time = escape(w.model_one_time),
+        token = escape(token),
+        sign = escape(w.sign),
+        cancel = escape(w.cancel),
+        expires_label = escape(w.expires),
+        expires = escape(&expires),
+    );
+    page(StatusCode::OK, session.lang, w.title, &main)
+}
+
+/// A page saying why the request cannot continue.
+pub fn error(status: StatusCode, lang: Lang, message: &str) -> Response<Body> {
+    let w = words(lang);
+    let main = format!("<h1>{}</h1><p role=\"alert\">{}</p>", escape(w.error_title), escape(message));
+    page(status, lang, w.error_title, &main)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_is_escaped() {
+        assert_eq!(
+            escape(r#"<script>"x" & 'y'</script>"#),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+        assert_eq!(fingerprint("0123456789ab"), "0123 4567 89ab");
+    }
+}

@@ -1,0 +1,164 @@
+//! The eService's session API (header `apikey`):
+//! - `POST /v1/sessions` → `201 {token, redirectUrl}`;
+//! - `GET /v1/sessions/{correlationId}` → the session's state, for clients without a webhook;
+//! - `GET /v1/sign/response/{signatureId}` → the GovStack SignResponse, once; unknown, redeemed,
+//!   expired or another client's → 404.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::read_json;
+use super::response::{Body, json};
+use super::sign_request::{SignRequest, parse};
+use crate::config::ClientConfig;
+use crate::hsm::KeyStore;
+use crate::sessions::{Lang, NewSession, SessionError, Status, clients};
+use crate::store::Store;
+
+const MAX_BODY: usize = 32 * 1024;
+
+/// `POST /v1/sessions` body.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateSession {
+    correlation_id: Option<String>,
+    #[serde(flatten)]
+    sign: SignRequest,
+    callback_url: Option<String>,
+    webhook_url: Option<String>,
+    session_time_in_minutes: Option<u64>,
+    lang: Option<String>,
+    pub_key: Option<String>,
+}
+
+/// The registered client whose `apikey` header this request carries.
+fn client<'a, K: KeyStore, S: Store>(
+    state: &'a AppState<K, S>,
+    request: &Request<Incoming>,
+) -> Result<&'a ClientConfig, ApiError> {
+    let key = request.headers().get("apikey").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if key.is_empty() {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "the apikey header is required"));
+    }
+    clients::by_api_key(state.sessions.clients(), key)
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the apikey is not valid"))
+}
+
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::CallbackNotRegistered
+            | SessionError::WebhookNotRegistered
+            | SessionError::InvalidField { .. } => ApiError::bad_request(e.to_string()),
+            SessionError::CorrelationIdTaken(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            SessionError::Store(e) => e.into(),
+            SessionError::Service(e) => e.into(),
+            SessionError::Auth(e) => e.into(),
+            other => ApiError::bad_request(other.to_string()),
+        }
+    }
+}
+
+/// `POST /v1/sessions`
+pub async fn create<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let client = client(state, &request)?.clone();
+    let body: CreateSession = read_json(request, MAX_BODY).await?;
+    let parsed = parse(&body.sign)?;
+    let correlation_id = body
+        .correlation_id
+        .filter(|c| !c.is_empty() && c.len() <= 128)
+        .ok_or_else(|| ApiError::unprocessable("correlationId is required (1 to 128 characters)"))?;
+    let callback_url = body.callback_url.ok_or_else(|| ApiError::unprocessable("callbackUrl is required"))?;
+    let minutes = body.session_time_in_minutes.unwrap_or(10);
+    if !(1..=60).contains(&minutes) {
+        return Err(ApiError::bad_request("sessionTimeInMinutes is 1 to 60"));
+    }
+    let lang = match body.lang.as_deref() {
+        None => Lang::En,
+        Some(tag) => Lang::parse(tag).ok_or_else(|| ApiError::bad_request("lang is one of en, fr, nl, de"))?,
+    };
+    let pub_key_pem = body
+        .pub_key
+        .map(|b64| STANDARD.decode(b64.trim()).ok().and_then(|pem| String::from_utf8(pem).ok()))
+        .map(|pem| pem.ok_or_else(|| ApiError::bad_request("pubKey is a base64-encoded PEM RSA public key")))
+        .transpose()?;
+    let new = NewSession {
+        correlation_id,
+        digest: parsed.digest,
+        hash_type: body.sign.hash_type.unwrap_or_default(),
+        format: format_name(parsed.profile),
+        data_to_be_displayed: body.sign.data_to_be_displayed.unwrap_or_default(),
+        callback_url,
+        webhook_url: body.webhook_url,
+        lifetime: Duration::from_secs(minutes * 60),
+        lang,
+        pub_key_pem,
+        eservice_nonce: None,
+        eservice_state: None,
+    };
+    let (_, token, redirect_url) = state.sessions.create(&client, new).await?;
+    Ok(json(StatusCode::CREATED, &json!({ "token": token, "redirectUrl": redirect_url })))
+}
+
+/// `CAdES` / `PAdES`.
+pub fn format_name(profile: crate::cms::Profile) -> String {
+    match profile {
+        crate::cms::Profile::Cades => "CAdES".to_owned(),
+        crate::cms::Profile::Pades => "PAdES".to_owned(),
+    }
+}
+
+/// `GET /v1/sessions/{correlationId}`
+pub async fn status<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    request: &Request<Incoming>,
+    correlation_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let client = client(state, request)?;
+    let session = state
+        .sessions
+        .status(client, correlation_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no session with this correlationId"))?;
+    let mut body = json!({
+        "correlationId": session.correlation_id,
+        "status": session.status.name(),
+        "expiresAt": crate::service::rfc3339(session.expires()),
+    });
+    match &session.status {
+        Status::Signed { signature_id } => body["signatureId"] = json!(signature_id),
+        Status::Failed { error, description } => {
+            body["error"] = json!(error);
+            body["errorDescription"] = json!(description);
+        }
+        _ => {}
+    }
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// `GET /v1/sign/response/{signatureId}`
+pub async fn redeem<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    request: &Request<Incoming>,
+    signature_id: &str,
+) -> Result<Response<Body>, ApiError> {
+    let client = client(state, request)?;
+    let response = state.sessions.redeem(client, signature_id).await?.ok_or_else(|| {
+        ApiError::not_found("no signature with this id for this client (unknown, already redeemed or expired)")
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&response).map_err(|e| {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "a stored response is damaged").with_detail(e.to_string())
+    })?;
+    Ok(json(StatusCode::OK, &value))
+}

@@ -1,0 +1,72 @@
+//! The signing request fields shared by `POST /v1/sign/onetime`, `POST /v1/sessions` and the
+//! GovStack query form of `/sign/interactive`: `format`, `hash`, `hashType`,
+//! `dataToBeDisplayed`, checked the same way everywhere.
+
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use serde::Deserialize;
+
+use super::error::ApiError;
+use crate::cms::Profile;
+use crate::hsm::HashAlgorithm;
+
+/// GovStack `SignRequest`. Every member is optional here so that a missing one gets a 422
+/// naming it, not a serde message; `requestTimestamp` and unknown members are accepted and
+/// ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignRequest {
+    pub format: Option<String>,
+    pub hash: Option<String>,
+    pub hash_type: Option<String>,
+    pub data_to_be_displayed: Option<String>,
+}
+
+/// The validated parts of a sign request.
+pub struct Parsed {
+    pub profile: Profile,
+    pub hash: HashAlgorithm,
+    pub digest: Vec<u8>,
+}
+
+/// Check a SignRequest's format, hash type and hash.
+///
+/// # Errors
+/// 422 for a missing or unsupported member, 400 for a malformed or wrong-length hash.
+pub fn parse(request: &SignRequest) -> Result<Parsed, ApiError> {
+    let format = required(&request.format, "format")?;
+    let profile = if format.eq_ignore_ascii_case("CAdES") {
+        Profile::Cades
+    } else if format.eq_ignore_ascii_case("PAdES") {
+        Profile::Pades
+    } else {
+        return Err(ApiError::unprocessable(format!(
+            "format {format:?} is not supported; esignd produces CAdES and PAdES"
+        )));
+    };
+    let hash = HashAlgorithm::from_str(required(&request.hash_type, "hashType")?)
+        .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let encoded = required(&request.hash, "hash")?;
+    let digest = STANDARD
+        .decode(encoded)
+        .or_else(|_| STANDARD_NO_PAD.decode(encoded))
+        .map_err(|_| ApiError::bad_request("hash is not valid base64"))?;
+    if digest.len() != hash.output_len() {
+        return Err(ApiError::bad_request(format!(
+            "hash is {} bytes, but {} digests are {}",
+            digest.len(),
+            request.hash_type.as_deref().unwrap_or_default(),
+            hash.output_len()
+        )));
+    }
+    if request.data_to_be_displayed.as_ref().is_some_and(|d| d.chars().count() > 1000) {
+        return Err(ApiError::bad_request("dataToBeDisplayed is longer than 1000 characters"));
+    }
+    Ok(Parsed { profile, hash, digest })
+}
+
+fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {
+    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| ApiError::unprocessable(format!("{name} is required")))
+}

@@ -1,0 +1,174 @@
+//! esignd as an OpenID Connect relying party (the browser flow): the authorization code flow
+//! with PKCE (S256), `state` and `nonce`; the code exchanged with `client_secret_basic` or
+//! `private_key_jwt`; the ID token verified (signature by the provider's JWKS, `iss`, `aud`,
+//! `exp`, `nonce`); claims from the ID token, completed from userinfo (JSON or signed JWT).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hyper::Method;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{AuthError, provider::Provider};
+use crate::hsm::HashAlgorithm;
+use crate::jose::b64;
+use crate::jose::claims::Expectations;
+
+/// What the browser is sent to, and what must be kept to finish.
+#[derive(Clone, Debug)]
+pub struct Authorization {
+    /// The provider URL to redirect the browser to.
+    pub url: String,
+    /// The `state` (found again in the callback).
+    pub state: String,
+    /// The `nonce` the ID token must carry.
+    pub nonce: String,
+    /// The PKCE code verifier.
+    pub verifier: String,
+}
+
+/// 256 random bits, base64url.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    b64(&bytes)
+}
+
+/// Build the authorization request (OpenID Connect Core §3.1.2.1, RFC 7636).
+pub fn authorize(
+    provider: &Provider,
+    client_id: &str,
+    redirect_uri: &str,
+    scopes: &[String],
+    ui_locale: &str,
+) -> Authorization {
+    let (state, nonce, verifier) = (random_token(), random_token(), random_token());
+    let challenge = b64(&HashAlgorithm::Sha256.digest(verifier.as_bytes()));
+    let query = [
+        ("response_type", "code"),
+        ("client_id", client_id),
+        ("redirect_uri", redirect_uri),
+        ("scope", &scopes.join(" ")),
+        ("state", &state),
+        ("nonce", &nonce),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+        ("ui_locales", ui_locale),
+    ];
+    let endpoint = &provider.discovery().authorization_endpoint;
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    Authorization { url: format!("{endpoint}{separator}{}", form_encode(&query)), state, nonce, verifier }
+}
+
+/// How esignd proves itself at the token endpoint.
+pub enum TokenAuth<'a> {
+    /// HTTP Basic with the client secret.
+    Basic(&'a secrecy::SecretString),
+    /// A `private_key_jwt` client assertion, already signed.
+    Assertion(String),
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    id_token: Option<String>,
+    access_token: Option<String>,
+}
+
+/// Exchange `code` and return the signer's claims.
+///
+/// # Errors
+/// [`AuthError`] when the provider refuses the code or the ID token does not verify.
+pub async fn finish(
+    provider: &Provider,
+    client_id: &str,
+    auth: TokenAuth<'_>,
+    redirect_uri: &str,
+    authorization: &Authorization,
+    code: &str,
+) -> Result<Map<String, Value>, AuthError> {
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code.to_owned()),
+        ("redirect_uri", redirect_uri.to_owned()),
+        ("code_verifier", authorization.verifier.clone()),
+    ];
+    let mut headers = vec![(CONTENT_TYPE, "application/x-www-form-urlencoded".to_owned())];
+    match auth {
+        TokenAuth::Basic(secret) => {
+            let credentials = format!("{}:{}", form_component(client_id), form_component(secret.expose_secret()));
+            headers.push((AUTHORIZATION, format!("Basic {}", STANDARD.encode(credentials))));
+        }
+        TokenAuth::Assertion(assertion) => {
+            form.push(("client_id", client_id.to_owned()));
+            form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()));
+            form.push(("client_assertion", assertion));
+        }
+    }
+    let body = form_encode(&form.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
+    let token_endpoint = &provider.discovery().token_endpoint;
+    let response = provider
+        .http()
+        .send(Method::POST, token_endpoint, &headers, body.into_bytes(), std::time::Duration::from_secs(10))
+        .await?;
+    if !response.status.is_success() {
+        return Err(AuthError::Rejected);
+    }
+    let tokens: TokenResponse = serde_json::from_slice(&response.body)
+        .map_err(|_| AuthError::Discovery("the token endpoint answered no JSON".into()))?;
+    let id_token = tokens.id_token.ok_or(AuthError::Discovery("the token endpoint gave no id_token".into()))?;
+    let expect =
+        Expectations { issuer: Some(&provider.discovery().issuer), audience: Some(client_id), require_exp: true };
+    let mut claims = provider.verify_jwt(&id_token, &expect).await?;
+    if claims.get("nonce").and_then(Value::as_str) != Some(authorization.nonce.as_str()) {
+        return Err(AuthError::Token(crate::jose::Error::MissingClaim("nonce (matching)")));
+    }
+    if let Some(access_token) = tokens.access_token.filter(|_| provider.discovery().userinfo_endpoint.is_some()) {
+        // Fill in what the ID token left out; the ID token's subject must be userinfo's.
+        let userinfo = provider.userinfo(&access_token, client_id).await?;
+        if userinfo.get("sub").is_some_and(|sub| Some(sub) != claims.get("sub")) {
+            return Err(AuthError::Rejected);
+        }
+        for (name, value) in userinfo {
+            claims.entry(name).or_insert(value);
+        }
+    }
+    Ok(claims)
+}
+
+/// The claims of a `private_key_jwt` client assertion (RFC 7523 §3) for `token_endpoint`.
+pub fn client_assertion_claims(client_id: &str, token_endpoint: &str) -> Value {
+    let now = crate::jose::claims::now();
+    serde_json::json!({
+        "iss": client_id, "sub": client_id, "aud": token_endpoint,
+        "jti": random_token(), "iat": now, "exp": now + 60,
+    })
+}
+
+/// `application/x-www-form-urlencoded` (and query strings).
+pub fn form_encode(pairs: &[(&str, &str)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{}={}", form_component(k), form_component(v))).collect::<Vec<_>>().join("&")
+}
+
+/// Percent-encode one form component (unreserved characters stay).
+pub fn form_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_encoding_escapes_everything_but_unreserved() {
+        assert_eq!(form_encode(&[("a b", "x&y=z/é")]), "a%20b=x%26y%3Dz%2F%C3%A9");
+    }
+}

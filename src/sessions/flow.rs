@@ -1,0 +1,213 @@
+//! The browser's path through a session: the page a session token opens, Sign (to the ID
+//! provider), Cancel, the ID provider's callback (the signature is made there), and expiry.
+//! Every move is a compare-and-set on the stored status; a move that loses the race — a used
+//! link, a replayed callback — is refused.
+
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use super::model::{Session, Status};
+use super::{SessionError, SessionService, random_hex, token};
+use crate::cms::Profile;
+use crate::config::ClientAuth;
+use crate::hsm::{HashAlgorithm, KeyStore};
+use crate::identity::access_token::identity_from_claims;
+use crate::identity::rp::{self, Authorization, TokenAuth, form_encode};
+use crate::service::OneTimeRequest;
+use crate::store::{CertificateRow, SignatureRow, Store};
+
+impl<K: KeyStore, S: Store> SessionService<K, S> {
+    async fn load_by_token(&self, token: &str) -> Result<Session, SessionError> {
+        let id = token::session_id(token, &self.public_url, &self.jwks).map_err(SessionError::InvalidToken)?;
+        let row = self.store.session(&id).await?.ok_or(SessionError::UnknownSession)?;
+        Session::from_row(&row).map_err(|_| SessionError::UnknownSession)
+    }
+
+    /// The pending session a token names, for the page. An expired one is failed (and its
+    /// webhook sent) and the browser sent back with an error.
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidToken`], [`SessionError::AlreadyUsed`], [`SessionError::Expired`].
+    pub async fn open(&self, token: &str) -> Result<Session, SessionError> {
+        let session = self.load_by_token(token).await?;
+        if session.status != Status::Pending {
+            return Err(SessionError::AlreadyUsed);
+        }
+        if session.expired(SystemTime::now()) {
+            let redirect = self.fail(session, "expired", "the signing session expired").await?;
+            return Err(SessionError::Expired { redirect });
+        }
+        Ok(session)
+    }
+
+    /// Sign: send the user to the ID provider. Returns the provider URL.
+    ///
+    /// # Errors
+    /// As [`Self::open`]; the provider's discovery failing.
+    pub async fn start(&self, token: &str) -> Result<String, SessionError> {
+        let session = self.open(token).await?;
+        let provider = self.identity.provider().await?;
+        let config = self.identity.config();
+        let Authorization { url, state, nonce, verifier } =
+            rp::authorize(provider, &config.client_id, &self.redirect_uri(), &config.scopes, session.lang.tag());
+        let mut moved = session;
+        moved.status = Status::Authenticating { oidc_state: state, oidc_nonce: nonce, verifier };
+        if !self.store.update_session(&moved.to_row(), "pending").await? {
+            return Err(SessionError::AlreadyUsed);
+        }
+        Ok(url)
+    }
+
+    /// Cancel: back to the eService with `error=cancelled`.
+    ///
+    /// # Errors
+    /// As [`Self::open`].
+    pub async fn cancel(&self, token: &str) -> Result<String, SessionError> {
+        let session = self.open(token).await?;
+        self.fail(session, "cancelled", "the user cancelled the signing").await
+    }
+
+    /// The ID provider's answer. Makes the signature; returns where the browser goes next (the
+    /// eService callback, with `signatureId` or an `error`).
+    ///
+    /// # Errors
+    /// [`SessionError::UnknownState`] for a state that names no session in progress (never a
+    /// redirect: the eService cannot be known).
+    pub async fn callback(&self, state: &str, code: Option<&str>, error: Option<&str>) -> Result<String, SessionError> {
+        let row = self.store.session_by_oidc_state(state).await?.ok_or(SessionError::UnknownState)?;
+        let session = Session::from_row(&row).map_err(|_| SessionError::UnknownState)?;
+        let Status::Authenticating { oidc_nonce, verifier, oidc_state } = session.status.clone() else {
+            return Err(SessionError::UnknownState);
+        };
+        if session.expired(SystemTime::now()) {
+            return self.fail(session, "expired", "the signing session expired").await;
+        }
+        if let Some(error) = error {
+            return self.fail(session, "login_failed", &format!("the ID provider answered {error}")).await;
+        }
+        let Some(code) = code.filter(|c| !c.is_empty()) else {
+            return self.fail(session, "login_failed", "the ID provider sent no code").await;
+        };
+        let mut signing = session;
+        signing.status = Status::Signing;
+        if !self.store.update_session(&signing.to_row(), "authenticating").await? {
+            return Err(SessionError::AlreadyUsed);
+        }
+        let authorization = Authorization { url: String::new(), state: oidc_state, nonce: oidc_nonce, verifier };
+        match self.sign(&signing, &authorization, code).await {
+            Ok((response, certificate)) => {
+                let signature_id = random_hex(32);
+                let mut done = signing.clone();
+                done.status = Status::Signed { signature_id: signature_id.clone() };
+                let signature = SignatureRow {
+                    signature_id,
+                    client_id: done.client_id.clone(),
+                    response: response.to_string(),
+                    expires_at: SystemTime::now() + self.response_ttl,
+                };
+                if !self.store.finish_session(&done.to_row(), "signing", &signature, &certificate).await? {
+                    return Err(SessionError::AlreadyUsed);
+                }
+                tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, "session signed");
+                self.notify(&done);
+                Ok(self.callback_redirect(&done))
+            }
+            Err(e) => {
+                tracing::warn!(correlation_id = %signing.correlation_id, error = %e, "session signing failed");
+                let (code, description) = match &e {
+                    SessionError::Auth(auth) if auth.is_callers_fault() => {
+                        ("login_failed", "the ID provider did not confirm the user")
+                    }
+                    _ => ("signing_failed", "the signature could not be made"),
+                };
+                self.fail(signing, code, description).await
+            }
+        }
+    }
+
+    /// Exchange the code, identify the user and make the one-time signature.
+    async fn sign(
+        &self,
+        session: &Session,
+        authorization: &Authorization,
+        code: &str,
+    ) -> Result<(serde_json::Value, CertificateRow), SessionError> {
+        let provider = self.identity.provider().await?;
+        let config = self.identity.config();
+        let auth = match &config.client_auth {
+            ClientAuth::ClientSecretBasic(secret) => TokenAuth::Basic(secret),
+            ClientAuth::PrivateKeyJwt => {
+                let claims = rp::client_assertion_claims(&config.client_id, &provider.discovery().token_endpoint);
+                TokenAuth::Assertion(self.signing.sign_jws("JWT", claims.to_string().into_bytes()).await?)
+            }
+        };
+        let claims = rp::finish(provider, &config.client_id, auth, &self.redirect_uri(), authorization, code).await?;
+        let identity = identity_from_claims(&claims, &config.claims)?;
+        let request = OneTimeRequest {
+            identity,
+            digest: hex::decode(&session.digest_hex).map_err(|_| SessionError::UnknownSession)?,
+            hash: HashAlgorithm::from_str(&session.hash_type).map_err(|_| SessionError::UnknownSession)?,
+            profile: if session.format.eq_ignore_ascii_case("PAdES") { Profile::Pades } else { Profile::Cades },
+        };
+        let record = self.signing.sign_one_time(request).await?;
+        let der = der::Encode::to_der(&record.leaf).map_err(|_| SessionError::UnknownSession)?;
+        let certificate = CertificateRow { serial: record.leaf_serial.clone(), der, not_after: record.not_after };
+        Ok((record.sign_response(), certificate))
+    }
+
+    /// Move `session` (from its current status) to failed, notify, and say where the browser
+    /// goes.
+    async fn fail(&self, mut session: Session, error: &str, description: &str) -> Result<String, SessionError> {
+        let from = session.status.name();
+        session.status = Status::Failed { error: error.to_owned(), description: description.to_owned() };
+        if !self.store.update_session(&session.to_row(), from).await? {
+            return Err(SessionError::AlreadyUsed);
+        }
+        tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, error, "session failed");
+        self.notify(&session);
+        Ok(self.callback_redirect(&session))
+    }
+
+    /// Fail every session that expired while pending or at the ID provider.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn expire_overdue(&self) -> Result<usize, SessionError> {
+        let overdue = self.store.expired_sessions(SystemTime::now(), &["pending", "authenticating"]).await?;
+        let mut expired = 0;
+        for row in overdue {
+            let Ok(session) = Session::from_row(&row) else { continue };
+            match self.fail(session, "expired", "the signing session expired").await {
+                Ok(_) => expired += 1,
+                Err(SessionError::AlreadyUsed) => {} // the user got there first
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(expired)
+    }
+
+    /// The eService callback URL with the outcome.
+    pub fn callback_redirect(&self, session: &Session) -> String {
+        let mut params: Vec<(&str, &str)> = Vec::new();
+        match &session.status {
+            Status::Signed { signature_id } => params.push(("signatureId", signature_id)),
+            Status::Failed { error, description } => {
+                params.push(("error", error));
+                params.push(("error_description", description));
+            }
+            _ => {}
+        }
+        if let Some(nonce) = &session.eservice_nonce {
+            params.push(("nonce", nonce));
+        }
+        if let Some(state) = &session.eservice_state {
+            params.push(("state", state));
+        }
+        let separator = if session.callback_url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{}", session.callback_url, form_encode(&params))
+    }
+
+    fn redirect_uri(&self) -> String {
+        format!("{}/sign/oidc/callback", self.public_url)
+    }
+}

@@ -1,0 +1,105 @@
+//! Webhooks: the outcome of a session, POSTed to the eService's registered webhook URL as a
+//! JWS signed by the service key (`application/jose`), sealed in a JWE (RSA-OAEP-256 +
+//! A256GCM) when the session carried a `pubKey`. Delivery is retried with exponential backoff
+//! until the eService answers 2xx or the attempts run out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::Method;
+use hyper::header::CONTENT_TYPE;
+use serde_json::{Value, json};
+
+use super::model::{Session, Status};
+use crate::hsm::KeyStore;
+use crate::jose::jwe::{self, RecipientKey};
+use crate::outbound::HttpClient;
+use crate::service::SigningService;
+
+/// How hard delivery tries.
+#[derive(Clone, Copy, Debug)]
+pub struct Retry {
+    /// Attempts in all.
+    pub attempts: u32,
+    /// Pause before the second attempt; doubled after each failure.
+    pub first_delay: Duration,
+}
+
+/// The webhook payload for a finished session.
+pub fn payload(session: &Session, issuer: &str) -> Value {
+    let mut body = json!({
+        "iss": issuer,
+        "aud": session.client_id,
+        "iat": crate::jose::claims::now(),
+        "correlationId": session.correlation_id,
+        "isSuccess": matches!(session.status, Status::Signed { .. }),
+    });
+    match &session.status {
+        Status::Signed { signature_id } => body["signatureId"] = json!(signature_id),
+        Status::Failed { error, description } => {
+            body["error"] = json!(error);
+            body["errorDescription"] = json!(description);
+        }
+        _ => {}
+    }
+    body
+}
+
+/// Sign (and seal) the payload and deliver it in the background.
+pub fn deliver<K: KeyStore>(
+    signing: Arc<SigningService<K>>,
+    http: HttpClient,
+    retry: Retry,
+    session: Session,
+    issuer: String,
+) {
+    let Some(url) = session.webhook_url.clone() else { return };
+    tokio::spawn(async move {
+        let body = match seal(&signing, &session, &issuer).await {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(correlation_id = %session.correlation_id, error = %e, "webhook could not be signed; not sent");
+                return;
+            }
+        };
+        let mut delay = retry.first_delay;
+        for attempt in 1..=retry.attempts {
+            let headers = [(CONTENT_TYPE, "application/jose".to_owned())];
+            let outcome =
+                http.send(Method::POST, &url, &headers, body.clone().into_bytes(), Duration::from_secs(10)).await;
+            match outcome {
+                Ok(response) if response.status.is_success() => {
+                    tracing::info!(correlation_id = %session.correlation_id, attempt, "webhook delivered");
+                    return;
+                }
+                Ok(response) => {
+                    tracing::warn!(correlation_id = %session.correlation_id, attempt, status = response.status.as_u16(), "webhook refused")
+                }
+                Err(e) => {
+                    tracing::warn!(correlation_id = %session.correlation_id, attempt, error = %e, "webhook failed")
+                }
+            }
+            if attempt < retry.attempts {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+        tracing::error!(correlation_id = %session.correlation_id, attempts = retry.attempts, "webhook given up; the eService can poll GET /v1/sessions/{{correlationId}}");
+    });
+}
+
+async fn seal<K: KeyStore>(
+    signing: &Arc<SigningService<K>>,
+    session: &Session,
+    issuer: &str,
+) -> Result<String, String> {
+    let payload = payload(session, issuer).to_string().into_bytes();
+    let jws = signing.sign_jws("JWT", payload).await.map_err(|e| e.to_string())?;
+    match &session.pub_key_pem {
+        Some(pem) => {
+            let recipient = RecipientKey::from_pem(pem).map_err(|e| e.to_string())?;
+            jwe::encrypt(&recipient, jws.as_bytes(), "JWT").map_err(|e| e.to_string())
+        }
+        None => Ok(jws),
+    }
+}

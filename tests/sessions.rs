@@ -1,0 +1,310 @@
+//! Signing sessions end to end: an eService creates a session, a citizen (a scripted browser)
+//! signs at a real OpenID provider, the eService redeems the signature once and hears of it by a
+//! signed (and, when asked, encrypted) webhook that survives two failed deliveries.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::daemon::Daemon;
+use common::fake_tsa::{Reply, serve};
+use common::oidc::Provider;
+use common::{TokenDir, http, http_get, openssl, oracle, text};
+use serde_json::{Value, json};
+
+const CALLBACK: &str = "http://127.0.0.1:9/eservice/callback";
+const DOCUMENT: &[u8] = b"Application for a building permit, form B-12\n";
+
+struct Setup {
+    token: TokenDir,
+    provider: Provider,
+    _daemon: Daemon,
+    addr: SocketAddr,
+    webhooks: Arc<Mutex<Vec<String>>>,
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(text.as_bytes()))
+}
+
+/// esignd with two registered eServices (API keys "key-a" and "key-b"), a real provider, and a
+/// webhook receiver that refuses the first `failures` deliveries.
+fn setup(private_key_jwt: bool, failures: usize) -> Setup {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let jwks_uri = format!("http://127.0.0.1:{port}/.well-known/jwks.json");
+    let provider = Provider::start_with(
+        &[&format!("http://127.0.0.1:{port}/sign/oidc/callback")],
+        private_key_jwt.then_some(jwks_uri.as_str()),
+    );
+    let webhooks = Arc::new(Mutex::new(Vec::new()));
+    let received = Arc::clone(&webhooks);
+    let receiver = serve(move |body| {
+        let mut seen = received.lock().unwrap();
+        seen.push(String::from_utf8_lossy(body).into_owned());
+        if seen.len() <= failures { Reply::Status(500, b"try later".to_vec()) } else { Reply::Status(200, Vec::new()) }
+    });
+    let token = TokenDir::with_listen(&format!("127.0.0.1:{port}"));
+    let client_auth = if private_key_jwt {
+        "client_auth = \"private_key_jwt\"\n".to_owned()
+    } else {
+        std::fs::write(token.path("client-secret"), "esignd-secret\n").unwrap();
+        "client_auth = \"client_secret_basic\"\nclient_secret_file = \"client-secret\"\n".to_owned()
+    };
+    let config = format!(
+        "\n[identity]\nissuer = \"{issuer}\"\nclient_id = \"esignd\"\n{client_auth}\
+         \n[webhooks]\nattempts = 5\nfirst_retry_ms = 200\n\
+         \n[[clients]]\nid = \"eservice-a\"\napi_key_sha256 = \"{a}\"\ncallback_urls = [\"{CALLBACK}\"]\nwebhook_url = \"{webhook}\"\n\
+         \n[[clients]]\nid = \"eservice-b\"\napi_key_sha256 = \"{b}\"\ncallback_urls = [\"http://127.0.0.1:9/b/callback\"]\n",
+        issuer = provider.issuer,
+        a = sha256_hex("key-a"),
+        b = sha256_hex("key-b"),
+        webhook = receiver.url,
+    );
+    let existing = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), existing + &config).unwrap();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+    Setup { token, provider, _daemon: daemon, addr, webhooks }
+}
+
+fn api(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let mut head =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(key) = key {
+        head.push_str(&format!("apikey: {key}\r\n"));
+    }
+    stream.write_all(format!("{head}\r\n{body}").as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let status = String::from_utf8_lossy(&response[..split]).split(' ').nth(1).unwrap().parse().unwrap();
+    (status, serde_json::from_slice(&response[split + 4..]).unwrap_or(Value::Null))
+}
+
+fn new_session(correlation_id: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "correlationId": correlation_id,
+        "hash": STANDARD.encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT)),
+        "hashType": "SHA2-256",
+        "format": "CAdES",
+        "dataToBeDisplayed": "Building permit B-12 <script>alert(1)</script>",
+        "callbackUrl": CALLBACK,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| v.replace("%20", " "))
+    })
+}
+
+/// Wait until `n` webhook deliveries arrived.
+fn webhooks(setup: &Setup, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = setup.webhooks.lock().unwrap().clone();
+        if seen.len() >= n {
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "only {} of {n} webhook deliveries arrived", seen.len());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Check a SignResponse with openssl and return the signer's CN line.
+fn judge(setup: &Setup, response: &Value, name: &str) -> String {
+    let dir = setup.token.path(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = |f: &str| dir.join(f);
+    std::fs::write(p("document.bin"), DOCUMENT).unwrap();
+    std::fs::write(p("signature.p7s"), STANDARD.decode(response["signature"].as_str().unwrap()).unwrap()).unwrap();
+    std::fs::write(p("leaf.pem"), response["certificate"].as_str().unwrap()).unwrap();
+    std::fs::write(p("chain.pem"), http_get(setup.addr, "/v1/ca").1).unwrap();
+    let token = STANDARD.decode(response["signatureTimestamp"].as_str().unwrap()).unwrap();
+    let at = oracle::gen_time(&token);
+    oracle::assert_ok(
+        &oracle::cms_verify(&dir, &p("signature.p7s"), &p("document.bin"), &p("chain.pem"), at),
+        "openssl cms -verify",
+    );
+    let subject =
+        openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb", "-in", p("leaf.pem").to_str().unwrap()]);
+    text(&subject.stdout).trim().to_owned()
+}
+
+#[test]
+fn a_citizen_signs_the_eservice_redeems_once_and_the_webhook_arrives_after_two_failures() {
+    let setup = setup(false, 2);
+    let (status, created) =
+        api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&new_session("order-1", json!({"lang": "fr"}))));
+    assert_eq!(status, 201, "{created}");
+    let link = created["redirectUrl"].as_str().unwrap();
+    assert!(link.starts_with(&format!("http://{}/sign/interactive?token=", setup.addr)), "{link}");
+
+    let walk = setup.provider.citizen(link, CALLBACK, "jane", "start", false);
+    let page = &walk["pages"][0];
+    assert_eq!(page["status"], 200);
+    let html = page["html"].as_str().unwrap();
+    assert!(html.contains("<html lang=\"fr\"") && html.contains("Signer avec mon identifiant national"), "French page");
+    assert!(html.contains("Building permit B-12 &lt;script&gt;"), "dataToBeDisplayed shown, escaped");
+    let fingerprint = hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT));
+    assert!(html.contains(&fingerprint[..4]), "the digest fingerprint is shown");
+
+    let landed = walk["url"].as_str().unwrap();
+    let signature_id = query_param(landed, "signatureId").unwrap_or_else(|| panic!("no signatureId in {landed}"));
+    assert_eq!(signature_id.len(), 64, "256 bits");
+
+    let (status, state) = api(setup.addr, "GET", "/v1/sessions/order-1", Some("key-a"), None);
+    assert_eq!((status, state["status"].as_str()), (200, Some("signed")), "{state}");
+    assert_eq!(state["signatureId"], signature_id.as_str());
+
+    let path = format!("/v1/sign/response/{signature_id}");
+    assert_eq!(api(setup.addr, "GET", &path, Some("key-b"), None).0, 404, "another client cannot redeem it");
+    let (status, response) = api(setup.addr, "GET", &path, Some("key-a"), None);
+    assert_eq!(status, 200, "{response}");
+    assert!(judge(&setup, &response, "redeemed").contains("CN=Jane Doe"));
+    assert_eq!(api(setup.addr, "GET", &path, Some("key-a"), None).0, 404, "a signature is redeemed once");
+
+    // Two refused deliveries, then the third is accepted: three identical bodies, each a JWS
+    // that panva/jose verifies with esignd's published JWKS.
+    let deliveries = webhooks(&setup, 3);
+    assert_eq!(deliveries.len(), 3);
+    assert!(deliveries.iter().all(|d| d == &deliveries[0]), "retries send the same body");
+    let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
+    let verified = setup.provider.verify_jose(&jwks, &deliveries[2], None);
+    assert_eq!(verified["jws"]["alg"], "ES256");
+    let payload = &verified["payload"];
+    assert_eq!(
+        (payload["correlationId"].as_str(), payload["isSuccess"].as_bool()),
+        (Some("order-1"), Some(true)),
+        "{payload}"
+    );
+    assert_eq!(payload["signatureId"], signature_id.as_str());
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(setup.webhooks.lock().unwrap().len(), 3, "no delivery after the accepted one");
+
+    // The used link is refused.
+    let (status, _) = http_get(setup.addr, &link[link.find("/sign/").unwrap()..]);
+    assert_eq!(status, 409);
+}
+
+#[test]
+fn private_key_jwt_with_the_hsm_service_key_signs_too() {
+    let setup = setup(true, 0);
+    let (status, created) =
+        api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&new_session("pkjwt-1", json!({}))));
+    assert_eq!(status, 201, "{created}");
+    let walk = setup.provider.citizen(created["redirectUrl"].as_str().unwrap(), CALLBACK, "accent", "start", false);
+    let signature_id = query_param(walk["url"].as_str().unwrap(), "signatureId").expect("signed");
+    let (status, response) = api(setup.addr, "GET", &format!("/v1/sign/response/{signature_id}"), Some("key-a"), None);
+    assert_eq!(status, 200);
+    assert!(judge(&setup, &response, "pkjwt").contains("CN=Jüri Õunapuu"));
+}
+
+#[test]
+fn cancel_and_a_login_failure_go_back_with_errors_and_encrypted_failure_webhooks() {
+    let setup = setup(false, 0);
+    let key = setup.token.path("eservice.key");
+    let made =
+        openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key.to_str().unwrap()]);
+    assert!(made.status.success());
+    let public = openssl(["pkey", "-in", key.to_str().unwrap(), "-pubout"]);
+    let pub_key = STANDARD.encode(&public.stdout);
+
+    let (_, created) = api(
+        setup.addr,
+        "POST",
+        "/v1/sessions",
+        Some("key-a"),
+        Some(&new_session("cancel-1", json!({"pubKey": pub_key}))),
+    );
+    let walk = setup.provider.citizen(created["redirectUrl"].as_str().unwrap(), CALLBACK, "jane", "cancel", false);
+    let landed = walk["url"].as_str().unwrap();
+    assert_eq!(query_param(landed, "error").as_deref(), Some("cancelled"), "{landed}");
+    assert!(query_param(landed, "signatureId").is_none());
+
+    let delivered = webhooks(&setup, 1);
+    assert_eq!(delivered[0].split('.').count(), 5, "a compact JWE");
+    let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
+    let opened = setup.provider.verify_jose(&jwks, &delivered[0], Some(&key));
+    assert_eq!((opened["jwe"]["alg"].as_str(), opened["jwe"]["enc"].as_str()), (Some("RSA-OAEP-256"), Some("A256GCM")));
+    assert_eq!(opened["payload"]["isSuccess"], false);
+    assert_eq!(opened["payload"]["error"], "cancelled");
+
+    let (_, created) = api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&new_session("abort-1", json!({}))));
+    let walk = setup.provider.citizen(created["redirectUrl"].as_str().unwrap(), CALLBACK, "jane", "start", true);
+    assert_eq!(query_param(walk["url"].as_str().unwrap(), "error").as_deref(), Some("login_failed"));
+    let (_, state) = api(setup.addr, "GET", "/v1/sessions/abort-1", Some("key-a"), None);
+    assert_eq!(state["status"], "failed");
+}
+
+#[test]
+fn the_govstack_query_form_echoes_nonce_and_state() {
+    let setup = setup(false, 0);
+    let hash = STANDARD
+        .encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT))
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    let link = format!(
+        "http://{}/sign/interactive?client_id=eservice-a&hash={hash}&hashType=SHA2-256&format=PAdES&callbackUrl={}&nonce=n-123&state=s-456&lang=de",
+        setup.addr,
+        CALLBACK.replace(':', "%3A").replace('/', "%2F")
+    );
+    let walk = setup.provider.citizen(&link, CALLBACK, "jane", "start", false);
+    assert!(walk["pages"][0]["html"].as_str().unwrap().contains("Mit meiner nationalen ID unterschreiben"));
+    let landed = walk["url"].as_str().unwrap();
+    assert!(query_param(landed, "signatureId").is_some(), "{landed}");
+    assert_eq!(query_param(landed, "nonce").as_deref(), Some("n-123"));
+    assert_eq!(query_param(landed, "state").as_deref(), Some("s-456"));
+}
+
+#[test]
+fn bad_session_requests_are_refused_and_never_redirect_elsewhere() {
+    let setup = setup(false, 0);
+    let good = new_session("dup-1", json!({}));
+    assert_eq!(api(setup.addr, "POST", "/v1/sessions", None, Some(&good)).0, 401, "no apikey");
+    assert_eq!(api(setup.addr, "POST", "/v1/sessions", Some("key-x"), Some(&good)).0, 401, "unknown apikey");
+    let evil = new_session("evil-1", json!({"callbackUrl": "https://evil.example/steal"}));
+    let (status, body) = api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&evil));
+    assert_eq!(
+        (status, body["status"]["message"].as_str()),
+        (400, Some("callbackUrl is not registered for this client"))
+    );
+    let other_webhook = new_session("evil-2", json!({"webhookUrl": "https://evil.example/hook"}));
+    assert_eq!(api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&other_webhook)).0, 400);
+    let bad_hash = new_session("bad-1", json!({"hash": "AAAA"}));
+    assert_eq!(api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&bad_hash)).0, 400);
+    assert_eq!(api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&good)).0, 201);
+    assert_eq!(api(setup.addr, "POST", "/v1/sessions", Some("key-a"), Some(&good)).0, 409, "correlationId reused");
+    assert_eq!(api(setup.addr, "GET", "/v1/sessions/dup-1", Some("key-b"), None).0, 404, "another client's session");
+
+    // The GovStack query form with an unregistered callback: an error page, not a redirect.
+    let link = "/sign/interactive?client_id=eservice-a&hash=AAAA&hashType=SHA2-256&format=CAdES&callbackUrl=https%3A%2F%2Fevil.example%2F";
+    let (status, page) = http(setup.addr, "GET", link, None, &[]);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&page));
+    // A forged or mismatched OpenID state, a broken token.
+    let (status, _) = http_get(setup.addr, "/sign/oidc/callback?state=forged&code=anything");
+    assert_eq!(status, 400);
+    let (status, _) = http_get(setup.addr, "/sign/interactive?token=eyJhbGciOiJFUzI1NiJ9.e30.AAAA");
+    assert_eq!(status, 400);
+    let (status, _) =
+        http(setup.addr, "POST", "/sign/interactive/start", Some("application/x-www-form-urlencoded"), b"token=forged");
+    assert_eq!(status, 400);
+    assert_eq!(api(setup.addr, "GET", "/v1/sign/response/00", Some("key-a"), None).0, 404);
+}

@@ -109,11 +109,30 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
         let http = HttpClient::new();
         let jwks = JwkSet { keys: vec![Jwk::from_spki(&service.service_public_key(), "ES256").map_err(DaemonError::ServiceKey)?] };
         let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone()));
+        let mut clients = config.clients.clone();
+        let demo = config.identity.mock.then(|| {
+            tracing::warn!(
+                issuer = ?config.identity.issuer,
+                "DEMO PROFILE: the built-in mock ID provider accepts any name; never expose this daemon beyond this machine"
+            );
+            let mut unusable_key = [0u8; 32];
+            getrandom::fill(&mut unusable_key).expect("the operating system's random source failed");
+            clients.push(crate::config::ClientConfig {
+                id: crate::demo::DEMO_CLIENT.to_owned(),
+                api_key_sha256: unusable_key,
+                callback_urls: vec![format!("{}/demo/done", config.server.public_url)],
+                webhook_url: None,
+            });
+            crate::http::demo::Demo {
+                idp: crate::demo::mock_idp::MockIdp::new(&config.server.public_url),
+                shop: crate::demo::eservice::DemoShop::default(),
+            }
+        });
         let sessions = Arc::new(SessionService::new(Parts {
             signing: Arc::clone(&service),
             store: Arc::clone(&store),
             identity: Arc::clone(&identity),
-            clients: config.clients.clone(),
+            clients,
             public_url: config.server.public_url.clone(),
             jwks: jwks.clone(),
             response_ttl: config.store.response_ttl,
@@ -126,6 +145,8 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
             identity,
             payment: Arc::new(PaymentGate::new(config.payment.clone(), http, config.identity.timeout)),
             sessions: Arc::clone(&sessions),
+            demo,
+            public_url: config.server.public_url.clone(),
             jwks,
             hsm_deadline: config.hsm.call_timeout,
             max_tsa_request: config.tsa.max_request_bytes,

@@ -13,6 +13,7 @@ pub mod cms;
 pub mod config;
 pub mod ctl;
 pub mod daemon;
+pub mod demo;
 pub mod hsm;
 pub mod http;
 pub mod identity;

@@ -97,6 +97,8 @@ impl std::fmt::Debug for ClientAuth {
 /// `[identity]`: the OpenID provider whose users sign.
 #[derive(Debug, Clone)]
 pub struct IdentityConfig {
+    /// `oidc` (a real provider) or `mock` (the built-in demo provider, loopback only).
+    pub mock: bool,
     /// The provider's issuer URL (discovery at `{issuer}/.well-known/openid-configuration`);
     /// `None` when no provider is configured (then nothing that needs a signer's identity works).
     pub issuer: Option<String>,

@@ -56,6 +56,7 @@ pub struct RawClient {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIdentity {
+    pub mode: Option<String>,
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub client_id: Option<String>,

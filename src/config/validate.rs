@@ -26,16 +26,37 @@ const MAX_SESSIONS: u64 = 256;
 /// The first rule broken, naming its key.
 pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError> {
     let base = file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let server = server(raw.server)?;
+    let mut identity = identity(raw.identity, &base)?;
+    if identity.mock {
+        // The mock provider lets anyone sign as anyone: it never faces a network.
+        if !server.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                key: "identity.mode",
+                value: "mock".into(),
+                reason: "the mock ID provider is for demonstrations on this machine only; server.listen must be a loopback address",
+            });
+        }
+        identity.issuer = Some(format!("{}/mock-idp", server.public_url));
+    }
+    let clients = clients(raw.clients)?;
+    if identity.mock && clients.iter().any(|c| c.id == crate::demo::DEMO_CLIENT) {
+        return Err(ConfigError::Invalid {
+            key: "clients.id",
+            value: crate::demo::DEMO_CLIENT.into(),
+            reason: "the demo profile registers its own client by that name; rename yours",
+        });
+    }
     Ok(Config {
-        server: server(raw.server)?,
+        server,
         hsm: hsm(raw.hsm, &base)?,
         log: log(raw.log)?,
         ca: ca(raw.ca)?,
         tsa: tsa(raw.tsa, &base)?,
-        identity: identity(raw.identity, &base)?,
+        identity,
         store: store(raw.store, &base)?,
         payment: payment(raw.payment)?,
-        clients: clients(raw.clients)?,
+        clients,
         webhooks: webhooks(raw.webhooks)?,
         file,
     })
@@ -291,6 +312,24 @@ fn http_url(key: &'static str, url: &str) -> Result<String, ConfigError> {
 }
 
 fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, ConfigError> {
+    let mock = match raw.mode.as_deref().unwrap_or("oidc") {
+        "oidc" => false,
+        "mock" if raw.issuer.is_none() => true,
+        "mock" => {
+            return Err(ConfigError::Invalid {
+                key: "identity.issuer",
+                value: raw.issuer.unwrap_or_default(),
+                reason: "the mock provider is built in; leave identity.issuer unset",
+            });
+        }
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "identity.mode",
+                value: other.to_owned(),
+                reason: "use oidc or mock",
+            });
+        }
+    };
     // The issuer is compared exactly with the discovery document's and the tokens' `iss`, so it
     // is kept as written (a trailing slash included).
     if let Some(issuer) = &raw.issuer {
@@ -351,6 +390,7 @@ fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, ConfigError
         });
     }
     Ok(IdentityConfig {
+        mock,
         issuer: raw.issuer,
         audience: raw.audience.unwrap_or_else(|| client_id.clone()),
         client_id,

@@ -10,6 +10,7 @@
 mod body;
 mod ca;
 mod certs;
+pub mod demo;
 mod error;
 mod form;
 mod health;
@@ -54,6 +55,10 @@ pub struct AppState<K: KeyStore, S: Store> {
     pub payment: Arc<PaymentGate>,
     /// Signing sessions.
     pub sessions: Arc<SessionService<K, S>>,
+    /// The demo profile (mock ID provider and demo eService), in `mock` mode only.
+    pub demo: Option<demo::Demo>,
+    /// esignd's public URL.
+    pub public_url: String,
     /// The service key's public JWKS.
     pub jwks: JwkSet,
     /// Deadline for one HSM call made on behalf of a request.

@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::error::ApiError;
 use super::response::{Body, error};
-use super::{AppState, ca, certs, health, interactive, sessions, sign_onetime, tsa};
+use super::{AppState, ca, certs, demo, health, interactive, sessions, sign_onetime, tsa};
 use crate::hsm::KeyStore;
 use crate::store::Store;
 
@@ -29,7 +29,15 @@ pub async fn route<K: KeyStore, S: Store>(
         let path = request.uri().path().to_owned();
         let get = matches!(*request.method(), Method::GET | Method::HEAD);
         let post = *request.method() == Method::POST;
-        let mut response = match path.as_str() {
+        let demo_answer = match &state.demo {
+            Some(demo) => demo_route(&state, demo, get, post, &path, request).await,
+            None => Err(request),
+        };
+        let request = match demo_answer {
+            Ok(response) => return Ok(finish(response, &request_id, &path, started, peer)),
+            Err(request) => request,
+        };
+        let response = match path.as_str() {
             "/healthz" if get => health::live(),
             "/readyz" if get => health::ready(&state).await,
             "/tsa" if post => tsa::handle(&state, request).await,
@@ -67,18 +75,52 @@ pub async fn route<K: KeyStore, S: Store>(
             }
             _ => error(StatusCode::NOT_FOUND, "no such endpoint"),
         };
-        response.headers_mut().insert("x-request-id", request_id.parse().expect("hex is a valid header value"));
-        let status = response.status().as_u16();
-        let millis = started.elapsed().as_millis() as u64;
-        if path == "/healthz" || path == "/readyz" {
-            tracing::debug!(status, millis, %peer, "answered");
-        } else {
-            tracing::info!(status, millis, %peer, "answered");
-        }
-        Ok(response)
+        Ok(finish(response, &request_id, &path, started, peer))
     }
     .instrument(span)
     .await
+}
+
+/// Add the request id and log the answer.
+fn finish(
+    mut response: Response<Body>,
+    request_id: &str,
+    path: &str,
+    started: Instant,
+    peer: SocketAddr,
+) -> Response<Body> {
+    response.headers_mut().insert("x-request-id", request_id.parse().expect("hex is a valid header value"));
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_millis() as u64;
+    if path == "/healthz" || path == "/readyz" {
+        tracing::debug!(status, millis, %peer, "answered");
+    } else {
+        tracing::info!(status, millis, %peer, "answered");
+    }
+    response
+}
+
+/// The demo profile's routes; gives the request back when the path is not one of them.
+async fn demo_route<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    demo: &demo::Demo,
+    get: bool,
+    post: bool,
+    path: &str,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Request<Incoming>> {
+    Ok(match path {
+        "/" | "/demo" if get => demo::page(),
+        "/demo/demo.js" if get => demo::script(),
+        "/demo/start" if post => answer(demo::start(state, request).await),
+        "/demo/done" if get => demo::done(state, demo, &request).await,
+        p if get && p.starts_with("/demo/download/") => demo::download(demo, &p["/demo/download/".len()..]),
+        "/mock-idp/.well-known/openid-configuration" if get => demo::discovery(demo),
+        "/mock-idp/authorize" if get => demo::authorize_page(demo, &request),
+        "/mock-idp/authorize" if post => demo::authorize(demo, request).await,
+        "/mock-idp/token" if post => answer(demo::token(state, demo, request).await),
+        _ => return Err(request),
+    })
 }
 
 fn answer(result: Result<Response<Body>, ApiError>) -> Response<Body> {

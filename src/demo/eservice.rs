@@ -1,0 +1,33 @@
+//! The demo eService: what an integrator's backend does, inside esignd for the demo. It creates
+//! a session for a digest the browser computed, and when the citizen comes back it redeems the
+//! signature and keeps it briefly for download.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Signatures waiting to be downloaded.
+#[derive(Default)]
+pub struct DemoShop {
+    downloads: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+}
+
+/// How long a signed file stays downloadable.
+const KEEP: Duration = Duration::from_secs(600);
+
+impl DemoShop {
+    /// Keep `p7s` for download; returns its id.
+    pub fn keep(&self, p7s: Vec<u8>) -> String {
+        let id = crate::sessions::random_hex(16);
+        let mut downloads = self.downloads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        downloads.retain(|_, (_, at)| at.elapsed() < KEEP);
+        downloads.insert(id.clone(), (p7s, Instant::now()));
+        id
+    }
+
+    /// A kept signature.
+    pub fn get(&self, id: &str) -> Option<Vec<u8>> {
+        let downloads = self.downloads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        downloads.get(id).filter(|(_, at)| at.elapsed() < KEEP).map(|(p7s, _)| p7s.clone())
+    }
+}

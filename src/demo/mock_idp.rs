@@ -1,0 +1,145 @@
+//! The mock ID provider: an OpenID provider that believes whatever name the visitor types.
+//! Discovery, an authorization page, and a token endpoint whose ID tokens are signed by the
+//! service key (so they verify against `/.well-known/jwks.json`). Codes are single use, expire
+//! after a minute, and must come back with the PKCE verifier. Announced loudly at start-up and
+//! on its page; refused on non-loopback addresses by configuration.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::hsm::HashAlgorithm;
+use crate::identity::rp::random_token;
+use crate::jose::b64;
+
+/// What the visitor typed, waiting for the code to be exchanged.
+struct Grant {
+    name: String,
+    subject: String,
+    nonce: String,
+    challenge: String,
+    client_id: String,
+    redirect_uri: String,
+    issued: Instant,
+}
+
+/// Why a token request was refused (`invalid_grant` for all of them, as OAuth says).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid_grant: {0}")]
+pub struct InvalidGrant(&'static str);
+
+/// The mock provider's state.
+pub struct MockIdp {
+    issuer: String,
+    jwks_uri: String,
+    callback: String,
+    grants: Mutex<HashMap<String, Grant>>,
+}
+
+impl MockIdp {
+    /// A provider at `{public_url}/mock-idp` that sends browsers back only to esignd's callback.
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            issuer: format!("{public_url}/mock-idp"),
+            jwks_uri: format!("{public_url}/.well-known/jwks.json"),
+            callback: format!("{public_url}/sign/oidc/callback"),
+            grants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The discovery document.
+    pub fn discovery(&self) -> Value {
+        json!({
+            "issuer": self.issuer,
+            "authorization_endpoint": format!("{}/authorize", self.issuer),
+            "token_endpoint": format!("{}/token", self.issuer),
+            "jwks_uri": self.jwks_uri,
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "code_challenge_methods_supported": ["S256"],
+        })
+    }
+
+    /// Whether the browser may be sent back to `redirect_uri`.
+    pub fn redirect_allowed(&self, redirect_uri: &str) -> bool {
+        redirect_uri == self.callback
+    }
+
+    /// Record what the visitor typed; returns the code.
+    #[allow(clippy::too_many_arguments)]
+    pub fn grant(
+        &self,
+        name: &str,
+        subject: &str,
+        nonce: &str,
+        challenge: &str,
+        client_id: &str,
+        redirect_uri: &str,
+    ) -> String {
+        let code = random_token();
+        let mut grants = self.grants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        grants.retain(|_, g| g.issued.elapsed() < Duration::from_secs(60));
+        grants.insert(
+            code.clone(),
+            Grant {
+                name: name.to_owned(),
+                subject: subject.to_owned(),
+                nonce: nonce.to_owned(),
+                challenge: challenge.to_owned(),
+                client_id: client_id.to_owned(),
+                redirect_uri: redirect_uri.to_owned(),
+                issued: Instant::now(),
+            },
+        );
+        code
+    }
+
+    /// Redeem a code (once): the ID token claims, to be signed by the caller.
+    ///
+    /// # Errors
+    /// [`InvalidGrant`] for an unknown, used or expired code, a wrong redirect URI or verifier.
+    pub fn exchange(&self, code: &str, verifier: &str, redirect_uri: &str) -> Result<Value, InvalidGrant> {
+        let grant = self
+            .grants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(code)
+            .ok_or(InvalidGrant("unknown or used code"))?;
+        if grant.issued.elapsed() > Duration::from_secs(60) {
+            return Err(InvalidGrant("expired code"));
+        }
+        if grant.redirect_uri != redirect_uri {
+            return Err(InvalidGrant("redirect_uri differs"));
+        }
+        if b64(&HashAlgorithm::Sha256.digest(verifier.as_bytes())) != grant.challenge {
+            return Err(InvalidGrant("PKCE verifier does not match"));
+        }
+        let now = crate::jose::claims::now();
+        Ok(json!({
+            "iss": self.issuer, "aud": grant.client_id, "sub": grant.subject, "name": grant.name,
+            "nonce": grant.nonce, "iat": now, "exp": now + 300,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_single_use_and_bound_to_the_verifier() {
+        let idp = MockIdp::new("http://127.0.0.1:8080");
+        let verifier = "v".repeat(43);
+        let challenge = b64(&HashAlgorithm::Sha256.digest(verifier.as_bytes()));
+        let callback = "http://127.0.0.1:8080/sign/oidc/callback";
+        let code = idp.grant("Jane", "J-1", "n", &challenge, "esignd", callback);
+        assert_eq!(idp.exchange(&code, "wrong", callback), Err(InvalidGrant("PKCE verifier does not match")));
+        let code = idp.grant("Jane", "J-1", "n", &challenge, "esignd", callback);
+        assert_eq!(idp.exchange(&code, &verifier, callback).unwrap()["name"], "Jane");
+        assert_eq!(idp.exchange(&code, &verifier, callback), Err(InvalidGrant("unknown or used code")));
+        assert!(!idp.redirect_allowed("https://evil.example/cb"));
+    }
+}

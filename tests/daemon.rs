@@ -7,7 +7,8 @@ use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
 use common::daemon::{Daemon, esignd};
-use common::{TokenDir, http_get, text};
+use common::fake_tsa::{Reply, serve};
+use common::{TokenDir, http_get, openssl, text};
 
 fn check_config(token: &TokenDir, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = esignd(token).arg("--check-config").envs(env.iter().copied()).output().unwrap();
@@ -36,6 +37,9 @@ fn serves_health_and_readiness_and_drains_on_sigterm() {
     let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ready["checks"]["hsm"]["status"], "ok");
     assert_eq!(ready["checks"]["hsm"]["token"], "esignd");
+    assert_eq!(ready["checks"]["store"]["status"], "ok");
+    assert_eq!(ready["checks"]["tsa"]["status"], "ok", "{body}");
+    assert_eq!(ready["checks"]["tsa"]["mode"], "builtin");
     let (status, body) = http_get(addr, "/v1/nothing-here");
     assert_eq!(status, 404);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["status"]["code"], "ERROR");
@@ -155,4 +159,57 @@ fn the_built_in_tsa_answers_openssl_over_http() {
     assert_eq!(http(addr, "GET", "/tsa", None, &[]).0, 405);
     daemon.signal("TERM");
     assert_eq!(daemon.wait_exit(), Some(0));
+}
+
+#[test]
+fn readiness_reports_an_external_tsa_that_cannot_stamp_and_spares_it_repeated_probes() {
+    let token = TokenDir::new();
+    let root = token.path("tsa-root.pem");
+    let made = openssl([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Some TSA root",
+        "-keyout",
+        token.path("tsa-root.key").to_str().unwrap(),
+        "-out",
+        root.to_str().unwrap(),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&asked);
+    let tsa = serve(move |_| {
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Reply::Status(503, b"maintenance".to_vec())
+    });
+    let mut command = esignd(&token);
+    command.envs([
+        ("ESIGND__TSA__MODE", "external"),
+        ("ESIGND__TSA__URLS", tsa.url.as_str()),
+        ("ESIGND__TSA__TRUST", root.to_str().unwrap()),
+    ]);
+    let mut daemon = Daemon::start_with(command);
+    let addr = daemon.listening_on();
+
+    let (status, body) = http_get(addr, "/readyz");
+    assert_eq!(status, 503, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["status"], "unavailable");
+    assert_eq!(ready["checks"]["hsm"]["status"], "ok");
+    assert_eq!(ready["checks"]["tsa"]["status"], "error");
+    assert_eq!(ready["checks"]["tsa"]["mode"], "external");
+    let error = ready["checks"]["tsa"]["error"].as_str().unwrap();
+    assert!(error.contains(&tsa.url) && error.contains("503"), "{error}");
+
+    // A second probe right after is answered from the first.
+    let (status, _) = http_get(addr, "/readyz");
+    assert_eq!(status, 503);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 1, "the TSA was asked again at once");
 }

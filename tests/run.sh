@@ -5,7 +5,8 @@
 # SoftHSM2 (the PKCS#11 token), OpenSC's pkcs11-tool and openssl (the independent judges),
 # procps (kill, to send SIGTERM to the daemon under test), Python's venv for certomancer — a
 # third-party RFC 3161 TSA from PyPI, installed into target/certomancer-venv — and Node.js for
-# oidc-provider, the real OpenID provider from npm (tests/oidc). Then:
+# oidc-provider, the real OpenID provider from npm (tests/oidc), and Debian's Chromium, driven
+# headless by playwright-core (tests/browser) through the demo page. Then:
 # formatting and lint checks when rustfmt/clippy are installed, and every test — unit,
 # in-memory key store, SoftHSM, process-level tests of esignd and esignctl, and short runs of
 # the benchmarks.
@@ -20,6 +21,7 @@ command -v openssl >/dev/null || missing+=(openssl)
 command -v python3 >/dev/null || missing+=(python3)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
@@ -37,6 +39,8 @@ rm -rf target/softhsm-test
 
 # oidc-provider, the real OpenID provider of the identity tests (tests/oidc, package-lock pinned).
 (cd tests/oidc && npm ci --no-audit --no-fund --silent)
+# playwright-core drives /usr/bin/chromium; it downloads no browser of its own.
+(cd tests/browser && npm ci --no-audit --no-fund --silent)
 
 # certomancer, the third-party TSA of tests/certomancer.rs; pinned, rebuilt when missing.
 venv=target/certomancer-venv

@@ -1,5 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its job: the HSM session pool hands
-//! out a logged-in session within the per-call deadline, and the store answers).
+//! out a logged-in session within the per-call deadline, the store answers, and the TSA gives a
+//! valid token — see [`crate::service::TsaReadiness`]).
 
 use hyper::{Response, StatusCode};
 use serde_json::json;
@@ -7,6 +8,7 @@ use serde_json::json;
 use super::AppState;
 use super::response::{Body, json};
 use crate::hsm::{self, KeyStore};
+use crate::service::rfc3339;
 use crate::store::Store;
 
 /// Liveness: the process is up.
@@ -16,8 +18,11 @@ pub fn live() -> Response<Body> {
 
 /// Readiness: every dependency answers.
 pub async fn ready<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Body> {
-    let (hsm, store) =
-        tokio::join!(hsm::blocking::status(state.service.keys(), state.hsm_deadline), state.store.ping());
+    let (hsm, store, tsa) = tokio::join!(
+        hsm::blocking::status(state.service.keys(), state.hsm_deadline),
+        state.store.ping(),
+        state.service.tsa_readiness()
+    );
     let hsm = match hsm {
         Ok(status) if status.logged_in => json!({ "status": "ok", "token": status.label, "serial": status.serial }),
         Ok(status) => json!({ "status": "error", "token": status.label, "error": "the session is not logged in" }),
@@ -33,8 +38,19 @@ pub async fn ready<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Bo
             json!({ "status": "error", "error": e.to_string() })
         }
     };
-    let ready = [&hsm, &store].iter().all(|check| check["status"] == "ok");
+    let mut tsa_check = json!({
+        "status": if tsa.error.is_none() { "ok" } else { "error" },
+        "mode": tsa.mode,
+        "checked": rfc3339(tsa.checked),
+    });
+    if let Some(url) = tsa.url {
+        tsa_check["url"] = url.into();
+    }
+    if let Some(error) = tsa.error {
+        tsa_check["error"] = error.into();
+    }
+    let ready = [&hsm, &store, &tsa_check].iter().all(|check| check["status"] == "ok");
     let (status, word) =
         if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
-    json(status, &json!({ "status": word, "checks": { "hsm": hsm, "store": store } }))
+    json(status, &json!({ "status": word, "checks": { "hsm": hsm, "store": store, "tsa": tsa_check } }))
 }

@@ -8,6 +8,7 @@
 mod checks;
 mod error;
 mod one_time;
+mod readiness;
 mod record;
 
 use std::sync::{Arc, RwLock};
@@ -16,6 +17,7 @@ use std::time::Duration;
 pub use checks::BrokenRule;
 pub use error::ServiceError;
 pub use one_time::OneTimeRequest;
+pub use readiness::{PROBE_INTERVAL, TsaReadiness};
 pub use record::{SignatureRecord, rfc3339};
 
 use crate::ca::{Ca, OneTimePolicy, subject::SubjectTemplate};
@@ -46,6 +48,7 @@ pub struct SigningService<K: KeyStore> {
     timestamper: Timestamper,
     ephemeral: KeyAlgorithm,
     hsm_deadline: Duration,
+    tsa_probe: readiness::ProbeCache,
 }
 
 impl<K: KeyStore> SigningService<K> {
@@ -89,6 +92,7 @@ impl<K: KeyStore> SigningService<K> {
             timestamper,
             ephemeral: config.hsm.ephemeral_key,
             hsm_deadline: config.hsm.call_timeout,
+            tsa_probe: readiness::ProbeCache::default(),
         })
     }
 

@@ -50,6 +50,7 @@ export async function browse(startUrl, { login, stopAt, form: wantedForm = 'star
       fields.set(input[1], value ? value[1].replaceAll('&amp;', '&').replaceAll('&quot;', '"') : '');
     }
     if (fields.has('login')) fields.set('login', login);
+    if (fields.has('name')) fields.set('name', login); // esignd's built-in mock provider
     if (fields.has('password')) fields.set('password', 'any-password');
     url = new URL(chosen.action.replaceAll('&amp;', '&'), url).toString();
     request = { method: 'POST', body: fields.toString() };

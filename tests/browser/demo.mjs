@@ -1,0 +1,48 @@
+// A visitor at the demo page, in Debian's headless Chromium: pick a file, press "Sign it", read
+// the signing page and press Sign, log in at the mock ID provider as NAME, and download the
+// signature. Prints JSON: the signing page's text, the result page's text, where the .p7s was
+// saved, and any errors the pages wrote to the console.
+//
+//   node demo.mjs BASE_URL FILE NAME OUT_DIR
+import { chromium } from 'playwright-core';
+import path from 'node:path';
+
+const [base, file, name, outDir] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  // No sandbox: CI runs as root in a container. The rest keeps Chromium off the network.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-quic',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const context = await browser.newContext({ acceptDownloads: true, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const consoleErrors = [];
+  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+
+  await page.goto(`${base}/demo`);
+  await page.getByLabel('File to sign').setInputFiles(file);
+  await page.getByRole('button', { name: 'Sign it' }).click();
+
+  await page.waitForURL(/\/sign\/interactive\?/);
+  const signingPage = await page.locator('main').innerText();
+  await page.getByRole('button', { name: 'Sign with my national ID' }).click();
+
+  await page.waitForURL(/\/mock-idp\/authorize\?/);
+  await page.getByLabel('Full name').fill(name);
+  await page.getByRole('button', { name: 'Log in' }).click();
+
+  await page.waitForURL(/\/demo\/done\?/);
+  const resultPage = await page.locator('main').innerText();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: /Download/ }).click(),
+  ]);
+  const saved = path.join(outDir, download.suggestedFilename());
+  await download.saveAs(saved);
+  console.log(JSON.stringify({ signingPage, resultPage, saved, consoleErrors }));
+} finally {
+  await browser.close();
+}

@@ -1,0 +1,166 @@
+//! The demo profile (`[identity] mode = "mock"`) as a visitor meets it: Debian's headless
+//! Chromium clicks through `/demo` and the downloaded signature verifies with openssl; a
+//! scripted HTTP client walks the same flow and meets the mock provider's and the demo's
+//! refusals.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::daemon::Daemon;
+use common::{TokenDir, http, http_get, openssl, text};
+use serde_json::Value;
+
+const DOCUMENT: &[u8] = b"Minutes of the village council, 12 November\n";
+
+/// esignd in the demo profile on a port of its own.
+fn demo() -> (TokenDir, Daemon, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let token = TokenDir::with_listen(&format!("127.0.0.1:{port}"));
+    let mut daemon = Daemon::start_with({
+        let mut command = common::daemon::esignd(&token);
+        command.env("ESIGND__IDENTITY__MODE", "mock");
+        command
+    });
+    let warning = daemon.wait_for(
+        "DEMO PROFILE: the built-in mock ID provider accepts any name; never expose this daemon beyond this machine",
+    );
+    assert_eq!(warning["level"], "WARN");
+    let addr = daemon.listening_on();
+    (token, daemon, addr)
+}
+
+fn node(dir: &str, args: &[&str]) -> Value {
+    let out = Command::new("node")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .args(args)
+        .output()
+        .expect("node is installed (tests/run.sh installs it)");
+    assert!(out.status.success(), "node {args:?}:\n{}{}", text(&out.stdout), text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The openssl command the result page shows, run as the visitor would (in a directory holding
+/// the file and the signature), with the chain fetched from `/v1/ca`; openssl's complaint if it
+/// does not verify.
+fn run_the_shown_command(token: &TokenDir, addr: SocketAddr, page: &str, document: &Path) -> Result<(), String> {
+    let command = page.split("openssl cms -verify").nth(1).expect("the page shows the openssl command");
+    let command = command.split("-out /dev/null").next().unwrap().replace("\\\n", " ");
+    std::fs::write(token.path("chain.pem"), http_get(addr, "/v1/ca").1).unwrap();
+    let mut args: Vec<String> = vec!["cms".into(), "-verify".into()];
+    for arg in command.split_whitespace() {
+        args.push(match arg {
+            "YOUR_FILE" => document.to_str().unwrap().to_owned(),
+            "signature.p7s" | "chain.pem" => token.path(arg).to_str().unwrap().to_owned(),
+            other => other.to_owned(),
+        });
+    }
+    args.extend(["-out".into(), "/dev/null".into()]);
+    let out = openssl(&args);
+    if out.status.success() && text(&out.stderr).contains("Verification successful") {
+        Ok(())
+    } else {
+        Err(format!("openssl {args:?}:\n{}{}", text(&out.stdout), text(&out.stderr)))
+    }
+}
+
+#[test]
+fn a_visitor_in_chromium_signs_a_file_and_the_download_verifies() {
+    let (token, _daemon, addr) = demo();
+    let document = token.path("minutes.txt");
+    std::fs::write(&document, DOCUMENT).unwrap();
+    let seen = node(
+        "tests/browser",
+        &[
+            "demo.mjs",
+            &format!("http://{addr}"),
+            document.to_str().unwrap(),
+            "Ana Visitor",
+            token.dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(seen["consoleErrors"], serde_json::json!([]), "the pages logged errors");
+
+    // The signing page showed the digest Chromium computed, and the file's name.
+    let digest = hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT));
+    let signing_page = seen["signingPage"].as_str().unwrap();
+    assert!(signing_page.replace(' ', "").contains(&digest), "the digest is not on the signing page: {signing_page}");
+    assert!(signing_page.contains("minutes.txt"), "{signing_page}");
+
+    let result_page = seen["resultPage"].as_str().unwrap();
+    assert!(result_page.contains("CN=Ana Visitor"), "{result_page}");
+    assert_eq!(Path::new(seen["saved"].as_str().unwrap()), token.path("signature.p7s"));
+    run_the_shown_command(&token, addr, result_page, &document).unwrap();
+
+    // A different file does not verify against the same signature.
+    let other = token.path("other.txt");
+    std::fs::write(&other, b"Minutes of another council\n").unwrap();
+    assert!(
+        run_the_shown_command(&token, addr, result_page, &other).is_err(),
+        "a signature over one file verified another"
+    );
+}
+
+#[test]
+fn the_flow_without_a_browser_and_what_the_demo_refuses() {
+    let (token, _daemon, addr) = demo();
+    let digest = esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT);
+    let start = |body: &str| http(addr, "POST", "/demo/start", Some("application/json"), body.as_bytes());
+
+    let (status, _) = start(r#"{"hash":"AAAA"}"#);
+    assert_eq!(status, 400, "a digest that is not SHA-256 long");
+    let (status, _) = start(r#"{"hash":"not base64!"}"#);
+    assert_eq!(status, 400);
+
+    let (status, body) = start(&format!(r#"{{"hash":"{}","fileName":"minutes.txt"}}"#, STANDARD.encode(digest)));
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let redirect: Value = serde_json::from_slice(&body).unwrap();
+    let redirect_url = redirect["redirectUrl"].as_str().unwrap();
+    let done_prefix = format!("http://{addr}/demo/done");
+    let walked = node("tests/oidc", &["sign.mjs", redirect_url, &done_prefix, "Bo Citizen", "start"]);
+    let landed = walked["url"].as_str().unwrap();
+    let query = landed.split_once('?').unwrap().1;
+    assert!(query.starts_with("signatureId="), "{landed}");
+
+    let done_path = landed.strip_prefix(&format!("http://{addr}")).unwrap();
+    let (status, page) = http_get(addr, done_path);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("CN=Bo Citizen"), "{page}");
+    let download = page.split("href=\"/demo/download/").nth(1).unwrap().split('"').next().unwrap();
+    let (status, p7s) = http(addr, "GET", &format!("/demo/download/{download}"), None, &[]);
+    assert_eq!(status, 200);
+    std::fs::write(token.path("signature.p7s"), p7s).unwrap();
+    let document = token.path("minutes.txt");
+    std::fs::write(&document, DOCUMENT).unwrap();
+    run_the_shown_command(&token, addr, &page, &document).unwrap();
+
+    // The signature is redeemed once; coming back shows that it is gone.
+    let (status, _) = http_get(addr, done_path);
+    assert_eq!(status, 404);
+    let (status, _) = http_get(addr, "/demo/download/0000");
+    assert_eq!(status, 404);
+
+    // The mock provider sends browsers only to esignd's own callback.
+    let (status, page) = http_get(addr, "/mock-idp/authorize?redirect_uri=https%3A%2F%2Fevil.example%2Fcb&state=s");
+    assert_eq!(status, 400, "{page}");
+    let (status, _) = http(
+        addr,
+        "POST",
+        "/mock-idp/authorize",
+        Some("application/x-www-form-urlencoded"),
+        b"name=Eve&sub=1&redirect_uri=https%3A%2F%2Fevil.example%2Fcb",
+    );
+    assert_eq!(status, 400);
+    let (status, body) = http(
+        addr,
+        "POST",
+        "/mock-idp/token",
+        Some("application/x-www-form-urlencoded"),
+        b"grant_type=authorization_code&code=made-up&code_verifier=x",
+    );
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+}

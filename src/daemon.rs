@@ -148,7 +148,6 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
             demo,
             public_url: config.server.public_url.clone(),
             jwks,
-            hsm_deadline: config.hsm.call_timeout,
             max_tsa_request: config.tsa.max_request_bytes,
         });
         tokio::spawn(sweep(store, sessions, config.store.sweep_interval));

@@ -6,7 +6,8 @@
 # procps (kill, to send SIGTERM to the daemon under test), Python's venv for certomancer — a
 # third-party RFC 3161 TSA from PyPI, installed into target/certomancer-venv — and Node.js for
 # oidc-provider, the real OpenID provider from npm (tests/oidc), and Debian's Chromium, driven
-# headless by playwright-core (tests/browser) through the demo page. Then:
+# headless by playwright-core (tests/browser) through the demo page, and wrk, the HTTP load
+# generator of benches/load.rs. Then:
 # formatting and lint checks when rustfmt/clippy are installed, and every test — unit,
 # in-memory key store, SoftHSM, process-level tests of esignd and esignctl, and short runs of
 # the benchmarks.
@@ -22,6 +23,7 @@ command -v python3 >/dev/null || missing+=(python3)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v wrk >/dev/null || missing+=(wrk)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2

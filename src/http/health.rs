@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::response::{Body, json};
-use crate::hsm::{self, KeyStore};
+use crate::hsm::KeyStore;
 use crate::service::rfc3339;
 use crate::store::Store;
 
@@ -18,11 +18,8 @@ pub fn live() -> Response<Body> {
 
 /// Readiness: every dependency answers.
 pub async fn ready<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Body> {
-    let (hsm, store, tsa) = tokio::join!(
-        hsm::blocking::status(state.service.keys(), state.hsm_deadline),
-        state.store.ping(),
-        state.service.tsa_readiness()
-    );
+    let (hsm, store, tsa) =
+        tokio::join!(state.service.hsm().status(), state.store.ping(), state.service.tsa_readiness());
     let hsm = match hsm {
         Ok(status) if status.logged_in => json!({ "status": "ok", "token": status.label, "serial": status.serial }),
         Ok(status) => json!({ "status": "error", "token": status.label, "error": "the session is not logged in" }),

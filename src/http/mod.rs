@@ -61,8 +61,6 @@ pub struct AppState<K: KeyStore, S: Store> {
     pub public_url: String,
     /// The service key's public JWKS.
     pub jwks: JwkSet,
-    /// Deadline for one HSM call made on behalf of a request.
-    pub hsm_deadline: Duration,
     /// Largest `POST /tsa` body.
     pub max_tsa_request: usize,
 }

@@ -12,7 +12,6 @@ mod readiness;
 mod record;
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 pub use checks::BrokenRule;
 pub use error::ServiceError;
@@ -22,6 +21,7 @@ pub use record::{SignatureRecord, rfc3339};
 
 use crate::ca::{Ca, OneTimePolicy, subject::SubjectTemplate};
 use crate::config::{Config, KeyLabels, TsaMode};
+use crate::hsm::blocking::AsyncKeys;
 use crate::hsm::{KeyAlgorithm, KeySession, KeyStore};
 use crate::preflight::{self, Inventory};
 use crate::tsa::builtin::BuiltinTsa;
@@ -41,13 +41,12 @@ pub enum Timestamper {
 
 /// The signing service.
 pub struct SigningService<K: KeyStore> {
-    keys: Arc<K>,
+    hsm: AsyncKeys<K>,
     labels: KeyLabels,
     inventory: RwLock<Arc<Inventory<Handle<K>>>>,
     ca: Ca,
     timestamper: Timestamper,
     ephemeral: KeyAlgorithm,
-    hsm_deadline: Duration,
     tsa_probe: readiness::ProbeCache,
 }
 
@@ -85,13 +84,12 @@ impl<K: KeyStore> SigningService<K> {
             }
         };
         Ok(Self {
-            keys,
+            hsm: AsyncKeys::new(keys, config.hsm.sessions, config.hsm.call_timeout),
             labels: config.hsm.keys.clone(),
             inventory: RwLock::new(Arc::new(inventory)),
             ca,
             timestamper,
             ephemeral: config.hsm.ephemeral_key,
-            hsm_deadline: config.hsm.call_timeout,
             tsa_probe: readiness::ProbeCache::default(),
         })
     }
@@ -119,19 +117,20 @@ impl<K: KeyStore> SigningService<K> {
     pub async fn sign_jws(self: &Arc<Self>, typ: &str, payload: Vec<u8>) -> Result<String, ServiceError> {
         let service = Arc::clone(self);
         let typ = typ.to_owned();
-        crate::hsm::blocking::with_session(&self.keys, self.hsm_deadline, move |session| {
-            let key = &service.inventory().service_key;
-            let header = crate::jose::jws::Header {
-                alg: "ES256".into(),
-                kid: Some(service.service_key_id()),
-                typ: Some(typ),
-                crit: None,
-            };
-            crate::jose::jws::sign_es256(session, key, &header, &payload).map_err(|e| {
-                ServiceError::Hsm(crate::hsm::Error::Malformed { what: "JWS signature", detail: e.to_string() })
+        self.hsm
+            .with_session(move |session| {
+                let key = &service.inventory().service_key;
+                let header = crate::jose::jws::Header {
+                    alg: "ES256".into(),
+                    kid: Some(service.service_key_id()),
+                    typ: Some(typ),
+                    crit: None,
+                };
+                crate::jose::jws::sign_es256(session, key, &header, &payload).map_err(|e| {
+                    ServiceError::Hsm(crate::hsm::Error::Malformed { what: "JWS signature", detail: e.to_string() })
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// The service key's JWK thumbprint (its `kid`).
@@ -148,7 +147,12 @@ impl<K: KeyStore> SigningService<K> {
 
     /// The key store.
     pub fn keys(&self) -> &Arc<K> {
-        &self.keys
+        self.hsm.store()
+    }
+
+    /// The key store for async callers (bounded by its sessions, with the per-call deadline).
+    pub fn hsm(&self) -> &AsyncKeys<K> {
+        &self.hsm
     }
 
     fn inventory(&self) -> Arc<Inventory<Handle<K>>> {
@@ -173,12 +177,13 @@ impl<K: KeyStore> SigningService<K> {
         }
         let service = Arc::clone(self);
         Some(
-            crate::hsm::blocking::with_session(&self.keys, self.hsm_deadline, move |session| {
-                let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("checked above") };
-                let inventory = service.inventory();
-                Ok(tsa.respond(session, &inventory.tsa_key, &request, std::time::SystemTime::now()))
-            })
-            .await,
+            self.hsm
+                .with_session(move |session| {
+                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("checked above") };
+                    let inventory = service.inventory();
+                    Ok(tsa.respond(session, &inventory.tsa_key, &request, std::time::SystemTime::now()))
+                })
+                .await,
         )
     }
 }

@@ -140,7 +140,7 @@ impl<K: KeyStore> SigningService<K> {
         &self,
         work: impl FnOnce(&K::Session) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        crate::hsm::blocking::with_session(&self.keys, self.hsm_deadline, work).await
+        self.hsm.with_session(work).await
     }
 
     /// Step 2: ephemeral key, one-time certificate, signature over the signed attributes,

@@ -58,21 +58,23 @@ impl<K: KeyStore> SigningService<K> {
         match &self.timestamper {
             Timestamper::Builtin(_) => {
                 let service = Arc::clone(self);
-                let outcome = crate::hsm::blocking::with_session(&self.keys, self.hsm_deadline, move |session| {
-                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("matched above") };
-                    let imprint = sha256_imprint(PROBE_DATA)?;
-                    let token = tsa.stamp(
-                        session,
-                        &service.inventory().tsa_key,
-                        imprint.clone(),
-                        None,
-                        true,
-                        SystemTime::now(),
-                    )?;
-                    crate::tsa::verify::verify_token(&token, &imprint, None, service.ca.chain())?;
-                    Ok::<_, ServiceError>(())
-                })
-                .await;
+                let outcome = self
+                    .hsm
+                    .with_session(move |session| {
+                        let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("matched above") };
+                        let imprint = sha256_imprint(PROBE_DATA)?;
+                        let token = tsa.stamp(
+                            session,
+                            &service.inventory().tsa_key,
+                            imprint.clone(),
+                            None,
+                            true,
+                            SystemTime::now(),
+                        )?;
+                        crate::tsa::verify::verify_token(&token, &imprint, None, service.ca.chain())?;
+                        Ok::<_, ServiceError>(())
+                    })
+                    .await;
                 TsaReadiness { mode: "builtin", url: None, checked, error: outcome.err().map(|e| e.to_string()) }
             }
             Timestamper::External(client) => match client.timestamp(PROBE_DATA).await {

@@ -1,0 +1,184 @@
+//! `POST /v1/sign/onetime` under load, against the raw PKCS#11 cycle measured in the same run.
+//!
+//! esignd runs as an operator runs it (`esignd serve`, the release build under `cargo bench`,
+//! a token made by `softhsm/make-token`, the built-in TSA, SQLite, JSON logs at info), with a
+//! real OpenID provider (oidc-provider, tests/oidc) as issuer. Each request carries a JWT access
+//! token signed by the provider, which esignd checks locally against the provider's JWKS (fetched
+//! once and cached). `wrk` (Debian's package) drives the load from one thread at concurrency 16
+//! and 64 and reports requests/s, p50 and p99; every response must be a 200. Before and after
+//! each load run the raw cycle (P-256 keygen, three signatures, destroy; cryptoki only, two OS
+//! threads, i.e. both cores) is measured in this process on a token of the same SoftHSM; the
+//! ratio is requests/s over the mean of the two. wrk, esignd and the provider share the
+//! machine, as they would on a 2-core host that runs its own reverse proxy.
+//!
+//!     cargo bench --bench load              # 3 rounds of 10 s per concurrency
+//!     cargo bench --bench load -- --quick   # one round of 2 s
+//!
+//! Under `cargo test` (no `--bench` argument) it makes a one-second run on the debug build, so
+//! CI keeps it working; those numbers mean nothing.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+#[path = "support/raw_cycle.rs"]
+#[allow(dead_code)] // the transaction-level helpers serve benches/onetime.rs
+mod raw_cycle;
+
+use std::process::Command;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::daemon::Daemon;
+use common::oidc::Provider;
+use common::{TokenDir, text};
+use esignd::hsm::pkcs11::{TokenSelector, context, token};
+use raw_cycle::{median, rate, raw_cycle};
+use serde_json::{Value, json};
+
+/// What wrk's `done()` hook reports (see [`SCRIPT`]).
+#[derive(Clone, Copy)]
+struct Load {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    failures: u64,
+}
+
+/// The wrk script: one fixed request, and a JSON summary at the end. Non-2xx answers count as
+/// failures (`summary.errors.status`), as do socket errors and timeouts.
+const SCRIPT: &str = r#"
+wrk.method = "POST"
+wrk.body = os.getenv("BODY")
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GovStack-AuthenticationToken"] = os.getenv("TOKEN")
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"failures":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+"#;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let under_test = !args.iter().any(|a| a == "--bench");
+    let quick = under_test || args.iter().any(|a| a == "--quick");
+    let (rounds, seconds, raw_slice) = match (under_test, quick) {
+        (true, _) => (1, 1, Duration::from_millis(200)),
+        (false, true) => (1, 2, Duration::from_millis(500)),
+        (false, false) => (3, 10, Duration::from_secs(2)),
+    };
+    assert!(
+        Command::new("wrk").arg("--version").output().is_ok(),
+        "wrk is missing: apt-get install -y wrk (tests/run.sh installs it)"
+    );
+
+    let provider = Provider::start(&[]);
+    let token_dir = TokenDir::new();
+    let config = std::fs::read_to_string(token_dir.config()).unwrap()
+        + &format!("\n[identity]\nissuer = \"{}\"\naudience = \"esignd\"\n", provider.issuer);
+    std::fs::write(token_dir.config(), config.replace("format = \"pretty\"", "format = \"json\"")).unwrap();
+    let mut daemon = Daemon::start(&token_dir);
+    let addr = daemon.listening_on();
+
+    let now = esignd::jose::claims::now();
+    let access_token =
+        provider.mint(&json!({"sub": "BENCH-0001", "name": "Bench Citizen", "aud": "esignd", "exp": now + 3600}));
+    let digest = esignd::hsm::HashAlgorithm::Sha256.digest(b"a document under load\n");
+    let body = json!({
+        "format": "CAdES", "hash": STANDARD.encode(digest), "hashType": "SHA2-256",
+        "dataToBeDisplayed": "load test", "requestTimestamp": "2026-11-23T12:00:00Z",
+    })
+    .to_string();
+    check_one_request(addr, &access_token, &body);
+    let script = token_dir.path("onetime.lua");
+    std::fs::write(&script, SCRIPT).unwrap();
+
+    // The yardstick, on a token of the same SoftHSM in this process.
+    let raw_token = common::new_token(2);
+    let ctx = context::load(&common::module()).unwrap();
+    let (slot, _) = token::find(&ctx, &TokenSelector::Label(raw_token.label.clone())).unwrap();
+    let raw = || {
+        rate(2, raw_slice, || {
+            let session = ctx.open_rw_session(slot).unwrap();
+            move || raw_cycle(&session, false)
+        })
+    };
+
+    let url = format!("http://{addr}/v1/sign/onetime");
+    let wrk = |connections: u32, seconds: u32| {
+        let out = Command::new("wrk")
+            .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--timeout", "5s", "-s"])
+            .arg(&script)
+            .arg(&url)
+            .env("BODY", &body)
+            .env("TOKEN", &access_token)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "wrk failed: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+            .unwrap_or_else(|_| panic!("no summary from wrk:\n{stdout}"));
+        let requests = summary["requests"].as_f64().unwrap();
+        Load {
+            requests_per_second: requests / (summary["duration_us"].as_f64().unwrap() / 1e6),
+            p50_ms: summary["p50_us"].as_f64().unwrap() / 1e3,
+            p99_ms: summary["p99_us"].as_f64().unwrap() / 1e3,
+            failures: summary["failures"].as_u64().unwrap(),
+        }
+    };
+    wrk(16, 1); // warm-up: JWKS fetched, sessions open, pages faulted in
+
+    println!("POST /v1/sign/onetime (CAdES B-T, built-in TSA, SoftHSM) with wrk vs the raw PKCS#11 cycle on 2 threads");
+    println!(
+        "{:>5}  {:>5}  {:>12}  {:>10}  {:>8}  {:>8}  {:>7}",
+        "conns", "round", "raw cycles/s", "requests/s", "p50 ms", "p99 ms", "req/raw"
+    );
+    for connections in [16, 64] {
+        let mut results = Vec::new();
+        for round in 1..=rounds {
+            let before = raw();
+            let load = wrk(connections, seconds);
+            let after = raw();
+            assert_eq!(load.failures, 0, "{} of the requests failed at concurrency {connections}", load.failures);
+            let raw_rate = (before + after) / 2.0;
+            let ratio = load.requests_per_second / raw_rate;
+            println!(
+                "{connections:>5}  {round:>5}  {raw_rate:>12.0}  {:>10.0}  {:>8.2}  {:>8.2}  {ratio:>7.3}",
+                load.requests_per_second, load.p50_ms, load.p99_ms
+            );
+            results.push((raw_rate, load, ratio));
+        }
+        if rounds > 1 {
+            let pick = |f: fn(&(f64, Load, f64)) -> f64| median(results.iter().map(f).collect());
+            println!(
+                "{connections:>5}  {:>5}  {:>12.0}  {:>10.0}  {:>8.2}  {:>8.2}  {:>7.3}",
+                "med",
+                pick(|r| r.0),
+                pick(|r| r.1.requests_per_second),
+                pick(|r| r.1.p50_ms),
+                pick(|r| r.1.p99_ms),
+                pick(|r| r.2)
+            );
+        }
+    }
+    drop(daemon);
+}
+
+/// One request by hand before the load: a 200 with a signature, so that wrk measures signing
+/// and not a fast refusal.
+fn check_one_request(addr: std::net::SocketAddr, access_token: &str, body: &str) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST /v1/sign/onetime HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n\
+         X-GovStack-AuthenticationToken: {access_token}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "the request wrk will repeat fails:\n{response}");
+    assert!(response.contains("\"signature\""), "{response}");
+}

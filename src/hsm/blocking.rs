@@ -6,10 +6,10 @@
 //! variable, which on a small machine spends the CPU the HSM work needs on context switches
 //! (measured: p99 at concurrency 64 fell from about 130 ms to 55 ms, `benches/load.rs`).
 //!
-//! A call that does not finish before its deadline (waiting for a permit included) answers
-//! [`Error::Timeout`] to its caller; the blocking thread finishes the PKCS#11 call in the
-//! background (a C call cannot be cancelled) and only then gives its permit and its session
-//! back.
+//! Each call has one deadline. A caller still waiting for a permit when it passes gets
+//! [`Error::Busy`] (every session is in use: retry later); one whose call is still running gets
+//! [`Error::Timeout`], and the blocking thread finishes the PKCS#11 call in the background (a C
+//! call cannot be cancelled) and only then gives its permit and its session back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +41,8 @@ impl<K: KeyStore> AsyncKeys<K> {
     /// error type that HSM errors convert into.
     ///
     /// # Errors
-    /// [`Error::Timeout`] past the deadline; whatever checking out a session or `work` returned.
+    /// [`Error::Busy`] when no session freed up before the deadline, [`Error::Timeout`] when the
+    /// call itself outlived it; whatever checking out a session or `work` returned.
     pub async fn with_session<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -67,16 +68,16 @@ impl<K: KeyStore> AsyncKeys<K> {
         E: From<Error> + Send + 'static,
         F: FnOnce() -> Result<T, E> + Send + 'static,
     {
-        let permits = Arc::clone(&self.permits);
-        let call = async move {
-            let permit = permits.acquire_owned().await.expect("the semaphore is never closed");
-            tokio::task::spawn_blocking(move || {
-                let _held_until_the_call_returns = permit;
-                work()
-            })
-            .await
+        let until = tokio::time::Instant::now() + self.deadline;
+        let permit = match tokio::time::timeout_at(until, Arc::clone(&self.permits).acquire_owned()).await {
+            Ok(permit) => permit.expect("the semaphore is never closed"),
+            Err(_) => return Err(Error::Busy(self.deadline).into()),
         };
-        match tokio::time::timeout(self.deadline, call).await {
+        let call = tokio::task::spawn_blocking(move || {
+            let _held_until_the_call_returns = permit;
+            work()
+        });
+        match tokio::time::timeout_at(until, call).await {
             Ok(Ok(result)) => result,
             Ok(Err(join)) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
             Ok(Err(_)) | Err(_) => Err(Error::Timeout(self.deadline).into()),
@@ -118,16 +119,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_call_past_its_deadline_times_out_and_keeps_its_permit_until_it_returns() {
+    async fn a_call_past_its_deadline_times_out_and_keeps_its_permit_until_it_returns_meanwhile_others_are_busy() {
         let keys = AsyncKeys::new(Arc::new(MemoryKeyStore::new()), 1, Duration::from_millis(50));
         let slow = keys.with_session(|_| {
             std::thread::sleep(Duration::from_millis(300));
             Ok::<_, Error>(())
         });
         assert!(matches!(slow.await, Err(Error::Timeout(_))));
-        // The slow call still runs and holds the only permit: the next caller times out waiting.
+        // The slow call still runs and holds the only permit: the next caller is told it is busy.
         let next = keys.with_session(|_| Ok::<_, Error>(()));
-        assert!(matches!(next.await, Err(Error::Timeout(_))));
+        assert!(matches!(next.await, Err(Error::Busy(_))));
         // Once it returns, the permit is back.
         let started = std::time::Instant::now();
         while keys.with_session(|_| Ok::<_, Error>(())).await.is_err() {

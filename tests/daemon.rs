@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::daemon::{Daemon, esignd};
 use common::fake_tsa::{Reply, serve};
-use common::{TokenDir, http_get, openssl, text};
+use common::{TokenDir, http_get, openssl_root, text};
 
 fn check_config(token: &TokenDir, env: &[(&str, &str)]) -> (Option<i32>, String) {
     let out = esignd(token).arg("--check-config").envs(env.iter().copied()).output().unwrap();
@@ -164,25 +164,7 @@ fn the_built_in_tsa_answers_openssl_over_http() {
 #[test]
 fn readiness_reports_an_external_tsa_that_cannot_stamp_and_spares_it_repeated_probes() {
     let token = TokenDir::new();
-    let root = token.path("tsa-root.pem");
-    let made = openssl([
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=Some TSA root",
-        "-keyout",
-        token.path("tsa-root.key").to_str().unwrap(),
-        "-out",
-        root.to_str().unwrap(),
-    ]);
-    assert!(made.status.success(), "{}", text(&made.stderr));
+    let root = openssl_root(token.dir.path(), "tsa-root", "/CN=Some TSA root", 1);
     let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = std::sync::Arc::clone(&asked);
     let tsa = serve(move |_| {

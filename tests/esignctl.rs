@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TokenDir, openssl, text};
+use common::{TokenDir, openssl, openssl_root, text};
 
 fn ok(out: &std::process::Output) -> String {
     assert!(
@@ -128,23 +128,7 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
         let out = openssl(args);
         assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
     };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &p("root.key"),
-        "-out",
-        &p("root.pem"),
-        "-subj",
-        "/C=EE/O=Example Root/CN=Example Root CA",
-        "-days",
-        "30",
-    ]);
+    openssl_root(token.dir.path(), "root", "/C=EE/O=Example Root/CN=Example Root CA", 30);
     std::fs::write(token.path("ext.cnf"), "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
     run(&[
         "x509",

@@ -203,6 +203,34 @@ where
     Command::new("openssl").args(args).output().expect("openssl is installed (tests/run.sh installs it)")
 }
 
+/// A self-signed P-256 root made by openssl in `dir`: `{name}.key` and `{name}.pem`, valid for
+/// `days`. Returns the certificate's path.
+pub fn openssl_root(dir: &Path, name: &str, subject: &str, days: u32) -> PathBuf {
+    let (key, certificate) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.pem")));
+    let days = days.to_string();
+    let args: Vec<&OsStr> = [
+        OsStr::new("req"),
+        OsStr::new("-x509"),
+        OsStr::new("-newkey"),
+        OsStr::new("ec"),
+        OsStr::new("-pkeyopt"),
+        OsStr::new("ec_paramgen_curve:P-256"),
+        OsStr::new("-nodes"),
+        OsStr::new("-subj"),
+        OsStr::new(subject),
+        OsStr::new("-days"),
+        OsStr::new(&days),
+        OsStr::new("-keyout"),
+        key.as_os_str(),
+        OsStr::new("-out"),
+        certificate.as_os_str(),
+    ]
+    .into();
+    let out = openssl(&args);
+    assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+    certificate
+}
+
 /// Lossy UTF-8 of process output.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

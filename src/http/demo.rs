@@ -163,7 +163,16 @@ pub async fn done<K: KeyStore, S: Store>(
         clients::by_id(state.sessions.clients(), DEMO_CLIENT).expect("the demo client is registered in mock mode");
     let response = match state.sessions.redeem(client, signature_id).await {
         Ok(Some(response)) => response,
-        _ => {
+        Err(e) => {
+            tracing::warn!(error = %e, "the demo could not redeem a signature");
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                "<h1>The signature cannot be collected right now</h1><p>Reload this page in a moment.</p>",
+                false,
+            );
+        }
+        Ok(None) => {
             return html(
                 StatusCode::NOT_FOUND,
                 "Not found",
@@ -172,16 +181,15 @@ pub async fn done<K: KeyStore, S: Store>(
             );
         }
     };
-    let response: serde_json::Value = serde_json::from_str(&response).unwrap_or_default();
-    let p7s = STANDARD.decode(response["signature"].as_str().unwrap_or_default()).unwrap_or_default();
-    let token = STANDARD.decode(response["signatureTimestamp"].as_str().unwrap_or_default()).unwrap_or_default();
-    let gen_time = crate::tsa::verify::tst_info(&token)
-        .map(|tst| tst.gen_time.to_system_time().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs())
-        .unwrap_or_default();
-    let certificate = response["certificate"].as_str().unwrap_or_default();
-    let subject = der::Decode::from_der(&pem_body(certificate))
-        .map(|c: x509_cert::Certificate| c.tbs_certificate().subject().to_string())
-        .unwrap_or_default();
+    let Some(Redeemed { p7s, gen_time, subject }) = read_sign_response(&response) else {
+        tracing::error!("the demo could not read a SignResponse esignd made");
+        return html(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Not readable",
+            "<h1>The signature came back in a form the demo cannot read</h1><p><a href=\"/demo\">Try again</a></p>",
+            false,
+        );
+    };
     let id = demo.shop.keep(p7s);
     let main = format!(
         "<h1>Signed</h1><p>Signed by <strong>{subject}</strong> with a one-minute certificate, time-stamped.</p>\
@@ -196,9 +204,28 @@ pub async fn done<K: KeyStore, S: Store>(
     html(StatusCode::OK, "Signed", &main, false)
 }
 
-fn pem_body(pem: &str) -> Vec<u8> {
-    let base64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    STANDARD.decode(base64).unwrap_or_default()
+/// What the result page needs from a SignResponse.
+struct Redeemed {
+    p7s: Vec<u8>,
+    /// The time-stamp's genTime, seconds since the epoch (for `openssl cms -verify -attime`).
+    gen_time: u64,
+    subject: String,
+}
+
+fn read_sign_response(response: &str) -> Option<Redeemed> {
+    let response: serde_json::Value = serde_json::from_str(response).ok()?;
+    let field = |name: &str| response[name].as_str().map(str::to_owned);
+    let p7s = STANDARD.decode(field("signature")?).ok()?;
+    let token = STANDARD.decode(field("signatureTimestamp")?).ok()?;
+    let gen_time = crate::tsa::verify::tst_info(&token).ok()?.gen_time.to_system_time();
+    let pem = field("certificate")?;
+    let (_, der) = der::pem::decode_vec(pem.as_bytes()).ok()?;
+    let certificate: x509_cert::Certificate = der::Decode::from_der(&der).ok()?;
+    Some(Redeemed {
+        p7s,
+        gen_time: gen_time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs(),
+        subject: certificate.tbs_certificate().subject().to_string(),
+    })
 }
 
 /// `GET /demo/download/{id}`

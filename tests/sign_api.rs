@@ -128,6 +128,55 @@ fn an_opaque_access_token_is_resolved_at_userinfo() {
     let subject = judge(&setup, &response, "opaque");
     // The name's comma stays inside the CN (RFC 4514 escapes it as \,).
     assert!(subject.contains(r"CN=Seán O'Brien\, Jr."), "{subject}");
+
+    // Userinfo alone accepts any live token of the user's, including one that introspection
+    // would call inactive (see the next test).
+    let quarantined = setup.provider.access_token("eservice-quarantined", "jane");
+    let (status, response) = sign(
+        setup.addr,
+        Some(&quarantined),
+        None,
+        "application/json",
+        &request("CAdES", "SHA2-256", &sha256(DOCUMENT)),
+    );
+    assert_eq!(status, 200, "{response}");
+}
+
+#[test]
+fn with_introspection_the_providers_verdict_on_an_opaque_token_decides() {
+    // esignd authenticates at the introspection endpoint with private_key_jwt: an assertion
+    // signed by its HSM service key, which the provider checks against esignd's published JWKS.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let provider = Provider::start_with(
+        &[&format!("http://127.0.0.1:{port}/sign/oidc/callback")],
+        Some(&format!("http://127.0.0.1:{port}/.well-known/jwks.json")),
+    );
+    let token = TokenDir::with_listen(&format!("127.0.0.1:{port}"));
+    let config = std::fs::read_to_string(token.config()).unwrap()
+        + &format!(
+            "\n[identity]\nissuer = \"{}\"\naudience = \"esignd\"\nclient_auth = \"private_key_jwt\"\nintrospection = true\n",
+            provider.issuer
+        );
+    std::fs::write(token.config(), config).unwrap();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+    let body = request("CAdES", "SHA2-256", &sha256(DOCUMENT));
+
+    let opaque = provider.access_token("eservice-opaque", "o-brien");
+    let (status, response) = sign(addr, Some(&opaque), None, "application/json", &body);
+    assert_eq!(status, 200, "{response}\n{}", daemon.log());
+    let setup = Setup { token, provider, daemon, addr };
+    assert!(judge(&setup, &response, "introspected").contains(r"CN=Seán O'Brien\, Jr."));
+
+    let quarantined = setup.provider.access_token("eservice-quarantined", "jane");
+    let (status, response) = sign(addr, Some(&quarantined), None, "application/json", &body);
+    assert_eq!(
+        (status, response["status"]["message"].as_str()),
+        (401, Some("the ID provider does not accept the authentication token")),
+        "introspection said inactive: {response}"
+    );
+    let (status, _) = sign(addr, Some("made-up-opaque-token"), None, "application/json", &body);
+    assert_eq!(status, 401);
 }
 
 #[test]

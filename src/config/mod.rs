@@ -114,6 +114,8 @@ pub struct IdentityConfig {
     pub client_auth: ClientAuth,
     /// Scopes asked for in the browser flow.
     pub scopes: Vec<String>,
+    /// Resolve opaque access tokens by introspection (RFC 7662) rather than userinfo alone.
+    pub introspection: bool,
 }
 
 /// Claim names mapped to the certificate subject.

@@ -69,6 +69,7 @@ pub struct RawIdentity {
     pub client_secret: Option<SecretString>,
     #[serde(default, deserialize_with = "list_or_comma_separated")]
     pub scopes: Option<Vec<String>>,
+    pub introspection: Option<bool>,
 }
 
 /// `[store]`

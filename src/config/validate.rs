@@ -401,6 +401,7 @@ fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, ConfigError
         timeout: Duration::from_millis(timeout_ms),
         client_auth,
         scopes: raw.scopes.unwrap_or_else(|| vec!["openid".to_owned(), "profile".to_owned()]),
+        introspection: raw.introspection.unwrap_or(false),
     })
 }
 

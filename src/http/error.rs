@@ -50,9 +50,9 @@ impl ApiError {
     pub fn into_response(self) -> Response<Body> {
         let detail = self.detail.as_deref().unwrap_or("");
         if self.status.is_server_error() {
-            tracing::error!(status = self.status.as_u16(), message = %self.message, detail, "request failed");
+            tracing::error!(status = self.status.as_u16(), answer = %self.message, detail, "request failed");
         } else {
-            tracing::warn!(status = self.status.as_u16(), message = %self.message, detail, "request refused");
+            tracing::warn!(status = self.status.as_u16(), answer = %self.message, detail, "request refused");
         }
         let mut response = error(self.status, &self.message);
         if self.status == StatusCode::TOO_MANY_REQUESTS || self.status == StatusCode::SERVICE_UNAVAILABLE {

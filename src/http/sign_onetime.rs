@@ -31,7 +31,7 @@ pub async fn handle<K: KeyStore, S: Store>(
     let payment = header("x-govstack-paymenttoken");
     let body: SignRequest = read_json(request, MAX_BODY).await?;
     let parsed = parse(&body)?;
-    let identity = state.identity.identify(&token).await?;
+    let identity = state.identity.identify(&token, &state.service).await?;
     state.payment.check(state.store.as_ref(), payment.as_deref()).await?;
 
     let record = state

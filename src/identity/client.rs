@@ -3,9 +3,14 @@
 
 use tokio::sync::OnceCell;
 
+use std::sync::Arc;
+
+use super::rp::{self, TokenAuth};
 use super::{AuthError, Identity, access_token, provider::Provider};
-use crate::config::IdentityConfig;
+use crate::config::{ClientAuth, IdentityConfig};
+use crate::hsm::KeyStore;
 use crate::outbound::HttpClient;
+use crate::service::SigningService;
 
 /// The ID provider and how its tokens map to identities.
 #[derive(Debug)]
@@ -36,18 +41,41 @@ impl IdentityClient {
     }
 
     /// The identity behind a GovStack authentication token (the user's access token).
+    /// `signing` signs esignd's client assertion when an opaque token is introspected with
+    /// `private_key_jwt`.
     ///
     /// # Errors
     /// [`AuthError`]: [`AuthError::is_callers_fault`] tells 401 from 503.
-    pub async fn identify(&self, access_token: &str) -> Result<Identity, AuthError> {
+    pub async fn identify<K: KeyStore>(
+        &self,
+        access_token: &str,
+        signing: &Arc<SigningService<K>>,
+    ) -> Result<Identity, AuthError> {
         let provider = self.provider().await?;
-        access_token::identify(
-            provider,
-            access_token,
-            &self.config.audience,
-            &self.config.client_id,
-            &self.config.claims,
-        )
-        .await
+        access_token::identify(provider, access_token, &self.config, async || self.client_auth(provider, signing).await)
+            .await
+    }
+
+    /// How esignd authenticates at `provider`'s token and introspection endpoints: the client
+    /// secret, or a `private_key_jwt` assertion signed now by the HSM service key.
+    ///
+    /// # Errors
+    /// [`AuthError::ClientAssertion`] when the service key cannot sign.
+    pub async fn client_auth<K: KeyStore>(
+        &self,
+        provider: &Provider,
+        signing: &Arc<SigningService<K>>,
+    ) -> Result<TokenAuth<'_>, AuthError> {
+        match &self.config.client_auth {
+            ClientAuth::ClientSecretBasic(secret) => Ok(TokenAuth::Basic(secret)),
+            ClientAuth::PrivateKeyJwt => {
+                let claims = rp::client_assertion_claims(&self.config.client_id, &provider.discovery().token_endpoint);
+                let assertion = signing
+                    .sign_jws("JWT", claims.to_string().into_bytes())
+                    .await
+                    .map_err(|e| AuthError::ClientAssertion(e.to_string()))?;
+                Ok(TokenAuth::Assertion(assertion))
+            }
+        }
     }
 }

@@ -2,12 +2,14 @@
 //! certificate's subject.
 //!
 //! [`provider`] is the OpenID provider (discovery, JWKS, userinfo); [`access_token`] turns a
-//! GovStack authentication token into an [`Identity`].
+//! GovStack authentication token into an [`Identity`], with [`introspection`] for opaque tokens
+//! when configured; [`rp`] is the browser flow.
 //!
 //! An [`Identity`] is personal data: its `Debug` shows nothing, and it is never logged.
 
 pub mod access_token;
 pub mod client;
+pub mod introspection;
 pub mod provider;
 pub mod rp;
 
@@ -40,6 +42,9 @@ pub enum AuthError {
     /// No provider is configured.
     #[error("no ID provider is configured (identity.issuer)")]
     NotConfigured,
+    /// esignd could not sign its `private_key_jwt` client assertion.
+    #[error("the client assertion could not be signed with the service key: {0}")]
+    ClientAssertion(String),
 }
 
 impl From<crate::jose::remote::RemoteError> for AuthError {

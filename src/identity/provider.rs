@@ -23,6 +23,8 @@ pub struct Discovery {
     pub token_endpoint: String,
     /// Where claims are fetched with an access token.
     pub userinfo_endpoint: Option<String>,
+    /// Where opaque access tokens are introspected (RFC 7662 / RFC 8414).
+    pub introspection_endpoint: Option<String>,
     /// The provider's public keys.
     pub jwks_uri: String,
 }
@@ -67,6 +69,11 @@ impl Provider {
     /// The outbound client.
     pub fn http(&self) -> &HttpClient {
         &self.http
+    }
+
+    /// Deadline for each call to the provider.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Verify a JWT signed by the provider and check its registered claims.

@@ -6,7 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hyper::Method;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -62,12 +62,34 @@ pub fn authorize(
     Authorization { url: format!("{endpoint}{separator}{}", form_encode(&query)), state, nonce, verifier }
 }
 
-/// How esignd proves itself at the token endpoint.
+/// How esignd proves itself at the token and introspection endpoints.
 pub enum TokenAuth<'a> {
     /// HTTP Basic with the client secret.
     Basic(&'a secrecy::SecretString),
     /// A `private_key_jwt` client assertion, already signed.
     Assertion(String),
+}
+
+/// Add esignd's client authentication to a form POST to the provider: HTTP Basic (RFC 6749
+/// §2.3.1) or a client assertion (RFC 7523 §2.2). Returns the request's headers.
+pub(super) fn authenticate(
+    form: &mut Vec<(&'static str, String)>,
+    client_id: &str,
+    auth: TokenAuth<'_>,
+) -> Vec<(HeaderName, String)> {
+    let mut headers = vec![(CONTENT_TYPE, "application/x-www-form-urlencoded".to_owned())];
+    match auth {
+        TokenAuth::Basic(secret) => {
+            let credentials = format!("{}:{}", form_component(client_id), form_component(secret.expose_secret()));
+            headers.push((AUTHORIZATION, format!("Basic {}", STANDARD.encode(credentials))));
+        }
+        TokenAuth::Assertion(assertion) => {
+            form.push(("client_id", client_id.to_owned()));
+            form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()));
+            form.push(("client_assertion", assertion));
+        }
+    }
+    headers
 }
 
 #[derive(Deserialize)]
@@ -94,18 +116,7 @@ pub async fn finish(
         ("redirect_uri", redirect_uri.to_owned()),
         ("code_verifier", authorization.verifier.clone()),
     ];
-    let mut headers = vec![(CONTENT_TYPE, "application/x-www-form-urlencoded".to_owned())];
-    match auth {
-        TokenAuth::Basic(secret) => {
-            let credentials = format!("{}:{}", form_component(client_id), form_component(secret.expose_secret()));
-            headers.push((AUTHORIZATION, format!("Basic {}", STANDARD.encode(credentials))));
-        }
-        TokenAuth::Assertion(assertion) => {
-            form.push(("client_id", client_id.to_owned()));
-            form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()));
-            form.push(("client_assertion", assertion));
-        }
-    }
+    let headers = authenticate(&mut form, client_id, auth);
     let body = form_encode(&form.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>());
     let token_endpoint = &provider.discovery().token_endpoint;
     let response = provider

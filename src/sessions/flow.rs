@@ -9,10 +9,9 @@ use std::time::SystemTime;
 use super::model::{Session, Status};
 use super::{SessionError, SessionService, random_hex, token};
 use crate::cms::Profile;
-use crate::config::ClientAuth;
 use crate::hsm::{HashAlgorithm, KeyStore};
 use crate::identity::access_token::identity_from_claims;
-use crate::identity::rp::{self, Authorization, TokenAuth, form_encode};
+use crate::identity::rp::{self, Authorization, form_encode};
 use crate::service::OneTimeRequest;
 use crate::store::{CertificateRow, SignatureRow, Store};
 
@@ -134,13 +133,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     ) -> Result<(serde_json::Value, CertificateRow), SessionError> {
         let provider = self.identity.provider().await?;
         let config = self.identity.config();
-        let auth = match &config.client_auth {
-            ClientAuth::ClientSecretBasic(secret) => TokenAuth::Basic(secret),
-            ClientAuth::PrivateKeyJwt => {
-                let claims = rp::client_assertion_claims(&config.client_id, &provider.discovery().token_endpoint);
-                TokenAuth::Assertion(self.signing.sign_jws("JWT", claims.to_string().into_bytes()).await?)
-            }
-        };
+        let auth = self.identity.client_auth(provider, &self.signing).await?;
         let claims = rp::finish(provider, &config.client_id, auth, &self.redirect_uri(), authorization, code).await?;
         let identity = identity_from_claims(&claims, &config.claims)?;
         let request = OneTimeRequest {

@@ -57,6 +57,13 @@ impl Daemon {
         panic!("no '{message}' log line; the daemon said:\n{}", self.seen.join("\n"));
     }
 
+    /// Every log line so far, for failure messages.
+    pub fn log(&mut self) -> String {
+        std::thread::sleep(Duration::from_millis(100));
+        self.seen.extend(self.lines.try_iter());
+        self.seen.join("\n")
+    }
+
     pub fn listening_on(&mut self) -> SocketAddr {
         self.wait_for("serving")["listen"].as_str().unwrap().parse().unwrap()
     }

@@ -7,7 +7,10 @@
 //                   private_key_jwt with the keys at $ESIGND_JWKS_URI when that is set
 //   eservice-jwt    an eService whose access tokens are RS256 JWTs for audience "esignd",
 //                   carrying the `name` claim
-//   eservice-opaque an eService whose access tokens are opaque (resolved at userinfo)
+//   eservice-opaque an eService whose access tokens are opaque (resolved at userinfo, or
+//                   introspected)
+//   eservice-quarantined  like eservice-opaque, but introspection calls its tokens inactive
+//                   (userinfo still accepts them): shows whose verdict esignd follows
 // Users: any login; `sub` is the login and `name` comes from NAMES below (or "User <login>").
 // The signing key is written to STATE_DIR/signing-key.json so tests can mint tokens the
 // provider would have signed (expired ones, wrong audiences) with mint.mjs.
@@ -44,6 +47,7 @@ const provider = new Provider(issuer, {
     },
     eserviceClient('eservice-jwt'),
     eserviceClient('eservice-opaque'),
+    eserviceClient('eservice-quarantined'),
   ],
   jwks: { keys: [signingKey] },
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: nameOf(sub) }) }),
@@ -54,6 +58,10 @@ const provider = new Provider(issuer, {
   ttl: { AccessToken: 300, AuthorizationCode: 60, IdToken: 300, Interaction: 300, Session: 600, Grant: 600 },
   features: {
     devInteractions: { enabled: true },
+    introspection: {
+      enabled: true,
+      allowedPolicy: async (ctx, client, token) => token.clientId !== 'eservice-quarantined',
+    },
     resourceIndicators: {
       enabled: true,
       defaultResource: (ctx, client) => (client.clientId === 'eservice-jwt' ? 'urn:esignd' : undefined),

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
+use crate::devices::service::DeviceService;
 use crate::hsm::KeyStore;
 use crate::hsm::pkcs11::Pkcs11KeyStore;
 use crate::http::{self, AppState};
@@ -90,8 +91,21 @@ pub fn check_config(config: &Config) -> Result<(), ConfigError> {
 ///
 /// # Errors
 /// [`DaemonError`] for anything that stops start-up.
-pub fn run(config: Config) -> Result<(), DaemonError> {
+pub fn run(mut config: Config) -> Result<(), DaemonError> {
     tracing::info!(version = env!("CARGO_PKG_VERSION"), config = ?config.file, "esignd starting");
+    // Bound before anything uses the public URL: with `listen = "…:0"` and no public_url, the
+    // URL (in certificates, redirects, CRL distribution points) must name the port chosen.
+    let addr = config.server.listen;
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|source| DaemonError::Bind { addr, source })?;
+    if addr.port() == 0 && config.server.public_url == format!("http://{addr}") {
+        let bound = listener.local_addr().map_err(|source| DaemonError::Bind { addr, source })?;
+        config.server.public_url = format!("http://{bound}");
+        if config.identity.mock {
+            config.identity.issuer = Some(format!("{}/mock-idp", config.server.public_url));
+        }
+    }
     let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);
     let token = keys.status()?;
     tracing::info!(token = %token.label, serial = %token.serial, model = %token.model, sessions = config.hsm.sessions, "HSM session pool open");
@@ -104,8 +118,7 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
 
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(DaemonError::Runtime)?;
     runtime.block_on(async {
-        let addr = config.server.listen;
-        let listener = http::bind(addr).await.map_err(|source| DaemonError::Bind { addr, source })?;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| DaemonError::Bind { addr, source })?;
         let http = HttpClient::new();
         let jwks = JwkSet { keys: vec![Jwk::from_spki(&service.service_public_key(), "ES256").map_err(DaemonError::ServiceKey)?] };
         let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone()));
@@ -128,6 +141,11 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
                 shop: crate::demo::eservice::DemoShop::default(),
             }
         });
+        let devices = Arc::new(DeviceService::new(Arc::clone(&service), Arc::clone(&store), config.ca.crl_validity));
+        // A CRL exists from the start, so that every device certificate's distribution point answers.
+        if let Err(e) = devices.crl().await {
+            tracing::warn!(error = %e, "the CRL could not be signed at start; GET /v1/crl will try again");
+        }
         let sessions = Arc::new(SessionService::new(Parts {
             signing: Arc::clone(&service),
             store: Arc::clone(&store),
@@ -145,12 +163,13 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
             identity,
             payment: Arc::new(PaymentGate::new(config.payment.clone(), http, config.identity.timeout)),
             sessions: Arc::clone(&sessions),
+            devices: Arc::clone(&devices),
             demo,
             public_url: config.server.public_url.clone(),
             jwks,
             max_tsa_request: config.tsa.max_request_bytes,
         });
-        tokio::spawn(sweep(store, sessions, config.store.sweep_interval));
+        tokio::spawn(sweep(store, sessions, devices, config.store.sweep_interval));
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
         http::serve(listener, state, shutdown_signal(), config.server.drain).await;
@@ -172,6 +191,7 @@ impl From<ServiceError> for DaemonError {
 async fn sweep<K: KeyStore, S: Store>(
     store: Arc<S>,
     sessions: Arc<SessionService<K, S>>,
+    devices: Arc<DeviceService<K, S>>,
     interval: std::time::Duration,
 ) {
     let mut ticks = tokio::time::interval(interval);
@@ -186,6 +206,10 @@ async fn sweep<K: KeyStore, S: Store>(
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "store swept"),
             Err(e) => tracing::warn!(error = %e, "sweeping the store failed"),
+        }
+        // Renews the CRL once half of its validity has passed.
+        if let Err(e) = devices.crl().await {
+            tracing::warn!(error = %e, "renewing the CRL failed");
         }
     }
 }

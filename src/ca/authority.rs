@@ -19,11 +19,15 @@ use super::{Result, chain};
 use crate::hsm::{KeyPair, KeySession};
 use crate::identity::Identity;
 
-/// How one-time certificates are made.
+/// How one-time and device certificates are made.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OneTimePolicy {
-    /// How long after issuance the certificate stays valid.
+pub struct IssuancePolicy {
+    /// How long after issuance a one-time certificate stays valid.
     pub validity: Duration,
+    /// How long a device certificate stays valid.
+    pub device_validity: Duration,
+    /// Where device certificates say the CRL is (`{public_url}/v1/crl`).
+    pub crl_url: String,
     /// How far notBefore is set back for relying parties whose clocks run behind.
     pub skew: Duration,
     /// countryName and organizationName of every subject.
@@ -37,13 +41,13 @@ pub struct OneTimePolicy {
 pub struct Ca {
     chain: Vec<Certificate>,
     issuer_key_id: Option<Vec<u8>>,
-    policy: OneTimePolicy,
+    policy: IssuancePolicy,
 }
 
 impl Ca {
     /// A CA issuing under `chain[0]` (the CA certificate stored beside the CA key). Missing
     /// country or organization in the policy are taken from the CA certificate's subject.
-    pub fn new(chain: Vec<Certificate>, mut policy: OneTimePolicy) -> Self {
+    pub fn new(chain: Vec<Certificate>, mut policy: IssuancePolicy) -> Self {
         let ca_subject = chain[0].tbs_certificate().subject();
         let from_ca = |oid| attribute_text(ca_subject, oid);
         policy.template.country = policy.template.country.or_else(|| from_ca(const_oid::db::rfc4519::COUNTRY_NAME));
@@ -58,8 +62,8 @@ impl Ca {
         &self.chain
     }
 
-    /// The one-time policy in force.
-    pub fn policy(&self) -> &OneTimePolicy {
+    /// The issuance policy in force.
+    pub fn policy(&self) -> &IssuancePolicy {
         &self.policy
     }
 
@@ -76,15 +80,54 @@ impl Ca {
         subject_key: SubjectPublicKeyInfoOwned,
         now: SystemTime,
     ) -> Result<Certificate> {
-        let validity =
-            Validity::new(Time::try_from(now - self.policy.skew)?, Time::try_from(now + self.policy.validity)?);
+        let kind = Kind::OneTime { ca_issuers_url: self.policy.ca_issuers_url.clone() };
+        self.issue_for(session, ca_key, identity, subject_key, kind, now, self.policy.validity)
+    }
+
+    /// Issue a certificate for the key on `identity`'s own device, valid from `now` (less the
+    /// clock skew) for the policy's device validity, naming the policy's CRL; signed with
+    /// `ca_key` and verified before it is returned.
+    ///
+    /// # Errors
+    /// HSM and encoding errors; [`super::Error::SelfCheck`] if the signature does not verify.
+    pub fn issue_device<S: KeySession>(
+        &self,
+        session: &S,
+        ca_key: &KeyPair<S::Handle>,
+        identity: &Identity,
+        device_key: SubjectPublicKeyInfoOwned,
+        now: SystemTime,
+    ) -> Result<Certificate> {
+        let kind =
+            Kind::Device { ca_issuers_url: self.policy.ca_issuers_url.clone(), crl_url: self.policy.crl_url.clone() };
+        self.issue_for(session, ca_key, identity, device_key, kind, now, self.policy.device_validity)
+    }
+
+    /// A certificate of `kind` naming `identity`, from `now` less the skew to `now + lifetime`.
+    #[allow(clippy::too_many_arguments)]
+    fn issue_for<S: KeySession>(
+        &self,
+        session: &S,
+        ca_key: &KeyPair<S::Handle>,
+        identity: &Identity,
+        key: SubjectPublicKeyInfoOwned,
+        kind: Kind,
+        now: SystemTime,
+        lifetime: Duration,
+    ) -> Result<Certificate> {
+        let validity = Validity::new(Time::try_from(now - self.policy.skew)?, Time::try_from(now + lifetime)?);
         let profile = Profile {
-            kind: Kind::OneTime { ca_issuers_url: self.policy.ca_issuers_url.clone() },
+            kind,
             subject: one_time_subject(identity, &self.policy.template)?,
             issuer: self.chain[0].tbs_certificate().subject().clone(),
             issuer_key_id: self.issuer_key_id.clone(),
         };
-        issue(session, ca_key, profile, validity, subject_key)
+        issue(session, ca_key, profile, validity, key)
+    }
+
+    /// The CA certificate's subject and key identifier (for CRLs).
+    pub fn issuer(&self) -> (&x509_cert::name::Name, Option<&[u8]>) {
+        (self.chain[0].tbs_certificate().subject(), self.issuer_key_id.as_deref())
     }
 }
 

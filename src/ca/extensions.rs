@@ -76,3 +76,29 @@ pub fn ca_issuers(url: &str) -> der::Result<Extension> {
     }]);
     extension(&aia, false)
 }
+
+/// cRLDistributionPoints with one full-name URI, non-critical (RFC 5280 §4.2.1.13).
+pub fn crl_distribution_point(url: &str) -> der::Result<Extension> {
+    use x509_cert::ext::pkix::crl::CrlDistributionPoints;
+    use x509_cert::ext::pkix::crl::dp::DistributionPoint;
+    use x509_cert::ext::pkix::name::DistributionPointName;
+    let point = DistributionPoint {
+        distribution_point: Some(DistributionPointName::FullName(vec![GeneralName::UniformResourceIdentifier(
+            Ia5String::new(url)?,
+        )])),
+        reasons: None,
+        crl_issuer: None,
+    };
+    extension(&CrlDistributionPoints(vec![point]), false)
+}
+
+/// cRLNumber, non-critical (RFC 5280 §5.2.3).
+pub fn crl_number(number: u64) -> der::Result<Extension> {
+    let number = x509_cert::ext::pkix::CrlNumber(der::asn1::Uint::new(&number.to_be_bytes())?);
+    extension(&number, false)
+}
+
+/// The reasonCode CRL entry extension, non-critical (RFC 5280 §5.3.1).
+pub fn crl_reason(reason: x509_cert::ext::pkix::CrlReason) -> der::Result<Extension> {
+    extension(&reason, false)
+}

@@ -35,6 +35,14 @@ pub(crate) enum Kind {
         /// Where relying parties fetch the CA certificate (AIA caIssuers).
         ca_issuers_url: String,
     },
+    /// A certificate for the key on a user's own device (DESIGN §7): non-repudiation,
+    /// long-term, revocable (CRL distribution point).
+    Device {
+        /// Where relying parties fetch the CA certificate (AIA caIssuers).
+        ca_issuers_url: String,
+        /// Where the CRL is published.
+        crl_url: String,
+    },
 }
 
 /// A certificate profile for `x509-cert`'s builder.
@@ -87,6 +95,14 @@ impl BuilderProfile for Profile {
                 extensions::ca_issuers(ca_issuers_url)?,
                 extensions::null_extension(extensions::ID_ETSI_EXT_VALASSURED_ST_CERTS)?,
                 extensions::null_extension(extensions::ID_CE_NO_REV_AVAIL)?,
+            ],
+            Kind::Device { ca_issuers_url, crl_url } => vec![
+                extensions::basic_constraints(false, None)?,
+                extensions::key_usage(DigitalSignature | NonRepudiation)?,
+                ski,
+                aki()?,
+                extensions::ca_issuers(ca_issuers_url)?,
+                extensions::crl_distribution_point(crl_url)?,
             ],
         })
     }

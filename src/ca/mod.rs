@@ -9,10 +9,12 @@
 //! - [`csr`]: a CSR for a CA key to be certified elsewhere (`esignctl ca csr`).
 //! - [`chain`]: the CA chain stored on the token beside the CA key (`esignctl ca import|show`).
 //! - [`tsa`]: the built-in TSA's certificate.
-//! - [`Ca`]: one-time certificates for signers (DESIGN §3).
+//! - [`Ca`]: one-time certificates for signers (DESIGN §3) and device certificates (§7).
+//! - [`crl`]: the CRL for device certificates.
 
 mod authority;
 pub mod chain;
+pub mod crl;
 pub mod csr;
 pub mod extensions;
 mod issue;
@@ -24,7 +26,7 @@ pub mod tsa;
 use crate::pki::checks::CertProblem;
 use crate::pki::verify::VerifyError;
 
-pub use authority::{Ca, OneTimePolicy};
+pub use authority::{Ca, IssuancePolicy};
 pub use serial::random_serial;
 
 /// A CA operation failure.

@@ -151,13 +151,18 @@ pub struct PaymentConfig {
     pub audience: Option<String>,
 }
 
-/// `[ca]`: how one-time certificates are made (DESIGN §3).
+/// `[ca]`: how one-time (DESIGN §3) and device (§7) certificates are made, and the CRL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaConfig {
     /// Validity after issuance (default 60 s).
     pub one_time_validity: Duration,
     /// How far notBefore is set back (default 5 s); validity + skew is at most 300 s.
     pub clock_skew: Duration,
+    /// Validity of device certificates (default 365 days).
+    pub device_validity: Duration,
+    /// How long each CRL is valid (nextUpdate - thisUpdate; default 24 h). A new one is signed
+    /// on every suspension, reactivation and revocation, and when half of this has passed.
+    pub crl_validity: Duration,
     /// countryName of signers' certificates; default: the CA certificate's.
     pub country: Option<String>,
     /// organizationName of signers' certificates; default: the CA certificate's.

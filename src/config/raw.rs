@@ -91,12 +91,14 @@ pub struct RawPayment {
     pub audience: Option<String>,
 }
 
-/// `[ca]`: one-time certificates.
+/// `[ca]`: one-time and device certificates, the CRL.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCa {
     pub one_time_validity_secs: Option<u64>,
     pub clock_skew_secs: Option<u64>,
+    pub device_validity_days: Option<u64>,
+    pub crl_validity_hours: Option<u64>,
     pub country: Option<String>,
     pub organization: Option<String>,
 }

@@ -187,6 +187,22 @@ fn ca(raw: RawCa) -> Result<CaConfig, ConfigError> {
             reason: "at most 60, and validity plus skew at most 300 seconds",
         });
     }
+    let device_days = raw.device_validity_days.unwrap_or(365);
+    if !(1..=3650).contains(&device_days) {
+        return Err(ConfigError::Invalid {
+            key: "ca.device_validity_days",
+            value: device_days.to_string(),
+            reason: "a device certificate lives 1 to 3650 days",
+        });
+    }
+    let crl_hours = raw.crl_validity_hours.unwrap_or(24);
+    if !(1..=24 * 31).contains(&crl_hours) {
+        return Err(ConfigError::Invalid {
+            key: "ca.crl_validity_hours",
+            value: crl_hours.to_string(),
+            reason: "a CRL is valid 1 to 744 hours",
+        });
+    }
     if let Some(country) = &raw.country
         && !crate::ca::subject::is_country_code(country)
     {
@@ -206,6 +222,8 @@ fn ca(raw: RawCa) -> Result<CaConfig, ConfigError> {
     Ok(CaConfig {
         one_time_validity: Duration::from_secs(validity),
         clock_skew: Duration::from_secs(skew),
+        device_validity: Duration::from_secs(device_days * 86_400),
+        crl_validity: Duration::from_secs(crl_hours * 3600),
         country: raw.country,
         organization: raw.organization,
     })

@@ -11,6 +11,7 @@ mod body;
 mod ca;
 mod certs;
 pub mod demo;
+mod device_certs;
 mod error;
 mod form;
 mod health;
@@ -25,7 +26,6 @@ mod sign_request;
 mod tsa;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::devices::service::DeviceService;
 use crate::hsm::KeyStore;
 use crate::identity::client::IdentityClient;
 use crate::jose::jwk::JwkSet;
@@ -55,6 +56,8 @@ pub struct AppState<K: KeyStore, S: Store> {
     pub payment: Arc<PaymentGate>,
     /// Signing sessions.
     pub sessions: Arc<SessionService<K, S>>,
+    /// Users' own signing devices.
+    pub devices: Arc<DeviceService<K, S>>,
     /// The demo profile (mock ID provider and demo eService), in `mock` mode only.
     pub demo: Option<demo::Demo>,
     /// esignd's public URL.
@@ -106,12 +109,4 @@ pub async fn serve<K: KeyStore, S: Store>(
         () = graceful.shutdown() => tracing::info!("drained"),
         () = tokio::time::sleep(drain) => tracing::warn!("drain deadline reached; closing the remaining connections"),
     }
-}
-
-/// Bind the listening socket.
-///
-/// # Errors
-/// The bind error (address in use, permission denied...).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }

@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use super::error::ApiError;
 use super::response::{Body, error};
-use super::{AppState, ca, certs, demo, health, interactive, sessions, sign_onetime, tsa};
+use super::{AppState, ca, certs, demo, device_certs, health, interactive, sessions, sign_onetime, tsa};
 use crate::hsm::KeyStore;
 use crate::store::Store;
 
@@ -29,6 +29,7 @@ pub async fn route<K: KeyStore, S: Store>(
         let path = request.uri().path().to_owned();
         let get = matches!(*request.method(), Method::GET | Method::HEAD);
         let post = *request.method() == Method::POST;
+        let patch = *request.method() == Method::PATCH;
         let demo_answer = match &state.demo {
             Some(demo) => demo_route(&state, demo, get, post, &path, request).await,
             None => Err(request),
@@ -49,6 +50,12 @@ pub async fn route<K: KeyStore, S: Store>(
             "/sign/interactive/start" if post => interactive::start(&state, request).await,
             "/sign/interactive/cancel" if post => interactive::cancel(&state, request).await,
             "/sign/oidc/callback" if get => interactive::callback(&state, &request).await,
+            "/v1/cert/create" if post => answer(device_certs::create(&state, request).await),
+            "/v1/cert/list" if get => answer(device_certs::list(&state, &request).await),
+            "/v1/crl" if get => answer(device_certs::crl(&state).await),
+            p if patch && p.starts_with("/v1/cert/") => {
+                answer(device_certs::change(&state, request, &p["/v1/cert/".len()..]).await)
+            }
             p if get && p.starts_with("/v1/certs/") => {
                 answer(certs::certificate(&state, &p["/v1/certs/".len()..]).await)
             }
@@ -58,9 +65,11 @@ pub async fn route<K: KeyStore, S: Store>(
             p if get && p.starts_with("/v1/sign/response/") => {
                 answer(sessions::redeem(&state, &request, &p["/v1/sign/response/".len()..]).await)
             }
-            "/healthz" | "/readyz" | "/v1/ca" | "/.well-known/jwks.json" => {
+            "/healthz" | "/readyz" | "/v1/ca" | "/.well-known/jwks.json" | "/v1/cert/list" | "/v1/crl" => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
             }
+            "/v1/cert/create" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON body"),
+            p if p.starts_with("/v1/cert/") => error(StatusCode::METHOD_NOT_ALLOWED, "use PATCH with a JSON body"),
             "/tsa" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with an application/timestamp-query body"),
             "/v1/sign/onetime" | "/v1/sessions" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON body"),
             "/sign/interactive/start" | "/sign/interactive/cancel" => {

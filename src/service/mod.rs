@@ -6,6 +6,7 @@
 //! token says their handles went stale.
 
 mod checks;
+mod device_ca;
 mod error;
 mod one_time;
 mod readiness;
@@ -19,7 +20,7 @@ pub use one_time::OneTimeRequest;
 pub use readiness::{PROBE_INTERVAL, TsaReadiness};
 pub use record::{SignatureRecord, rfc3339};
 
-use crate::ca::{Ca, OneTimePolicy, subject::SubjectTemplate};
+use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};
 use crate::config::{Config, KeyLabels, TsaMode};
 use crate::hsm::blocking::AsyncKeys;
 use crate::hsm::{KeyAlgorithm, KeySession, KeyStore};
@@ -61,8 +62,10 @@ impl<K: KeyStore> SigningService<K> {
             let session = keys.session()?;
             preflight::check(&session, &config.hsm.keys)?
         };
-        let policy = OneTimePolicy {
+        let policy = IssuancePolicy {
             validity: config.ca.one_time_validity,
+            device_validity: config.ca.device_validity,
+            crl_url: format!("{}/v1/crl", config.server.public_url),
             skew: config.ca.clock_skew,
             template: SubjectTemplate {
                 country: config.ca.country.clone(),

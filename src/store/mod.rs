@@ -1,12 +1,15 @@
 //! The store: what esignd remembers between requests — signing sessions, finished signatures
-//! waiting to be redeemed, published certificates, and replay caches (payment-token ids).
+//! waiting to be redeemed, published certificates, replay caches (payment-token ids), and the
+//! device model's certificates and CRL ([`devices`]).
 //!
 //! One trait, two implementations by design: SQLite (the embedded default, [`sqlite`]) and
 //! PostgreSQL for several daemons behind a load balancer. Each method is one atomic write or
 //! read; a retention sweeper deletes what has expired ([`Store::sweep`]).
 
+pub mod devices;
 mod schema;
 pub mod sqlite;
+mod sqlite_devices;
 
 use std::future::Future;
 use std::time::SystemTime;
@@ -79,7 +82,7 @@ pub struct CertificateRow {
 }
 
 /// Persistent state shared by every request.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: devices::DeviceStore + Send + Sync + 'static {
     /// Create a session; `false` when the client already has one with this correlation id.
     fn create_session(&self, row: &SessionRow) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
@@ -157,4 +160,9 @@ pub trait Store: Send + Sync + 'static {
 /// Seconds since the epoch, the store's time unit.
 pub(crate) fn epoch(at: SystemTime) -> i64 {
     at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The time `secs` seconds after the epoch (negative values are the epoch).
+pub(crate) fn from_epoch(secs: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64)
 }

@@ -43,6 +43,29 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX signatures_expiry ON signatures (expires_at);
 ",
+    "
+    CREATE TABLE device_certificates (
+        certificate_id TEXT PRIMARY KEY,
+        owner          TEXT NOT NULL,
+        pseudonym      TEXT NOT NULL UNIQUE,
+        serial         TEXT NOT NULL UNIQUE,
+        der            BLOB NOT NULL,
+        state          TEXT NOT NULL CHECK (state IN ('ACTIVE', 'SUSPENDED', 'REVOKED')),
+        state_message  TEXT,
+        changed_at     INTEGER NOT NULL,
+        not_after      INTEGER NOT NULL,
+        scd_type       TEXT NOT NULL,
+        scd_remote_id  TEXT NOT NULL,
+        scd_key_id     INTEGER NOT NULL
+    );
+    CREATE INDEX device_certificates_owner ON device_certificates (owner);
+    CREATE TABLE crl (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        number      INTEGER NOT NULL,
+        der         BLOB NOT NULL,
+        next_update INTEGER NOT NULL
+    );
+",
 ];
 
 /// Bring `conn` to the newest schema.

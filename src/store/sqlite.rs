@@ -67,7 +67,7 @@ impl SqliteStore {
     }
 
     /// Run `work` with the connection on the blocking pool.
-    async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
+    pub(super) async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,

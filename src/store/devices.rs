@@ -1,0 +1,99 @@
+//! What the store keeps for the device model (DESIGN §7): device certificates with their owner,
+//! pseudonym and lifecycle state, and the CA's current CRL.
+
+use std::future::Future;
+use std::time::SystemTime;
+
+use super::StoreError;
+
+/// A certificate issued for the key on a user's own device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceCertificateRow {
+    /// SHA-256 of the certificate's DER, hex (GovStack `certificateId`).
+    pub certificate_id: String,
+    /// Who it belongs to: the ID provider's subject for the user.
+    pub owner: String,
+    /// The user's pseudonym (unique).
+    pub pseudonym: String,
+    /// The certificate's serial, hex.
+    pub serial: String,
+    /// The certificate.
+    pub der: Vec<u8>,
+    /// `ACTIVE`, `SUSPENDED` or `REVOKED`.
+    pub state: String,
+    /// The owner's reason for the last change.
+    pub state_message: Option<String>,
+    /// When it was issued or last changed state.
+    pub changed_at: SystemTime,
+    /// Its notAfter.
+    pub not_after: SystemTime,
+    /// GovStack `SCDType`.
+    pub scd_type: String,
+    /// GovStack `SCDRemoteId`.
+    pub scd_remote_id: String,
+    /// GovStack `SCDKeyId`.
+    pub scd_key_id: i64,
+}
+
+/// A signed CRL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CrlRow {
+    /// Its cRLNumber.
+    pub number: u64,
+    /// The DER CertificateList.
+    pub der: Vec<u8>,
+    /// Its nextUpdate.
+    pub next_update: SystemTime,
+}
+
+/// Device certificates and the CRL.
+pub trait DeviceStore: Send + Sync + 'static {
+    /// Store (and publish under its serial) a new device certificate; `false`, with nothing
+    /// written, when its pseudonym is taken.
+    fn add_device_certificate(
+        &self,
+        row: &DeviceCertificateRow,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// A device certificate by `certificateId`.
+    fn device_certificate(
+        &self,
+        certificate_id: &str,
+    ) -> impl Future<Output = Result<Option<DeviceCertificateRow>, StoreError>> + Send;
+
+    /// Every device certificate of `owner`, oldest first.
+    fn device_certificates(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
+
+    /// The device certificate behind `pseudonym`.
+    fn device_by_pseudonym(
+        &self,
+        pseudonym: &str,
+    ) -> impl Future<Output = Result<Option<DeviceCertificateRow>, StoreError>> + Send;
+
+    /// Suspended and revoked certificates not yet expired at `now` (what the CRL lists).
+    fn withheld_certificates(
+        &self,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
+
+    /// In one transaction: move a certificate from state `from` to `to` and install `crl`
+    /// (which already lists the new state). `false`, with nothing written, when the certificate
+    /// was no longer in `from` or a CRL with a higher number was installed meanwhile.
+    fn change_device_state(
+        &self,
+        certificate_id: &str,
+        from: &str,
+        to: &str,
+        message: Option<&str>,
+        crl: &CrlRow,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Install `crl` unless one with a number at least as high is installed; `false` then.
+    fn install_crl(&self, crl: &CrlRow) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The installed CRL.
+    fn crl(&self) -> impl Future<Output = Result<Option<CrlRow>, StoreError>> + Send;
+}

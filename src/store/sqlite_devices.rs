@@ -1,0 +1,159 @@
+//! [`DeviceStore`] on SQLite: the `device_certificates` and `crl` tables.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::devices::{CrlRow, DeviceCertificateRow, DeviceStore};
+use super::sqlite::SqliteStore;
+use super::{StoreError, epoch, from_epoch};
+
+const COLUMNS: &str = "certificate_id, owner, pseudonym, serial, der, state, state_message, changed_at, not_after, \
+                       scd_type, scd_remote_id, scd_key_id";
+
+fn device_row(row: &Row<'_>) -> rusqlite::Result<DeviceCertificateRow> {
+    Ok(DeviceCertificateRow {
+        certificate_id: row.get(0)?,
+        owner: row.get(1)?,
+        pseudonym: row.get(2)?,
+        serial: row.get(3)?,
+        der: row.get(4)?,
+        state: row.get(5)?,
+        state_message: row.get(6)?,
+        changed_at: from_epoch(row.get(7)?),
+        not_after: from_epoch(row.get(8)?),
+        scd_type: row.get(9)?,
+        scd_remote_id: row.get(10)?,
+        scd_key_id: row.get(11)?,
+    })
+}
+
+fn select(
+    conn: &Connection,
+    filter: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<DeviceCertificateRow>, StoreError> {
+    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM device_certificates WHERE {filter}"))?;
+    let rows = statement.query_map(args, device_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Install `crl` in `conn` if its number is above the installed one's.
+fn install(conn: &Connection, crl: &CrlRow) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "INSERT INTO crl (id, number, der, next_update) VALUES (1, ?1, ?2, ?3)
+         ON CONFLICT (id) DO UPDATE SET number = excluded.number, der = excluded.der, next_update = excluded.next_update
+         WHERE excluded.number > crl.number",
+        params![crl.number as i64, crl.der, epoch(crl.next_update)],
+    )?;
+    Ok(changed == 1)
+}
+
+impl DeviceStore for SqliteStore {
+    async fn add_device_certificate(&self, row: &DeviceCertificateRow) -> Result<bool, StoreError> {
+        let row = row.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1)",
+                [&row.pseudonym],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Ok(false);
+            }
+            tx.execute(
+                &format!("INSERT INTO device_certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    row.certificate_id,
+                    row.owner,
+                    row.pseudonym,
+                    row.serial,
+                    row.der,
+                    row.state,
+                    row.state_message,
+                    epoch(row.changed_at),
+                    epoch(row.not_after),
+                    row.scd_type,
+                    row.scd_remote_id,
+                    row.scd_key_id
+                ],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![row.serial, row.der, epoch(row.not_after), epoch(SystemTime::now())],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn device_certificate(&self, certificate_id: &str) -> Result<Option<DeviceCertificateRow>, StoreError> {
+        let id = certificate_id.to_ascii_lowercase();
+        self.with(move |conn| Ok(select(conn, "certificate_id = ?1", [id])?.pop())).await
+    }
+
+    async fn device_certificates(&self, owner: &str) -> Result<Vec<DeviceCertificateRow>, StoreError> {
+        let owner = owner.to_owned();
+        self.with(move |conn| select(conn, "owner = ?1 ORDER BY rowid", [owner])).await
+    }
+
+    async fn device_by_pseudonym(&self, pseudonym: &str) -> Result<Option<DeviceCertificateRow>, StoreError> {
+        let pseudonym = pseudonym.to_owned();
+        self.with(move |conn| Ok(select(conn, "pseudonym = ?1", [pseudonym])?.pop())).await
+    }
+
+    async fn withheld_certificates(&self, now: SystemTime) -> Result<Vec<DeviceCertificateRow>, StoreError> {
+        self.with(move |conn| {
+            select(conn, "state IN ('SUSPENDED', 'REVOKED') AND not_after >= ?1 ORDER BY rowid", [epoch(now)])
+        })
+        .await
+    }
+
+    async fn change_device_state(
+        &self,
+        certificate_id: &str,
+        from: &str,
+        to: &str,
+        message: Option<&str>,
+        crl: &CrlRow,
+    ) -> Result<bool, StoreError> {
+        let (id, from, to, message, crl) =
+            (certificate_id.to_owned(), from.to_owned(), to.to_owned(), message.map(str::to_owned), crl.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let changed = tx.execute(
+                "UPDATE device_certificates SET state = ?2, state_message = ?3, changed_at = ?4
+                 WHERE certificate_id = ?1 AND state = ?5",
+                params![id, to, message, epoch(SystemTime::now()), from],
+            )?;
+            if changed != 1 || !install(&tx, &crl)? {
+                return Ok(false);
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn install_crl(&self, crl: &CrlRow) -> Result<bool, StoreError> {
+        let crl = crl.clone();
+        self.with(move |conn| Ok(install(conn, &crl)?)).await
+    }
+
+    async fn crl(&self) -> Result<Option<CrlRow>, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row("SELECT number, der, next_update FROM crl WHERE id = 1", [], |row| {
+                    Ok(CrlRow {
+                        number: row.get::<_, i64>(0)?.max(0) as u64,
+                        der: row.get(1)?,
+                        next_update: from_epoch(row.get(2)?),
+                    })
+                })
+                .optional()?)
+        })
+        .await
+    }
+}

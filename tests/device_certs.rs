@@ -1,0 +1,285 @@
+//! GovStack `/v1/cert/*` end to end: users of a real OpenID provider enrol their devices' keys
+//! by CSRs made with openssl, see only their own certificates, suspend, reactivate and revoke
+//! them through exactly the spec's transitions; the CRL that follows each change is judged by
+//! `openssl crl` and `openssl verify -crl_check`. Bad CSRs and requests leave nothing behind.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use common::daemon::Daemon;
+use common::oidc::Provider;
+use common::{TokenDir, http_get, http_with, openssl, text};
+use serde_json::{Value, json};
+
+struct Setup {
+    token: TokenDir,
+    provider: Provider,
+    _daemon: Daemon,
+    addr: SocketAddr,
+}
+
+fn setup() -> Setup {
+    let provider = Provider::start(&[]);
+    let token = TokenDir::new();
+    let config = std::fs::read_to_string(token.config()).unwrap()
+        + &format!("\n[identity]\nissuer = \"{}\"\naudience = \"esignd\"\n", provider.issuer);
+    std::fs::write(token.config(), config).unwrap();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+    Setup { token, provider, _daemon: daemon, addr }
+}
+
+impl Setup {
+    fn call(&self, method: &str, path: &str, user_token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(token) = user_token {
+            headers.push(("X-GovStack-AuthenticationToken", token));
+        }
+        let (status, answer) = http_with(self.addr, method, path, &headers, body.as_bytes());
+        (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.token.path(name)
+    }
+
+    /// Fetch the CRL, check its signature against the CA with openssl, and return its text.
+    fn crl_text(&self) -> String {
+        let (status, der) = common::http(self.addr, "GET", "/v1/crl", None, &[]);
+        assert_eq!(status, 200);
+        std::fs::write(self.path("crl.der"), der).unwrap();
+        std::fs::write(self.path("chain.pem"), http_get(self.addr, "/v1/ca").1).unwrap();
+        let out = openssl([
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            p(&self.path("crl.der")),
+            "-CAfile",
+            p(&self.path("chain.pem")),
+            "-verify",
+            "-noout",
+            "-text",
+        ]);
+        assert!(out.status.success(), "openssl crl: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("verify OK"), "the CRL's signature: {}", text(&out.stderr));
+        let pem = openssl(["crl", "-inform", "DER", "-in", p(&self.path("crl.der")), "-out", p(&self.path("crl.pem"))]);
+        assert!(pem.status.success());
+        text(&out.stdout)
+    }
+
+    /// `openssl verify` of the certificate in `cert.pem`, with the CRL when `crl_check`.
+    fn verify(&self, crl_check: bool) -> (bool, String) {
+        let (chain, crl, cert) = (self.path("chain.pem"), self.path("crl.pem"), self.path("cert.pem"));
+        let mut args = vec!["verify", "-CAfile", p(&chain)];
+        if crl_check {
+            args.extend(["-crl_check", "-CRLfile", p(&crl)]);
+        }
+        args.push(p(&cert));
+        let out = openssl(&args);
+        (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+    }
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// A CSR from openssl with a fresh key: `newkey` as openssl's `-newkey`, plus `-pkeyopt`s.
+fn csr(dir: &Path, name: &str, newkey: &str, options: &[&str]) -> String {
+    let (key, request) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.csr")));
+    let mut args = vec!["req", "-new", "-newkey", newkey, "-nodes", "-subj", "/CN=Whatever the device says"];
+    for option in options {
+        args.extend(["-pkeyopt", option]);
+    }
+    args.extend(["-keyout", p(&key), "-out", p(&request)]);
+    let out = openssl(&args);
+    assert!(out.status.success(), "openssl req: {}", text(&out.stderr));
+    std::fs::read_to_string(request).unwrap()
+}
+
+fn enrolment(csr: &str, pseudonym: Option<&str>) -> Value {
+    let mut body = json!({
+        "CSR": csr, "SCDType": "REMOTE_SCD_APP_ANDROID", "SCDRemoteId": "654C4DB3-3F68-4969-8ED2-80EA16B46EB0",
+        "SCDKeyId": 0, "requestTimestamp": "2026-11-23T09:12:28Z",
+    });
+    if let Some(pseudonym) = pseudonym {
+        body["pseodonym"] = json!(pseudonym);
+    }
+    body
+}
+
+fn change(code: &str) -> Value {
+    json!({ "requestTimestamp": "2026-11-23T09:12:28Z", "status": { "code": code, "message": "user action" } })
+}
+
+#[test]
+fn a_user_enrols_a_device_and_walks_its_certificate_through_the_lifecycle() {
+    let setup = setup();
+    let jane = setup.provider.access_token("eservice-jwt", "jane");
+    let bob = setup.provider.access_token("eservice-jwt", "bob");
+    let dir = setup.token.dir.path();
+
+    let (status, created) = setup.call(
+        "POST",
+        "/v1/cert/create",
+        Some(&jane),
+        Some(&enrolment(&csr(dir, "phone", "ec", &["ec_paramgen_curve:P-256"]), Some("jane-phone"))),
+    );
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["pseudonym"], "jane-phone");
+    assert_eq!(created["status"]["code"], "OK");
+    let id = created["certificateId"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 64);
+    std::fs::write(setup.path("cert.pem"), created["certificate"].as_str().unwrap()).unwrap();
+
+    // openssl: chains to the CA, names the user (not what the CSR said), names the CRL.
+    let crl = setup.crl_text();
+    let (ok, said) = setup.verify(false);
+    assert!(ok, "{said}");
+    let shown =
+        text(&openssl(["x509", "-noout", "-text", "-nameopt", "RFC2253", "-in", p(&setup.path("cert.pem"))]).stdout);
+    assert!(shown.contains("CN=Jane Doe") && !shown.contains("Whatever the device says"), "{shown}");
+    assert!(shown.contains("Non Repudiation"), "{shown}");
+    assert!(shown.contains(&format!("URI:http://{}/v1/crl", setup.addr)), "{shown}");
+    assert!(crl.contains("No Revoked Certificates"), "{crl}");
+    let (ok, said) = setup.verify(true);
+    assert!(ok, "{said}");
+
+    // The pseudonym is unique; a generated one is given when none is asked for.
+    let again = enrolment(&csr(dir, "tablet", "ec", &["ec_paramgen_curve:P-384"]), Some("jane-phone"));
+    assert_eq!(setup.call("POST", "/v1/cert/create", Some(&bob), Some(&again)).0, 409);
+    let (status, bobs) =
+        setup.call("POST", "/v1/cert/create", Some(&bob), Some(&enrolment(&csr(dir, "bob", "rsa:2048", &[]), None)));
+    assert_eq!(status, 200, "{bobs}");
+    assert_eq!(bobs["pseudonym"].as_str().unwrap().len(), 16);
+
+    // Everyone sees their own certificates only, and cannot touch another's.
+    let (status, list) = setup.call("GET", "/v1/cert/list", Some(&jane), None);
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        (list[0]["certificateId"].as_str(), list[0]["status"]["code"].as_str()),
+        (Some(id.as_str()), Some("ACTIVE"))
+    );
+    let (_, list) = setup.call("GET", "/v1/cert/list?filter=ALL", Some(&bob), None);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_ne!(list[0]["certificateId"], id.as_str());
+    let path = format!("/v1/cert/{id}");
+    assert_eq!(setup.call("PATCH", &path, Some(&bob), Some(&change("REVOKE"))).0, 404);
+
+    // Suspended: on the CRL as certificateHold; openssl refuses the certificate.
+    let (status, answer) = setup.call("PATCH", &path, Some(&jane), Some(&change("SUSPEND")));
+    assert_eq!((status, answer["status"]["code"].as_str()), (200, Some("SUSPENDED")), "{answer}");
+    let crl = setup.crl_text();
+    let serial = text(&openssl(["x509", "-noout", "-serial", "-in", p(&setup.path("cert.pem"))]).stdout);
+    let serial = serial.trim().trim_start_matches("serial=").to_owned();
+    assert!(crl.contains(&serial) && crl.contains("Certificate Hold"), "{serial} not held in\n{crl}");
+    let (ok, said) = setup.verify(true);
+    assert!(!ok && said.contains("revoked"), "{said}");
+    let (_, held) = setup.call("GET", "/v1/cert/list?filter=SUSPENDED", Some(&jane), None);
+    assert_eq!(held.as_array().unwrap().len(), 1);
+
+    // Reactivated: off the CRL again.
+    let (status, answer) = setup.call("PATCH", &path, Some(&jane), Some(&change("ACTIVATE")));
+    assert_eq!((status, answer["status"]["code"].as_str()), (200, Some("ACTIVATED")), "{answer}");
+    assert!(!setup.crl_text().contains(&serial));
+    assert!(setup.verify(true).0);
+
+    // Revoked for good: listed without a hold; nothing brings it back.
+    let (status, _) = setup.call("PATCH", &path, Some(&jane), Some(&change("REVOKE")));
+    assert_eq!(status, 200);
+    let crl = setup.crl_text();
+    assert!(crl.contains(&serial) && !crl.contains("Certificate Hold"), "{crl}");
+    assert!(!setup.verify(true).0);
+    for code in ["ACTIVATE", "SUSPEND", "REVOKE"] {
+        let (status, answer) = setup.call("PATCH", &path, Some(&jane), Some(&change(code)));
+        assert_eq!(status, 422, "{code}: {answer}");
+    }
+    let (_, revoked) = setup.call("GET", "/v1/cert/list?filter=REVOKED", Some(&jane), None);
+    assert_eq!(revoked[0]["status"]["code"], "REVOKED", "state unchanged by refused transitions");
+    let (_, active) = setup.call("GET", "/v1/cert/list?filter=ACTIVATED", Some(&jane), None);
+    assert_eq!(active, json!([]));
+    assert_eq!(setup.call("GET", "/v1/cert/list?filter=SOMETIMES", Some(&jane), None).0, 400);
+    assert_eq!(setup.call("PATCH", &path, Some(&jane), Some(&change("DELETE"))).0, 422);
+}
+
+#[test]
+fn bad_enrolments_are_refused_and_store_nothing() {
+    let setup = setup();
+    let jane = setup.provider.access_token("eservice-jwt", "jane");
+    let dir = setup.token.dir.path();
+    let good = csr(dir, "good", "ec", &["ec_paramgen_curve:P-256"]);
+
+    // A CSR whose signature does not verify: one bit of the signature changed.
+    let der = {
+        let out = openssl(["req", "-in", p(&dir.join("good.csr")), "-outform", "DER"]);
+        let mut der = out.stdout;
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        der
+    };
+    use base64::Engine as _;
+    let tampered = base64::engine::general_purpose::STANDARD.encode(der);
+
+    let cases: Vec<(&str, Option<&str>, Value, u16, &str)> = vec![
+        ("no token", None, enrolment(&good, None), 401, "X-GovStack-AuthenticationToken"),
+        ("bad token", Some("not-a-token"), enrolment(&good, None), 401, "does not accept"),
+        ("tampered signature", Some(&jane), enrolment(&tampered, None), 400, "does not verify"),
+        ("RSA-1024", Some(&jane), enrolment(&csr(dir, "weak", "rsa:1024", &[]), None), 400, "1024 bits"),
+        (
+            "secp256k1",
+            Some(&jane),
+            enrolment(&csr(dir, "k1", "ec", &["ec_paramgen_curve:secp256k1"]), None),
+            400,
+            "curve",
+        ),
+        ("not a CSR", Some(&jane), enrolment("bm90IGEgQ1NS", None), 400, "PKCS#10"),
+        (
+            "unknown SCDType",
+            Some(&jane),
+            {
+                let mut b = enrolment(&good, None);
+                b["SCDType"] = json!("PIGEON");
+                b
+            },
+            400,
+            "SCDType",
+        ),
+        ("bad pseudonym", Some(&jane), enrolment(&good, Some("<b>x</b>")), 400, "pseudonym"),
+        (
+            "no CSR",
+            Some(&jane),
+            {
+                let mut b = enrolment(&good, None);
+                b.as_object_mut().unwrap().remove("CSR");
+                b
+            },
+            422,
+            "CSR",
+        ),
+    ];
+    for (what, token, body, want, words) in cases {
+        let (status, answer) = setup.call("POST", "/v1/cert/create", token, Some(&body));
+        assert_eq!(status, want, "{what}: {answer}");
+        let message = answer["status"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(words), "{what}: {message}");
+    }
+    let (status, _) = http_with(
+        setup.addr,
+        "POST",
+        "/v1/cert/create",
+        &[("Content-Type", "application/json"), ("X-GovStack-AuthenticationToken", &jane)],
+        b"{\"CSR\": ",
+    );
+    assert_eq!(status, 400, "malformed JSON");
+
+    let (_, list) = setup.call("GET", "/v1/cert/list", Some(&jane), None);
+    assert_eq!(list, json!([]), "nothing was stored");
+    let db = rusqlite::Connection::open(setup.path("esignd.db")).unwrap();
+    let rows: i64 = db.query_row("SELECT count(*) FROM device_certificates", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 0);
+}

@@ -19,7 +19,7 @@ use crate::hsm::{HashAlgorithm, KeyStore};
 use crate::identity::Identity;
 use crate::service::SigningService;
 use crate::store::Store;
-use crate::store::devices::{CrlRow, DeviceCertificateRow};
+use crate::store::devices::{CrlRow, DeviceCertificateRow, StateChange};
 
 /// GovStack's `SCDType` values.
 pub const SCD_TYPES: [&str; 6] = [
@@ -164,11 +164,8 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
             withheld.push(withheld_entry(&changed)?);
         }
         let crl = self.sign_crl(withheld).await?;
-        if !self
-            .store
-            .change_device_state(&row.certificate_id, from.as_str(), to.as_str(), message.as_deref(), &crl)
-            .await?
-        {
+        let change = StateChange { from: from.as_str(), to: to.as_str(), message: message.as_deref(), at: now };
+        if !self.store.change_device_state(&row.certificate_id, change, &crl).await? {
             return Err(DeviceError::Raced);
         }
         tracing::info!(serial = %row.serial, from = %from, to = %to, crl = crl.number, "device certificate state changed");

@@ -35,6 +35,19 @@ pub struct DeviceCertificateRow {
     pub scd_key_id: i64,
 }
 
+/// A state change of a device certificate.
+#[derive(Clone, Copy, Debug)]
+pub struct StateChange<'a> {
+    /// The state it must be in.
+    pub from: &'a str,
+    /// The state it goes to.
+    pub to: &'a str,
+    /// The owner's reason.
+    pub message: Option<&'a str>,
+    /// When (the CRL's revocationDate for it).
+    pub at: SystemTime,
+}
+
 /// A signed CRL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CrlRow {
@@ -79,15 +92,14 @@ pub trait DeviceStore: Send + Sync + 'static {
         now: SystemTime,
     ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
 
-    /// In one transaction: move a certificate from state `from` to `to` and install `crl`
-    /// (which already lists the new state). `false`, with nothing written, when the certificate
-    /// was no longer in `from` or a CRL with a higher number was installed meanwhile.
+    /// In one transaction: move a certificate from state `from` to `to` as of `at` and install
+    /// `crl` (which already lists the new state, dated `at`). `false`, with nothing written, when
+    /// the certificate was no longer in `from` or a CRL with a higher number was installed
+    /// meanwhile.
     fn change_device_state(
         &self,
         certificate_id: &str,
-        from: &str,
-        to: &str,
-        message: Option<&str>,
+        change: StateChange<'_>,
         crl: &CrlRow,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::devices::{CrlRow, DeviceCertificateRow, DeviceStore};
+use super::devices::{CrlRow, DeviceCertificateRow, DeviceStore, StateChange};
 use super::sqlite::SqliteStore;
 use super::{StoreError, epoch, from_epoch};
 
@@ -114,19 +114,23 @@ impl DeviceStore for SqliteStore {
     async fn change_device_state(
         &self,
         certificate_id: &str,
-        from: &str,
-        to: &str,
-        message: Option<&str>,
+        change: StateChange<'_>,
         crl: &CrlRow,
     ) -> Result<bool, StoreError> {
-        let (id, from, to, message, crl) =
-            (certificate_id.to_owned(), from.to_owned(), to.to_owned(), message.map(str::to_owned), crl.clone());
+        let (id, from, to, message, at, crl) = (
+            certificate_id.to_owned(),
+            change.from.to_owned(),
+            change.to.to_owned(),
+            change.message.map(str::to_owned),
+            change.at,
+            crl.clone(),
+        );
         self.with(move |conn| {
             let tx = conn.transaction()?;
             let changed = tx.execute(
                 "UPDATE device_certificates SET state = ?2, state_message = ?3, changed_at = ?4
                  WHERE certificate_id = ?1 AND state = ?5",
-                params![id, to, message, epoch(SystemTime::now()), from],
+                params![id, to, message, epoch(at), from],
             )?;
             if changed != 1 || !install(&tx, &crl)? {
                 return Ok(false);

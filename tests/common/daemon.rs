@@ -77,7 +77,11 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                self.seen.extend(self.lines.try_iter());
+                // Read to the end of its stderr: the reader thread may still be passing on the
+                // last lines, and it hangs up at end of file.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+                    self.seen.push(line);
+                }
                 return status.code();
             }
             assert!(Instant::now() < deadline, "the daemon did not exit");

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::form;
+use super::govstack_headers::{authentication_token, payment_token};
 use super::json::read_json;
 use super::response::{Body, json};
 use crate::devices::DeviceError;
@@ -50,13 +51,7 @@ async fn caller<K: KeyStore, S: Store>(
     state: &AppState<K, S>,
     request: &Request<Incoming>,
 ) -> Result<Identity, ApiError> {
-    let token = request
-        .headers()
-        .get("x-govstack-authenticationtoken")
-        .and_then(|v| v.to_str().ok())
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "X-GovStack-AuthenticationToken is required"))?
-        .to_owned();
+    let token = authentication_token(request)?;
     Ok(state.identity.identify(&token, &state.service).await?)
 }
 
@@ -82,7 +77,7 @@ pub async fn create<K: KeyStore, S: Store>(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     let identity = caller(state, &request).await?;
-    let payment = request.headers().get("x-govstack-paymenttoken").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let payment = payment_token(&request);
     let body: CreateRequest = read_json(request, MAX_BODY).await?;
     state.payment.check(state.store.as_ref(), payment.as_deref()).await?;
     let enrolment = Enrolment {

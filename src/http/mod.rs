@@ -14,6 +14,7 @@ pub mod demo;
 mod device_certs;
 mod error;
 mod form;
+mod govstack_headers;
 mod health;
 mod interactive;
 mod json;

@@ -20,7 +20,7 @@ use super::response::{Body, json};
 use super::sign_request::{SignRequest, parse};
 use crate::config::ClientConfig;
 use crate::hsm::KeyStore;
-use crate::sessions::{Lang, NewSession, SessionError, Status, clients};
+use crate::sessions::{Lang, NewSession, SessionError, clients};
 use crate::store::Store;
 
 const MAX_BODY: usize = 32 * 1024;
@@ -136,14 +136,7 @@ pub async fn status<K: KeyStore, S: Store>(
         "status": session.status.name(),
         "expiresAt": crate::service::rfc3339(session.expires()),
     });
-    match &session.status {
-        Status::Signed { signature_id } => body["signatureId"] = json!(signature_id),
-        Status::Failed { error, description } => {
-            body["error"] = json!(error);
-            body["errorDescription"] = json!(description);
-        }
-        _ => {}
-    }
+    session.status.add_outcome(&mut body);
     Ok(json(StatusCode::OK, &body))
 }
 

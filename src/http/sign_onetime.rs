@@ -9,6 +9,7 @@ use hyper::{Request, Response, StatusCode};
 
 use super::AppState;
 use super::error::ApiError;
+use super::govstack_headers::{authentication_token, payment_token};
 use super::json::read_json;
 use super::response::{Body, json};
 use super::sign_request::{SignRequest, parse};
@@ -24,11 +25,8 @@ pub async fn handle<K: KeyStore, S: Store>(
     state: &AppState<K, S>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let token = header("x-govstack-authenticationtoken")
-        .filter(|t| !t.trim().is_empty())
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "X-GovStack-AuthenticationToken is required"))?;
-    let payment = header("x-govstack-paymenttoken");
+    let token = authentication_token(&request)?;
+    let payment = payment_token(&request);
     let body: SignRequest = read_json(request, MAX_BODY).await?;
     let parsed = parse(&body)?;
     let identity = state.identity.identify(&token, &state.service).await?;

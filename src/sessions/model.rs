@@ -93,6 +93,19 @@ impl Status {
             Self::Failed { .. } => "failed",
         }
     }
+
+    /// Add the outcome to a JSON object for the eService (status poll, webhook):
+    /// `signatureId` when signed, `error` and `errorDescription` when failed, nothing otherwise.
+    pub fn add_outcome(&self, body: &mut serde_json::Value) {
+        match self {
+            Self::Signed { signature_id } => body["signatureId"] = signature_id.as_str().into(),
+            Self::Failed { error, description } => {
+                body["error"] = error.as_str().into();
+                body["errorDescription"] = description.as_str().into();
+            }
+            _ => {}
+        }
+    }
 }
 
 /// A session.

@@ -34,14 +34,7 @@ pub fn payload(session: &Session, issuer: &str) -> Value {
         "correlationId": session.correlation_id,
         "isSuccess": matches!(session.status, Status::Signed { .. }),
     });
-    match &session.status {
-        Status::Signed { signature_id } => body["signatureId"] = json!(signature_id),
-        Status::Failed { error, description } => {
-            body["error"] = json!(error);
-            body["errorDescription"] = json!(description);
-        }
-        _ => {}
-    }
+    session.status.add_outcome(&mut body);
     body
 }
 

@@ -30,7 +30,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::daemon::Daemon;
 use common::oidc::Provider;
-use common::{TokenDir, text};
+use common::{TokenDir, http_with, text};
 use esignd::hsm::pkcs11::{TokenSelector, context, token};
 use raw_cycle::{median, rate, raw_cycle};
 use serde_json::{Value, json};
@@ -168,17 +168,9 @@ fn main() {
 /// One request by hand before the load: a 200 with a signature, so that wrk measures signing
 /// and not a fast refusal.
 fn check_one_request(addr: std::net::SocketAddr, access_token: &str, body: &str) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST /v1/sign/onetime HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n\
-         X-GovStack-AuthenticationToken: {access_token}\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "the request wrk will repeat fails:\n{response}");
-    assert!(response.contains("\"signature\""), "{response}");
+    let headers = [("Content-Type", "application/json"), ("X-GovStack-AuthenticationToken", access_token)];
+    let (status, answer) = http_with(addr, "POST", "/v1/sign/onetime", &headers, body.as_bytes());
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(status, 200, "the request wrk will repeat fails:\n{answer}");
+    assert!(answer.contains("\"signature\""), "{answer}");
 }

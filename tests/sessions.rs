@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use common::daemon::Daemon;
 use common::fake_tsa::{Reply, serve};
 use common::oidc::Provider;
-use common::{TokenDir, http, http_get, openssl, oracle, text};
+use common::{TokenDir, http, http_get, http_with, openssl, oracle};
 use serde_json::{Value, json};
 
 const CALLBACK: &str = "http://127.0.0.1:9/eservice/callback";
@@ -72,23 +72,16 @@ fn setup(private_key_jwt: bool, failures: usize) -> Setup {
 }
 
 fn api(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    use std::io::{Read, Write};
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut headers = Vec::new();
     if !body.is_empty() {
-        head.push_str("Content-Type: application/json\r\n");
+        headers.push(("Content-Type", "application/json"));
     }
     if let Some(key) = key {
-        head.push_str(&format!("apikey: {key}\r\n"));
+        headers.push(("apikey", key));
     }
-    stream.write_all(format!("{head}\r\n{body}").as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let status = String::from_utf8_lossy(&response[..split]).split(' ').nth(1).unwrap().parse().unwrap();
-    (status, serde_json::from_slice(&response[split + 4..]).unwrap_or(Value::Null))
+    let (status, answer) = http_with(addr, method, path, &headers, body.as_bytes());
+    (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
 }
 
 fn new_session(correlation_id: &str, extra: Value) -> Value {
@@ -127,24 +120,9 @@ fn webhooks(setup: &Setup, n: usize) -> Vec<String> {
     }
 }
 
-/// Check a SignResponse with openssl and return the signer's CN line.
+/// Check a SignResponse with openssl and return the signer's subject.
 fn judge(setup: &Setup, response: &Value, name: &str) -> String {
-    let dir = setup.token.path(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = |f: &str| dir.join(f);
-    std::fs::write(p("document.bin"), DOCUMENT).unwrap();
-    std::fs::write(p("signature.p7s"), STANDARD.decode(response["signature"].as_str().unwrap()).unwrap()).unwrap();
-    std::fs::write(p("leaf.pem"), response["certificate"].as_str().unwrap()).unwrap();
-    std::fs::write(p("chain.pem"), http_get(setup.addr, "/v1/ca").1).unwrap();
-    let token = STANDARD.decode(response["signatureTimestamp"].as_str().unwrap()).unwrap();
-    let at = oracle::gen_time(&token);
-    oracle::assert_ok(
-        &oracle::cms_verify(&dir, &p("signature.p7s"), &p("document.bin"), &p("chain.pem"), at),
-        "openssl cms -verify",
-    );
-    let subject =
-        openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb", "-in", p("leaf.pem").to_str().unwrap()]);
-    text(&subject.stdout).trim().to_owned()
+    oracle::sign_response(&setup.token.path(name), response, DOCUMENT, &http_get(setup.addr, "/v1/ca").1)
 }
 
 #[test]

@@ -82,3 +82,28 @@ pub fn x509_text(pem: &Path) -> String {
 pub fn assert_ok(out: &Output, what: &str) {
     assert!(out.status.success(), "{what} failed:\n{}{}", text(&out.stdout), text(&out.stderr));
 }
+
+/// Judge a GovStack SignResponse over `document`: write its parts into `dir` (`document.bin`,
+/// `signature.p7s`, `leaf.pem`, `timestamp.tst`, `chain.pem` = `chain_pem`), check the CMS with
+/// `openssl cms -verify` as of the time-stamp's genTime, and return the signer's subject
+/// (`openssl x509 -subject`, RFC 2253).
+pub fn sign_response(dir: &Path, response: &serde_json::Value, document: &[u8], chain_pem: &str) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let field = |name: &str| response[name].as_str().unwrap_or_else(|| panic!("no {name} in {response}"));
+    std::fs::create_dir_all(dir).unwrap();
+    let p = |f: &str| dir.join(f);
+    std::fs::write(p("document.bin"), document).unwrap();
+    std::fs::write(p("signature.p7s"), STANDARD.decode(field("signature")).unwrap()).unwrap();
+    std::fs::write(p("leaf.pem"), field("certificate")).unwrap();
+    let token = STANDARD.decode(field("signatureTimestamp")).unwrap();
+    std::fs::write(p("timestamp.tst"), &token).unwrap();
+    std::fs::write(p("chain.pem"), chain_pem).unwrap();
+    assert_ok(
+        &cms_verify(dir, &p("signature.p7s"), &p("document.bin"), &p("chain.pem"), gen_time(&token)),
+        "openssl cms -verify",
+    );
+    let subject =
+        openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb", "-in", p("leaf.pem").to_str().unwrap()]);
+    text(&subject.stdout).trim().to_owned()
+}

@@ -149,21 +149,15 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
         let now = SystemTime::now();
         let to = transition(from, row.not_after < now, action)?;
         let _one_crl_at_a_time = self.crl_signing.lock().await;
-        let mut withheld: Vec<Withheld> = self
-            .store
-            .withheld_certificates(now)
-            .await?
-            .iter()
-            .filter(|other| other.certificate_id != row.certificate_id)
-            .map(withheld_entry)
-            .collect::<Result<_, _>>()?;
+        let mut withheld = self.withheld(now, Some(&row.certificate_id)).await?;
         if to != State::Active {
             let mut changed = row.clone();
             changed.state = to.as_str().to_owned();
             changed.changed_at = now;
             withheld.push(withheld_entry(&changed)?);
         }
-        let crl = self.sign_crl(withheld).await?;
+        let installed = self.store.crl().await?;
+        let crl = self.sign_crl(installed.as_ref(), withheld).await?;
         let change = StateChange { from: from.as_str(), to: to.as_str(), message: message.as_deref(), at: now };
         if !self.store.change_device_state(&row.certificate_id, change, &crl).await? {
             return Err(DeviceError::Raced);
@@ -185,19 +179,14 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
         }
         let _one_crl_at_a_time = self.crl_signing.lock().await;
         // Another caller may have renewed it while this one waited.
-        if let Some(crl) = self.store.crl().await?
-            && !self.due(&crl)
+        let installed = self.store.crl().await?;
+        if let Some(crl) = &installed
+            && !self.due(crl)
         {
-            return Ok(crl.der);
+            return Ok(crl.der.clone());
         }
-        let withheld = self
-            .store
-            .withheld_certificates(SystemTime::now())
-            .await?
-            .iter()
-            .map(withheld_entry)
-            .collect::<Result<Vec<_>, _>>()?;
-        let crl = self.sign_crl(withheld).await?;
+        let withheld = self.withheld(SystemTime::now(), None).await?;
+        let crl = self.sign_crl(installed.as_ref(), withheld).await?;
         self.store.install_crl(&crl).await?;
         tracing::info!(crl = crl.number, "CRL signed");
         Ok(crl.der)
@@ -207,9 +196,21 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
         crl.next_update.duration_since(SystemTime::now()).unwrap_or_default() < self.crl_validity / 2
     }
 
-    /// Sign the next CRL (numbered above the installed one) listing `withheld`.
-    async fn sign_crl(&self, withheld: Vec<Withheld>) -> Result<CrlRow, DeviceError> {
-        let number = self.store.crl().await?.map_or(1, |crl| crl.number + 1);
+    /// What the CRL lists at `now`, leaving out certificate `except` (whose entry the caller
+    /// decides).
+    async fn withheld(&self, now: SystemTime, except: Option<&str>) -> Result<Vec<Withheld>, DeviceError> {
+        self.store
+            .withheld_certificates(now)
+            .await?
+            .iter()
+            .filter(|row| Some(row.certificate_id.as_str()) != except)
+            .map(withheld_entry)
+            .collect()
+    }
+
+    /// Sign the CRL after `installed` (numbered above it) listing `withheld`.
+    async fn sign_crl(&self, installed: Option<&CrlRow>, withheld: Vec<Withheld>) -> Result<CrlRow, DeviceError> {
+        let number = installed.map_or(1, |crl| crl.number + 1);
         let der = self.signing.sign_crl(number, withheld, self.crl_validity).await?;
         Ok(CrlRow { number, der, next_update: SystemTime::now() + self.crl_validity })
     }

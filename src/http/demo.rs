@@ -7,7 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue, LOCATION};
+use hyper::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::form;
 use super::json::read_json;
 use super::pages::escape;
-use super::response::{Body, json};
+use super::response::{Body, json, see_other};
 use crate::demo::DEMO_CLIENT;
 use crate::demo::eservice::DemoShop;
 use crate::demo::mock_idp::MockIdp;
@@ -53,13 +53,6 @@ fn html(status: StatusCode, title: &str, main: &str, script: bool) -> Response<B
         "content-security-policy",
         HeaderValue::from_static("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
     );
-    response
-}
-
-fn see_other(location: &str) -> Response<Body> {
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    response.headers_mut().insert(LOCATION, location.parse().expect("URLs esignd builds are valid header values"));
     response
 }
 

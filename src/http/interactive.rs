@@ -7,27 +7,17 @@
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper::header::LOCATION;
 use hyper::{Request, Response, StatusCode};
 
 use super::AppState;
 use super::body::{has_content_type, read_limited};
 use super::form;
 use super::pages;
-use super::response::Body;
+use super::response::{Body, see_other};
 use super::sign_request::{SignRequest, parse};
 use crate::hsm::KeyStore;
 use crate::sessions::{Lang, NewSession, SessionError, clients};
 use crate::store::Store;
-
-fn see_other(location: &str) -> Response<Body> {
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    response.headers_mut().insert(LOCATION, location.parse().expect("URLs esignd builds are valid header values"));
-    response.headers_mut().insert("referrer-policy", "no-referrer".parse().expect("static header value"));
-    response.headers_mut().insert("cache-control", "no-store".parse().expect("static header value"));
-    response
-}
 
 /// The page or redirect for a session error in the browser.
 fn browser_error(e: SessionError) -> Response<Body> {

@@ -1,8 +1,8 @@
-//! Building responses: JSON bodies with the right content type.
+//! Building responses: JSON bodies with the right content type, and browser redirects.
 
 use http_body_util::Full;
 use hyper::body::Bytes;
-use hyper::header::{CACHE_CONTROL, CONTENT_TYPE};
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use hyper::{Response, StatusCode};
 
 /// The body type of every response.
@@ -21,4 +21,16 @@ pub fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
 /// A JSON error body `{"status":{"code":"ERROR","message":...}}` (the GovStack error shape).
 pub fn error(status: StatusCode, message: &str) -> Response<Body> {
     json(status, &serde_json::json!({ "status": { "code": "ERROR", "message": message } }))
+}
+
+/// 303 to `location` for a browser: never cached, and no Referer sent onwards (redirect URLs carry
+/// codes, states and signature ids).
+pub fn see_other(location: &str) -> Response<Body> {
+    let mut response = Response::new(Body::default());
+    *response.status_mut() = StatusCode::SEE_OTHER;
+    let headers = response.headers_mut();
+    headers.insert(LOCATION, location.parse().expect("URLs esignd builds are valid header values"));
+    headers.insert("referrer-policy", "no-referrer".parse().expect("static header value"));
+    headers.insert(CACHE_CONTROL, "no-store".parse().expect("static header value"));
+    response
 }

@@ -7,7 +7,6 @@ mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -35,13 +34,7 @@ fn demo() -> (TokenDir, Daemon, SocketAddr) {
 }
 
 fn node(dir: &str, args: &[&str]) -> Value {
-    let out = Command::new("node")
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
-        .args(args)
-        .output()
-        .expect("node is installed (tests/run.sh installs it)");
-    assert!(out.status.success(), "node {args:?}:\n{}{}", text(&out.stdout), text(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&common::node(dir, args)).unwrap()
 }
 
 /// The openssl command the result page shows, run as the visitor would (in a directory holding

@@ -231,6 +231,18 @@ pub fn openssl_root(dir: &Path, name: &str, subject: &str, days: u32) -> PathBuf
     certificate
 }
 
+/// Run a Node.js script of the test harness in `dir` (relative to the crate: `tests/oidc`,
+/// `tests/browser`); returns its standard output, trimmed.
+pub fn node(dir: &str, args: &[&str]) -> String {
+    let out = Command::new("node")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .args(args)
+        .output()
+        .expect("node is installed (tests/run.sh installs it)");
+    assert!(out.status.success(), "node {args:?}:\n{}{}", text(&out.stdout), text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
 /// Lossy UTF-8 of process output.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -5,8 +5,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::text;
-
 /// A running provider; stopped when dropped.
 pub struct Provider {
     child: Child,
@@ -56,9 +54,7 @@ impl Provider {
     }
 
     fn node(&self, args: &[&str]) -> String {
-        let out = Command::new("node").current_dir(oidc_dir()).args(args).output().unwrap();
-        assert!(out.status.success(), "node {args:?}: {}", text(&out.stderr));
-        text(&out.stdout).trim().to_owned()
+        super::node("tests/oidc", args)
     }
 
     /// Log `user` in as eService `client` and return its access token.

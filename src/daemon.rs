@@ -103,7 +103,7 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
         let bound = listener.local_addr().map_err(|source| DaemonError::Bind { addr, source })?;
         config.server.public_url = format!("http://{bound}");
         if config.identity.mock {
-            config.identity.issuer = Some(format!("{}/mock-idp", config.server.public_url));
+            config.identity.issuer = Some(crate::demo::mock_idp::issuer(&config.server.public_url));
         }
     }
     let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);

@@ -37,7 +37,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
                 reason: "the mock ID provider is for demonstrations on this machine only; server.listen must be a loopback address",
             });
         }
-        identity.issuer = Some(format!("{}/mock-idp", server.public_url));
+        identity.issuer = Some(crate::demo::mock_idp::issuer(&server.public_url));
     }
     let clients = clients(raw.clients)?;
     if identity.mock && clients.iter().any(|c| c.id == crate::demo::DEMO_CLIENT) {

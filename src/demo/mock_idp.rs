@@ -30,6 +30,11 @@ struct Grant {
 #[error("invalid_grant: {0}")]
 pub struct InvalidGrant(&'static str);
 
+/// The mock provider's issuer for an esignd at `public_url`.
+pub fn issuer(public_url: &str) -> String {
+    format!("{public_url}/mock-idp")
+}
+
 /// The mock provider's state.
 pub struct MockIdp {
     issuer: String,
@@ -42,7 +47,7 @@ impl MockIdp {
     /// A provider at `{public_url}/mock-idp` that sends browsers back only to esignd's callback.
     pub fn new(public_url: &str) -> Self {
         Self {
-            issuer: format!("{public_url}/mock-idp"),
+            issuer: issuer(public_url),
             jwks_uri: format!("{public_url}/.well-known/jwks.json"),
             callback: format!("{public_url}/sign/oidc/callback"),
             grants: Mutex::new(HashMap::new()),

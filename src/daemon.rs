@@ -202,6 +202,11 @@ async fn sweep<K: KeyStore, S: Store>(
             Ok(expired) => tracing::info!(expired, "expired signing sessions failed"),
             Err(e) => tracing::warn!(error = %e, "expiring sessions failed"),
         }
+        match sessions.expire_device_requests().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "unanswered device requests expired"),
+            Err(e) => tracing::warn!(error = %e, "expiring device requests failed"),
+        }
         match store.sweep(std::time::SystemTime::now()).await {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "store swept"),

@@ -14,6 +14,7 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod demo;
+pub mod device_client;
 pub mod devices;
 pub mod hsm;
 pub mod http;

@@ -3,8 +3,11 @@
 //! ([`lifecycle`]) and is withdrawn by a CRL signed in the HSM; [`service::DeviceService`] ties
 //! the store, the CA and the identity together.
 
+pub mod binding;
 pub mod csr;
+pub mod device_jwt;
 pub mod lifecycle;
+pub mod pseudonym_token;
 pub mod service;
 
 use crate::service::ServiceError;
@@ -22,6 +25,9 @@ pub enum DeviceError {
     /// The pseudonym belongs to someone else's device.
     #[error("the pseudonym {0:?} is taken; choose another or leave it out to get one")]
     PseudonymTaken(String),
+    /// The key is certified for another person already.
+    #[error("this public key is already bound to another person; generate a new key on the device")]
+    DuplicateKey,
     /// No such certificate for this user.
     #[error("no device certificate with this certificateId for this user")]
     NotFound,

@@ -19,7 +19,7 @@ use crate::hsm::{HashAlgorithm, KeyStore};
 use crate::identity::Identity;
 use crate::service::SigningService;
 use crate::store::Store;
-use crate::store::devices::{CrlRow, DeviceCertificateRow, StateChange};
+use crate::store::devices::{Binding, CrlRow, DeviceCertificateRow, StateChange, key_digest};
 
 /// GovStack's `SCDType` values.
 pub const SCD_TYPES: [&str; 6] = [
@@ -30,6 +30,12 @@ pub const SCD_TYPES: [&str; 6] = [
     "REMOTE_SCD_SIM",
     "REMOTE_SCD_ESIM",
 ];
+
+/// The store secret walletUserIds are derived with.
+const WALLET_USER_ID_SALT: &str = "wallet-user-id-salt";
+
+/// The `SCDType` shown for bound wallets (GovStack's enum has no value for them).
+pub const WALLET_SCD_TYPE: &str = "WALLET_BINDING";
 
 /// What a device sends to be enrolled.
 #[derive(Clone, Debug)]
@@ -96,6 +102,10 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
         }
         let key = check_csr(&read_csr(&enrolment.csr)?)?;
         let owner = identity.subject_id().to_owned();
+        let key_sha256 = key_digest(&key);
+        if self.store.device_certificates_by_key(&key_sha256).await?.iter().any(|row| row.owner != owner) {
+            return Err(DeviceError::DuplicateKey);
+        }
         let certificate = self.signing.issue_device_certificate(identity, key).await?;
         let der = certificate.to_der().map_err(|e| DeviceError::Invalid(e.to_string()))?;
         let row = DeviceCertificateRow {
@@ -111,12 +121,87 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
             scd_type: enrolment.scd_type,
             scd_remote_id: enrolment.scd_remote_id,
             scd_key_id: enrolment.scd_key_id,
+            key_sha256,
         };
         if !self.store.add_device_certificate(&row).await? {
             return Err(DeviceError::PseudonymTaken(pseudonym));
         }
         tracing::info!(serial = %row.serial, certificate_id = %row.certificate_id, "device certificate issued");
         Ok(row)
+    }
+
+    /// Bind `key` as `identity`'s wallet through `partner_id` (e-Signet wallet binding, see
+    /// [`super::binding`]): certify it under the person's walletUserId, revoking the certificates
+    /// it replaces. Returns the new certificate and the ids of the replaced ones.
+    ///
+    /// # Errors
+    /// [`DeviceError::DuplicateKey`] when the key is certified for another person;
+    /// [`DeviceError::Raced`] when another binding or state change came first; HSM and store
+    /// failures.
+    pub async fn bind(
+        &self,
+        identity: Identity,
+        partner_id: &str,
+        key: spki::SubjectPublicKeyInfoOwned,
+    ) -> Result<(DeviceCertificateRow, Vec<String>), DeviceError> {
+        let owner = identity.subject_id().to_owned();
+        let salt = self.store.secret(WALLET_USER_ID_SALT).await?;
+        let wallet_user_id = super::binding::wallet_user_id(&salt, partner_id, &owner);
+        let key_sha256 = key_digest(&key);
+        if self.store.device_certificates_by_key(&key_sha256).await?.iter().any(|row| row.owner != owner) {
+            return Err(DeviceError::DuplicateKey);
+        }
+        let certificate = self.signing.issue_device_certificate(identity, key).await?;
+        let der = certificate.to_der().map_err(|e| DeviceError::Invalid(e.to_string()))?;
+        let now = SystemTime::now();
+        let row = DeviceCertificateRow {
+            certificate_id: hex::encode(HashAlgorithm::Sha256.digest(&der)),
+            owner: owner.clone(),
+            pseudonym: wallet_user_id.clone(),
+            serial: hex::encode(certificate.tbs_certificate().serial_number().as_bytes()),
+            der,
+            state: State::Active.as_str().to_owned(),
+            state_message: None,
+            changed_at: now,
+            not_after: certificate.tbs_certificate().validity().not_after.to_system_time(),
+            scd_type: WALLET_SCD_TYPE.to_owned(),
+            scd_remote_id: partner_id.to_owned(),
+            scd_key_id: 0,
+            key_sha256,
+        };
+        let _one_crl_at_a_time = self.crl_signing.lock().await;
+        let replaced: Vec<DeviceCertificateRow> = self
+            .store
+            .device_certificates(&owner)
+            .await?
+            .into_iter()
+            .filter(|old| old.pseudonym == wallet_user_id && old.state != State::Revoked.as_str())
+            .collect();
+        let replaces: Vec<String> = replaced.iter().map(|old| old.certificate_id.clone()).collect();
+        let crl = if replaced.is_empty() {
+            None
+        } else {
+            let mut withheld: Vec<Withheld> = self
+                .withheld(now, None)
+                .await?
+                .into_iter()
+                .filter(|entry| !replaced.iter().any(|old| old.serial == hex::encode(&entry.serial)))
+                .collect();
+            for old in &replaced {
+                let mut revoked = old.clone();
+                revoked.state = State::Revoked.as_str().to_owned();
+                revoked.changed_at = now;
+                withheld.push(withheld_entry(&revoked)?);
+            }
+            let installed = self.store.crl().await?;
+            Some(self.sign_crl(installed.as_ref(), withheld).await?)
+        };
+        let binding = Binding { row: row.clone(), replaces: replaces.clone(), at: now, crl };
+        if !self.store.bind_device(&binding).await? {
+            return Err(DeviceError::Raced);
+        }
+        tracing::info!(serial = %row.serial, replaced = replaces.len(), "wallet bound");
+        Ok((row, replaces))
     }
 
     /// `owner`'s device certificates.

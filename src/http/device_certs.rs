@@ -37,7 +37,9 @@ impl From<DeviceError> for ApiError {
     fn from(e: DeviceError) -> Self {
         match e {
             DeviceError::Csr(_) | DeviceError::Invalid(_) => ApiError::bad_request(e.to_string()),
-            DeviceError::PseudonymTaken(_) | DeviceError::Raced => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            DeviceError::PseudonymTaken(_) | DeviceError::DuplicateKey | DeviceError::Raced => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
             DeviceError::NotFound => ApiError::not_found(e.to_string()),
             DeviceError::Transition(_) => ApiError::unprocessable(e.to_string()),
             DeviceError::Service(e) => e.into(),
@@ -157,6 +159,13 @@ pub async fn change<K: KeyStore, S: Store>(
     let message = body.status.message.map(|m| m.chars().take(200).collect::<String>());
     let row = state.devices.change(identity.subject_id(), certificate_id, action, message).await?;
     let status = status_now(&row, SystemTime::now());
+    if status != "ACTIVE" {
+        // Requests waiting for this device end now, and their eServices are told.
+        let ended = state.sessions.withdraw_device_requests(&row.certificate_id, status).await?;
+        if ended > 0 {
+            tracing::info!(ended, "pending device requests ended with the certificate's state change");
+        }
+    }
     Ok(json(
         StatusCode::OK,
         &json!({

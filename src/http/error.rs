@@ -91,6 +91,7 @@ impl From<ServiceError> for ApiError {
             |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).with_detail(e.to_string());
         match &e {
             ServiceError::DigestLength { .. } => ApiError::bad_request(e.to_string()),
+            ServiceError::DeviceSignature(_) => ApiError::unprocessable(e.to_string()),
             ServiceError::Hsm(Hsm::Busy(_)) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "all HSM sessions are busy; retry shortly")
                     .with_detail(e.to_string())

@@ -1,5 +1,6 @@
 //! The GovStack request headers that carry the user's tokens: `X-GovStack-AuthenticationToken`
-//! (the access token from the ID provider) and `X-GovStack-PaymentToken`.
+//! (the access token from the ID provider), `X-GovStack-PaymentToken`, and `X-Pseodonym-Token`
+//! (the spec's spelling; `X-Pseudonym-Token` is accepted too).
 
 use hyper::Request;
 use hyper::StatusCode;
@@ -23,4 +24,11 @@ pub fn authentication_token<B>(request: &Request<B>) -> Result<String, ApiError>
 /// The payment token, if one was sent.
 pub fn payment_token<B>(request: &Request<B>) -> Option<String> {
     header(request, "x-govstack-paymenttoken")
+}
+
+/// The pseudonym token, if one was sent (blank counts as none).
+pub fn pseudonym_token<B>(request: &Request<B>) -> Option<String> {
+    header(request, "x-pseodonym-token")
+        .or_else(|| header(request, "x-pseudonym-token"))
+        .filter(|t| !t.trim().is_empty())
 }

@@ -1,6 +1,8 @@
 //! The citizen's browser: `GET /sign/interactive` (by session token, or the GovStack query form
-//! for registered clients), `POST /sign/interactive/start` and `/cancel`, and
-//! `GET /sign/oidc/callback` from the ID provider. Outcomes are redirects; whatever cannot go
+//! for registered clients), `POST /sign/interactive/start` and `/cancel`,
+//! `GET /sign/oidc/callback` from the ID provider, and the user's own device:
+//! `POST /sign/interactive/device` (a pseudonym), `GET /sign/interactive/device` (waiting for
+//! the device) and the GovStack `GET /v1/sign/interactivePseudonym` query form. Outcomes are redirects; whatever cannot go
 //! back to a registered callback is an error page — never a redirect to a URL the eService did
 //! not register.
 
@@ -24,7 +26,8 @@ fn browser_error(e: SessionError) -> Response<Body> {
     let status = match &e {
         SessionError::Expired { redirect } => return see_other(redirect),
         SessionError::AlreadyUsed => StatusCode::CONFLICT,
-        SessionError::UnknownSession => StatusCode::NOT_FOUND,
+        SessionError::UnknownSession | SessionError::UnknownPseudonym => StatusCode::NOT_FOUND,
+        SessionError::DeviceUnfit(_) => StatusCode::CONFLICT,
         SessionError::Store(_) | SessionError::Service(_) | SessionError::Auth(_) => {
             tracing::error!(error = %e, "signing page failed");
             return pages::error(
@@ -39,12 +42,12 @@ fn browser_error(e: SessionError) -> Response<Body> {
     pages::error(status, Lang::En, &e.to_string())
 }
 
-/// `GET /sign/interactive`
+/// `GET /sign/interactive` (`device` in the query puts the pseudonym form first)
 pub async fn page<K: KeyStore, S: Store>(state: &AppState<K, S>, request: &Request<Incoming>) -> Response<Body> {
     let query = form::parse(request.uri().query().unwrap_or(""));
     if let Some(token) = form::get(&query, "token") {
         return match state.sessions.open(token).await {
-            Ok(session) => pages::signing(&session, token),
+            Ok(session) => pages::signing(&session, token, form::get(&query, "device").is_some(), None),
             Err(e) => browser_error(e),
         };
     }
@@ -64,11 +67,24 @@ async fn govstack_session<K: KeyStore, S: Store>(
     let client_id = form::get(query, "client_id")
         .ok_or(invalid("client_id", "a token or the GovStack query parameters are required"))?;
     let client = clients::by_id(state.sessions.clients(), client_id).ok_or(SessionError::UnknownClient)?.clone();
+    let display = form::get(query, "dataToBeDisplayed").map(str::to_owned);
+    query_session(state, &client, query, display).await
+}
+
+/// A session from the GovStack query parameters (`hash, hashType, format, callbackUrl, nonce,
+/// state, lang`) for `client`; returns the signing page's URL.
+async fn query_session<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    client: &crate::config::ClientConfig,
+    query: &[(String, String)],
+    data_to_be_displayed: Option<String>,
+) -> Result<String, SessionError> {
+    let invalid = |field, reason| SessionError::InvalidField { field, reason };
     let request = SignRequest {
         format: form::get(query, "format").map(str::to_owned),
         hash: form::get(query, "hash").map(str::to_owned),
         hash_type: form::get(query, "hashType").map(str::to_owned),
-        data_to_be_displayed: form::get(query, "dataToBeDisplayed").map(str::to_owned),
+        data_to_be_displayed,
     };
     let parsed = parse(&request)
         .map_err(|_| invalid("hash, hashType or format", "a base64 digest of its hashType, in CAdES or PAdES"))?;
@@ -86,19 +102,107 @@ async fn govstack_session<K: KeyStore, S: Store>(
         eservice_nonce: form::get(query, "nonce").map(str::to_owned),
         eservice_state: form::get(query, "state").map(str::to_owned),
     };
-    let (_, _, redirect) = state.sessions.create(&client, new).await?;
+    let (_, _, redirect) = state.sessions.create(client, new).await?;
     Ok(redirect)
 }
 
-/// The `token` field of a Sign/Cancel form.
-async fn form_token(request: Request<Incoming>) -> Result<String, Response<Body>> {
+/// `GET /v1/sign/interactivePseudonym`: the GovStack query form for signing with the user's own
+/// device. The eService is named by `client_id`, or else by its registered `callbackUrl`;
+/// `hash` and `dataToBeDisplayed` may be base64url as the spec has them. The signing page opens
+/// with the pseudonym form first.
+pub async fn pseudonym_page<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    request: &Request<Incoming>,
+) -> Response<Body> {
+    let query = form::parse(request.uri().query().unwrap_or(""));
+    let callback = form::get(&query, "callbackUrl").unwrap_or_default();
+    let client = match form::get(&query, "client_id") {
+        Some(id) => clients::by_id(state.sessions.clients(), id),
+        None => {
+            let mut registered = state.sessions.clients().iter().filter(|c| clients::callback_allowed(c, callback));
+            registered.next().filter(|_| registered.next().is_none())
+        }
+    };
+    let Some(client) = client.cloned() else {
+        return browser_error(SessionError::InvalidField {
+            field: "client_id or callbackUrl",
+            reason: "name a registered eService, or give a callbackUrl registered to exactly one",
+        });
+    };
+    let display = form::get(&query, "dataToBeDisplayed").map(base64url_text);
+    match query_session(state, &client, &query, display).await {
+        Ok(redirect) => see_other(&format!("{redirect}&device=1")),
+        Err(e) => browser_error(e),
+    }
+}
+
+/// GovStack's base64url `dataToBeDisplayed` decoded when it is base64url of UTF-8 text, else as
+/// given.
+fn base64url_text(value: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|text| text.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')))
+        .unwrap_or_else(|| value.to_owned())
+}
+
+/// `POST /sign/interactive/device`: queue the session for the device behind the pseudonym typed
+/// in, then wait for it. An unknown pseudonym or a device that cannot sign shows the page again
+/// with the reason.
+pub async fn device_start<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Request<Incoming>) -> Response<Body> {
+    let fields = match read_form(request).await {
+        Ok(fields) => fields,
+        Err(page) => return page,
+    };
+    let (Some(token), Some(pseudonym)) = (form::get(&fields, "token"), form::get(&fields, "pseudonym")) else {
+        return pages::error(StatusCode::BAD_REQUEST, Lang::En, "Use the form on the signing page.");
+    };
+    match state.sessions.sign_with_device(token, pseudonym).await {
+        Ok(_) => see_other(&format!("/sign/interactive/device?token={}", crate::identity::rp::form_component(token))),
+        Err(e @ (SessionError::UnknownPseudonym | SessionError::DeviceUnfit(_))) => {
+            match state.sessions.open(token).await {
+                Ok(session) => {
+                    let mut page = pages::signing(&session, token, true, Some(&e.to_string()));
+                    *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                    page
+                }
+                Err(e) => browser_error(e),
+            }
+        }
+        Err(e) => browser_error(e),
+    }
+}
+
+/// `GET /sign/interactive/device?token=`: the waiting page, or on to the eService once the
+/// device has answered (or the request ended).
+pub async fn device_wait<K: KeyStore, S: Store>(state: &AppState<K, S>, request: &Request<Incoming>) -> Response<Body> {
+    let query = form::parse(request.uri().query().unwrap_or(""));
+    let Some(token) = form::get(&query, "token") else {
+        return browser_error(SessionError::UnknownSession);
+    };
+    match state.sessions.device_page(token).await {
+        Ok((_, Some(redirect))) => see_other(&redirect),
+        Ok((session, None)) => pages::device_waiting(&session),
+        Err(e) => browser_error(e),
+    }
+}
+
+/// The fields of a signing-page form.
+async fn read_form(request: Request<Incoming>) -> Result<Vec<(String, String)>, Response<Body>> {
     if !has_content_type(&request, "application/x-www-form-urlencoded") {
         return Err(pages::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, Lang::En, "Use the buttons on the signing page."));
     }
     let body = read_limited(request, 8 * 1024)
         .await
         .map_err(|_| pages::error(StatusCode::PAYLOAD_TOO_LARGE, Lang::En, "The form is too large."))?;
-    let fields = form::parse(&String::from_utf8_lossy(&body));
+    Ok(form::parse(&String::from_utf8_lossy(&body)))
+}
+
+/// The `token` field of a Sign/Cancel form.
+async fn form_token(request: Request<Incoming>) -> Result<String, Response<Body>> {
+    let fields = read_form(request).await?;
     form::get(&fields, "token")
         .map(str::to_owned)
         .ok_or_else(|| pages::error(StatusCode::BAD_REQUEST, Lang::En, "Use the buttons on the signing page."))

@@ -11,6 +11,7 @@ mod body;
 mod ca;
 mod certs;
 pub mod demo;
+mod device_api;
 mod device_certs;
 mod error;
 mod form;
@@ -23,8 +24,10 @@ mod response;
 mod router;
 mod sessions;
 mod sign_onetime;
+mod sign_pseudonym;
 mod sign_request;
 mod tsa;
+mod wallet_binding;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -24,6 +24,12 @@ struct Words {
     cancel: &'static str,
     expires: &'static str,
     error_title: &'static str,
+    device_heading: &'static str,
+    model_device: &'static str,
+    pseudonym: &'static str,
+    sign_device: &'static str,
+    waiting_heading: &'static str,
+    waiting: &'static str,
 }
 
 fn words(lang: Lang) -> &'static Words {
@@ -41,6 +47,12 @@ fn words(lang: Lang) -> &'static Words {
             cancel: "Cancel",
             expires: "This request expires at",
             error_title: "This signing request cannot continue",
+            device_heading: "Or sign with your own device",
+            model_device: "If your signing app is registered, enter its pseudonym. The request appears in the app; you check it there and confirm with your PIN.",
+            pseudonym: "Your pseudonym",
+            sign_device: "Sign with my device",
+            waiting_heading: "Confirm on your device",
+            waiting: "Open your signing app, check what you sign and confirm with your PIN. This page moves on by itself when you are done.",
         },
         Lang::Fr => &Words {
             title: "Signer un document",
@@ -55,6 +67,12 @@ fn words(lang: Lang) -> &'static Words {
             cancel: "Annuler",
             expires: "Cette demande expire à",
             error_title: "Cette demande de signature ne peut pas continuer",
+            device_heading: "Ou signez avec votre propre appareil",
+            model_device: "Si votre application de signature est enregistrée, saisissez son pseudonyme. La demande apparaît dans l’application ; vérifiez-la et confirmez avec votre code PIN.",
+            pseudonym: "Votre pseudonyme",
+            sign_device: "Signer avec mon appareil",
+            waiting_heading: "Confirmez sur votre appareil",
+            waiting: "Ouvrez votre application de signature, vérifiez ce que vous signez et confirmez avec votre code PIN. Cette page avance d’elle-même ensuite.",
         },
         Lang::Nl => &Words {
             title: "Een document ondertekenen",
@@ -69,6 +87,12 @@ fn words(lang: Lang) -> &'static Words {
             cancel: "Annuleren",
             expires: "Dit verzoek verloopt om",
             error_title: "Dit ondertekeningsverzoek kan niet verder",
+            device_heading: "Of onderteken met uw eigen toestel",
+            model_device: "Is uw ondertekeningsapp geregistreerd, vul dan haar pseudoniem in. Het verzoek verschijnt in de app; controleer het daar en bevestig met uw pincode.",
+            pseudonym: "Uw pseudoniem",
+            sign_device: "Ondertekenen met mijn toestel",
+            waiting_heading: "Bevestig op uw toestel",
+            waiting: "Open uw ondertekeningsapp, controleer wat u ondertekent en bevestig met uw pincode. Deze pagina gaat daarna vanzelf verder.",
         },
         Lang::De => &Words {
             title: "Ein Dokument unterschreiben",
@@ -83,6 +107,12 @@ fn words(lang: Lang) -> &'static Words {
             cancel: "Abbrechen",
             expires: "Diese Anfrage läuft ab um",
             error_title: "Diese Signaturanfrage kann nicht fortgesetzt werden",
+            device_heading: "Oder mit Ihrem eigenen Gerät unterschreiben",
+            model_device: "Ist Ihre Signatur-App registriert, geben Sie ihr Pseudonym ein. Die Anfrage erscheint in der App; prüfen Sie sie dort und bestätigen Sie mit Ihrer PIN.",
+            pseudonym: "Ihr Pseudonym",
+            sign_device: "Mit meinem Gerät unterschreiben",
+            waiting_heading: "Bestätigen Sie auf Ihrem Gerät",
+            waiting: "Öffnen Sie Ihre Signatur-App, prüfen Sie, was Sie unterschreiben, und bestätigen Sie mit Ihrer PIN. Danach geht diese Seite von selbst weiter.",
         },
     }
 }
@@ -109,9 +139,13 @@ code{word-break:break-all}button{font-size:1.05rem;padding:.7rem 1.2rem;margin:.
 button.secondary{background:#fff;color:#1a1a1a;border-color:#666}button:focus{outline:3px solid #036;outline-offset:2px}form{display:inline}";
 
 fn page(status: StatusCode, lang: Lang, title: &str, main: &str) -> Response<Body> {
+    page_with_head(status, lang, title, "", main)
+}
+
+fn page_with_head(status: StatusCode, lang: Lang, title: &str, head: &str, main: &str) -> Response<Body> {
     let html = format!(
         "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body><main id=\"main\">{main}</main></body></html>",
+         {head}<title>{}</title><style>{STYLE}</style></head><body><main id=\"main\">{main}</main></body></html>",
         lang.tag(),
         escape(title)
     );
@@ -136,8 +170,10 @@ fn fingerprint(digest_hex: &str) -> String {
     digest_hex.as_bytes().chunks(4).map(|c| std::str::from_utf8(c).unwrap_or("")).collect::<Vec<_>>().join(" ")
 }
 
-/// The signing page of a pending session reached with `token`.
-pub fn signing(session: &Session, token: &str) -> Response<Body> {
+/// The signing page of a pending session reached with `token`: the national-ID button, the
+/// pseudonym form for the user's own device (focused first when `device_first`, with
+/// `device_error` shown when the last pseudonym did not work), and Cancel.
+pub fn signing(session: &Session, token: &str, device_first: bool, device_error: Option<&str>) -> Response<Body> {
     let w = words(session.lang);
     let expires = crate::service::rfc3339(session.expires());
     let main = format!(
@@ -146,6 +182,10 @@ pub fn signing(session: &Session, token: &str) -> Response<Body> {
          <dl><dt>{fingerprint_label}</dt><dd><code>{fingerprint}</code> ({hash_type})</dd><dt>{format_label}</dt><dd>{format}</dd></dl></section>\
          <section aria-labelledby=\"how\"><h2 id=\"how\">{model}</h2><p>{model_one_time}</p></section>\
          <form method=\"post\" action=\"/sign/interactive/start\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\" id=\"sign\">{sign}</button></form>\
+         <section aria-labelledby=\"device\"><h2 id=\"device\">{device_heading}</h2><p>{model_device}</p>\
+         <form method=\"post\" action=\"/sign/interactive/device\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <label for=\"pseudonym\">{pseudonym_label}</label> <input id=\"pseudonym\" name=\"pseudonym\" required minlength=\"3\" maxlength=\"64\" autocomplete=\"username\"{autofocus}{described}> \
+         <button type=\"submit\" id=\"sign-device\">{sign_device}</button></form>{device_error}</section>\
          <form method=\"post\" action=\"/sign/interactive/cancel\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\" id=\"cancel\" class=\"secondary\">{cancel}</button></form>\
          <p><small>{expires_label} <time datetime=\"{expires}\">{expires}</time></small></p>",
         heading = escape(w.heading),
@@ -162,11 +202,41 @@ pub fn signing(session: &Session, token: &str) -> Response<Body> {
         model_one_time = escape(w.model_one_time),
         token = escape(token),
         sign = escape(w.sign),
+        device_heading = escape(w.device_heading),
+        model_device = escape(w.model_device),
+        pseudonym_label = escape(w.pseudonym),
+        autofocus = if device_first { " autofocus" } else { "" },
+        described =
+            if device_error.is_some() { " aria-describedby=\"device-error\" aria-invalid=\"true\"" } else { "" },
+        sign_device = escape(w.sign_device),
+        device_error = device_error
+            .map(|e| format!("<p id=\"device-error\" role=\"alert\">{}</p>", escape(e)))
+            .unwrap_or_default(),
         cancel = escape(w.cancel),
         expires_label = escape(w.expires),
         expires = escape(&expires),
     );
     page(StatusCode::OK, session.lang, w.title, &main)
+}
+
+/// The page shown while the user's device is asked; it reloads itself every two seconds, and
+/// the server redirects it onwards once the device has answered.
+pub fn device_waiting(session: &Session) -> Response<Body> {
+    let w = words(session.lang);
+    let main = format!(
+        "<h1>{heading}</h1><p role=\"status\">{waiting}</p><dl><dt>{fingerprint_label}</dt><dd><code>{fingerprint}</code></dd></dl>",
+        heading = escape(w.waiting_heading),
+        waiting = escape(w.waiting),
+        fingerprint_label = escape(w.fingerprint),
+        fingerprint = escape(&fingerprint(&session.digest_hex)),
+    );
+    page_with_head(
+        StatusCode::OK,
+        session.lang,
+        w.waiting_heading,
+        "<meta http-equiv=\"refresh\" content=\"2\">",
+        &main,
+    )
 }
 
 /// A page saying why the request cannot continue.

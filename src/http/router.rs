@@ -11,7 +11,10 @@ use tracing::Instrument;
 
 use super::error::ApiError;
 use super::response::{Body, error};
-use super::{AppState, ca, certs, demo, device_certs, health, interactive, sessions, sign_onetime, tsa};
+use super::{
+    AppState, ca, certs, demo, device_api, device_certs, health, interactive, sessions, sign_onetime, sign_pseudonym,
+    tsa, wallet_binding,
+};
 use crate::hsm::KeyStore;
 use crate::store::Store;
 
@@ -50,6 +53,18 @@ pub async fn route<K: KeyStore, S: Store>(
             "/sign/interactive/start" if post => interactive::start(&state, request).await,
             "/sign/interactive/cancel" if post => interactive::cancel(&state, request).await,
             "/sign/oidc/callback" if get => interactive::callback(&state, &request).await,
+            "/sign/interactive/device" if post => interactive::device_start(&state, request).await,
+            "/sign/interactive/device" if get => interactive::device_wait(&state, &request).await,
+            "/v1/sign/interactivePseudonym" if get => interactive::pseudonym_page(&state, &request).await,
+            "/v1/sign/pseudonym" if post => answer(sign_pseudonym::sign(&state, request).await),
+            "/binding/wallet-binding" if post => answer(wallet_binding::bind(&state, request).await),
+            "/v1/device/requests" if get => answer(device_api::requests(&state, &request).await),
+            p if post && p.starts_with("/v1/device/requests/") => {
+                answer(device_api::answer(&state, request, &p["/v1/device/requests/".len()..]).await)
+            }
+            p if get && (p.starts_with("/v1/token/pseodonym/") || p.starts_with("/v1/token/pseudonym/")) => {
+                answer(sign_pseudonym::token(&state, &request, &p["/v1/token/pseodonym/".len()..]).await)
+            }
             "/v1/cert/create" if post => answer(device_certs::create(&state, request).await),
             "/v1/cert/list" if get => answer(device_certs::list(&state, &request).await),
             "/v1/crl" if get => answer(device_certs::crl(&state).await),
@@ -71,12 +86,21 @@ pub async fn route<K: KeyStore, S: Store>(
             "/v1/cert/create" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON body"),
             p if p.starts_with("/v1/cert/") => error(StatusCode::METHOD_NOT_ALLOWED, "use PATCH with a JSON body"),
             "/tsa" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with an application/timestamp-query body"),
-            "/v1/sign/onetime" | "/v1/sessions" => error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON body"),
+            "/v1/sign/onetime" | "/v1/sessions" | "/v1/sign/pseudonym" | "/binding/wallet-binding" => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON body")
+            }
+            "/v1/device/requests" | "/v1/sign/interactivePseudonym" => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            p if p.starts_with("/v1/device/requests/") => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "use POST with a JSON body")
+            }
             "/sign/interactive/start" | "/sign/interactive/cancel" => {
                 error(StatusCode::METHOD_NOT_ALLOWED, "use the signing page's buttons")
             }
-            "/sign/interactive" | "/sign/oidc/callback" => error(StatusCode::METHOD_NOT_ALLOWED, "use GET"),
+            "/sign/interactive" | "/sign/oidc/callback" | "/sign/interactive/device" => {
+                error(StatusCode::METHOD_NOT_ALLOWED, "use GET")
+            }
             p if p.starts_with("/v1/certs/")
+                || p.starts_with("/v1/token/")
                 || p.starts_with("/v1/sessions/")
                 || p.starts_with("/v1/sign/response/") =>
             {

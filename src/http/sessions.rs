@@ -2,7 +2,9 @@
 //! - `POST /v1/sessions` → `201 {token, redirectUrl}`;
 //! - `GET /v1/sessions/{correlationId}` → the session's state, for clients without a webhook;
 //! - `GET /v1/sign/response/{signatureId}` → the GovStack SignResponse, once; unknown, redeemed,
-//!   expired or another client's → 404.
+//!   expired or another client's → 404. A signature still awaited from the user's device →
+//!   202 `PENDING` (with `Retry-After`); one that ended without a signature (refused, expired,
+//!   device withdrawn) → 410 saying why.
 
 use std::time::Duration;
 
@@ -20,6 +22,7 @@ use super::response::{Body, json};
 use super::sign_request::{SignRequest, parse};
 use crate::config::ClientConfig;
 use crate::hsm::KeyStore;
+use crate::sessions::device::Pending;
 use crate::sessions::{Lang, NewSession, SessionError, clients};
 use crate::store::Store;
 
@@ -40,7 +43,7 @@ struct CreateSession {
 }
 
 /// The registered client whose `apikey` header this request carries.
-fn client<'a, K: KeyStore, S: Store>(
+pub(super) fn client<'a, K: KeyStore, S: Store>(
     state: &'a AppState<K, S>,
     request: &Request<Incoming>,
 ) -> Result<&'a ClientConfig, ApiError> {
@@ -58,7 +61,14 @@ impl From<SessionError> for ApiError {
             SessionError::CallbackNotRegistered
             | SessionError::WebhookNotRegistered
             | SessionError::InvalidField { .. } => ApiError::bad_request(e.to_string()),
-            SessionError::CorrelationIdTaken(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            SessionError::CorrelationIdTaken(_)
+            | SessionError::DeviceUnfit(_)
+            | SessionError::DeviceRequestClosed(_)
+            | SessionError::AlreadyUsed => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            SessionError::UnknownPseudonym | SessionError::UnknownDeviceRequest | SessionError::UnknownSession => {
+                ApiError::not_found(e.to_string())
+            }
+            SessionError::PseudonymToken(_) => ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
             SessionError::Store(e) => e.into(),
             SessionError::Service(e) => e.into(),
             SessionError::Auth(e) => e.into(),
@@ -147,9 +157,24 @@ pub async fn redeem<K: KeyStore, S: Store>(
     signature_id: &str,
 ) -> Result<Response<Body>, ApiError> {
     let client = client(state, request)?;
-    let response = state.sessions.redeem(client, signature_id).await?.ok_or_else(|| {
-        ApiError::not_found("no signature with this id for this client (unknown, already redeemed or expired)")
-    })?;
+    let Some(response) = state.sessions.redeem(client, signature_id).await? else {
+        return match state.sessions.device_progress(client, signature_id).await? {
+            Some(Pending::Waiting) => {
+                let mut answer = json(
+                    StatusCode::ACCEPTED,
+                    &json!({ "status": { "code": "PENDING", "message": "the user's device has not answered yet; ask again shortly" } }),
+                );
+                answer.headers_mut().insert(hyper::header::RETRY_AFTER, hyper::header::HeaderValue::from_static("2"));
+                Ok(answer)
+            }
+            Some(Pending::Ended { status, reason }) => {
+                Err(ApiError::new(StatusCode::GONE, format!("the signing request ended {status}: {reason}")))
+            }
+            None => Err(ApiError::not_found(
+                "no signature with this id for this client (unknown, already redeemed or expired)",
+            )),
+        };
+    };
     let value: serde_json::Value = serde_json::from_str(&response).map_err(|e| {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "a stored response is damaged").with_detail(e.to_string())
     })?;

@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -52,7 +52,9 @@ pub fn parse(request: &SignRequest) -> Result<Parsed, ApiError> {
     let digest = STANDARD
         .decode(encoded)
         .or_else(|_| STANDARD_NO_PAD.decode(encoded))
-        .map_err(|_| ApiError::bad_request("hash is not valid base64"))?;
+        .or_else(|_| URL_SAFE.decode(encoded))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(encoded))
+        .map_err(|_| ApiError::bad_request("hash is not valid base64 (or base64url)"))?;
     if digest.len() != hash.output_len() {
         return Err(ApiError::bad_request(format!(
             "hash is {} bytes, but {} digests are {}",

@@ -128,6 +128,34 @@ impl Jwk {
         Ok(b64(&HashAlgorithm::Sha256.digest(canonical.as_bytes())))
     }
 
+    /// The SubjectPublicKeyInfo of a public JWK (EC P-256/P-384 or RSA), e.g. a wallet's key to
+    /// certify. Whether the point is on the curve or the modulus long enough is for the caller
+    /// to check ([`crate::devices::csr::check_key`]).
+    ///
+    /// # Errors
+    /// Other key types and curves, missing or malformed members.
+    pub fn to_spki(&self) -> Result<SubjectPublicKeyInfoOwned, Error> {
+        let (oid, parameters) = match (self.kty.as_str(), self.crv.as_deref()) {
+            ("EC", Some("P-256")) => (rfc5912::ID_EC_PUBLIC_KEY, der::Any::encode_from(&rfc5912::SECP_256_R_1)),
+            ("EC", Some("P-384")) => (rfc5912::ID_EC_PUBLIC_KEY, der::Any::encode_from(&rfc5912::SECP_384_R_1)),
+            ("EC", other) => return Err(Error::UnsupportedAlgorithm(format!("curve {}", other.unwrap_or("none")))),
+            ("RSA", _) => (rfc5912::RSA_ENCRYPTION, Ok(der::Any::null())),
+            (other, _) => return Err(Error::UnsupportedAlgorithm(other.to_owned())),
+        };
+        let parameters = parameters.map_err(|_| Error::Malformed("JWK"))?;
+        let bits = self.ring_public_key()?;
+        if self.kty == "EC" {
+            let len = if self.crv.as_deref() == Some("P-256") { 32 } else { 48 };
+            if bits.len() != 1 + 2 * len {
+                return Err(Error::Malformed("JWK x or y"));
+            }
+        }
+        Ok(SubjectPublicKeyInfoOwned {
+            algorithm: spki::AlgorithmIdentifierOwned { oid, parameters: Some(parameters) },
+            subject_public_key: der::asn1::BitString::from_bytes(&bits).map_err(|_| Error::Malformed("JWK"))?,
+        })
+    }
+
     /// The bytes `ring` wants: the uncompressed EC point, or the DER `RSAPublicKey`.
     ///
     /// # Errors
@@ -170,6 +198,20 @@ impl JwkSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_jwk_goes_to_spki_and_back() {
+        let key = p256::ecdsa::SigningKey::from_slice(&[9u8; 32]).unwrap();
+        let spki = SubjectPublicKeyInfoOwned::from_key(key.verifying_key()).unwrap();
+        let jwk = Jwk::from_spki(&spki, "ES256").unwrap();
+        assert_eq!(jwk.to_spki().unwrap(), spki);
+        let mut short = jwk.clone();
+        short.x = Some(b64(&[1u8; 31]));
+        assert!(short.to_spki().is_err());
+        let mut secp256k1 = jwk;
+        secp256k1.crv = Some("secp256k1".into());
+        assert!(secp256k1.to_spki().is_err());
+    }
 
     #[test]
     fn rfc_7638_thumbprint_example() {

@@ -18,6 +18,9 @@ pub struct Header {
     /// The media type of the whole token (`JWT`, `at+jwt`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub typ: Option<String>,
+    /// SHA-256 thumbprint of the signer's certificate (device JWTs name their certificate so).
+    #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
     /// Critical extensions: esignd understands none, so any present makes the token invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crit: Option<Vec<String>>,

@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// No timestamp could be obtained.
     #[error(transparent)]
     Tsa(#[from] crate::tsa::Error),
+    /// A device's signature does not verify with its certificate.
+    #[error("the device's signature does not verify with its certificate: {0}")]
+    DeviceSignature(#[source] crate::pki::verify::VerifyError),
     /// A finished signature failed a check and was not returned.
     #[error("the signature was not returned: {0}")]
     Check(#[from] BrokenRule),

@@ -7,6 +7,7 @@
 
 mod checks;
 mod device_ca;
+mod device_sign;
 mod error;
 mod one_time;
 mod readiness;
@@ -15,6 +16,7 @@ mod record;
 use std::sync::{Arc, RwLock};
 
 pub use checks::BrokenRule;
+pub use device_sign::{DeviceSignature, device_scheme, device_signed_attributes};
 pub use error::ServiceError;
 pub use one_time::OneTimeRequest;
 pub use readiness::{PROBE_INTERVAL, TsaReadiness};
@@ -127,7 +129,7 @@ impl<K: KeyStore> SigningService<K> {
                     alg: "ES256".into(),
                     kid: Some(service.service_key_id()),
                     typ: Some(typ),
-                    crit: None,
+                    ..Default::default()
                 };
                 crate::jose::jws::sign_es256(session, key, &header, &payload).map_err(|e| {
                     ServiceError::Hsm(crate::hsm::Error::Malformed { what: "JWS signature", detail: e.to_string() })

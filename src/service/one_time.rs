@@ -37,10 +37,30 @@ pub struct OneTimeRequest {
     pub profile: Profile,
 }
 
-/// The HSM part's result: a signature without its timestamp yet.
-struct Signed {
-    message: SignedMessage,
-    leaf: Certificate,
+/// A signature without its timestamp yet, and the certificate that made it.
+pub(super) struct Signed {
+    pub(super) message: SignedMessage,
+    pub(super) leaf: Certificate,
+}
+
+/// The check of a token the built-in TSA signed a moment ago in the same HSM session, whose
+/// certificate start-up checked: what can go wrong in between is our encoding, so its TSTInfo
+/// is decoded and its imprint checked rather than its signature verified again (about 100 µs;
+/// external tokens are verified fully).
+pub(super) fn builtin_token(
+    token: &[u8],
+    imprint: &crate::tsa::asn1::MessageImprint,
+) -> Result<crate::tsa::asn1::TstInfo, crate::tsa::Error> {
+    verified_token(crate::tsa::verify::tst_info(token)?, imprint)
+}
+
+/// The check of a token the TSA client verified already (signature, trust, nonce): it must
+/// cover this signature value.
+pub(super) fn verified_token(
+    tst_info: crate::tsa::asn1::TstInfo,
+    imprint: &crate::tsa::asn1::MessageImprint,
+) -> Result<crate::tsa::asn1::TstInfo, crate::tsa::Error> {
+    if &tst_info.message_imprint == imprint { Ok(tst_info) } else { Err(crate::tsa::Error::ImprintMismatch) }
 }
 
 impl<K: KeyStore> SigningService<K> {
@@ -92,18 +112,7 @@ impl<K: KeyStore> SigningService<K> {
                     let imprint = sha256_imprint(signed.message.signature_value())?;
                     let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
                     signed.message.add_timestamp(&token)?;
-                    // The token was signed a moment ago in this session by the TSA key, whose
-                    // certificate start-up checked; what can go wrong in between is our encoding,
-                    // so its TSTInfo is decoded and checked (imprint, times) rather than its
-                    // signature verified again (about 100 µs; external tokens are verified fully).
-                    service.finish(signed, &req, |token, imprint| {
-                        let tst_info = crate::tsa::verify::tst_info(token)?;
-                        if &tst_info.message_imprint == imprint {
-                            Ok(tst_info)
-                        } else {
-                            Err(crate::tsa::Error::ImprintMismatch)
-                        }
-                    })
+                    service.finish(signed, &req.digest, req.profile, req.hash, builtin_token)
                 })
                 .await
             }
@@ -121,12 +130,8 @@ impl<K: KeyStore> SigningService<K> {
                 let req = Arc::clone(request);
                 let tst_info = stamped.tst_info;
                 tokio::task::spawn_blocking(move || {
-                    service.finish(signed, &req, |_, imprint| {
-                        if &tst_info.message_imprint == imprint {
-                            Ok(tst_info)
-                        } else {
-                            Err(crate::tsa::Error::ImprintMismatch)
-                        }
+                    service.finish(signed, &req.digest, req.profile, req.hash, |_, imprint| {
+                        verified_token(tst_info, imprint)
                     })
                 })
                 .await
@@ -136,7 +141,7 @@ impl<K: KeyStore> SigningService<K> {
     }
 
     /// Run `work` with a session on the blocking pool, within the HSM deadline.
-    async fn blocking<T: Send + 'static>(
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&K::Session) -> Result<T, ServiceError> + Send + 'static,
     ) -> Result<T, ServiceError> {
@@ -180,10 +185,12 @@ impl<K: KeyStore> SigningService<K> {
     }
 
     /// Step 4: encode and check; only a signature that passes every rule is returned.
-    fn finish(
+    pub(super) fn finish(
         &self,
         signed: Signed,
-        request: &OneTimeRequest,
+        digest: &[u8],
+        profile: Profile,
+        hash: HashAlgorithm,
         verify_token: impl FnOnce(
             &[u8],
             &crate::tsa::asn1::MessageImprint,
@@ -191,7 +198,7 @@ impl<K: KeyStore> SigningService<K> {
     ) -> Result<SignatureRecord, ServiceError> {
         let cms = signed.message.to_der()?;
         let Checked { signing_time, token, tst_info } =
-            verify_before_return(&cms, &request.digest, &signed.leaf, request.profile, verify_token)?;
+            verify_before_return(&cms, digest, &signed.leaf, profile, verify_token)?;
         let validity = signed.leaf.tbs_certificate().validity();
         Ok(SignatureRecord {
             leaf_serial: hex::encode(signed.leaf.tbs_certificate().serial_number().as_bytes()),
@@ -204,8 +211,8 @@ impl<K: KeyStore> SigningService<K> {
             chain: self.ca.chain().to_vec(),
             leaf: signed.leaf,
             cms,
-            profile: request.profile,
-            hash: request.hash,
+            profile,
+            hash,
         })
     }
 }

@@ -16,7 +16,7 @@ use crate::service::OneTimeRequest;
 use crate::store::{CertificateRow, SignatureRow, Store};
 
 impl<K: KeyStore, S: Store> SessionService<K, S> {
-    async fn load_by_token(&self, token: &str) -> Result<Session, SessionError> {
+    pub(super) async fn load_by_token(&self, token: &str) -> Result<Session, SessionError> {
         let id = token::session_id(token, &self.public_url, &self.jwks).map_err(SessionError::InvalidToken)?;
         let row = self.store.session(&id).await?.ok_or(SessionError::UnknownSession)?;
         Session::from_row(&row).map_err(|_| SessionError::UnknownSession)

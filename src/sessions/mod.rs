@@ -7,6 +7,7 @@
 //! [`SessionService`] is the orchestrator; the HTTP layer only parses and renders.
 
 pub mod clients;
+pub mod device;
 mod flow;
 pub mod model;
 pub mod token;
@@ -76,6 +77,21 @@ pub enum SessionError {
     /// The ID provider failed before the user got there.
     #[error(transparent)]
     Auth(#[from] crate::identity::AuthError),
+    /// No device is enrolled under the pseudonym.
+    #[error("no device is enrolled under this pseudonym")]
+    UnknownPseudonym,
+    /// The device's certificate cannot sign.
+    #[error("the device certificate behind this pseudonym is {0}; only an ACTIVE certificate can sign")]
+    DeviceUnfit(&'static str),
+    /// The pseudonym token is not acceptable.
+    #[error(transparent)]
+    PseudonymToken(crate::devices::pseudonym_token::PseudonymTokenError),
+    /// No such request for this device.
+    #[error("no signing request with this id for this device")]
+    UnknownDeviceRequest,
+    /// The request is no longer waiting for an answer.
+    #[error("this signing request is {0}; it no longer takes an answer")]
+    DeviceRequestClosed(String),
 }
 
 /// What a new session needs, already checked for form by the HTTP layer.
@@ -118,6 +134,7 @@ pub struct SessionService<K: KeyStore, S: Store> {
     response_ttl: Duration,
     http: HttpClient,
     retry: Retry,
+    device_waiters: tokio::sync::Notify,
 }
 
 /// Everything a session service is made of.
@@ -146,7 +163,8 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// Assemble the service.
     pub fn new(parts: Parts<K, S>) -> Self {
         let Parts { signing, store, identity, clients, public_url, jwks, response_ttl, http, retry } = parts;
-        Self { signing, store, identity, clients, public_url, jwks, response_ttl, http, retry }
+        let device_waiters = tokio::sync::Notify::new();
+        Self { signing, store, identity, clients, public_url, jwks, response_ttl, http, retry, device_waiters }
     }
 
     /// The registered clients.

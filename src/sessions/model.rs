@@ -4,7 +4,11 @@
 //! pending ──Sign──▶ authenticating ──callback──▶ signing ──▶ signed
 //!    │                    │                          │
 //!    └──Cancel / expiry───┴──login failure / expiry──┴──▶ failed
+//!
+//! pending ──Sign with my device──▶ device ──device signs──▶ signed
+//!                                    └──refusal / expiry / device unfit──▶ failed
 //! ```
+//! `POST /v1/sign/pseudonym` creates its session directly in `device`.
 //! Every move is a compare-and-set on the stored status, so a replayed link or callback finds
 //! the session already moved and is refused.
 
@@ -68,6 +72,11 @@ pub enum Status {
     },
     /// The user came back; the signature is being made.
     Signing,
+    /// Waiting for the user's own device to sign.
+    Device {
+        /// The device request.
+        request_id: String,
+    },
     /// Done.
     Signed {
         /// What the eService redeems.
@@ -89,6 +98,7 @@ impl Status {
             Self::Pending => "pending",
             Self::Authenticating { .. } => "authenticating",
             Self::Signing => "signing",
+            Self::Device { .. } => "device",
             Self::Signed { .. } => "signed",
             Self::Failed { .. } => "failed",
         }

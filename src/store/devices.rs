@@ -1,5 +1,8 @@
 //! What the store keeps for the device model (DESIGN §7): device certificates with their owner,
-//! pseudonym and lifecycle state, and the CA's current CRL.
+//! pseudonym and lifecycle state, the CA's current CRL, and secrets such as the walletUserId salt.
+//!
+//! A pseudonym names one live (not revoked) certificate at a time, and only one owner's
+//! certificates: a wallet bound again keeps its walletUserId while the old certificate is revoked.
 
 use std::future::Future;
 use std::time::SystemTime;
@@ -33,6 +36,34 @@ pub struct DeviceCertificateRow {
     pub scd_remote_id: String,
     /// GovStack `SCDKeyId`.
     pub scd_key_id: i64,
+    /// SHA-256 of the certified SubjectPublicKeyInfo, hex ([`key_digest`]).
+    pub key_sha256: String,
+}
+
+/// SHA-256 of a public key's DER SubjectPublicKeyInfo, hex: how the store finds a key bound twice.
+pub fn key_digest(key: &spki::SubjectPublicKeyInfoOwned) -> String {
+    let der = der::Encode::to_der(key).expect("a decoded public key encodes");
+    hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(&der))
+}
+
+/// [`key_digest`] of a certificate's key; `None` for DER that is not a certificate.
+pub fn key_digest_of_certificate(der: &[u8]) -> Option<String> {
+    let certificate = <x509_cert::Certificate as der::Decode>::from_der(der).ok()?;
+    Some(key_digest(certificate.tbs_certificate().subject_public_key_info()))
+}
+
+/// A wallet binding to store: the new certificate, and the owner's earlier live certificates
+/// under the same walletUserId, revoked as of `at` by `crl` (which already lists them).
+#[derive(Clone, Debug)]
+pub struct Binding {
+    /// The new certificate (its pseudonym is the walletUserId).
+    pub row: DeviceCertificateRow,
+    /// The certificates it replaces.
+    pub replaces: Vec<String>,
+    /// When they were revoked.
+    pub at: SystemTime,
+    /// The CRL listing them, when there are any.
+    pub crl: Option<CrlRow>,
 }
 
 /// A state change of a device certificate.
@@ -80,7 +111,7 @@ pub trait DeviceStore: Send + Sync + 'static {
         owner: &str,
     ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
 
-    /// The device certificate behind `pseudonym`.
+    /// The device certificate behind `pseudonym`: the live one, or the newest when all are revoked.
     fn device_by_pseudonym(
         &self,
         pseudonym: &str,
@@ -108,4 +139,18 @@ pub trait DeviceStore: Send + Sync + 'static {
 
     /// The installed CRL.
     fn crl(&self) -> impl Future<Output = Result<Option<CrlRow>, StoreError>> + Send;
+
+    /// Live (not revoked) certificates of the key with [`key_digest`] `key_sha256`.
+    fn device_certificates_by_key(
+        &self,
+        key_sha256: &str,
+    ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
+
+    /// In one transaction: revoke `binding.replaces` (if still live), store and publish the new
+    /// certificate, install the CRL. `false`, with nothing written, when the pseudonym belongs to
+    /// another owner, a replaced certificate moved meanwhile, or the CRL lost a race.
+    fn bind_device(&self, binding: &Binding) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The secret `name` (32 random bytes), made and stored on first use.
+    fn secret(&self, name: &str) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 }

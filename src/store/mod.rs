@@ -1,14 +1,17 @@
 //! The store: what esignd remembers between requests — signing sessions, finished signatures
-//! waiting to be redeemed, published certificates, replay caches (payment-token ids), and the
-//! device model's certificates and CRL ([`devices`]).
+//! waiting to be redeemed, published certificates, replay caches (payment-token and device-JWT
+//! ids), the device model's certificates and CRL ([`devices`]), and the signing requests queued
+//! for devices ([`device_requests`]).
 //!
 //! One trait, two implementations by design: SQLite (the embedded default, [`sqlite`]) and
 //! PostgreSQL for several daemons behind a load balancer. Each method is one atomic write or
 //! read; a retention sweeper deletes what has expired ([`Store::sweep`]).
 
+pub mod device_requests;
 pub mod devices;
 mod schema;
 pub mod sqlite;
+mod sqlite_device_requests;
 mod sqlite_devices;
 
 use std::future::Future;
@@ -82,7 +85,7 @@ pub struct CertificateRow {
 }
 
 /// Persistent state shared by every request.
-pub trait Store: devices::DeviceStore + Send + Sync + 'static {
+pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Send + Sync + 'static {
     /// Create a session; `false` when the client already has one with this correlation id.
     fn create_session(&self, row: &SessionRow) -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -66,6 +66,49 @@ const MIGRATIONS: &[&str] = &[
         next_update INTEGER NOT NULL
     );
 ",
+    // Wallet binding: a pseudonym (walletUserId) may name an owner's revoked certificates and
+    // one live one; keys are found by digest (`duplicate_public_key`). Device signing requests.
+    // Secrets such as the walletUserId salt.
+    "
+    CREATE TABLE device_certificates_v4 (
+        certificate_id TEXT PRIMARY KEY,
+        owner          TEXT NOT NULL,
+        pseudonym      TEXT NOT NULL,
+        serial         TEXT NOT NULL UNIQUE,
+        der            BLOB NOT NULL,
+        state          TEXT NOT NULL CHECK (state IN ('ACTIVE', 'SUSPENDED', 'REVOKED')),
+        state_message  TEXT,
+        changed_at     INTEGER NOT NULL,
+        not_after      INTEGER NOT NULL,
+        scd_type       TEXT NOT NULL,
+        scd_remote_id  TEXT NOT NULL,
+        scd_key_id     INTEGER NOT NULL,
+        key_sha256     TEXT
+    );
+    INSERT INTO device_certificates_v4 SELECT *, NULL FROM device_certificates;
+    DROP TABLE device_certificates;
+    ALTER TABLE device_certificates_v4 RENAME TO device_certificates;
+    CREATE INDEX device_certificates_owner ON device_certificates (owner);
+    CREATE INDEX device_certificates_key ON device_certificates (key_sha256);
+    CREATE UNIQUE INDEX device_certificates_live_pseudonym ON device_certificates (pseudonym)
+        WHERE state != 'REVOKED';
+    CREATE TABLE device_requests (
+        request_id     TEXT PRIMARY KEY,
+        signature_id   TEXT NOT NULL UNIQUE,
+        client_id      TEXT NOT NULL,
+        session_id     TEXT,
+        certificate_id TEXT NOT NULL,
+        status         TEXT NOT NULL,
+        expires_at     INTEGER NOT NULL,
+        body           TEXT NOT NULL
+    );
+    CREATE INDEX device_requests_device ON device_requests (certificate_id, status);
+    CREATE INDEX device_requests_expiry ON device_requests (status, expires_at);
+    CREATE TABLE secrets (
+        name  TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    );
+",
 ];
 
 /// Bring `conn` to the newest schema.
@@ -83,6 +126,20 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (n + 1) as i64)?;
     }
+    backfill_key_digests(&tx)?;
     tx.commit()?;
+    Ok(())
+}
+
+/// Device certificates stored before migration 4 get the SHA-256 of their public key, which
+/// SQL cannot compute.
+fn backfill_key_digests(conn: &Connection) -> Result<(), StoreError> {
+    let mut statement = conn.prepare("SELECT certificate_id, der FROM device_certificates WHERE key_sha256 IS NULL")?;
+    let missing: Vec<(String, Vec<u8>)> =
+        statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (id, der) in missing {
+        let Some(digest) = super::devices::key_digest_of_certificate(&der) else { continue };
+        conn.execute("UPDATE device_certificates SET key_sha256 = ?2 WHERE certificate_id = ?1", [id, digest])?;
+    }
     Ok(())
 }

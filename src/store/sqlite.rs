@@ -29,8 +29,18 @@ fn one_session(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> 
     Ok(conn.query_row(&sql, args, session_row).optional()?)
 }
 
+/// `INSERT` a session; false when its client already has its correlation id.
+pub(super) fn insert_session(conn: &Connection, row: &SessionRow) -> rusqlite::Result<bool> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO sessions (id, client_id, correlation_id, status, oidc_state, expires_at, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![row.id, row.client_id, row.correlation_id, row.status, row.oidc_state, epoch(row.expires_at), row.body],
+    )?;
+    Ok(inserted == 1)
+}
+
 /// `UPDATE` a session if its status is still `from`; true when it was.
-fn swap_session(conn: &Connection, row: &SessionRow, from: &str) -> rusqlite::Result<bool> {
+pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: &str) -> rusqlite::Result<bool> {
     let changed = conn.execute(
         "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
         params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
@@ -82,23 +92,7 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_session(&self, row: &SessionRow) -> Result<bool, StoreError> {
         let row = row.clone();
-        self.with(move |conn| {
-            let inserted = conn.execute(
-                "INSERT OR IGNORE INTO sessions (id, client_id, correlation_id, status, oidc_state, expires_at, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    row.id,
-                    row.client_id,
-                    row.correlation_id,
-                    row.status,
-                    row.oidc_state,
-                    epoch(row.expires_at),
-                    row.body
-                ],
-            )?;
-            Ok(inserted == 1)
-        })
-        .await
+        self.with(move |conn| Ok(insert_session(conn, &row)?)).await
     }
 
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
@@ -228,6 +222,9 @@ impl Store for SqliteStore {
             let tx = conn.transaction()?;
             let mut removed = tx.execute("DELETE FROM seen_once WHERE until < ?1", [now])?;
             removed += tx.execute("DELETE FROM signatures WHERE expires_at < ?1", [now])?;
+            // Answered device requests stay a day so eServices can still learn how they ended.
+            removed += tx
+                .execute("DELETE FROM device_requests WHERE expires_at < ?1 AND status != 'pending'", [now - 86_400])?;
             // Finished sessions stay a day past their expiry so eServices can still poll them.
             removed += tx.execute(
                 "DELETE FROM sessions WHERE expires_at < ?1 AND status IN ('signed', 'failed')",

@@ -4,12 +4,12 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::devices::{CrlRow, DeviceCertificateRow, DeviceStore, StateChange};
+use super::devices::{Binding, CrlRow, DeviceCertificateRow, DeviceStore, StateChange};
 use super::sqlite::SqliteStore;
 use super::{StoreError, epoch, from_epoch};
 
 const COLUMNS: &str = "certificate_id, owner, pseudonym, serial, der, state, state_message, changed_at, not_after, \
-                       scd_type, scd_remote_id, scd_key_id";
+                       scd_type, scd_remote_id, scd_key_id, key_sha256";
 
 fn device_row(row: &Row<'_>) -> rusqlite::Result<DeviceCertificateRow> {
     Ok(DeviceCertificateRow {
@@ -25,6 +25,7 @@ fn device_row(row: &Row<'_>) -> rusqlite::Result<DeviceCertificateRow> {
         scd_type: row.get(9)?,
         scd_remote_id: row.get(10)?,
         scd_key_id: row.get(11)?,
+        key_sha256: row.get::<_, Option<String>>(12)?.unwrap_or_default(),
     })
 }
 
@@ -49,6 +50,35 @@ fn install(conn: &Connection, crl: &CrlRow) -> rusqlite::Result<bool> {
     Ok(changed == 1)
 }
 
+/// Insert a device certificate and publish it under its serial.
+fn insert(conn: &Connection, row: &DeviceCertificateRow) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO device_certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        ),
+        params![
+            row.certificate_id,
+            row.owner,
+            row.pseudonym,
+            row.serial,
+            row.der,
+            row.state,
+            row.state_message,
+            epoch(row.changed_at),
+            epoch(row.not_after),
+            row.scd_type,
+            row.scd_remote_id,
+            row.scd_key_id,
+            row.key_sha256
+        ],
+    )?;
+    conn.execute(
+        "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![row.serial, row.der, epoch(row.not_after), epoch(SystemTime::now())],
+    )?;
+    Ok(())
+}
+
 impl DeviceStore for SqliteStore {
     async fn add_device_certificate(&self, row: &DeviceCertificateRow) -> Result<bool, StoreError> {
         let row = row.clone();
@@ -62,27 +92,7 @@ impl DeviceStore for SqliteStore {
             if taken {
                 return Ok(false);
             }
-            tx.execute(
-                &format!("INSERT INTO device_certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
-                params![
-                    row.certificate_id,
-                    row.owner,
-                    row.pseudonym,
-                    row.serial,
-                    row.der,
-                    row.state,
-                    row.state_message,
-                    epoch(row.changed_at),
-                    epoch(row.not_after),
-                    row.scd_type,
-                    row.scd_remote_id,
-                    row.scd_key_id
-                ],
-            )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![row.serial, row.der, epoch(row.not_after), epoch(SystemTime::now())],
-            )?;
+            insert(&tx, &row)?;
             tx.commit()?;
             Ok(true)
         })
@@ -101,7 +111,10 @@ impl DeviceStore for SqliteStore {
 
     async fn device_by_pseudonym(&self, pseudonym: &str) -> Result<Option<DeviceCertificateRow>, StoreError> {
         let pseudonym = pseudonym.to_owned();
-        self.with(move |conn| Ok(select(conn, "pseudonym = ?1", [pseudonym])?.pop())).await
+        self.with(move |conn| {
+            Ok(select(conn, "pseudonym = ?1 ORDER BY state != 'REVOKED', changed_at, rowid", [pseudonym])?.pop())
+        })
+        .await
     }
 
     async fn withheld_certificates(&self, now: SystemTime) -> Result<Vec<DeviceCertificateRow>, StoreError> {
@@ -157,6 +170,56 @@ impl DeviceStore for SqliteStore {
                     })
                 })
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn device_certificates_by_key(&self, key_sha256: &str) -> Result<Vec<DeviceCertificateRow>, StoreError> {
+        let key = key_sha256.to_owned();
+        self.with(move |conn| select(conn, "key_sha256 = ?1 AND state != 'REVOKED' ORDER BY rowid", [key])).await
+    }
+
+    async fn bind_device(&self, binding: &Binding) -> Result<bool, StoreError> {
+        let binding = binding.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let others: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1 AND owner != ?2)",
+                [&binding.row.pseudonym, &binding.row.owner],
+                |r| r.get(0),
+            )?;
+            if others {
+                return Ok(false);
+            }
+            for id in &binding.replaces {
+                let changed = tx.execute(
+                    "UPDATE device_certificates SET state = 'REVOKED', state_message = 'replaced by a new wallet binding',
+                     changed_at = ?2 WHERE certificate_id = ?1 AND state != 'REVOKED'",
+                    params![id, epoch(binding.at)],
+                )?;
+                if changed != 1 {
+                    return Ok(false);
+                }
+            }
+            if let Some(crl) = &binding.crl
+                && !install(&tx, crl)?
+            {
+                return Ok(false);
+            }
+            insert(&tx, &binding.row)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let name = name.to_owned();
+        let mut fresh = vec![0u8; 32];
+        getrandom::fill(&mut fresh).expect("the operating system's random source failed");
+        self.with(move |conn| {
+            conn.execute("INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)", params![name, fresh])?;
+            Ok(conn.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |row| row.get(0))?)
         })
         .await
     }

@@ -256,6 +256,19 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: Option<&st
 
 /// A minimal HTTP/1.1 exchange with extra request headers; returns the status code and the body.
 pub fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
+    let (status, body, _) = http_full(addr, method, path, headers, body);
+    (status, body)
+}
+
+/// As [`http_with`], also returning the `Location` header.
+#[allow(dead_code)] // not every test binary follows redirects
+pub fn http_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>, Option<String>) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut head =
@@ -272,7 +285,11 @@ pub fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
     let head = String::from_utf8_lossy(&response[..split]);
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status line");
-    (status, response[split + 4..].to_vec())
+    let location = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("location").then(|| value.trim().to_owned())
+    });
+    (status, response[split + 4..].to_vec(), location)
 }
 
 /// A minimal HTTP/1.1 GET; returns the status code and the body as text.

@@ -1,0 +1,110 @@
+//! Device authentication for the device API: every call carries
+//! `Authorization: Bearer <JWT>` signed by the device's certified key.
+//!
+//! - header `x5t#S256`: base64url SHA-256 of the device certificate's DER (its `certificateId`),
+//!   `alg` ES256 / ES384 / RS256 / PS256 to fit the key;
+//! - claims `sub` = the certificate's pseudonym, `aud` = `{public_url}/v1/device`, `iat`, `exp`
+//!   at most five minutes after `iat` (and after now), `jti` unique — remembered until the
+//!   token expires, so a replayed token is refused.
+//!
+//! The signature is checked before anything about the certificate's state is said; a device
+//! whose certificate is not ACTIVE (suspended, revoked, expired) is refused after that.
+
+use std::time::{Duration, SystemTime};
+
+use der::Decode;
+use x509_cert::Certificate;
+
+use super::service::status_now;
+use crate::jose::claims::{self, Expectations, LEEWAY_SECS};
+use crate::jose::jwk::{Jwk, JwkSet};
+use crate::jose::{self, jws, unb64};
+use crate::store::devices::DeviceCertificateRow;
+use crate::store::{Store, StoreError};
+
+/// The longest a device JWT may live.
+pub const MAX_LIFETIME_SECS: i64 = 300;
+
+/// The `aud` device JWTs carry.
+pub fn audience(public_url: &str) -> String {
+    format!("{public_url}/v1/device")
+}
+
+/// Why a device was not let in.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceAuthError {
+    /// No bearer token.
+    #[error("the device API needs Authorization: Bearer <device JWT>")]
+    Missing,
+    /// The header does not name a certificate.
+    #[error("the device JWT must name its certificate in the x5t#S256 header (base64url SHA-256 of its DER)")]
+    NoThumbprint,
+    /// No device certificate has this thumbprint.
+    #[error("no device certificate has this x5t#S256")]
+    UnknownCertificate,
+    /// Signature or registered claims.
+    #[error("the device JWT is not valid: {0}")]
+    Invalid(#[source] jose::Error),
+    /// `sub` is not the certificate's pseudonym.
+    #[error("the device JWT's sub is not the pseudonym of its certificate")]
+    WrongSubject,
+    /// `iat` missing, or `exp` too far after `iat` or now.
+    #[error("the device JWT must carry iat and expire within {MAX_LIFETIME_SECS} seconds of it")]
+    TooLong,
+    /// No `jti`.
+    #[error("the device JWT must carry a jti")]
+    NoJti,
+    /// The `jti` was used before.
+    #[error("this device JWT was used before; make a new one (new jti) for every call")]
+    Replayed,
+    /// The certificate is not ACTIVE.
+    #[error("the device certificate is {0}; only an ACTIVE certificate can sign")]
+    Unfit(&'static str),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The device certificate whose key signed `token`, after every check above.
+///
+/// # Errors
+/// [`DeviceAuthError`].
+pub async fn authenticate<S: Store>(
+    store: &S,
+    token: &str,
+    audience: &str,
+    now: SystemTime,
+) -> Result<DeviceCertificateRow, DeviceAuthError> {
+    let unverified = jws::decode(token).map_err(DeviceAuthError::Invalid)?;
+    let thumbprint = unverified.header.x5t_s256.as_deref().ok_or(DeviceAuthError::NoThumbprint)?;
+    let digest = unb64(thumbprint, "x5t#S256").ok().filter(|d| d.len() == 32).ok_or(DeviceAuthError::NoThumbprint)?;
+    let row = store.device_certificate(&hex::encode(digest)).await?.ok_or(DeviceAuthError::UnknownCertificate)?;
+    let certificate = Certificate::from_der(&row.der).map_err(|_| DeviceAuthError::UnknownCertificate)?;
+    let jwk = Jwk::from_spki(certificate.tbs_certificate().subject_public_key_info(), &unverified.header.alg)
+        .map_err(DeviceAuthError::Invalid)?;
+    let payload = unverified.verify(&JwkSet { keys: vec![jwk] }).map_err(DeviceAuthError::Invalid)?;
+
+    let epoch_now = now.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let expect = Expectations { issuer: None, audience: Some(audience), require_exp: true };
+    let found = claims::check(&payload, &expect, epoch_now).map_err(DeviceAuthError::Invalid)?;
+    if found.get("sub").and_then(|s| s.as_str()) != Some(row.pseudonym.as_str()) {
+        return Err(DeviceAuthError::WrongSubject);
+    }
+    let exp = found.get("exp").and_then(serde_json::Value::as_i64).unwrap_or_default();
+    let iat = found.get("iat").and_then(serde_json::Value::as_i64).ok_or(DeviceAuthError::TooLong)?;
+    if exp - iat > MAX_LIFETIME_SECS || exp > epoch_now + MAX_LIFETIME_SECS + LEEWAY_SECS {
+        return Err(DeviceAuthError::TooLong);
+    }
+    let jti = found.get("jti").and_then(|j| j.as_str()).filter(|j| !j.is_empty() && j.len() <= 256);
+    let jti = jti.ok_or(DeviceAuthError::NoJti)?;
+
+    let state = status_now(&row, now);
+    if state != "ACTIVE" {
+        return Err(DeviceAuthError::Unfit(state));
+    }
+    let until = SystemTime::UNIX_EPOCH + Duration::from_secs((exp + LEEWAY_SECS).max(0) as u64);
+    if !store.remember_once("device-jwt", &format!("{}:{jti}", row.certificate_id), until).await? {
+        return Err(DeviceAuthError::Replayed);
+    }
+    Ok(row)
+}

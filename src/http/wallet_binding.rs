@@ -1,0 +1,101 @@
+//! `POST /binding/wallet-binding` (MOSIP e-Signet's wallet binding; see
+//! [`crate::devices::binding`]). As in e-Signet, business errors are answered with HTTP 200 and
+//! an `errors` list of `{errorCode, errorMessage}`; only what is not a binding request at all
+//! (wrong content type, oversized or malformed body) and outages (HSM, store, ID provider) get
+//! HTTP error statuses. The `partner-id` header names the binding partner.
+
+use std::time::SystemTime;
+
+use der::EncodePem;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use serde_json::json;
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::read_json;
+use super::response::{Body, json};
+use crate::devices::DeviceError;
+use crate::devices::binding::{BindingError, Envelope, check_envelope};
+use crate::hsm::KeyStore;
+use crate::service::rfc3339;
+use crate::store::Store;
+
+/// Largest request (an RSA JWK and an ID token fit easily).
+const MAX_BODY: usize = 32 * 1024;
+
+/// The e-Signet answer to a refused binding.
+fn refused(error: &BindingError) -> Response<Body> {
+    tracing::warn!(error_code = error.code, answer = %error.message, "wallet binding refused");
+    json(
+        StatusCode::OK,
+        &json!({
+            "responseTime": rfc3339(SystemTime::now()),
+            "response": null,
+            "errors": [{ "errorCode": error.code, "errorMessage": error.message }],
+        }),
+    )
+}
+
+/// `POST /binding/wallet-binding`
+pub async fn bind<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let partner_id = request.headers().get("partner-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let envelope: Envelope = read_json(request, MAX_BODY).await?;
+    let Some(partner_id) = partner_id.filter(|p| {
+        (1..=64).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    }) else {
+        return Ok(refused(&BindingError::new(
+            "invalid_request",
+            "the partner-id header is required (1 to 64 letters, digits, '.', '_', '-')",
+        )));
+    };
+    let checked = match check_envelope(envelope, SystemTime::now()) {
+        Ok(checked) => checked,
+        Err(e) => return Ok(refused(&e)),
+    };
+    let identity = match state.identity.identify(&checked.id_token, &state.service).await {
+        Ok(identity) => identity,
+        Err(e) if e.is_callers_fault() => {
+            return Ok(refused(&BindingError::new(
+                "invalid_challenge",
+                format!("the IDT challenge was not accepted: {e}"),
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if identity.subject_id() != checked.individual_id {
+        return Ok(refused(&BindingError::new(
+            "invalid_auth_challenge",
+            "the IDT challenge names another individual than individualId",
+        )));
+    }
+    let (row, replaced) = match state.devices.bind(identity, &partner_id, checked.key).await {
+        Ok(bound) => bound,
+        Err(DeviceError::DuplicateKey) => {
+            return Ok(refused(&BindingError::new("duplicate_public_key", DeviceError::DuplicateKey.to_string())));
+        }
+        Err(e @ DeviceError::Raced) => return Ok(refused(&BindingError::new("key_binding_failed", e.to_string()))),
+        Err(e) => return Err(e.into()),
+    };
+    for old in &replaced {
+        state.sessions.withdraw_device_requests(old, "REVOKED").await?;
+    }
+    let certificate = <x509_cert::Certificate as der::Decode>::from_der(&row.der)
+        .and_then(|c| c.to_pem(der::pem::LineEnding::LF))
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed").with_detail(e.to_string()))?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "responseTime": rfc3339(SystemTime::now()),
+            "response": {
+                "walletUserId": row.pseudonym,
+                "certificate": certificate,
+                "expireDateTime": rfc3339(row.not_after),
+            },
+            "errors": [],
+        }),
+    ))
+}

@@ -1,0 +1,165 @@
+//! Signatures made by a user's own device (DESIGN §7), finished here exactly as one-time
+//! signatures are: the device signs the CAdES signed attributes esignd prepared for its
+//! certificate; esignd verifies that signature with the certificate, assembles the SignedData
+//! (device certificate + CA chain), timestamps it and runs the same checks before anything is
+//! returned ([`super::checks`]).
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use const_oid::db::rfc5911;
+use der::Decode;
+use spki::AlgorithmIdentifierOwned;
+use x509_cert::Certificate;
+use x509_cert::attr::Attributes;
+
+use super::one_time::{Signed, builtin_token, verified_token};
+use super::{ServiceError, SignatureRecord, SigningService, Timestamper};
+use crate::cms::Profile;
+use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
+use crate::hsm::{HashAlgorithm, KeyStore, SignatureScheme};
+use crate::pki::verify::{VerifyError, verify_message};
+use crate::tsa::builtin::sha256_imprint;
+
+/// The signature scheme a device key signs with for documents hashed with `hash`: ECDSA or
+/// RSASSA-PKCS1-v1_5 with the same hash, as for one-time keys.
+///
+/// # Errors
+/// [`VerifyError::UnsupportedKey`] for keys that are neither EC nor RSA.
+pub fn device_scheme(certificate: &Certificate, hash: HashAlgorithm) -> Result<SignatureScheme, VerifyError> {
+    use const_oid::db::rfc5912;
+    match certificate.tbs_certificate().subject_public_key_info().algorithm.oid {
+        rfc5912::ID_EC_PUBLIC_KEY => Ok(SignatureScheme::Ecdsa(hash)),
+        rfc5912::RSA_ENCRYPTION => Ok(SignatureScheme::RsaPkcs1v15(hash)),
+        _ => Err(VerifyError::UnsupportedKey("neither an EC nor an RSA key")),
+    }
+}
+
+/// The DER signed attributes a device signs (after hashing them with `hash`) for a document
+/// whose digest is `digest`.
+///
+/// # Errors
+/// Encoding errors only.
+pub fn device_signed_attributes(
+    profile: Profile,
+    digest: &[u8],
+    certificate: &Certificate,
+    signing_time: SystemTime,
+) -> Result<Vec<u8>, ServiceError> {
+    Ok(to_be_signed(&cades_signed_attributes(profile, digest, certificate, signing_time)?)?)
+}
+
+/// A device's answer to a prepared request, with what the request was.
+#[derive(Clone, Debug)]
+pub struct DeviceSignature {
+    /// The device certificate (ACTIVE, checked by the caller).
+    pub certificate: Certificate,
+    /// The document digest.
+    pub digest: Vec<u8>,
+    /// Its algorithm (also the signed attributes' digest algorithm).
+    pub hash: HashAlgorithm,
+    /// CAdES or PAdES.
+    pub profile: Profile,
+    /// The DER signed attributes the device was given.
+    pub signed_attributes: Vec<u8>,
+    /// The device's signature over them: DER for ECDSA (the fixed `r‖s` form is accepted
+    /// too), the PKCS#1 v1.5 block for RSA.
+    pub signature: Vec<u8>,
+}
+
+impl<K: KeyStore> SigningService<K> {
+    /// Verify a device's signature, assemble CAdES B-T around it, timestamp and check it.
+    ///
+    /// # Errors
+    /// [`ServiceError::DeviceSignature`] when the signature does not verify with the device
+    /// certificate (nothing else is attempted then); TSA, HSM and CMS errors; a
+    /// [`ServiceError::Check`] naming the rule a finished signature broke.
+    pub async fn finish_device_signature(
+        self: &Arc<Self>,
+        answer: DeviceSignature,
+    ) -> Result<SignatureRecord, ServiceError> {
+        let scheme = device_scheme(&answer.certificate, answer.hash).map_err(ServiceError::DeviceSignature)?;
+        let algorithm: AlgorithmIdentifierOwned =
+            scheme.algorithm_identifier().map_err(|e| ServiceError::Cms(crate::cms::Error::from(e)))?;
+        let key = answer.certificate.tbs_certificate().subject_public_key_info();
+        let signature = normalise_ecdsa(scheme, key, answer.signature.clone());
+        verify_message(key, &algorithm, &answer.signed_attributes, &signature)
+            .map_err(ServiceError::DeviceSignature)?;
+
+        let signed_attributes = Attributes::from_der(&answer.signed_attributes).map_err(crate::cms::Error::from)?;
+        let chain: Vec<&Certificate> = std::iter::once(&answer.certificate).chain(self.ca.chain()).collect();
+        let message = SignedMessage::new(
+            rfc5911::ID_DATA,
+            None,
+            Signer {
+                certificate: &answer.certificate,
+                hash: answer.hash,
+                signed_attributes,
+                signature_algorithm: algorithm,
+                signature,
+            },
+            &chain,
+        )?;
+        let mut signed = Signed { message, leaf: answer.certificate.clone() };
+        let service = Arc::clone(self);
+        match &self.timestamper {
+            Timestamper::Builtin(_) => {
+                self.blocking(move |session| {
+                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("matched above") };
+                    let inventory = service.inventory();
+                    let imprint = sha256_imprint(signed.message.signature_value())?;
+                    let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
+                    signed.message.add_timestamp(&token)?;
+                    service.finish(signed, &answer.digest, answer.profile, answer.hash, builtin_token)
+                })
+                .await
+            }
+            Timestamper::External(client) => {
+                let stamped = client.timestamp(signed.message.signature_value()).await?;
+                signed.message.add_timestamp(&stamped.token)?;
+                let tst_info = stamped.tst_info;
+                tokio::task::spawn_blocking(move || {
+                    service.finish(signed, &answer.digest, answer.profile, answer.hash, |_, imprint| {
+                        verified_token(tst_info, imprint)
+                    })
+                })
+                .await
+                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+            }
+        }
+    }
+}
+
+/// An ECDSA signature in the fixed `r‖s` form (what WebCrypto and JOSE produce) as the DER
+/// CMS wants; anything else is returned unchanged for verification to judge.
+fn normalise_ecdsa(scheme: SignatureScheme, key: &spki::SubjectPublicKeyInfoOwned, signature: Vec<u8>) -> Vec<u8> {
+    if !matches!(scheme, SignatureScheme::Ecdsa(_)) || signature.first() == Some(&0x30) {
+        return signature;
+    }
+    let point_len = key.subject_public_key.as_bytes().map_or(0, <[u8]>::len);
+    let der = match (point_len, signature.len()) {
+        (65, 64) => p256::ecdsa::Signature::from_slice(&signature).ok().map(|s| s.to_der().to_bytes().to_vec()),
+        (97, 96) => p384::ecdsa::Signature::from_slice(&signature).ok().map(|s| s.to_der().to_bytes().to_vec()),
+        _ => None,
+    };
+    der.unwrap_or(signature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_form_ecdsa_signatures_become_der() {
+        use p256::ecdsa::signature::Signer as _;
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let spki = spki::SubjectPublicKeyInfoOwned::from_key(key.verifying_key()).unwrap();
+        let signature: p256::ecdsa::Signature = key.sign(b"attributes");
+        let scheme = SignatureScheme::Ecdsa(HashAlgorithm::Sha256);
+        let der = normalise_ecdsa(scheme, &spki, signature.to_bytes().to_vec());
+        assert_eq!(der, signature.to_der().to_bytes().to_vec());
+        // DER stays DER; garbage stays garbage (and fails verification later).
+        assert_eq!(normalise_ecdsa(scheme, &spki, der.clone()), der);
+        assert_eq!(normalise_ecdsa(scheme, &spki, vec![1, 2, 3]), vec![1, 2, 3]);
+    }
+}

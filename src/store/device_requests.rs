@@ -1,0 +1,88 @@
+//! What the store keeps of signing requests queued for a user's device: who asked (the eService
+//! and its signing session — a browser's, or one made for `POST /v1/sign/pseudonym`), which
+//! certificate must answer, where the request is, and the service's JSON of it.
+//!
+//! ```text
+//! pending ──device signs──▶ signed     (the SignResponse is kept for redemption, atomically)
+//!    ├────device refuses──▶ refused
+//!    ├────time runs out───▶ expired
+//!    └────device unfit────▶ failed     (its certificate was suspended, revoked or expired)
+//! ```
+//! Every move is a compare-and-set from `pending`, made in the same transaction as its session's
+//! move from `device`, so a second answer finds the request gone and a session never disagrees
+//! with its request.
+
+use std::future::Future;
+use std::time::SystemTime;
+
+use super::{SessionRow, SignatureRow, StoreError};
+
+/// A device signing request as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceRequestRow {
+    /// Random id the device answers to.
+    pub request_id: String,
+    /// Random id the eService redeems the signature with.
+    pub signature_id: String,
+    /// The eService that asked (and may redeem).
+    pub client_id: String,
+    /// The signing session waiting for it.
+    pub session_id: String,
+    /// The device certificate that must sign (GovStack `certificateId`).
+    pub certificate_id: String,
+    /// `pending`, `signed`, `refused`, `expired` or `failed`.
+    pub status: String,
+    /// When the device can no longer answer.
+    pub expires_at: SystemTime,
+    /// Everything else, as the service serialised it.
+    pub body: String,
+}
+
+/// Device signing requests.
+pub trait DeviceRequestStore: Send + Sync + 'static {
+    /// In one transaction: queue a request and move its session to `session` (status `device`)
+    /// — from status `from`, or as a new session when `from` is `None`. `false`, with nothing
+    /// written, when the session had moved on (or, new, its correlation id was taken).
+    fn add_device_request(
+        &self,
+        row: &DeviceRequestRow,
+        session: &SessionRow,
+        from: Option<&str>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// A request by its id.
+    fn device_request(
+        &self,
+        request_id: &str,
+    ) -> impl Future<Output = Result<Option<DeviceRequestRow>, StoreError>> + Send;
+
+    /// A request by its signature id, if `client_id` made it.
+    fn device_request_by_signature(
+        &self,
+        signature_id: &str,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<DeviceRequestRow>, StoreError>> + Send;
+
+    /// The pending, unexpired requests for certificate `certificate_id`, oldest first.
+    fn pending_device_requests(
+        &self,
+        certificate_id: &str,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Vec<DeviceRequestRow>, StoreError>> + Send;
+
+    /// Pending requests past their expiry.
+    fn overdue_device_requests(
+        &self,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Vec<DeviceRequestRow>, StoreError>> + Send;
+
+    /// In one transaction: move the request from `pending` to `row`'s status and body, its
+    /// session from `device` to `session`, and keep `signature` for redemption if given. `false`,
+    /// with nothing written, when either had moved on.
+    fn finish_device_request(
+        &self,
+        row: &DeviceRequestRow,
+        session: &SessionRow,
+        signature: Option<&SignatureRow>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

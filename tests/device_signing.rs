@@ -1,0 +1,610 @@
+//! Signing with the user's own device, end to end: a real OpenID provider vouches for the user,
+//! the reference device `esign-device` (a key made by openssl, encrypted with the PIN) enrols,
+//! and signs by pseudonym — through the GovStack API and through the signing page — answering
+//! over the device API. The eService redeems the signature; `openssl cms -verify` and
+//! `openssl ts -verify` judge it. Suspended, revoked, refused and unanswered requests end with a
+//! clear status; bad device JWTs and bad signatures change nothing.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::daemon::Daemon;
+use common::fake_tsa::{Reply, serve};
+use common::oidc::Provider;
+use common::{TokenDir, http_get, http_with, openssl, oracle, text};
+use esignd::device_client::key::{KeySource, UnlockedKey};
+use esignd::hsm::HashAlgorithm;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+const CALLBACK: &str = "http://127.0.0.1:9/eservice/callback";
+const DOCUMENT: &[u8] = b"Lease agreement, flat 4B, 12 Rue Haute\n";
+const PIN: &str = "4711-device-pin";
+
+struct Setup {
+    token: TokenDir,
+    provider: Provider,
+    daemon: Daemon,
+    addr: SocketAddr,
+    webhooks: Arc<Mutex<Vec<String>>>,
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(HashAlgorithm::Sha256.digest(text.as_bytes()))
+}
+
+/// esignd with a real provider, eServices `eservice-a` (API key "key-a", with a webhook) and
+/// `eservice-b` ("key-b").
+fn setup() -> Setup {
+    let provider = Provider::start(&[]);
+    let webhooks = Arc::new(Mutex::new(Vec::new()));
+    let received = Arc::clone(&webhooks);
+    let receiver = serve(move |body| {
+        received.lock().unwrap().push(String::from_utf8_lossy(body).into_owned());
+        Reply::Status(200, Vec::new())
+    });
+    let token = TokenDir::new();
+    let config = format!(
+        "\n[identity]\nissuer = \"{issuer}\"\naudience = \"esignd\"\n\
+         \n[[clients]]\nid = \"eservice-a\"\napi_key_sha256 = \"{a}\"\ncallback_urls = [\"{CALLBACK}\"]\nwebhook_url = \"{webhook}\"\n\
+         \n[[clients]]\nid = \"eservice-b\"\napi_key_sha256 = \"{b}\"\ncallback_urls = [\"http://127.0.0.1:9/b/callback\"]\n",
+        issuer = provider.issuer,
+        a = sha256_hex("key-a"),
+        b = sha256_hex("key-b"),
+        webhook = receiver.url,
+    );
+    let existing = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), existing + &config).unwrap();
+    std::fs::write(token.path("device-pin"), format!("{PIN}\n")).unwrap();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+    Setup { token, provider, daemon, addr, webhooks }
+}
+
+fn api(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut all = headers.to_vec();
+    if !body.is_empty() {
+        all.push(("Content-Type", "application/json"));
+    }
+    let (status, answer) = http_with(addr, method, path, &all, body.as_bytes());
+    (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+}
+
+/// A device: a P-256 key made by openssl and encrypted with the PIN, and its state file.
+struct Device {
+    name: String,
+    key: PathBuf,
+    state: PathBuf,
+}
+
+impl Setup {
+    fn path(&self, name: &str) -> PathBuf {
+        self.token.path(name)
+    }
+
+    fn device(&self, name: &str) -> Device {
+        let key = self.path(&format!("{name}.key"));
+        let pass = format!("file:{}", self.path("device-pin").display());
+        let out = openssl([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-aes-256-cbc",
+            "-pass",
+            &pass,
+            "-out",
+            key.to_str().unwrap(),
+        ]);
+        oracle::assert_ok(&out, "openssl genpkey");
+        Device { name: name.to_owned(), key, state: self.path(&format!("{name}.json")) }
+    }
+
+    /// Run `esign-device` for `device` with `args`.
+    fn esign_device(&self, device: &Device, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"))
+            .args(["--server", &format!("http://{}", self.addr)])
+            .args(["--key-file", device.key.to_str().unwrap()])
+            .args(["--pin-file", self.path("device-pin").to_str().unwrap()])
+            .args(["--state", device.state.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Enrol `device` for `user` under `pseudonym`.
+    fn enrol(&self, device: &Device, user: &str, pseudonym: &str) {
+        let token_file = self.path(&format!("{}-{user}.token", device.name));
+        std::fs::write(&token_file, self.provider.access_token("eservice-jwt", user)).unwrap();
+        let out = self.esign_device(
+            device,
+            &["enroll", "--id-token-file", token_file.to_str().unwrap(), "--pseudonym", pseudonym],
+        );
+        oracle::assert_ok(&out, "esign-device enroll");
+        assert!(text(&out.stdout).contains(&format!("pseudonym={pseudonym}")), "{}", text(&out.stdout));
+    }
+
+    /// The device answers `count` requests (`--refuse` when `refuse`), in the background.
+    fn serve(&self, device: &Device, count: usize, refuse: bool) -> std::thread::JoinHandle<Output> {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"));
+        command
+            .args(["--server", &format!("http://{}", self.addr)])
+            .args(["--key-file", device.key.to_str().unwrap()])
+            .args(["--pin-file", self.path("device-pin").to_str().unwrap()])
+            .args(["--state", device.state.to_str().unwrap()])
+            .args(["serve", "--count", &count.to_string(), "--wait", "5"]);
+        if refuse {
+            command.arg("--refuse");
+        }
+        std::thread::spawn(move || command.output().unwrap())
+    }
+
+    fn pseudonym_token(&self, key: &str, pseudonym: &str) -> (u16, Value) {
+        api(self.addr, "GET", &format!("/v1/token/pseodonym/{pseudonym}"), &[("apikey", key)], None)
+    }
+
+    fn sign_by_pseudonym(&self, key: &str, token: &str) -> (u16, Value) {
+        let body = json!({
+            "format": "CAdES",
+            "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)),
+            "hashType": "SHA2-256",
+            "dataToBeDisplayed": "Lease agreement 4B",
+            "nonce": "n-0001",
+            "state": "s-0001",
+            "requestTimestamp": "2026-11-23T09:12:28Z",
+        });
+        api(self.addr, "POST", "/v1/sign/pseudonym", &[("apikey", key), ("X-Pseodonym-Token", token)], Some(&body))
+    }
+
+    fn redeem(&self, key: &str, signature_id: &str) -> (u16, Value) {
+        api(self.addr, "GET", &format!("/v1/sign/response/{signature_id}"), &[("apikey", key)], None)
+    }
+
+    /// Redeem once the device has answered (202 until then).
+    fn redeem_when_done(&self, key: &str, signature_id: &str) -> (u16, Value) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, answer) = self.redeem(key, signature_id);
+            if status != 202 || Instant::now() > deadline {
+                return (status, answer);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Judge a SignResponse with openssl: the CMS (as of the time-stamp) and the time-stamp
+    /// token over the signature value. Returns the signer's subject.
+    fn judge(&self, name: &str, response: &Value, device: &Device) -> String {
+        let dir = self.path(name);
+        let chain = http_get(self.addr, "/v1/ca").1;
+        let subject = oracle::sign_response(&dir, response, DOCUMENT, &chain);
+        // The signer is the enrolled device certificate, not a one-time one.
+        let state: Value = serde_json::from_str(&std::fs::read_to_string(&device.state).unwrap()).unwrap();
+        assert_eq!(response["certificate"].as_str().unwrap().trim(), state["certificate"].as_str().unwrap().trim());
+        let p7s = std::fs::read(dir.join("signature.p7s")).unwrap();
+        std::fs::write(dir.join("signature-value.bin"), oracle::signature_value(&p7s)).unwrap();
+        oracle::assert_ok(
+            &oracle::ts_verify(&dir.join("timestamp.tst"), &dir.join("signature-value.bin"), &dir.join("chain.pem")),
+            "openssl ts -verify",
+        );
+        subject
+    }
+
+    fn webhooks(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let seen = self.webhooks.lock().unwrap().clone();
+            if seen.len() >= n {
+                return seen;
+            }
+            assert!(Instant::now() < deadline, "only {} of {n} webhook deliveries arrived", seen.len());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn patch(&self, user_token: &str, certificate_id: &str, code: &str) -> (u16, Value) {
+        let body = json!({ "status": { "code": code, "message": "test" } });
+        api(
+            self.addr,
+            "PATCH",
+            &format!("/v1/cert/{certificate_id}"),
+            &[("X-GovStack-AuthenticationToken", user_token)],
+            Some(&body),
+        )
+    }
+}
+
+fn certificate_id(device: &Device) -> String {
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&device.state).unwrap()).unwrap();
+    let pem = state["certificate"].as_str().unwrap();
+    let der = <x509_cert::Certificate as der::DecodePem>::from_pem(pem).unwrap();
+    hex::encode(HashAlgorithm::Sha256.digest(&der::Encode::to_der(&der).unwrap()))
+}
+
+fn location(setup: &Setup, path: &str, method: &str, body: &[u8]) -> (u16, String) {
+    let headers: Vec<(&str, &str)> =
+        if body.is_empty() { vec![] } else { vec![("Content-Type", "application/x-www-form-urlencoded")] };
+    let (status, raw, location) = common::http_full(setup.addr, method, path, &headers, body);
+    (status, location.unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned()))
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    url.split_once('?')?.1.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}
+
+#[test]
+fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() {
+    let setup = setup();
+    let phone = setup.device("phone");
+    setup.enrol(&phone, "jane", "jane-phone");
+
+    // GovStack API: pseudonym token (either spelling), request, 202 while the device is silent.
+    let (status, issued) = setup.pseudonym_token("key-a", "jane-phone");
+    assert_eq!(status, 200, "{issued}");
+    let jwt = issued["jwt"].as_str().unwrap().to_owned();
+    assert_eq!(api(setup.addr, "GET", "/v1/token/pseudonym/jane-phone", &[("apikey", "key-a")], None).0, 200);
+    assert_eq!(setup.pseudonym_token("key-a", "nobody-here").0, 404);
+    assert_eq!(api(setup.addr, "GET", "/v1/token/pseodonym/jane-phone", &[], None).0, 401);
+    // Another eService cannot use eservice-a's token.
+    assert_eq!(setup.sign_by_pseudonym("key-b", &jwt).0, 401);
+
+    let (status, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    assert_eq!(status, 200, "{queued}");
+    assert_eq!((queued["nonce"].as_str(), queued["state"].as_str()), (Some("n-0001"), Some("s-0001")));
+    let signature_id = queued["signatureId"].as_str().unwrap().to_owned();
+    let (status, pending) = setup.redeem("key-a", &signature_id);
+    assert_eq!((status, pending["status"]["code"].as_str()), (202, Some("PENDING")), "{pending}");
+    assert_eq!(setup.redeem("key-b", &signature_id).0, 404, "another eService cannot see it");
+
+    let device = setup.serve(&phone, 1, false).join().unwrap();
+    oracle::assert_ok(&device, "esign-device serve");
+    let shown = text(&device.stdout);
+    assert!(shown.contains("Lease agreement 4B") && shown.contains(": signed"), "{shown}");
+
+    let (status, response) = setup.redeem_when_done("key-a", &signature_id);
+    assert_eq!(status, 200, "{response}");
+    assert_eq!((response["nonce"].as_str(), response["state"].as_str()), (Some("n-0001"), Some("s-0001")));
+    let subject = setup.judge("api", &response, &phone);
+    assert!(subject.contains("CN=Jane Doe"), "{subject}");
+    assert_eq!(setup.redeem("key-a", &signature_id).0, 404, "redeemed once only");
+
+    // The webhook says so, signed by the service key.
+    let delivered = setup.webhooks(1);
+    let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
+    let verified = setup.provider.verify_jose(&jwks, &delivered[0], None);
+    assert_eq!(verified["payload"]["isSuccess"], true, "{verified}");
+    assert_eq!(verified["payload"]["signatureId"], signature_id.as_str());
+
+    // Without a pseudonym token: 302 to the GovStack pseudonym page, which opens the signing
+    // page with the pseudonym form first.
+    let body = json!({
+        "format": "CAdES", "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)), "hashType": "SHA2-256",
+        "dataToBeDisplayed": "Lease agreement 4B (browser)", "nonce": "n-0002", "state": "s-0002",
+    })
+    .to_string();
+    let (status, _, redirect) = common::http_full(
+        setup.addr,
+        "POST",
+        "/v1/sign/pseudonym",
+        &[("apikey", "key-a"), ("Content-Type", "application/json")],
+        body.as_bytes(),
+    );
+    let redirect = redirect.expect("a Location");
+    assert_eq!(status, 302);
+    assert!(redirect.contains("/v1/sign/interactivePseudonym?") && redirect.contains("callbackUrl="), "{redirect}");
+    let path = &redirect[redirect.find("/v1/").unwrap()..];
+    let (status, page_url) = location(&setup, path, "GET", b"");
+    assert_eq!(status, 303, "{page_url}");
+    assert!(page_url.contains("device=1"), "{page_url}");
+    let (status, page) = http_get(setup.addr, &page_url);
+    assert_eq!(status, 200);
+    assert!(page.contains("Lease agreement 4B (browser)"), "the page shows the decoded text: {page}");
+    assert!(page.contains("name=\"pseudonym\"") && page.contains("autofocus"), "{page}");
+    let token = query_param(&page_url, "token").unwrap();
+
+    // An unknown pseudonym shows the form again, saying so.
+    let (status, again, _) = common::http_full(
+        setup.addr,
+        "POST",
+        "/sign/interactive/device",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={token}&pseudonym=not-a-device").as_bytes(),
+    );
+    assert_eq!(status, 422);
+    assert!(String::from_utf8_lossy(&again).contains("no device is enrolled under this pseudonym"));
+
+    let (status, waiting_url) =
+        location(&setup, "/sign/interactive/device", "POST", format!("token={token}&pseudonym=jane-phone").as_bytes());
+    assert_eq!(status, 303, "{waiting_url}");
+    let (status, waiting) = http_get(setup.addr, &waiting_url);
+    assert_eq!(status, 200);
+    assert!(waiting.contains("http-equiv=\"refresh\""), "{waiting}");
+
+    let device = setup.serve(&phone, 1, false).join().unwrap();
+    oracle::assert_ok(&device, "esign-device serve");
+    let (status, back) = location(&setup, &waiting_url, "GET", b"");
+    assert_eq!(status, 303);
+    assert!(back.starts_with(CALLBACK), "{back}");
+    assert_eq!(query_param(&back, "nonce").as_deref(), Some("n-0002"));
+    assert_eq!(query_param(&back, "state").as_deref(), Some("s-0002"));
+    let (status, response) = setup.redeem("key-a", &query_param(&back, "signatureId").unwrap());
+    assert_eq!(status, 200, "{response}");
+    setup.judge("browser", &response, &phone);
+}
+
+#[test]
+fn suspended_revoked_refused_and_reactivated_devices() {
+    let setup = setup();
+    let tablet = setup.device("tablet");
+    setup.enrol(&tablet, "bob", "bob-tablet");
+    let bob = setup.provider.access_token("eservice-jwt", "bob");
+    let id = certificate_id(&tablet);
+    let jwt = setup.pseudonym_token("key-a", "bob-tablet").1["jwt"].as_str().unwrap().to_owned();
+
+    // The user refuses on the device: the request ends, the eService hears why.
+    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    let refused = queued["signatureId"].as_str().unwrap().to_owned();
+    let device = setup.serve(&tablet, 1, true).join().unwrap();
+    oracle::assert_ok(&device, "esign-device serve --refuse");
+    let (status, answer) = setup.redeem_when_done("key-a", &refused);
+    assert_eq!(status, 410, "{answer}");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("refused"), "{answer}");
+
+    // Suspended while a request waits: the request ends failed, new ones are refused, and the
+    // device itself is turned away.
+    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    let withdrawn = queued["signatureId"].as_str().unwrap().to_owned();
+    assert_eq!(setup.patch(&bob, &id, "SUSPEND").0, 200);
+    let (status, answer) = setup.redeem("key-a", &withdrawn);
+    assert_eq!(status, 410, "{answer}");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("suspended"), "{answer}");
+    let (status, answer) = setup.sign_by_pseudonym("key-a", &jwt);
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("SUSPENDED"), "{answer}");
+    assert_eq!(setup.pseudonym_token("key-a", "bob-tablet").0, 409);
+    let device = setup.serve(&tablet, 1, false).join().unwrap();
+    assert!(!device.status.success());
+    assert!(
+        text(&device.stderr).contains("403") && text(&device.stderr).contains("SUSPENDED"),
+        "{}",
+        text(&device.stderr)
+    );
+
+    // Reactivated: signing works again.
+    assert_eq!(setup.patch(&bob, &id, "ACTIVATE").0, 200);
+    let (status, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    assert_eq!(status, 200, "{queued}");
+    let device = setup.serve(&tablet, 1, false).join().unwrap();
+    oracle::assert_ok(&device, "esign-device serve after reactivation");
+    let (status, response) = setup.redeem_when_done("key-a", queued["signatureId"].as_str().unwrap());
+    assert_eq!(status, 200, "{response}");
+    setup.judge("reactivated", &response, &tablet);
+
+    // Revoked: refused for good, and on the CRL openssl reads.
+    assert_eq!(setup.patch(&bob, &id, "REVOKE").0, 200);
+    assert_eq!(setup.sign_by_pseudonym("key-a", &jwt).0, 409);
+    let (status, der) = common::http(setup.addr, "GET", "/v1/crl", None, &[]);
+    assert_eq!(status, 200);
+    std::fs::write(setup.path("crl.der"), der).unwrap();
+    let crl = text(
+        &openssl(["crl", "-inform", "DER", "-noout", "-text", "-in", setup.path("crl.der").to_str().unwrap()]).stdout,
+    );
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&tablet.state).unwrap()).unwrap();
+    std::fs::write(setup.path("tablet.pem"), state["certificate"].as_str().unwrap()).unwrap();
+    let serial =
+        text(&openssl(["x509", "-noout", "-serial", "-in", setup.path("tablet.pem").to_str().unwrap()]).stdout);
+    let serial = serial.trim().trim_start_matches("serial=");
+    assert!(crl.contains(&format!("Serial Number: {serial}")), "serial {serial} on the CRL: {crl}");
+    drop(setup.daemon);
+}
+
+/// A device JWT with the given claims, signed by `key`, naming `certificate_der`.
+fn device_jwt(key: &UnlockedKey, certificate_der: &[u8], claims: &Value) -> String {
+    let header = json!({ "alg": "ES256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(certificate_der)) });
+    let input =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(key.sign_jws(input.as_bytes()).unwrap()))
+}
+
+fn unlock(path: &Path) -> UnlockedKey {
+    KeySource::File(path.to_owned()).unlock(&SecretString::from(PIN.to_owned())).unwrap()
+}
+
+#[test]
+fn bad_device_jwts_and_bad_signatures_change_nothing() {
+    let setup = setup();
+    let phone = setup.device("phone");
+    setup.enrol(&phone, "jane", "jane-phone");
+    let key = unlock(&phone.key);
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&phone.state).unwrap()).unwrap();
+    let certificate = der::Encode::to_der(
+        &<x509_cert::Certificate as der::DecodePem>::from_pem(state["certificate"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let audience = format!("http://{}/v1/device", setup.addr);
+    let now = esignd::jose::claims::now();
+    let claims = |jti: &str, iat: i64, exp: i64| json!({ "sub": "jane-phone", "aud": audience, "iat": iat, "exp": exp, "jti": jti });
+    let poll = |jwt: &str| {
+        let auth = format!("Bearer {jwt}");
+        api(setup.addr, "GET", "/v1/device/requests?wait=0", &[("Authorization", &auth)], None)
+    };
+
+    let good = device_jwt(&key, &certificate, &claims("one", now, now + 60));
+    let (status, listed) = poll(&good);
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["requests"], json!([]));
+    let (status, answer) = poll(&good);
+    assert_eq!(status, 401, "replayed");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("used before"), "{answer}");
+    let (status, answer) = poll(&device_jwt(&key, &certificate, &claims("two", now - 600, now - 300)));
+    assert_eq!(status, 401, "expired: {answer}");
+    let (status, answer) = poll(&device_jwt(&key, &certificate, &claims("three", now, now + 3600)));
+    assert_eq!(status, 401, "lives too long: {answer}");
+    let stranger = setup.device("stranger");
+    let (status, answer) = poll(&device_jwt(&unlock(&stranger.key), &certificate, &claims("four", now, now + 60)));
+    assert_eq!(status, 401, "signed by another key: {answer}");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("does not verify"), "{answer}");
+    let mut other_subject = claims("five", now, now + 60);
+    other_subject["sub"] = json!("someone-else");
+    assert_eq!(poll(&device_jwt(&key, &certificate, &other_subject)).0, 401);
+    assert_eq!(api(setup.addr, "GET", "/v1/device/requests", &[], None).0, 401);
+
+    // A signature that does not verify is refused; the request still waits and can be answered.
+    let jwt = setup.pseudonym_token("key-a", "jane-phone").1["jwt"].as_str().unwrap().to_owned();
+    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    let signature_id = queued["signatureId"].as_str().unwrap().to_owned();
+    let (_, listed) = poll(&device_jwt(&key, &certificate, &claims("six", now, now + 60)));
+    let request = &listed["requests"][0];
+    let request_id = request["requestId"].as_str().unwrap();
+    assert_eq!(request["signatureAlgorithm"], "ES256");
+    let attributes = STANDARD.decode(request["signedAttributes"].as_str().unwrap()).unwrap();
+    let answer = |jti: &str, body: &Value| {
+        let auth = format!("Bearer {}", device_jwt(&key, &certificate, &claims(jti, now, now + 60)));
+        api(setup.addr, "POST", &format!("/v1/device/requests/{request_id}"), &[("Authorization", &auth)], Some(body))
+    };
+    let wrong = key.sign_der(HashAlgorithm::Sha256, b"something else").unwrap();
+    let (status, said) = answer("seven", &json!({ "signature": STANDARD.encode(&wrong) }));
+    assert_eq!(status, 422, "{said}");
+    assert_eq!(answer("eight", &json!({ "signature": "%%%" })).0, 400);
+    assert_eq!(answer("nine", &json!({})).0, 422);
+    assert_eq!(setup.redeem("key-a", &signature_id).0, 202, "still waiting");
+
+    // Another device cannot answer it.
+    setup.enrol(&stranger, "bob", "bob-phone");
+    let stranger_state: Value = serde_json::from_str(&std::fs::read_to_string(&stranger.state).unwrap()).unwrap();
+    let stranger_cert = der::Encode::to_der(
+        &<x509_cert::Certificate as der::DecodePem>::from_pem(stranger_state["certificate"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let stranger_claims = json!({ "sub": "bob-phone", "aud": audience, "iat": now, "exp": now + 60, "jti": "ten" });
+    let auth = format!("Bearer {}", device_jwt(&unlock(&stranger.key), &stranger_cert, &stranger_claims));
+    let signature = key.sign_der(HashAlgorithm::Sha256, &attributes).unwrap();
+    let body = json!({ "signature": STANDARD.encode(&signature) });
+    let path = format!("/v1/device/requests/{request_id}");
+    assert_eq!(api(setup.addr, "POST", &path, &[("Authorization", &auth)], Some(&body)).0, 404);
+
+    // The right answer, once.
+    let (status, said) = answer("eleven", &body);
+    assert_eq!((status, said["status"].as_str()), (200, Some("signed")), "{said}");
+    assert_eq!(answer("twelve", &body).0, 409, "answered already");
+    let (status, response) = setup.redeem("key-a", &signature_id);
+    assert_eq!(status, 200, "{response}");
+    setup.judge("after-bad-answers", &response, &phone);
+}
+
+fn wallet_binding(setup: &Setup, partner: &str, body: &Value) -> Value {
+    let (status, answer) = api(setup.addr, "POST", "/binding/wallet-binding", &[("partner-id", partner)], Some(body));
+    assert_eq!(status, 200, "e-Signet answers business errors with 200: {answer}");
+    answer
+}
+
+#[test]
+fn wallets_bind_rebind_and_sign_through_the_device_api() {
+    let setup = setup();
+    let token_file = setup.path("jane.token");
+    let jane = setup.provider.access_token("eservice-jwt", "jane");
+    std::fs::write(&token_file, &jane).unwrap();
+    let bind = |device: &Device, individual: &str, partner: &str| {
+        setup.esign_device(
+            device,
+            &[
+                "bind",
+                "--id-token-file",
+                token_file.to_str().unwrap(),
+                "--individual-id",
+                individual,
+                "--partner-id",
+                partner,
+            ],
+        )
+    };
+    let wallet_user_id = |out: &Output| {
+        oracle::assert_ok(out, "esign-device bind");
+        text(&out.stdout).trim().strip_prefix("bound: walletUserId=").unwrap().to_owned()
+    };
+
+    let first = setup.device("wallet-1");
+    let id = wallet_user_id(&bind(&first, "jane", "mimoto"));
+    assert_eq!(id.len(), 43, "{id}");
+    let first_serial = {
+        let state: Value = serde_json::from_str(&std::fs::read_to_string(&first.state).unwrap()).unwrap();
+        std::fs::write(setup.path("wallet-1.pem"), state["certificate"].as_str().unwrap()).unwrap();
+        let out = openssl(["x509", "-noout", "-serial", "-in", setup.path("wallet-1.pem").to_str().unwrap()]);
+        text(&out.stdout).trim().trim_start_matches("serial=").to_owned()
+    };
+
+    // Binding again (a new phone, a new key): the same walletUserId, the old certificate revoked.
+    let second = setup.device("wallet-2");
+    assert_eq!(wallet_user_id(&bind(&second, "jane", "mimoto")), id);
+    let (_, list) = api(setup.addr, "GET", "/v1/cert/list", &[("X-GovStack-AuthenticationToken", &jane)], None);
+    let states: Vec<&str> = list.as_array().unwrap().iter().map(|c| c["status"]["code"].as_str().unwrap()).collect();
+    assert_eq!(states, ["REVOKED", "ACTIVE"], "{list}");
+    let (_, der) = common::http(setup.addr, "GET", "/v1/crl", None, &[]);
+    std::fs::write(setup.path("crl.der"), der).unwrap();
+    let crl = text(
+        &openssl(["crl", "-inform", "DER", "-noout", "-text", "-in", setup.path("crl.der").to_str().unwrap()]).stdout,
+    );
+    assert!(crl.contains(&format!("Serial Number: {first_serial}")), "{crl}");
+    // Another partner gets another walletUserId for the same person.
+    let third = setup.device("wallet-3");
+    assert_ne!(wallet_user_id(&bind(&third, "jane", "other-partner")), id);
+
+    // The bound wallet signs like any device; the replaced one is turned away.
+    let jwt = setup.pseudonym_token("key-a", &id).1["jwt"].as_str().unwrap().to_owned();
+    let (status, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    assert_eq!(status, 200, "{queued}");
+    let old = setup.serve(&first, 1, false).join().unwrap();
+    assert!(!old.status.success() && text(&old.stderr).contains("REVOKED"), "{}", text(&old.stderr));
+    oracle::assert_ok(&setup.serve(&second, 1, false).join().unwrap(), "esign-device serve (bound wallet)");
+    let (status, response) = setup.redeem_when_done("key-a", queued["signatureId"].as_str().unwrap());
+    assert_eq!(status, 200, "{response}");
+    assert!(setup.judge("wallet", &response, &second).contains("CN=Jane Doe"));
+
+    // Someone else binding jane's key: duplicate_public_key, and nothing issued.
+    std::fs::write(&token_file, setup.provider.access_token("eservice-jwt", "bob")).unwrap();
+    let out = bind(&second, "bob", "mimoto");
+    assert!(!out.status.success() && text(&out.stderr).contains("duplicate_public_key"), "{}", text(&out.stderr));
+
+    // The envelope: e-Signet's codes, HTTP 200.
+    let key = serde_json::to_value(
+        esignd::jose::jwk::Jwk::from_spki(&unlock(&setup.device("wallet-4").key).public_key().unwrap(), "ES256")
+            .unwrap(),
+    )
+    .unwrap();
+    let envelope = |time: String, individual: &str, token: &str| {
+        json!({
+            "requestTime": time,
+            "request": {
+                "individualId": individual, "authFactorType": "WLA", "format": "jwt",
+                "challengeList": [{ "authFactorType": "IDT", "challenge": token, "format": "jwt" }],
+                "publicKey": key,
+            }
+        })
+    };
+    let now = std::time::SystemTime::now();
+    let time = |at: std::time::SystemTime| esignd::service::rfc3339(at);
+    let code = |answer: &Value| answer["errors"][0]["errorCode"].as_str().unwrap_or("none").to_owned();
+    let late = wallet_binding(&setup, "mimoto", &envelope(time(now - Duration::from_secs(300)), "jane", &jane));
+    assert_eq!(code(&late), "invalid_request", "{late}");
+    assert_eq!(code(&wallet_binding(&setup, "mimoto", &envelope(time(now), "john", &jane))), "invalid_auth_challenge");
+    assert_eq!(
+        code(&wallet_binding(&setup, "mimoto", &envelope(time(now), "jane", "not.a.token"))),
+        "invalid_challenge"
+    );
+    let bound = wallet_binding(&setup, "mimoto", &envelope(time(now), "jane", &jane));
+    assert_eq!(bound["errors"], json!([]), "{bound}");
+    assert_eq!(bound["response"]["walletUserId"], id.as_str());
+    assert!(bound["response"]["expireDateTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{bound}");
+}

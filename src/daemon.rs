@@ -156,6 +156,7 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             response_ttl: config.store.response_ttl,
             http: http.clone(),
             retry: Retry { attempts: config.webhooks.attempts, first_delay: config.webhooks.first_retry },
+            device_request_lifetime: config.devices.request_timeout,
         }));
         let state = Arc::new(AppState {
             service,

@@ -43,6 +43,11 @@ fn sha256_hex(text: &str) -> String {
 /// esignd with a real provider, eServices `eservice-a` (API key "key-a", with a webhook) and
 /// `eservice-b` ("key-b").
 fn setup() -> Setup {
+    setup_with("")
+}
+
+/// As [`setup`], with more configuration.
+fn setup_with(extra: &str) -> Setup {
     let provider = Provider::start(&[]);
     let webhooks = Arc::new(Mutex::new(Vec::new()));
     let received = Arc::clone(&webhooks);
@@ -59,7 +64,7 @@ fn setup() -> Setup {
         a = sha256_hex("key-a"),
         b = sha256_hex("key-b"),
         webhook = receiver.url,
-    );
+    ) + extra;
     let existing = std::fs::read_to_string(token.config()).unwrap();
     std::fs::write(token.config(), existing + &config).unwrap();
     std::fs::write(token.path("device-pin"), format!("{PIN}\n")).unwrap();
@@ -78,11 +83,29 @@ fn api(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bod
     (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
 }
 
-/// A device: a P-256 key made by openssl and encrypted with the PIN, and its state file.
+/// A device: a P-256 key made by openssl and encrypted with the PIN (or a key on a SoftHSM
+/// token of its own), and its state file.
+#[derive(Clone)]
 struct Device {
     name: String,
     key: PathBuf,
     state: PathBuf,
+    /// The key options and PIN file of `esign-device`.
+    key_args: Vec<String>,
+    /// The SOFTHSM2_CONF of a token device.
+    softhsm_conf: Option<PathBuf>,
+}
+
+impl Device {
+    fn command(&self, server: SocketAddr) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"));
+        command.args(["--server", &format!("http://{server}")]).args(&self.key_args);
+        command.args(["--state", self.state.to_str().unwrap()]);
+        if let Some(conf) = &self.softhsm_conf {
+            command.env("SOFTHSM2_CONF", conf);
+        }
+        command
+    }
 }
 
 impl Setup {
@@ -106,19 +129,18 @@ impl Setup {
             key.to_str().unwrap(),
         ]);
         oracle::assert_ok(&out, "openssl genpkey");
-        Device { name: name.to_owned(), key, state: self.path(&format!("{name}.json")) }
+        let key_args = vec![
+            "--key-file".to_owned(),
+            key.to_str().unwrap().to_owned(),
+            "--pin-file".to_owned(),
+            self.path("device-pin").to_str().unwrap().to_owned(),
+        ];
+        Device { name: name.to_owned(), key, state: self.path(&format!("{name}.json")), key_args, softhsm_conf: None }
     }
 
     /// Run `esign-device` for `device` with `args`.
     fn esign_device(&self, device: &Device, args: &[&str]) -> Output {
-        std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"))
-            .args(["--server", &format!("http://{}", self.addr)])
-            .args(["--key-file", device.key.to_str().unwrap()])
-            .args(["--pin-file", self.path("device-pin").to_str().unwrap()])
-            .args(["--state", device.state.to_str().unwrap()])
-            .args(args)
-            .output()
-            .unwrap()
+        device.command(self.addr).args(args).output().unwrap()
     }
 
     /// Enrol `device` for `user` under `pseudonym`.
@@ -135,13 +157,8 @@ impl Setup {
 
     /// The device answers `count` requests (`--refuse` when `refuse`), in the background.
     fn serve(&self, device: &Device, count: usize, refuse: bool) -> std::thread::JoinHandle<Output> {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"));
-        command
-            .args(["--server", &format!("http://{}", self.addr)])
-            .args(["--key-file", device.key.to_str().unwrap()])
-            .args(["--pin-file", self.path("device-pin").to_str().unwrap()])
-            .args(["--state", device.state.to_str().unwrap()])
-            .args(["serve", "--count", &count.to_string(), "--wait", "5"]);
+        let mut command = device.command(self.addr);
+        command.args(["serve", "--count", &count.to_string(), "--wait", "5"]);
         if refuse {
             command.arg("--refuse");
         }
@@ -410,6 +427,86 @@ fn suspended_revoked_refused_and_reactivated_devices() {
     drop(setup.daemon);
 }
 
+#[test]
+fn a_device_whose_key_lives_on_a_softhsm_token_signs() {
+    let setup = setup();
+    let phone_token = TokenDir::new();
+    let device = Device {
+        name: "hsm-phone".into(),
+        key: PathBuf::new(),
+        state: setup.path("hsm-phone.json"),
+        key_args: [
+            "--pkcs11-module",
+            common::module().to_str().unwrap(),
+            "--token",
+            "esignd",
+            "--key-label",
+            "citizen-signing-key",
+            "--pin-file",
+            phone_token.path("pin").to_str().unwrap(),
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        softhsm_conf: Some(phone_token.path("softhsm2.conf")),
+    };
+    oracle::assert_ok(&setup.esign_device(&device, &["keygen", "--curve", "p384"]), "esign-device keygen (PKCS#11)");
+    let listing = text(&phone_token.pkcs11_tool(&["--list-objects"]).stdout);
+    assert!(listing.contains("citizen-signing-key"), "{listing}");
+    setup.enrol(&device, "jane", "jane-hsm-phone");
+
+    let jwt = setup.pseudonym_token("key-a", "jane-hsm-phone").1["jwt"].as_str().unwrap().to_owned();
+    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    let served = setup.serve(&device, 1, false).join().unwrap();
+    oracle::assert_ok(&served, "esign-device serve (PKCS#11)");
+    assert!(
+        text(&served.stdout).contains("ecdsa-with-SHA256"),
+        "P-384 key, SHA-256 document: {}",
+        text(&served.stdout)
+    );
+    let (status, response) = setup.redeem_when_done("key-a", queued["signatureId"].as_str().unwrap());
+    assert_eq!(status, 200, "{response}");
+    setup.judge("hsm-device", &response, &device);
+
+    // A wrong PIN does not open the token.
+    std::fs::write(setup.path("wrong-pin"), "000000\n").unwrap();
+    let mut wrong = device.clone();
+    let position = wrong.key_args.iter().position(|a| a == "--pin-file").unwrap();
+    wrong.key_args[position + 1] = setup.path("wrong-pin").to_str().unwrap().to_owned();
+    let out = setup.esign_device(&wrong, &["serve", "--count", "1", "--wait", "0"]);
+    assert!(!out.status.success() && text(&out.stderr).contains("PIN"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn an_unanswered_request_expires_and_the_eservice_is_told() {
+    let setup = setup_with("\n[devices]\nrequest_timeout_secs = 5\n[store]\nsweep_interval_secs = 1\n");
+    let watch = setup.device("watch");
+    setup.enrol(&watch, "jane", "jane-watch");
+    let jwt = setup.pseudonym_token("key-a", "jane-watch").1["jwt"].as_str().unwrap().to_owned();
+    let (status, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    assert_eq!(status, 200, "{queued}");
+    let signature_id = queued["signatureId"].as_str().unwrap();
+    assert_eq!(setup.redeem("key-a", signature_id).0, 202);
+
+    // Nobody answers: the sweeper ends the request; the webhook and the redemption say so.
+    let delivered = setup.webhooks(1);
+    let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
+    let verified = setup.provider.verify_jose(&jwks, &delivered[0], None);
+    assert_eq!(verified["payload"]["isSuccess"], false, "{verified}");
+    assert_eq!(verified["payload"]["error"], "expired", "{verified}");
+    let (status, answer) = setup.redeem("key-a", signature_id);
+    assert_eq!(status, 410, "{answer}");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("expired"), "{answer}");
+    // A device that comes late finds nothing to sign.
+    let key = unlock(&watch.key);
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&watch.state).unwrap()).unwrap();
+    let pem = state["certificate"].as_str().unwrap();
+    let der = der::Encode::to_der(&<x509_cert::Certificate as der::DecodePem>::from_pem(pem).unwrap()).unwrap();
+    let jwt = esignd::device_client::jwt::make(&key, &der, "jane-watch", &format!("http://{}", setup.addr)).unwrap();
+    let auth = format!("Bearer {jwt}");
+    let (status, listed) = api(setup.addr, "GET", "/v1/device/requests?wait=0", &[("Authorization", &auth)], None);
+    assert_eq!((status, &listed["requests"]), (200, &json!([])), "{listed}");
+}
+
 /// A device JWT with the given claims, signed by `key`, naming `certificate_der`.
 fn device_jwt(key: &UnlockedKey, certificate_der: &[u8], claims: &Value) -> String {
     let header = json!({ "alg": "ES256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(certificate_der)) });
@@ -468,7 +565,7 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
     let (_, listed) = poll(&device_jwt(&key, &certificate, &claims("six", now, now + 60)));
     let request = &listed["requests"][0];
     let request_id = request["requestId"].as_str().unwrap();
-    assert_eq!(request["signatureAlgorithm"], "ES256");
+    assert_eq!(request["signatureAlgorithm"], "ecdsa-with-SHA256");
     let attributes = STANDARD.decode(request["signedAttributes"].as_str().unwrap()).unwrap();
     let answer = |jti: &str, body: &Value| {
         let auth = format!("Bearer {}", device_jwt(&key, &certificate, &claims(jti, now, now + 60)));

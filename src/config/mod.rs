@@ -52,6 +52,15 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// `[webhooks]`
     pub webhooks: WebhookConfig,
+    /// `[devices]`
+    pub devices: DevicesConfig,
+}
+
+/// `[devices]`: signing with the user's own device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DevicesConfig {
+    /// How long a device has to answer a signing request (default 300 s, 5 s to 30 min).
+    pub request_timeout: Duration,
 }
 
 /// `[webhooks]`: delivery of session outcomes.

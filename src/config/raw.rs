@@ -31,6 +31,15 @@ pub struct RawConfig {
     pub clients: Vec<RawClient>,
     #[serde(default)]
     pub webhooks: RawWebhooks,
+    #[serde(default)]
+    pub devices: RawDevices,
+}
+
+/// `[devices]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDevices {
+    pub request_timeout_secs: Option<u64>,
 }
 
 /// `[webhooks]`

@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{
-    RawCa, RawClient, RawConfig, RawHsm, RawIdentity, RawLog, RawPayment, RawServer, RawStore, RawTsa, RawWebhooks,
+    RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawLog, RawPayment, RawServer, RawStore, RawTsa,
+    RawWebhooks,
 };
 use super::{
-    CaConfig, ClientAuth, ClientConfig, Config, ConfigError, HsmConfig, IdentityClaims, IdentityConfig, KeyLabels,
-    LogConfig, LogFormat, PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode, WebhookConfig,
+    CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig, HsmConfig, IdentityClaims, IdentityConfig,
+    KeyLabels, LogConfig, LogFormat, PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode,
+    WebhookConfig,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -58,6 +60,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         payment: payment(raw.payment)?,
         clients,
         webhooks: webhooks(raw.webhooks)?,
+        devices: devices(raw.devices)?,
         file,
     })
 }
@@ -421,6 +424,18 @@ fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, ConfigError
         scopes: raw.scopes.unwrap_or_else(|| vec!["openid".to_owned(), "profile".to_owned()]),
         introspection: raw.introspection.unwrap_or(false),
     })
+}
+
+fn devices(raw: RawDevices) -> Result<DevicesConfig, ConfigError> {
+    let secs = raw.request_timeout_secs.unwrap_or(300);
+    if !(5..=1800).contains(&secs) {
+        return Err(ConfigError::Invalid {
+            key: "devices.request_timeout_secs",
+            value: secs.to_string(),
+            reason: "5 to 1800 seconds",
+        });
+    }
+    Ok(DevicesConfig { request_timeout: Duration::from_secs(secs) })
 }
 
 fn webhooks(raw: RawWebhooks) -> Result<WebhookConfig, ConfigError> {

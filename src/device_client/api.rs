@@ -40,7 +40,7 @@ pub struct SigningRequest {
     pub hash: String,
     /// The DER signed attributes to sign, base64.
     pub signed_attributes: String,
-    /// `ES256`, `ES384`...
+    /// `ecdsa-with-SHA256`, `sha384WithRSAEncryption`...
     pub signature_algorithm: String,
     /// Until when an answer is taken.
     pub expires_at: String,

@@ -31,9 +31,6 @@ use crate::store::device_requests::DeviceRequestRow;
 use crate::store::devices::DeviceCertificateRow;
 use crate::store::{SignatureRow, Store};
 
-/// How long a device has to answer.
-pub const DEVICE_REQUEST_LIFETIME: Duration = Duration::from_secs(300);
-
 /// A request queued for a device (the stored body).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeviceRequest {
@@ -82,13 +79,15 @@ impl DeviceRequest {
         }
     }
 
-    /// The signature algorithm the device signs with, by JOSE-like name (`ES256`, `RS256`...).
+    /// The signature algorithm the device signs with, by its ASN.1 name: `ecdsa-with-SHA256`
+    /// (RFC 5758) or `sha256WithRSAEncryption` (RFC 4055), with the document's hash — the
+    /// device hashes the signed attributes with it.
     pub fn algorithm_name(&self, certificate: &Certificate) -> String {
         let hash = HashAlgorithm::from_str(&self.hash_type).unwrap_or(HashAlgorithm::Sha256);
         let bits = hash.output_len() * 8;
         match device_scheme(certificate, hash) {
-            Ok(crate::hsm::SignatureScheme::Ecdsa(_)) => format!("ES{bits}"),
-            _ => format!("RS{bits}"),
+            Ok(crate::hsm::SignatureScheme::Ecdsa(_)) => format!("ecdsa-with-SHA{bits}"),
+            _ => format!("sha{bits}WithRSAEncryption"),
         }
     }
 }
@@ -176,7 +175,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         request: PseudonymRequest,
     ) -> Result<(Session, String), SessionError> {
         let device = self.device_for(&request.pseudonym).await?;
-        let expires_at = epoch_secs(SystemTime::now() + DEVICE_REQUEST_LIFETIME);
+        let expires_at = epoch_secs(SystemTime::now() + self.device_request_lifetime);
         let session = Session {
             id: random_hex(16),
             client_id: client.id.clone(),
@@ -222,7 +221,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         let profile = profile_of(&session.format);
         let digest = hex::decode(&session.digest_hex).map_err(|_| SessionError::UnknownSession)?;
         let signed_attributes = device_signed_attributes(profile, &digest, &certificate, SystemTime::now())?;
-        let expires = (SystemTime::now() + DEVICE_REQUEST_LIFETIME).min(session.expires());
+        let expires = (SystemTime::now() + self.device_request_lifetime).min(session.expires());
         let request = DeviceRequest {
             request_id: random_hex(16),
             signature_id: random_hex(32),

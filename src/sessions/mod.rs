@@ -134,6 +134,7 @@ pub struct SessionService<K: KeyStore, S: Store> {
     response_ttl: Duration,
     http: HttpClient,
     retry: Retry,
+    device_request_lifetime: Duration,
     device_waiters: tokio::sync::Notify,
 }
 
@@ -157,14 +158,38 @@ pub struct Parts<K: KeyStore, S: Store> {
     pub http: HttpClient,
     /// Webhook retries.
     pub retry: Retry,
+    /// How long a user's device has to answer.
+    pub device_request_lifetime: Duration,
 }
 
 impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// Assemble the service.
     pub fn new(parts: Parts<K, S>) -> Self {
-        let Parts { signing, store, identity, clients, public_url, jwks, response_ttl, http, retry } = parts;
-        let device_waiters = tokio::sync::Notify::new();
-        Self { signing, store, identity, clients, public_url, jwks, response_ttl, http, retry, device_waiters }
+        let Parts {
+            signing,
+            store,
+            identity,
+            clients,
+            public_url,
+            jwks,
+            response_ttl,
+            http,
+            retry,
+            device_request_lifetime,
+        } = parts;
+        Self {
+            signing,
+            store,
+            identity,
+            clients,
+            public_url,
+            jwks,
+            response_ttl,
+            http,
+            retry,
+            device_request_lifetime,
+            device_waiters: tokio::sync::Notify::new(),
+        }
     }
 
     /// The registered clients.

@@ -362,6 +362,51 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
 }
 
 #[test]
+fn a_citizen_signs_with_their_device_in_chromium() {
+    let setup = setup();
+    let phone = setup.device("phone");
+    setup.enrol(&phone, "jane", "jane-phone");
+    let hash = URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(DOCUMENT));
+    let display = URL_SAFE_NO_PAD.encode("Lease agreement 4B, signed in Chromium");
+    let query = format!(
+        "/v1/sign/interactivePseudonym?format=CAdES&hash={hash}&hashType=SHA2-256&dataToBeDisplayed={display}\
+         &nonce=n-chromium&state=s-chromium&callbackUrl={}",
+        CALLBACK.replace(':', "%3A").replace('/', "%2F")
+    );
+    let (status, page_url) = location(&setup, &query, "GET", b"");
+    assert_eq!(status, 303, "{page_url}");
+
+    // Chromium goes to the waiting page; only then does the device take the request.
+    let mut chromium = std::process::Command::new("node")
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser"))
+        .args(["pseudonym.mjs", &page_url, "jane-phone", CALLBACK])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node is installed (tests/run.sh installs it)");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(chromium.stdout.take().unwrap()));
+    let mut next =
+        || -> Value { serde_json::from_str(&lines.next().expect("a line from pseudonym.mjs").unwrap()).unwrap() };
+    let waiting = next();
+    assert!(waiting["waitingPage"].as_str().unwrap().contains("Confirm on your device"), "{waiting}");
+    let device = setup.serve(&phone, 1, false).join().unwrap();
+    oracle::assert_ok(&device, "esign-device serve");
+    assert!(text(&device.stdout).contains("signed in Chromium"), "{}", text(&device.stdout));
+    let seen = next();
+    assert!(chromium.wait().unwrap().success(), "pseudonym.mjs failed");
+
+    let signing_page = seen["signingPage"].as_str().unwrap();
+    assert!(signing_page.contains("Lease agreement 4B, signed in Chromium"), "{signing_page}");
+    let fingerprint = hex::encode(HashAlgorithm::Sha256.digest(DOCUMENT));
+    assert!(signing_page.contains(&fingerprint[..4]), "the page shows the digest: {signing_page}");
+    assert_eq!(seen["consoleErrors"], json!([]), "{seen}");
+    let back = seen["finalUrl"].as_str().unwrap();
+    assert_eq!(query_param(back, "state").as_deref(), Some("s-chromium"), "{back}");
+    let (status, response) = setup.redeem("key-a", &query_param(back, "signatureId").unwrap());
+    assert_eq!(status, 200, "{response}");
+    setup.judge("chromium", &response, &phone);
+}
+
+#[test]
 fn suspended_revoked_refused_and_reactivated_devices() {
     let setup = setup();
     let tablet = setup.device("tablet");

@@ -1,0 +1,43 @@
+// A citizen signing with their own device, in Debian's headless Chromium: open the signing page
+// at URL (the GovStack pseudonym page's redirect), read it, type PSEUDONYM, press "Sign with my
+// device", watch the waiting page until the device has answered and the page redirects the
+// browser back to the eService at CALLBACK (not running: the redirect is read, not followed
+// to its end). Prints two JSON
+// lines: the waiting page's text as soon as it shows (the test starts the device then), and then
+// the signing page's text, the final URL and console errors.
+//
+//   node pseudonym.mjs URL PSEUDONYM CALLBACK
+import { chromium } from 'playwright-core';
+
+const [url, pseudonym, callback] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  // No sandbox: CI runs as root in a container. The rest keeps Chromium off the network.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-quic',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const context = await browser.newContext({ locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  const consoleErrors = [];
+  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+
+  await page.goto(url);
+  const signingPage = await page.locator('main').innerText();
+  await page.getByLabel('Your pseudonym').fill(pseudonym);
+  await page.getByRole('button', { name: 'Sign with my device' }).click();
+
+  await page.waitForURL(/\/sign\/interactive\/device\?/);
+  console.log(JSON.stringify({ waitingPage: await page.locator('main').innerText() }));
+  const redirect = await page.waitForResponse(
+    (response) => response.url().includes('/sign/interactive/device?') && response.status() === 303,
+    { timeout: 60_000 },
+  );
+  const finalUrl = redirect.headers().location;
+  if (!finalUrl.startsWith(callback)) throw new Error(`redirected to ${finalUrl}, not ${callback}`);
+  console.log(JSON.stringify({ signingPage, finalUrl, consoleErrors }));
+} finally {
+  await browser.close();
+}

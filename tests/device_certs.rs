@@ -130,6 +130,13 @@ fn a_user_enrols_a_device_and_walks_its_certificate_through_the_lifecycle() {
         Some(&enrolment(&csr(dir, "phone", "ec", &["ec_paramgen_curve:P-256"]), Some("jane-phone"))),
     );
     assert_eq!(status, 200, "{created}");
+    common::spec::Spec::govstack().assert_answer(
+        "/{version}/cert/create",
+        "post",
+        "200",
+        &created,
+        &["certificateId", "pseudonym", "certificate", "status"],
+    );
     assert_eq!(created["pseudonym"], "jane-phone");
     assert_eq!(created["status"]["code"], "OK");
     let id = created["certificateId"].as_str().unwrap().to_owned();

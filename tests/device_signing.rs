@@ -18,6 +18,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::daemon::Daemon;
 use common::fake_tsa::{Reply, serve};
 use common::oidc::Provider;
+use common::spec::Spec;
 use common::{TokenDir, http_get, http_with, openssl, oracle, text};
 use esignd::device_client::key::{KeySource, UnlockedKey};
 use esignd::hsm::HashAlgorithm;
@@ -268,8 +269,10 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     setup.enrol(&phone, "jane", "jane-phone");
 
     // GovStack API: pseudonym token (either spelling), request, 202 while the device is silent.
+    let govstack = Spec::govstack();
     let (status, issued) = setup.pseudonym_token("key-a", "jane-phone");
     assert_eq!(status, 200, "{issued}");
+    govstack.assert_answer("/{version}/token/pseodonym/{pseudonym}", "get", "200", &issued, &["jwt"]);
     let jwt = issued["jwt"].as_str().unwrap().to_owned();
     assert_eq!(api(setup.addr, "GET", "/v1/token/pseudonym/jane-phone", &[("apikey", "key-a")], None).0, 200);
     assert_eq!(setup.pseudonym_token("key-a", "nobody-here").0, 404);
@@ -279,6 +282,7 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
 
     let (status, queued) = setup.sign_by_pseudonym("key-a", &jwt);
     assert_eq!(status, 200, "{queued}");
+    govstack.assert_answer("/{version}/sign/pseudonym", "post", "200", &queued, &["signatureId", "nonce", "state"]);
     assert_eq!((queued["nonce"].as_str(), queued["state"].as_str()), (Some("n-0001"), Some("s-0001")));
     let signature_id = queued["signatureId"].as_str().unwrap().to_owned();
     let (status, pending) = setup.redeem("key-a", &signature_id);
@@ -292,6 +296,7 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
 
     let (status, response) = setup.redeem_when_done("key-a", &signature_id);
     assert_eq!(status, 200, "{response}");
+    govstack.assert_answer("/{version}/sign/response/{signatureId}", "get", "200", &response, &["signature"]);
     assert_eq!((response["nonce"].as_str(), response["state"].as_str()), (Some("n-0001"), Some("s-0001")));
     let subject = setup.judge("api", &response, &phone);
     assert!(subject.contains("CN=Jane Doe"), "{subject}");
@@ -646,9 +651,11 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
     setup.judge("after-bad-answers", &response, &phone);
 }
 
+/// POST a wallet binding; the answer must be HTTP 200 and fit e-Signet's schema.
 fn wallet_binding(setup: &Setup, partner: &str, body: &Value) -> Value {
     let (status, answer) = api(setup.addr, "POST", "/binding/wallet-binding", &[("partner-id", partner)], Some(body));
     assert_eq!(status, 200, "e-Signet answers business errors with 200: {answer}");
+    Spec::esignet().assert_answer("/binding/wallet-binding", "post", "200", &answer, &["responseTime", "errors"]);
     answer
 }
 
@@ -739,12 +746,20 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     let time = |at: std::time::SystemTime| esignd::service::rfc3339(at);
     let code = |answer: &Value| answer["errors"][0]["errorCode"].as_str().unwrap_or("none").to_owned();
     let late = wallet_binding(&setup, "mimoto", &envelope(time(now - Duration::from_secs(300)), "jane", &jane));
-    assert_eq!(code(&late), "invalid_request", "{late}");
+    assert_eq!(code(&late), "key_binding_failed", "{late}");
     assert_eq!(code(&wallet_binding(&setup, "mimoto", &envelope(time(now), "john", &jane))), "invalid_auth_challenge");
     assert_eq!(
         code(&wallet_binding(&setup, "mimoto", &envelope(time(now), "jane", "not.a.token"))),
         "invalid_challenge"
     );
+    // Every code esignd can give is one of e-Signet's, and the check would notice one that is not.
+    let esignet = Spec::esignet();
+    let schema = esignet.response_schema("/binding/wallet-binding", "post", "200");
+    let with_code = |code: &str| json!({ "responseTime": "t", "errors": [{ "errorCode": code, "errorMessage": "m" }] });
+    for code in esignd::devices::binding::BindingCode::ALL {
+        assert_eq!(esignet.mismatch(&with_code(code.as_str()), &schema, "answer"), None);
+    }
+    assert!(esignet.mismatch(&with_code("invalid_request"), &schema, "answer").is_some());
     let bound = wallet_binding(&setup, "mimoto", &envelope(time(now), "jane", &jane));
     assert_eq!(bound["errors"], json!([]), "{bound}");
     assert_eq!(bound["response"]["walletUserId"], id.as_str());

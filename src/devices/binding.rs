@@ -66,19 +66,73 @@ pub struct Challenge {
     pub format: Option<String>,
 }
 
+/// The `errorCode`s of e-Signet's wallet-binding answer (its OpenAPI enumerates exactly these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingCode {
+    /// The envelope is unusable (request time, missing parts, partner), or the binding could not
+    /// be stored.
+    KeyBindingFailed,
+    /// The key is not a usable public JWK.
+    InvalidPublicKey,
+    /// The challenge list, or the individual it proves, is not acceptable.
+    InvalidAuthChallenge,
+    /// The key is certified for another person.
+    DuplicatePublicKey,
+    /// `format` is not `jwt`.
+    InvalidAuthFactorTypeFormat,
+    /// `authFactorType` is not `WLA`.
+    InvalidAuthFactorType,
+    /// The ID-provider token was not accepted.
+    InvalidChallenge,
+    /// The challenge is empty or too long.
+    InvalidChallengeLength,
+    /// The challenge's format is not `jwt`.
+    InvalidChallengeFormat,
+}
+
+impl BindingCode {
+    /// Every code.
+    pub const ALL: [BindingCode; 9] = [
+        Self::KeyBindingFailed,
+        Self::InvalidPublicKey,
+        Self::InvalidAuthChallenge,
+        Self::DuplicatePublicKey,
+        Self::InvalidAuthFactorTypeFormat,
+        Self::InvalidAuthFactorType,
+        Self::InvalidChallenge,
+        Self::InvalidChallengeLength,
+        Self::InvalidChallengeFormat,
+    ];
+
+    /// The code as e-Signet writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeyBindingFailed => "key_binding_failed",
+            Self::InvalidPublicKey => "invalid_public_key",
+            Self::InvalidAuthChallenge => "invalid_auth_challenge",
+            Self::DuplicatePublicKey => "duplicate_public_key",
+            Self::InvalidAuthFactorTypeFormat => "invalid_auth_factor_type_format",
+            Self::InvalidAuthFactorType => "invalid_auth_factor_type",
+            Self::InvalidChallenge => "invalid_challenge",
+            Self::InvalidChallengeLength => "invalid_challenge_length",
+            Self::InvalidChallengeFormat => "invalid_challenge_format",
+        }
+    }
+}
+
 /// A refusal, with e-Signet's error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
+#[error("{}: {message}", code.as_str())]
 pub struct BindingError {
     /// e-Signet's `errorCode`.
-    pub code: &'static str,
+    pub code: BindingCode,
     /// What went wrong and what to do.
     pub message: String,
 }
 
 impl BindingError {
     /// A refusal with `code`.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: BindingCode, message: impl Into<String>) -> Self {
         Self { code, message: message.into() }
     }
 }
@@ -100,7 +154,7 @@ pub struct Checked {
 /// # Errors
 /// The first [`BindingError`].
 pub fn check_envelope(envelope: Envelope, now: SystemTime) -> Result<Checked, BindingError> {
-    let invalid = |m: &str| BindingError::new("invalid_request", m);
+    let invalid = |m: &str| BindingError::new(BindingCode::KeyBindingFailed, m);
     let time = envelope.request_time.ok_or_else(|| invalid("requestTime is required"))?;
     let at = parse_time(&time).ok_or_else(|| invalid("requestTime is not an ISO 8601 UTC time"))?;
     let skew = at.duration_since(now).or_else(|_| now.duration_since(at)).unwrap_or_default();
@@ -111,37 +165,41 @@ pub fn check_envelope(envelope: Envelope, now: SystemTime) -> Result<Checked, Bi
     let individual_id = request
         .individual_id
         .filter(|id| !id.is_empty() && id.len() <= 256)
-        .ok_or_else(|| BindingError::new("invalid_identifier", "individualId is required"))?;
+        .ok_or_else(|| BindingError::new(BindingCode::KeyBindingFailed, "individualId is required"))?;
     if request.auth_factor_type.as_deref() != Some("WLA") {
-        return Err(BindingError::new("invalid_auth_factor_type", "authFactorType must be WLA"));
+        return Err(BindingError::new(BindingCode::InvalidAuthFactorType, "authFactorType must be WLA"));
     }
     if request.format.as_deref() != Some("jwt") {
-        return Err(BindingError::new("invalid_auth_factor_type_format", "format must be jwt"));
+        return Err(BindingError::new(BindingCode::InvalidAuthFactorTypeFormat, "format must be jwt"));
     }
     let [challenge] = request.challenge_list.as_slice() else {
-        return Err(BindingError::new("invalid_auth_challenge", "send exactly one challenge, of type IDT"));
+        return Err(BindingError::new(BindingCode::InvalidAuthChallenge, "send exactly one challenge, of type IDT"));
     };
     if challenge.auth_factor_type.as_deref() != Some("IDT") {
         return Err(BindingError::new(
-            "invalid_auth_challenge",
+            BindingCode::InvalidAuthChallenge,
             "the only supported challenge is IDT (an ID-provider token)",
         ));
     }
     if challenge.format.as_deref() != Some("jwt") {
-        return Err(BindingError::new("invalid_challenge_format", "an IDT challenge has format jwt"));
+        return Err(BindingError::new(BindingCode::InvalidChallengeFormat, "an IDT challenge has format jwt"));
     }
     let id_token = challenge.challenge.clone().unwrap_or_default();
     if id_token.is_empty() || id_token.len() > 16 * 1024 {
-        return Err(BindingError::new("invalid_challenge_length", "the challenge is empty or longer than 16 KiB"));
+        return Err(BindingError::new(
+            BindingCode::InvalidChallengeLength,
+            "the challenge is empty or longer than 16 KiB",
+        ));
     }
-    let jwk = request.public_key.ok_or_else(|| BindingError::new("invalid_public_key", "publicKey is required"))?;
+    let jwk =
+        request.public_key.ok_or_else(|| BindingError::new(BindingCode::InvalidPublicKey, "publicKey is required"))?;
     let key = public_key(&jwk)?;
     Ok(Checked { individual_id, id_token, key })
 }
 
 /// The SPKI of a public JWK esignd can certify.
 fn public_key(jwk: &serde_json::Value) -> Result<SubjectPublicKeyInfoOwned, BindingError> {
-    let refuse = |m: String| BindingError::new("invalid_public_key", m);
+    let refuse = |m: String| BindingError::new(BindingCode::InvalidPublicKey, m);
     if ["d", "p", "q", "dp", "dq", "qi"].iter().any(|private| jwk.get(private).is_some()) {
         return Err(refuse("publicKey carries private key members; send the public key only".into()));
     }
@@ -206,10 +264,10 @@ mod tests {
     fn envelopes_are_checked_in_order_with_esignets_codes() {
         let now = parse_time("2026-11-23T10:00:00.000Z").unwrap();
         assert!(check_envelope(envelope("2026-11-23T10:01:59Z", idt(), jwk()), now).is_ok());
-        let code = |e: Envelope| check_envelope(e, now).unwrap_err().code;
-        assert_eq!(code(envelope("2026-11-23T10:02:01Z", idt(), jwk())), "invalid_request");
-        assert_eq!(code(envelope("2026-11-23T09:57:59.5Z", idt(), jwk())), "invalid_request");
-        assert_eq!(code(envelope("yesterday", idt(), jwk())), "invalid_request");
+        let code = |e: Envelope| check_envelope(e, now).unwrap_err().code.as_str();
+        assert_eq!(code(envelope("2026-11-23T10:02:01Z", idt(), jwk())), "key_binding_failed");
+        assert_eq!(code(envelope("2026-11-23T09:57:59.5Z", idt(), jwk())), "key_binding_failed");
+        assert_eq!(code(envelope("yesterday", idt(), jwk())), "key_binding_failed");
         let otp = serde_json::json!({ "authFactorType": "OTP", "challenge": "111111", "format": "alpha-numeric" });
         assert_eq!(code(envelope("2026-11-23T10:00:00Z", otp, jwk())), "invalid_auth_challenge");
         let wrong_format = serde_json::json!({ "authFactorType": "IDT", "challenge": "a.b.c", "format": "text" });

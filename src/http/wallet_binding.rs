@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::json::read_json;
 use super::response::{Body, json};
 use crate::devices::DeviceError;
-use crate::devices::binding::{BindingError, Envelope, check_envelope};
+use crate::devices::binding::{BindingCode, BindingError, Envelope, check_envelope};
 use crate::hsm::KeyStore;
 use crate::service::rfc3339;
 use crate::store::Store;
@@ -26,13 +26,12 @@ const MAX_BODY: usize = 32 * 1024;
 
 /// The e-Signet answer to a refused binding.
 fn refused(error: &BindingError) -> Response<Body> {
-    tracing::warn!(error_code = error.code, answer = %error.message, "wallet binding refused");
+    tracing::warn!(error_code = error.code.as_str(), answer = %error.message, "wallet binding refused");
     json(
         StatusCode::OK,
         &json!({
             "responseTime": rfc3339(SystemTime::now()),
-            "response": null,
-            "errors": [{ "errorCode": error.code, "errorMessage": error.message }],
+            "errors": [{ "errorCode": error.code.as_str(), "errorMessage": error.message }],
         }),
     )
 }
@@ -48,7 +47,7 @@ pub async fn bind<K: KeyStore, S: Store>(
         (1..=64).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
     }) else {
         return Ok(refused(&BindingError::new(
-            "invalid_request",
+            BindingCode::KeyBindingFailed,
             "the partner-id header is required (1 to 64 letters, digits, '.', '_', '-')",
         )));
     };
@@ -60,7 +59,7 @@ pub async fn bind<K: KeyStore, S: Store>(
         Ok(identity) => identity,
         Err(e) if e.is_callers_fault() => {
             return Ok(refused(&BindingError::new(
-                "invalid_challenge",
+                BindingCode::InvalidChallenge,
                 format!("the IDT challenge was not accepted: {e}"),
             )));
         }
@@ -68,16 +67,21 @@ pub async fn bind<K: KeyStore, S: Store>(
     };
     if identity.subject_id() != checked.individual_id {
         return Ok(refused(&BindingError::new(
-            "invalid_auth_challenge",
+            BindingCode::InvalidAuthChallenge,
             "the IDT challenge names another individual than individualId",
         )));
     }
     let (row, replaced) = match state.devices.bind(identity, &partner_id, checked.key).await {
         Ok(bound) => bound,
         Err(DeviceError::DuplicateKey) => {
-            return Ok(refused(&BindingError::new("duplicate_public_key", DeviceError::DuplicateKey.to_string())));
+            return Ok(refused(&BindingError::new(
+                BindingCode::DuplicatePublicKey,
+                DeviceError::DuplicateKey.to_string(),
+            )));
         }
-        Err(e @ DeviceError::Raced) => return Ok(refused(&BindingError::new("key_binding_failed", e.to_string()))),
+        Err(e @ DeviceError::Raced) => {
+            return Ok(refused(&BindingError::new(BindingCode::KeyBindingFailed, e.to_string())));
+        }
         Err(e) => return Err(e.into()),
     };
     for old in &replaced {

@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod fake_tsa;
 pub mod oidc;
 pub mod oracle;
+pub mod spec;
 pub mod suite;
 
 use std::ffi::OsStr;

@@ -588,12 +588,14 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
         api(setup.addr, "GET", "/v1/device/requests?wait=0", &[("Authorization", &auth)], None)
     };
 
+    let ours = Spec::device_api();
     let good = device_jwt(&key, &certificate, &claims("one", now, now + 60));
     let (status, listed) = poll(&good);
     assert_eq!(status, 200, "{listed}");
     assert_eq!(listed["requests"], json!([]));
     let (status, answer) = poll(&good);
     assert_eq!(status, 401, "replayed");
+    ours.assert_answer("/v1/device/requests", "get", "401", &answer, &["status"]);
     assert!(answer["status"]["message"].as_str().unwrap().contains("used before"), "{answer}");
     let (status, answer) = poll(&device_jwt(&key, &certificate, &claims("two", now - 600, now - 300)));
     assert_eq!(status, 401, "expired: {answer}");
@@ -613,6 +615,7 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
     let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
     let signature_id = queued["signatureId"].as_str().unwrap().to_owned();
     let (_, listed) = poll(&device_jwt(&key, &certificate, &claims("six", now, now + 60)));
+    ours.assert_answer("/v1/device/requests", "get", "200", &listed, &["requests"]);
     let request = &listed["requests"][0];
     let request_id = request["requestId"].as_str().unwrap();
     assert_eq!(request["signatureAlgorithm"], "ecdsa-with-SHA256");
@@ -624,6 +627,7 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
     let wrong = key.sign_der(HashAlgorithm::Sha256, b"something else").unwrap();
     let (status, said) = answer("seven", &json!({ "signature": STANDARD.encode(&wrong) }));
     assert_eq!(status, 422, "{said}");
+    ours.assert_answer("/v1/device/requests/{requestId}", "post", "422", &said, &["status"]);
     assert_eq!(answer("eight", &json!({ "signature": "%%%" })).0, 400);
     assert_eq!(answer("nine", &json!({})).0, 422);
     assert_eq!(setup.redeem("key-a", &signature_id).0, 202, "still waiting");
@@ -645,6 +649,7 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
     // The right answer, once.
     let (status, said) = answer("eleven", &body);
     assert_eq!((status, said["status"].as_str()), (200, Some("signed")), "{said}");
+    ours.assert_answer("/v1/device/requests/{requestId}", "post", "200", &said, &["requestId", "status"]);
     assert_eq!(answer("twelve", &body).0, 409, "answered already");
     let (status, response) = setup.redeem("key-a", &signature_id);
     assert_eq!(status, 200, "{response}");

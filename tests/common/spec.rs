@@ -1,7 +1,7 @@
-//! Conformance to the reference specifications (tests/specs, copied verbatim): live answers are
-//! validated against the response schemas of the GovStack eSignature OpenAPI and MOSIP
-//! e-Signet's OpenAPI — `type`, `properties`, `required`, `enum`, `items` and `$ref`, which is
-//! what those schemas use.
+//! Conformance to the reference specifications (tests/specs, copied verbatim) and to esignd's
+//! own device API (docs/device-api.yaml): live answers are validated against the response
+//! schemas of the GovStack eSignature OpenAPI, MOSIP e-Signet's OpenAPI and ours — `type`,
+//! `properties`, `required`, `enum`, `items` and `$ref`, which is what those schemas use.
 
 use std::path::Path;
 
@@ -40,7 +40,7 @@ fn to_json(yaml: &Yaml) -> Value {
 
 impl Spec {
     fn load(file: &str, name: &'static str) -> Self {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/specs").join(file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let docs = YamlLoader::load_from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         Self { root: to_json(&docs[0]), name }
@@ -48,17 +48,23 @@ impl Spec {
 
     /// The GovStack eSignature Building Block API.
     pub fn govstack() -> Self {
-        Self::load("govstack-esignature-openapi.yaml", "GovStack eSignature")
+        Self::load("tests/specs/govstack-esignature-openapi.yaml", "GovStack eSignature")
     }
 
     /// MOSIP e-Signet.
     pub fn esignet() -> Self {
-        Self::load("esignet-openapi.yaml", "e-Signet")
+        Self::load("tests/specs/esignet-openapi.yaml", "e-Signet")
+    }
+
+    /// esignd's device API.
+    pub fn device_api() -> Self {
+        Self::load("docs/device-api.yaml", "esignd device API")
     }
 
     /// The JSON schema of the `status` answer of `method` on `path` (as the spec writes it).
     pub fn response_schema(&self, path: &str, method: &str, status: &str) -> Value {
-        let schema = &self.root["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"];
+        let response = self.resolve(&self.root["paths"][path][method]["responses"][status]);
+        let schema = &response["content"]["application/json"]["schema"];
         assert!(schema.is_object(), "{}: no JSON schema for {method} {path} {status}", self.name);
         schema.clone()
     }

@@ -543,6 +543,10 @@ fn an_unanswered_request_expires_and_the_eservice_is_told() {
     let verified = setup.provider.verify_jose(&jwks, &delivered[0], None);
     assert_eq!(verified["payload"]["isSuccess"], false, "{verified}");
     assert_eq!(verified["payload"]["error"], "expired", "{verified}");
+    assert_eq!(verified["payload"]["correlationId"], signature_id, "the eService knows the request by its signatureId");
+    let (status, polled) =
+        api(setup.addr, "GET", &format!("/v1/sessions/{signature_id}"), &[("apikey", "key-a")], None);
+    assert_eq!((status, polled["status"].as_str()), (200, Some("failed")), "{polled}");
     let (status, answer) = setup.redeem("key-a", signature_id);
     assert_eq!(status, 410, "{answer}");
     assert!(answer["status"]["message"].as_str().unwrap().contains("expired"), "{answer}");

@@ -165,7 +165,9 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     }
 
     /// `POST /v1/sign/pseudonym`: a session for `client` waiting on the device behind the
-    /// pseudonym. Returns the session and its signature id.
+    /// pseudonym. Returns the session and its signature id, which is also the session's
+    /// correlation id (the eService has no other name for it: webhooks and
+    /// `GET /v1/sessions/{correlationId}` use it).
     ///
     /// # Errors
     /// [`SessionError::UnknownPseudonym`], [`SessionError::DeviceUnfit`]; store and CMS failures.
@@ -176,10 +178,11 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     ) -> Result<(Session, String), SessionError> {
         let device = self.device_for(&request.pseudonym).await?;
         let expires_at = epoch_secs(SystemTime::now() + self.device_request_lifetime);
+        let signature_id = random_hex(32);
         let session = Session {
             id: random_hex(16),
             client_id: client.id.clone(),
-            correlation_id: random_hex(16),
+            correlation_id: signature_id.clone(),
             digest_hex: hex::encode(&request.digest),
             hash_type: request.hash_type,
             format: request.format,
@@ -193,7 +196,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             expires_at,
             status: Status::Pending,
         };
-        let (session, queued) = self.queue_for_device(session, &device, None).await?;
+        let (session, queued) = self.queue_for_device(session, &device, None, signature_id).await?;
         Ok((session, queued.signature_id))
     }
 
@@ -205,17 +208,19 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     pub async fn sign_with_device(&self, token: &str, pseudonym: &str) -> Result<Session, SessionError> {
         let session = self.open(token).await?;
         let device = self.device_for(pseudonym.trim()).await?;
-        let (session, _) = self.queue_for_device(session, &device, Some("pending")).await?;
+        let (session, _) = self.queue_for_device(session, &device, Some("pending"), random_hex(32)).await?;
         Ok(session)
     }
 
-    /// Prepare the signed attributes for `device`, queue the request and move `session` (from
-    /// `from`, or new) to `device`, in one store transaction; wake polling devices.
+    /// Prepare the signed attributes for `device`, queue the request (redeemable as
+    /// `signature_id`) and move `session` (from `from`, or new) to `device`, in one store
+    /// transaction; wake polling devices.
     async fn queue_for_device(
         &self,
         mut session: Session,
         device: &DeviceCertificateRow,
         from: Option<&str>,
+        signature_id: String,
     ) -> Result<(Session, DeviceRequest), SessionError> {
         let certificate = Certificate::from_der(&device.der).map_err(|_| SessionError::UnknownPseudonym)?;
         let profile = profile_of(&session.format);
@@ -224,7 +229,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         let expires = (SystemTime::now() + self.device_request_lifetime).min(session.expires());
         let request = DeviceRequest {
             request_id: random_hex(16),
-            signature_id: random_hex(32),
+            signature_id,
             certificate_id: device.certificate_id.clone(),
             data_to_be_displayed: session.data_to_be_displayed.clone(),
             digest_hex: session.digest_hex.clone(),

@@ -143,3 +143,76 @@ fn backfill_key_digests(conn: &Connection) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn openssl(args: &[&str]) -> Vec<u8> {
+        let out = std::process::Command::new("openssl").args(args).output().expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
+    #[test]
+    fn a_version_3_store_is_migrated_and_its_device_keys_get_their_digests() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, spki) = (dir.path().join("cert.der"), dir.path().join("spki.der"));
+        let key = dir.path().join("key.pem");
+        let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-subj",
+            "/CN=device",
+            "-keyout",
+            &path(&key),
+            "-outform",
+            "DER",
+            "-out",
+            &path(&cert),
+        ]);
+        openssl(&["pkey", "-in", &path(&key), "-pubout", "-outform", "DER", "-out", &path(&spki)]);
+        let expected = hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(&std::fs::read(&spki).unwrap()));
+
+        let mut conn = Connection::open_in_memory().unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute(
+            "INSERT INTO device_certificates VALUES ('id-1', 'jane', 'jane-phone', '01', ?1, 'ACTIVE', NULL, 0, 9999999999, 'REMOTE_SCD_SIM', 'r', 0)",
+            [std::fs::read(&cert).unwrap()],
+        )
+        .unwrap();
+
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+        assert_eq!(version, MIGRATIONS.len() as i64);
+        let (pseudonym, digest): (String, String) = conn
+            .query_row(
+                "SELECT pseudonym, key_sha256 FROM device_certificates WHERE certificate_id = 'id-1'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((pseudonym.as_str(), digest), ("jane-phone", expected));
+        // One live certificate per pseudonym.
+        let second = conn.execute(
+            "INSERT INTO device_certificates VALUES ('id-2', 'jane', 'jane-phone', '02', x'00', 'ACTIVE', NULL, 0, 0, 't', 'r', 0, NULL)",
+            [],
+        );
+        assert!(second.is_err());
+        conn.execute("UPDATE device_certificates SET state = 'REVOKED' WHERE certificate_id = 'id-1'", []).unwrap();
+        conn.execute(
+            "INSERT INTO device_certificates VALUES ('id-2', 'jane', 'jane-phone', '02', x'00', 'ACTIVE', NULL, 0, 0, 't', 'r', 0, NULL)",
+            [],
+        )
+        .unwrap();
+    }
+}

@@ -157,3 +157,61 @@ fn the_flow_without_a_browser_and_what_the_demo_refuses() {
     );
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 }
+
+#[test]
+fn a_visitor_signs_with_the_reference_device() {
+    let (token, _daemon, addr) = demo();
+    // The demo's recipe: a mock token for the device's owner, then esign-device.
+    let (status, id_token) = http_get(addr, "/demo/id-token?name=Jane+Citizen&sub=DEMO-0002");
+    assert_eq!(status, 200, "{id_token}");
+    assert_eq!(http_get(addr, "/demo/id-token?name=Jane+Citizen").0, 400);
+    std::fs::write(token.path("token.txt"), id_token.trim()).unwrap();
+    std::fs::write(token.path("device-pin"), "2468\n").unwrap();
+    let device = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"))
+            .args(["--server", &format!("http://{addr}")])
+            .args(["--key-file", token.path("phone.key").to_str().unwrap()])
+            .args(["--pin-file", token.path("device-pin").to_str().unwrap()])
+            .args(["--state", token.path("phone.json").to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    common::oracle::assert_ok(&device(&["keygen"]), "esign-device keygen");
+    let token_file = token.path("token.txt");
+    let enrolled = device(&["enroll", "--id-token-file", token_file.to_str().unwrap(), "--pseudonym", "jane"]);
+    common::oracle::assert_ok(&enrolled, "esign-device enroll");
+
+    // The demo eService's session, signed with the device from the signing page.
+    let digest = esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT);
+    let body = format!(r#"{{"hash":"{}","fileName":"minutes.txt"}}"#, STANDARD.encode(digest));
+    let (status, started) = http(addr, "POST", "/demo/start", Some("application/json"), body.as_bytes());
+    assert_eq!(status, 200);
+    let redirect: Value = serde_json::from_slice(&started).unwrap();
+    let session_token = redirect["redirectUrl"].as_str().unwrap().split("token=").nth(1).unwrap().to_owned();
+    let (status, _, waiting) = common::http_full(
+        addr,
+        "POST",
+        "/sign/interactive/device",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={session_token}&pseudonym=jane").as_bytes(),
+    );
+    assert_eq!(status, 303);
+    let served = device(&["serve", "--count", "1", "--wait", "5"]);
+    common::oracle::assert_ok(&served, "esign-device serve");
+    assert!(text(&served.stdout).contains("Demo: minutes.txt"), "{}", text(&served.stdout));
+    let (status, _, done) = common::http_full(addr, "GET", &waiting.unwrap(), &[], b"");
+    assert_eq!(status, 303);
+    let done = done.unwrap();
+    let done_path = done.strip_prefix(&format!("http://{addr}")).unwrap_or(&done);
+    let (status, page) = http_get(addr, done_path);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("CN=Jane Citizen"), "{page}");
+    let download = page.split("href=\"/demo/download/").nth(1).unwrap().split('"').next().unwrap();
+    let (status, p7s) = http(addr, "GET", &format!("/demo/download/{download}"), None, &[]);
+    assert_eq!(status, 200);
+    std::fs::write(token.path("signature.p7s"), p7s).unwrap();
+    let document = token.path("minutes.txt");
+    std::fs::write(&document, DOCUMENT).unwrap();
+    run_the_shown_command(&token, addr, &page, &document).unwrap();
+}

@@ -130,6 +130,15 @@ impl MockIdp {
     }
 }
 
+impl MockIdp {
+    /// The claims of a token for a device's owner, without a browser: what the demo's
+    /// `esign-device enroll` presents (the mock believes any name, as its login page does).
+    pub fn device_owner_claims(&self, name: &str, subject: &str, client_id: &str) -> Value {
+        let now = crate::jose::claims::now();
+        json!({ "iss": self.issuer, "aud": client_id, "sub": subject, "name": name, "iat": now, "exp": now + 300 })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,9 +66,37 @@ pub fn page() -> Response<Body> {
          The file never leaves your browser; only its SHA-256 does.</p>\
          <form id=\"demo\"><label for=\"file\">File to sign</label><input id=\"file\" type=\"file\" required>\
          <p><button type=\"submit\" id=\"start\">Sign it</button></p></form>\
-         <p>SHA-256: <code id=\"hash\">–</code></p><p id=\"status\" role=\"status\"></p>",
+         <p>SHA-256: <code id=\"hash\">–</code></p><p id=\"status\" role=\"status\"></p>\
+         <h2>Or sign with your own device</h2>\
+         <p>Enrol the reference device <code>esign-device</code> once, keep it serving, then choose \
+         \u{201c}Sign with my device\u{201d} on the signing page:</p>\
+         <pre>curl -s 'http://127.0.0.1:8080/demo/id-token?name=Jane+Citizen&amp;sub=DEMO-0002' &gt; token.txt\n\
+D=\"target/debug/esign-device --key-file phone.key --state phone.json\"\n\
+$D keygen\n$D enroll --id-token-file token.txt --pseudonym jane\n$D serve</pre>",
         true,
     )
+}
+
+/// `GET /demo/id-token?name=&sub=`: a mock ID-provider token for a device's owner (plain text),
+/// for `esign-device enroll --id-token-file`. Demo profile only, like the mock provider.
+pub async fn id_token<K: KeyStore, S: Store>(
+    state: &AppState<K, S>,
+    demo: &Demo,
+    request: &Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    let query = form::parse(request.uri().query().unwrap_or(""));
+    let get = |name| form::get(&query, name).map(str::trim).filter(|v| !v.is_empty() && v.len() <= 200);
+    let (Some(name), Some(subject)) = (get("name"), get("sub")) else {
+        return Err(ApiError::bad_request("name and sub are required (up to 200 characters each)"));
+    };
+    let client_id = state.identity.config().client_id.clone();
+    let claims = demo.idp.device_owner_claims(name, subject, &client_id);
+    let token = state.service.sign_jws("JWT", claims.to_string().into_bytes()).await?;
+    let mut response = Response::new(Body::from(format!("{token}\n")));
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+    Ok(response)
 }
 
 /// `GET /demo/demo.js`

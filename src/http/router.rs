@@ -147,6 +147,7 @@ async fn demo_route<K: KeyStore, S: Store>(
         "/demo/demo.js" if get => demo::script(),
         "/demo/start" if post => answer(demo::start(state, request).await),
         "/demo/done" if get => demo::done(state, demo, &request).await,
+        "/demo/id-token" if get => answer(demo::id_token(state, demo, &request).await),
         p if get && p.starts_with("/demo/download/") => demo::download(demo, &p["/demo/download/".len()..]),
         "/mock-idp/.well-known/openid-configuration" if get => demo::discovery(demo),
         "/mock-idp/authorize" if get => demo::authorize_page(demo, &request),

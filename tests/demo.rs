@@ -33,6 +33,21 @@ fn demo() -> (TokenDir, Daemon, SocketAddr) {
     (token, daemon, addr)
 }
 
+/// The result page at `done_path` names `signer`; its download verifies with the command it
+/// shows.
+fn download_and_verify(token: &TokenDir, addr: SocketAddr, done_path: &str, signer: &str) {
+    let (status, page) = http_get(addr, done_path);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(signer), "{page}");
+    let download = page.split("href=\"/demo/download/").nth(1).unwrap().split('"').next().unwrap();
+    let (status, p7s) = http(addr, "GET", &format!("/demo/download/{download}"), None, &[]);
+    assert_eq!(status, 200);
+    std::fs::write(token.path("signature.p7s"), p7s).unwrap();
+    let document = token.path("minutes.txt");
+    std::fs::write(&document, DOCUMENT).unwrap();
+    run_the_shown_command(token, addr, &page, &document).unwrap();
+}
+
 fn node(dir: &str, args: &[&str]) -> Value {
     serde_json::from_str(&common::node(dir, args)).unwrap()
 }
@@ -120,16 +135,7 @@ fn the_flow_without_a_browser_and_what_the_demo_refuses() {
     assert!(query.starts_with("signatureId="), "{landed}");
 
     let done_path = landed.strip_prefix(&format!("http://{addr}")).unwrap();
-    let (status, page) = http_get(addr, done_path);
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("CN=Bo Citizen"), "{page}");
-    let download = page.split("href=\"/demo/download/").nth(1).unwrap().split('"').next().unwrap();
-    let (status, p7s) = http(addr, "GET", &format!("/demo/download/{download}"), None, &[]);
-    assert_eq!(status, 200);
-    std::fs::write(token.path("signature.p7s"), p7s).unwrap();
-    let document = token.path("minutes.txt");
-    std::fs::write(&document, DOCUMENT).unwrap();
-    run_the_shown_command(&token, addr, &page, &document).unwrap();
+    download_and_verify(&token, addr, done_path, "CN=Bo Citizen");
 
     // The signature is redeemed once; coming back shows that it is gone.
     let (status, _) = http_get(addr, done_path);
@@ -204,14 +210,5 @@ fn a_visitor_signs_with_the_reference_device() {
     assert_eq!(status, 303);
     let done = done.unwrap();
     let done_path = done.strip_prefix(&format!("http://{addr}")).unwrap_or(&done);
-    let (status, page) = http_get(addr, done_path);
-    assert_eq!(status, 200, "{page}");
-    assert!(page.contains("CN=Jane Citizen"), "{page}");
-    let download = page.split("href=\"/demo/download/").nth(1).unwrap().split('"').next().unwrap();
-    let (status, p7s) = http(addr, "GET", &format!("/demo/download/{download}"), None, &[]);
-    assert_eq!(status, 200);
-    std::fs::write(token.path("signature.p7s"), p7s).unwrap();
-    let document = token.path("minutes.txt");
-    std::fs::write(&document, DOCUMENT).unwrap();
-    run_the_shown_command(&token, addr, &page, &document).unwrap();
+    download_and_verify(&token, addr, done_path, "CN=Jane Citizen");
 }

@@ -13,13 +13,12 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 use x509_cert::attr::Attributes;
 
-use super::one_time::{Signed, builtin_token, verified_token};
+use super::stamp::Signed;
 use super::{ServiceError, SignatureRecord, SigningService, Timestamper};
 use crate::cms::Profile;
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
 use crate::hsm::{HashAlgorithm, KeyStore, SignatureScheme};
 use crate::pki::verify::{VerifyError, verify_message};
-use crate::tsa::builtin::sha256_imprint;
 
 /// The signature scheme a device key signs with for documents hashed with `hash`: ECDSA or
 /// RSASSA-PKCS1-v1_5 with the same hash, as for one-time keys.
@@ -100,32 +99,19 @@ impl<K: KeyStore> SigningService<K> {
             },
             &chain,
         )?;
-        let mut signed = Signed { message, leaf: answer.certificate.clone() };
-        let service = Arc::clone(self);
+        let signed = Signed {
+            message,
+            leaf: answer.certificate.clone(),
+            digest: answer.digest,
+            profile: answer.profile,
+            hash: answer.hash,
+        };
         match &self.timestamper {
             Timestamper::Builtin(_) => {
-                self.blocking(move |session| {
-                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("matched above") };
-                    let inventory = service.inventory();
-                    let imprint = sha256_imprint(signed.message.signature_value())?;
-                    let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
-                    signed.message.add_timestamp(&token)?;
-                    service.finish(signed, &answer.digest, answer.profile, answer.hash, builtin_token)
-                })
-                .await
+                let service = Arc::clone(self);
+                self.blocking(move |session| service.stamp_in_session(session, &service.inventory(), signed)).await
             }
-            Timestamper::External(client) => {
-                let stamped = client.timestamp(signed.message.signature_value()).await?;
-                signed.message.add_timestamp(&stamped.token)?;
-                let tst_info = stamped.tst_info;
-                tokio::task::spawn_blocking(move || {
-                    service.finish(signed, &answer.digest, answer.profile, answer.hash, |_, imprint| {
-                        verified_token(tst_info, imprint)
-                    })
-                })
-                .await
-                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
-            }
+            Timestamper::External(client) => self.stamp_externally(client, signed).await,
         }
     }
 }

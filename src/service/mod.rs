@@ -12,6 +12,7 @@ mod error;
 mod one_time;
 mod readiness;
 mod record;
+mod stamp;
 
 use std::sync::{Arc, RwLock};
 

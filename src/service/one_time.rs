@@ -3,8 +3,8 @@
 //! 1. validate the request — before the HSM is touched;
 //! 2. in one HSM session: generate the ephemeral key, issue its one-minute certificate with the
 //!    CA key, sign the CAdES signed attributes, destroy the key;
-//! 3. timestamp the signature value (built-in TSA in the same session, or external TSAs);
-//! 4. assemble CAdES B-T and verify it before returning ([`super::checks`]).
+//! 3. timestamp the signature value (built-in TSA in the same session, or external TSAs) and
+//!    verify the result before returning ([`super::stamp`], [`super::checks`]).
 //!
 //! The ephemeral key is an [`crate::hsm::EphemeralKey`]: it is destroyed explicitly as soon as
 //! it has signed, and by its guard on every other path.
@@ -15,14 +15,13 @@ use std::time::{Instant, SystemTime};
 use const_oid::db::rfc5911;
 use x509_cert::Certificate;
 
-use super::checks::{Checked, verify_before_return};
+use super::stamp::Signed;
 use super::{Handle, ServiceError, SignatureRecord, SigningService, Timestamper};
 use crate::cms::Profile;
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
 use crate::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
 use crate::identity::Identity;
 use crate::preflight::Inventory;
-use crate::tsa::builtin::sha256_imprint;
 
 /// What to sign, for whom.
 #[derive(Clone, Debug)]
@@ -35,32 +34,6 @@ pub struct OneTimeRequest {
     pub hash: HashAlgorithm,
     /// CAdES or PAdES.
     pub profile: Profile,
-}
-
-/// A signature without its timestamp yet, and the certificate that made it.
-pub(super) struct Signed {
-    pub(super) message: SignedMessage,
-    pub(super) leaf: Certificate,
-}
-
-/// The check of a token the built-in TSA signed a moment ago in the same HSM session, whose
-/// certificate start-up checked: what can go wrong in between is our encoding, so its TSTInfo
-/// is decoded and its imprint checked rather than its signature verified again (about 100 µs;
-/// external tokens are verified fully).
-pub(super) fn builtin_token(
-    token: &[u8],
-    imprint: &crate::tsa::asn1::MessageImprint,
-) -> Result<crate::tsa::asn1::TstInfo, crate::tsa::Error> {
-    verified_token(crate::tsa::verify::tst_info(token)?, imprint)
-}
-
-/// The check of a token the TSA client verified already (signature, trust, nonce): it must
-/// cover this signature value.
-pub(super) fn verified_token(
-    tst_info: crate::tsa::asn1::TstInfo,
-    imprint: &crate::tsa::asn1::MessageImprint,
-) -> Result<crate::tsa::asn1::TstInfo, crate::tsa::Error> {
-    if &tst_info.message_imprint == imprint { Ok(tst_info) } else { Err(crate::tsa::Error::ImprintMismatch) }
 }
 
 impl<K: KeyStore> SigningService<K> {
@@ -107,35 +80,19 @@ impl<K: KeyStore> SigningService<K> {
             Timestamper::Builtin(_) => {
                 self.blocking(move |session| {
                     let inventory = service.inventory();
-                    let mut signed = service.sign_in_hsm(session, &inventory, &req)?;
-                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("matched above") };
-                    let imprint = sha256_imprint(signed.message.signature_value())?;
-                    let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
-                    signed.message.add_timestamp(&token)?;
-                    service.finish(signed, &req.digest, req.profile, req.hash, builtin_token)
+                    let signed = service.sign_in_hsm(session, &inventory, &req)?;
+                    service.stamp_in_session(session, &inventory, signed)
                 })
                 .await
             }
             Timestamper::External(client) => {
-                let mut signed = self
+                let signed = self
                     .blocking(move |session| {
                         let inventory = service.inventory();
                         service.sign_in_hsm(session, &inventory, &req)
                     })
                     .await?;
-                // The client verified the token (signature, trust, imprint, nonce) already.
-                let stamped = client.timestamp(signed.message.signature_value()).await?;
-                signed.message.add_timestamp(&stamped.token)?;
-                let service = Arc::clone(self);
-                let req = Arc::clone(request);
-                let tst_info = stamped.tst_info;
-                tokio::task::spawn_blocking(move || {
-                    service.finish(signed, &req.digest, req.profile, req.hash, |_, imprint| {
-                        verified_token(tst_info, imprint)
-                    })
-                })
-                .await
-                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+                self.stamp_externally(client, signed).await
             }
         }
     }
@@ -181,39 +138,7 @@ impl<K: KeyStore> SigningService<K> {
             },
             &chain,
         )?;
-        Ok(Signed { message, leaf })
-    }
-
-    /// Step 4: encode and check; only a signature that passes every rule is returned.
-    pub(super) fn finish(
-        &self,
-        signed: Signed,
-        digest: &[u8],
-        profile: Profile,
-        hash: HashAlgorithm,
-        verify_token: impl FnOnce(
-            &[u8],
-            &crate::tsa::asn1::MessageImprint,
-        ) -> Result<crate::tsa::asn1::TstInfo, crate::tsa::Error>,
-    ) -> Result<SignatureRecord, ServiceError> {
-        let cms = signed.message.to_der()?;
-        let Checked { signing_time, token, tst_info } =
-            verify_before_return(&cms, digest, &signed.leaf, profile, verify_token)?;
-        let validity = signed.leaf.tbs_certificate().validity();
-        Ok(SignatureRecord {
-            leaf_serial: hex::encode(signed.leaf.tbs_certificate().serial_number().as_bytes()),
-            timestamp_serial: hex::encode(tst_info.serial_number.as_bytes()),
-            not_before: validity.not_before.to_system_time(),
-            not_after: validity.not_after.to_system_time(),
-            gen_time: tst_info.gen_time.to_system_time(),
-            signing_time,
-            timestamp_token: token,
-            chain: self.ca.chain().to_vec(),
-            leaf: signed.leaf,
-            cms,
-            profile,
-            hash,
-        })
+        Ok(Signed { message, leaf, digest: request.digest.clone(), profile: request.profile, hash: request.hash })
     }
 }
 

@@ -4,17 +4,11 @@
 // saved, and any errors the pages wrote to the console.
 //
 //   node demo.mjs BASE_URL FILE NAME OUT_DIR
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 import path from 'node:path';
 
 const [base, file, name, outDir] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // No sandbox: CI runs as root in a container. The rest keeps Chromium off the network.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-quic',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ acceptDownloads: true, locale: 'en-GB' });
   const page = await context.newPage();

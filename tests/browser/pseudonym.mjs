@@ -7,16 +7,10 @@
 // the signing page's text, the final URL and console errors.
 //
 //   node pseudonym.mjs URL PSEUDONYM CALLBACK
-import { chromium } from 'playwright-core';
+import { launch } from './chromium.mjs';
 
 const [url, pseudonym, callback] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // No sandbox: CI runs as root in a container. The rest keeps Chromium off the network.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-quic',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ locale: 'en-GB' });
   const page = await context.newPage();

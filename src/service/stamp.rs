@@ -1,0 +1,104 @@
+//! The last steps every signature takes, whoever made it (a one-time key in the HSM or the
+//! user's own device): the signature-time-stamp over its value (DESIGN §3 step 4), then the
+//! checks before returning ([`super::checks`]). Only a signature that passes every rule becomes a
+//! [`SignatureRecord`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use x509_cert::Certificate;
+
+use super::checks::{Checked, verify_before_return};
+use super::{Handle, ServiceError, SignatureRecord, SigningService, Timestamper};
+use crate::cms::Profile;
+use crate::cms::assemble::SignedMessage;
+use crate::hsm::{HashAlgorithm, KeyStore};
+use crate::preflight::Inventory;
+use crate::tsa::asn1::{MessageImprint, TstInfo};
+use crate::tsa::builtin::sha256_imprint;
+use crate::tsa::client::TsaClient;
+
+/// A signature without its time-stamp yet: the SignedData, the certificate that made it, and
+/// what it must sign (the caller's digest, under `profile`, hashed with `hash`).
+pub(super) struct Signed {
+    pub(super) message: SignedMessage,
+    pub(super) leaf: Certificate,
+    pub(super) digest: Vec<u8>,
+    pub(super) profile: Profile,
+    pub(super) hash: HashAlgorithm,
+}
+
+/// The check of a token the built-in TSA signed a moment ago in the same HSM session, whose
+/// certificate start-up checked: what can go wrong in between is our encoding, so its TSTInfo
+/// is decoded and its imprint checked rather than its signature verified again (about 100 µs;
+/// external tokens are verified fully).
+fn builtin_token(token: &[u8], imprint: &MessageImprint) -> Result<TstInfo, crate::tsa::Error> {
+    verified_token(crate::tsa::verify::tst_info(token)?, imprint)
+}
+
+/// The check of a token the TSA client verified already (signature, trust, nonce): it must
+/// cover this signature value.
+fn verified_token(tst_info: TstInfo, imprint: &MessageImprint) -> Result<TstInfo, crate::tsa::Error> {
+    if &tst_info.message_imprint == imprint { Ok(tst_info) } else { Err(crate::tsa::Error::ImprintMismatch) }
+}
+
+impl<K: KeyStore> SigningService<K> {
+    /// Time-stamp `signed` with the built-in TSA, whose key is in the same HSM (`session`), and
+    /// check the result.
+    pub(super) fn stamp_in_session(
+        &self,
+        session: &K::Session,
+        inventory: &Inventory<Handle<K>>,
+        mut signed: Signed,
+    ) -> Result<SignatureRecord, ServiceError> {
+        let Timestamper::Builtin(tsa) = &self.timestamper else {
+            unreachable!("only called when the built-in TSA stamps")
+        };
+        let imprint = sha256_imprint(signed.message.signature_value())?;
+        let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
+        signed.message.add_timestamp(&token)?;
+        self.finish(signed, builtin_token)
+    }
+
+    /// Time-stamp `signed` at the external TSAs (the client verifies the token: signature,
+    /// trust, imprint, nonce) and check the result on the blocking pool.
+    pub(super) async fn stamp_externally(
+        self: &Arc<Self>,
+        client: &TsaClient,
+        mut signed: Signed,
+    ) -> Result<SignatureRecord, ServiceError> {
+        let stamped = client.timestamp(signed.message.signature_value()).await?;
+        signed.message.add_timestamp(&stamped.token)?;
+        let service = Arc::clone(self);
+        let tst_info = stamped.tst_info;
+        tokio::task::spawn_blocking(move || service.finish(signed, |_, imprint| verified_token(tst_info, imprint)))
+            .await
+            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+    }
+
+    /// Encode and check; only a signature that passes every rule is returned.
+    fn finish(
+        &self,
+        signed: Signed,
+        verify_token: impl FnOnce(&[u8], &MessageImprint) -> Result<TstInfo, crate::tsa::Error>,
+    ) -> Result<SignatureRecord, ServiceError> {
+        let cms = signed.message.to_der()?;
+        let Checked { signing_time, token, tst_info } =
+            verify_before_return(&cms, &signed.digest, &signed.leaf, signed.profile, verify_token)?;
+        let validity = signed.leaf.tbs_certificate().validity();
+        Ok(SignatureRecord {
+            leaf_serial: hex::encode(signed.leaf.tbs_certificate().serial_number().as_bytes()),
+            timestamp_serial: hex::encode(tst_info.serial_number.as_bytes()),
+            not_before: validity.not_before.to_system_time(),
+            not_after: validity.not_after.to_system_time(),
+            gen_time: tst_info.gen_time.to_system_time(),
+            signing_time,
+            timestamp_token: token,
+            chain: self.ca.chain().to_vec(),
+            leaf: signed.leaf,
+            cms,
+            profile: signed.profile,
+            hash: signed.hash,
+        })
+    }
+}

@@ -345,7 +345,9 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         let mut finished = row.clone();
         finished.status = "signed".into();
         if !self.store.finish_device_request(&finished, &done.to_row(), Some(&signature)).await? {
-            return Err(SessionError::DeviceRequestClosed("answered".into()));
+            // It ended while the signature was being finished (expired, withdrawn, answered).
+            let now = self.store.device_request(request_id).await?.map(|row| row.status);
+            return Err(SessionError::DeviceRequestClosed(now.unwrap_or_else(|| "gone".into())));
         }
         tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, request_id, timestamp_serial = %record.timestamp_serial, "device signature made");
         self.notify(&done);

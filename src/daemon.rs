@@ -170,10 +170,15 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             jwks,
             max_tsa_request: config.tsa.max_request_bytes,
         });
-        tokio::spawn(sweep(store, sessions, devices, config.store.sweep_interval));
+        tokio::spawn(sweep(store, Arc::clone(&sessions), devices, config.store.sweep_interval));
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
-        http::serve(listener, state, shutdown_signal(), config.server.drain).await;
+        let shutdown = async move {
+            shutdown_signal().await;
+            // Devices waiting in long polls are answered now, so the drain need not wait for them.
+            sessions.stop_device_polls();
+        };
+        http::serve(listener, state, shutdown, config.server.drain).await;
         Ok(())
     })
 }

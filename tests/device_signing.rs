@@ -44,11 +44,12 @@ fn sha256_hex(text: &str) -> String {
 /// esignd with a real provider, eServices `eservice-a` (API key "key-a", with a webhook) and
 /// `eservice-b` ("key-b").
 fn setup() -> Setup {
-    setup_with("")
+    setup_with("", &[])
 }
 
-/// As [`setup`], with more configuration.
-fn setup_with(extra: &str) -> Setup {
+/// As [`setup`], with more configuration (`extra` TOML, and `env` overrides such as
+/// `ESIGND__SERVER__DRAIN_SECS` for sections the token's file has already).
+fn setup_with(extra: &str, env: &[(&str, &str)]) -> Setup {
     let provider = Provider::start(&[]);
     let webhooks = Arc::new(Mutex::new(Vec::new()));
     let received = Arc::clone(&webhooks);
@@ -69,7 +70,11 @@ fn setup_with(extra: &str) -> Setup {
     let existing = std::fs::read_to_string(token.config()).unwrap();
     std::fs::write(token.config(), existing + &config).unwrap();
     std::fs::write(token.path("device-pin"), format!("{PIN}\n")).unwrap();
-    let mut daemon = Daemon::start(&token);
+    let mut daemon = Daemon::start_with({
+        let mut command = common::daemon::esignd(&token);
+        command.envs(env.iter().copied());
+        command
+    });
     let addr = daemon.listening_on();
     Setup { token, provider, daemon, addr, webhooks }
 }
@@ -528,7 +533,7 @@ fn a_device_whose_key_lives_on_a_softhsm_token_signs() {
 
 #[test]
 fn an_unanswered_request_expires_and_the_eservice_is_told() {
-    let setup = setup_with("\n[devices]\nrequest_timeout_secs = 5\n[store]\nsweep_interval_secs = 1\n");
+    let setup = setup_with("\n[devices]\nrequest_timeout_secs = 5\n[store]\nsweep_interval_secs = 1\n", &[]);
     let watch = setup.device("watch");
     setup.enrol(&watch, "jane", "jane-watch");
     let jwt = setup.pseudonym_token("key-a", "jane-watch").1["jwt"].as_str().unwrap().to_owned();
@@ -559,6 +564,31 @@ fn an_unanswered_request_expires_and_the_eservice_is_told() {
     let auth = format!("Bearer {jwt}");
     let (status, listed) = api(setup.addr, "GET", "/v1/device/requests?wait=0", &[("Authorization", &auth)], None);
     assert_eq!((status, &listed["requests"]), (200, &json!([])), "{listed}");
+}
+
+#[test]
+fn a_stopping_daemon_answers_the_devices_waiting_for_requests() {
+    let mut setup = setup_with("", &[("ESIGND__SERVER__DRAIN_SECS", "60")]);
+    let watch = setup.device("watch");
+    setup.enrol(&watch, "jane", "jane-watch");
+    let key = unlock(&watch.key);
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(&watch.state).unwrap()).unwrap();
+    let pem = state["certificate"].as_str().unwrap();
+    let der = der::Encode::to_der(&<x509_cert::Certificate as der::DecodePem>::from_pem(pem).unwrap()).unwrap();
+    let jwt = esignd::device_client::jwt::make(&key, &der, "jane-watch", &format!("http://{}", setup.addr)).unwrap();
+    let addr = setup.addr;
+    let poll = std::thread::spawn(move || {
+        let auth = format!("Bearer {jwt}");
+        api(addr, "GET", "/v1/device/requests?wait=30", &[("Authorization", &auth)], None)
+    });
+    // Let the poll reach the daemon and wait there, then stop the daemon.
+    std::thread::sleep(Duration::from_secs(1));
+    setup.daemon.signal("TERM");
+    let (status, listed) = poll.join().unwrap();
+    assert_eq!((status, &listed["requests"]), (200, &json!([])), "{listed}");
+    assert_eq!(setup.daemon.wait_exit(), Some(0));
+    let log = setup.daemon.log();
+    assert!(log.contains("\"drained\"") && !log.contains("drain deadline reached"), "{log}");
 }
 
 /// A device JWT with the given claims, signed by `key`, naming `certificate_der`.

@@ -267,7 +267,8 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
             let rows = self.store.pending_device_requests(&device.certificate_id, SystemTime::now()).await?;
-            if !rows.is_empty() || tokio::time::Instant::now() >= deadline {
+            let stopping = self.stopping.load(std::sync::atomic::Ordering::Acquire);
+            if !rows.is_empty() || stopping || tokio::time::Instant::now() >= deadline {
                 return rows.iter().map(DeviceRequest::from_row).collect();
             }
             tokio::select! {
@@ -275,6 +276,13 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
                 () = tokio::time::sleep_until(deadline) => {}
             }
         }
+    }
+
+    /// The daemon is stopping: answer every long poll now (with what is pending) and every
+    /// later one at once.
+    pub fn stop_device_polls(&self) {
+        self.stopping.store(true, std::sync::atomic::Ordering::Release);
+        self.device_waiters.notify_waiters();
     }
 
     /// The device's answer to request `request_id`. A signature that does not verify changes

@@ -136,6 +136,7 @@ pub struct SessionService<K: KeyStore, S: Store> {
     retry: Retry,
     device_request_lifetime: Duration,
     device_waiters: tokio::sync::Notify,
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// Everything a session service is made of.
@@ -189,6 +190,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             retry,
             device_request_lifetime,
             device_waiters: tokio::sync::Notify::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

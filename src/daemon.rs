@@ -169,6 +169,7 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             public_url: config.server.public_url.clone(),
             jwks,
             max_tsa_request: config.tsa.max_request_bytes,
+            binding_partners: config.devices.binding_partners.clone(),
         });
         tokio::spawn(sweep(store, Arc::clone(&sessions), devices, config.store.sweep_interval));
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");

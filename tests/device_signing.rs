@@ -685,6 +685,11 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
     assert_eq!((status, said["status"].as_str()), (200, Some("signed")), "{said}");
     ours.assert_answer("/v1/device/requests/{requestId}", "post", "200", &said, &["requestId", "status"]);
     assert_eq!(answer("twelve", &body).0, 409, "answered already");
+    // Without registered binding partners, wallet binding is off.
+    let headers = [("partner-id", "mimoto"), ("partner-api-key", "partner-key")];
+    let (status, said) =
+        api(setup.addr, "POST", "/binding/wallet-binding", &headers, Some(&json!({ "requestTime": "x" })));
+    assert_eq!(status, 403, "{said}");
     let (status, response) = setup.redeem("key-a", &signature_id);
     assert_eq!(status, 200, "{response}");
     setup.judge("after-bad-answers", &response, &phone);
@@ -692,7 +697,8 @@ fn bad_device_jwts_and_bad_signatures_change_nothing() {
 
 /// POST a wallet binding; the answer must be HTTP 200 and fit e-Signet's schema.
 fn wallet_binding(setup: &Setup, partner: &str, body: &Value) -> Value {
-    let (status, answer) = api(setup.addr, "POST", "/binding/wallet-binding", &[("partner-id", partner)], Some(body));
+    let headers = [("partner-id", partner), ("partner-api-key", "partner-key")];
+    let (status, answer) = api(setup.addr, "POST", "/binding/wallet-binding", &headers, Some(body));
     assert_eq!(status, 200, "e-Signet answers business errors with 200: {answer}");
     Spec::esignet().assert_answer("/binding/wallet-binding", "post", "200", &answer, &["responseTime", "errors"]);
     answer
@@ -700,7 +706,14 @@ fn wallet_binding(setup: &Setup, partner: &str, body: &Value) -> Value {
 
 #[test]
 fn wallets_bind_rebind_and_sign_through_the_device_api() {
-    let setup = setup();
+    let partners = format!(
+        "\n[[devices.binding_partners]]\nid = \"mimoto\"\napi_key_sha256 = \"{key}\"\n\
+         \n[[devices.binding_partners]]\nid = \"other-partner\"\napi_key_sha256 = \"{key}\"\n",
+        key = sha256_hex("partner-key")
+    );
+    let setup = setup_with(&partners, &[]);
+    std::fs::write(setup.path("partner-key"), "partner-key\n").unwrap();
+    let partner_key = setup.path("partner-key");
     let token_file = setup.path("jane.token");
     let jane = setup.provider.access_token("eservice-jwt", "jane");
     std::fs::write(&token_file, &jane).unwrap();
@@ -715,6 +728,8 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
                 individual,
                 "--partner-id",
                 partner,
+                "--partner-api-key-file",
+                partner_key.to_str().unwrap(),
             ],
         )
     };
@@ -764,6 +779,13 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     std::fs::write(&token_file, setup.provider.access_token("eservice-jwt", "bob")).unwrap();
     let out = bind(&second, "bob", "mimoto");
     assert!(!out.status.success() && text(&out.stderr).contains("duplicate_public_key"), "{}", text(&out.stderr));
+
+    // Only registered partners bind, with their key.
+    let body = json!({ "requestTime": "x", "request": {} });
+    for headers in [vec![("partner-id", "mimoto"), ("partner-api-key", "wrong")], vec![("partner-id", "stranger")]] {
+        let (status, answer) = api(setup.addr, "POST", "/binding/wallet-binding", &headers, Some(&body));
+        assert_eq!(status, 401, "{answer}");
+    }
 
     // The envelope: e-Signet's codes, HTTP 200.
     let key = serde_json::to_value(

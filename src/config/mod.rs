@@ -57,10 +57,23 @@ pub struct Config {
 }
 
 /// `[devices]`: signing with the user's own device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DevicesConfig {
     /// How long a device has to answer a signing request (default 300 s, 5 s to 30 min).
     pub request_timeout: Duration,
+    /// The partners allowed to bind wallets (`POST /binding/wallet-binding`); none: binding is
+    /// off.
+    pub binding_partners: Vec<BindingPartner>,
+}
+
+/// A wallet-binding partner (`[[devices.binding_partners]]`), e.g. MOSIP's Mimoto: it sends
+/// `partner-id` and `partner-api-key` with every binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingPartner {
+    /// Its partner id (also part of the walletUserIds it gets).
+    pub id: String,
+    /// SHA-256 of its API key (the key itself is never configured).
+    pub api_key_sha256: [u8; 32],
 }
 
 /// `[webhooks]`: delivery of session outcomes.

@@ -40,6 +40,16 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawDevices {
     pub request_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub binding_partners: Vec<RawPartner>,
+}
+
+/// `[[devices.binding_partners]]`: a wallet-binding partner.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPartner {
+    pub id: String,
+    pub api_key_sha256: String,
 }
 
 /// `[webhooks]`

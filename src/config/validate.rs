@@ -10,9 +10,9 @@ use super::raw::{
     RawWebhooks,
 };
 use super::{
-    CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig, HsmConfig, IdentityClaims, IdentityConfig,
-    KeyLabels, LogConfig, LogFormat, PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode,
-    WebhookConfig,
+    BindingPartner, CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig, HsmConfig, IdentityClaims,
+    IdentityConfig, KeyLabels, LogConfig, LogFormat, PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig,
+    TsaMode, WebhookConfig,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -435,7 +435,30 @@ fn devices(raw: RawDevices) -> Result<DevicesConfig, ConfigError> {
             reason: "5 to 1800 seconds",
         });
     }
-    Ok(DevicesConfig { request_timeout: Duration::from_secs(secs) })
+    let mut binding_partners: Vec<BindingPartner> = Vec::new();
+    for partner in raw.binding_partners {
+        let fine = (1..=64).contains(&partner.id.len())
+            && partner.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !fine || binding_partners.iter().any(|p| p.id == partner.id) {
+            return Err(ConfigError::Invalid {
+                key: "devices.binding_partners.id",
+                value: partner.id,
+                reason: "each partner needs its own id of 1 to 64 letters, digits, '.', '_' or '-'",
+            });
+        }
+        let api_key_sha256 = api_key_hash("devices.binding_partners.api_key_sha256", &partner.api_key_sha256)?;
+        binding_partners.push(BindingPartner { id: partner.id, api_key_sha256 });
+    }
+    Ok(DevicesConfig { request_timeout: Duration::from_secs(secs), binding_partners })
+}
+
+/// A configured API key hash: 64 hex characters.
+fn api_key_hash(key: &'static str, text: &str) -> Result<[u8; 32], ConfigError> {
+    hex::decode(text.trim()).ok().and_then(|h| <[u8; 32]>::try_from(h).ok()).ok_or(ConfigError::Invalid {
+        key,
+        value: text.to_owned(),
+        reason: "the SHA-256 of the API key in hex (64 characters): printf %s \"$KEY\" | sha256sum",
+    })
 }
 
 fn webhooks(raw: RawWebhooks) -> Result<WebhookConfig, ConfigError> {
@@ -464,13 +487,7 @@ fn clients(raw: Vec<RawClient>) -> Result<Vec<ClientConfig>, ConfigError> {
                 reason: "each client needs its own non-empty id",
             });
         }
-        let hash = hex::decode(client.api_key_sha256.trim()).ok().and_then(|h| <[u8; 32]>::try_from(h).ok()).ok_or(
-            ConfigError::Invalid {
-                key: "clients.api_key_sha256",
-                value: client.api_key_sha256.clone(),
-                reason: "the SHA-256 of the API key in hex (64 characters): printf %s \"$KEY\" | sha256sum",
-            },
-        )?;
+        let hash = api_key_hash("clients.api_key_sha256", &client.api_key_sha256)?;
         for url in client.callback_urls.iter().chain(client.webhook_url.iter()) {
             http_url("clients.callback_urls", url)?;
         }

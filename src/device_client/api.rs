@@ -108,7 +108,7 @@ impl Server {
     }
 
     /// `POST /binding/wallet-binding`: bind `public_jwk` to the individual, proving who they are
-    /// with an ID-provider token (challenge `IDT`).
+    /// with an ID-provider token (challenge `IDT`), as binding partner `partner` (id, API key).
     ///
     /// # Errors
     /// Transport errors; e-Signet error codes as [`DeviceClientError::Refused`].
@@ -116,7 +116,7 @@ impl Server {
         &self,
         id_token: &str,
         individual_id: &str,
-        partner_id: &str,
+        partner: (&str, &str),
         public_jwk: Value,
     ) -> Result<Certified, DeviceClientError> {
         let body = json!({
@@ -129,7 +129,11 @@ impl Server {
                 "publicKey": public_jwk,
             }
         });
-        let headers = vec![(HeaderName::from_static("partner-id"), partner_id.to_owned())];
+        let (partner_id, partner_api_key) = partner;
+        let headers = vec![
+            (HeaderName::from_static("partner-id"), partner_id.to_owned()),
+            (HeaderName::from_static("partner-api-key"), partner_api_key.to_owned()),
+        ];
         let answer =
             self.call(Method::POST, "/binding/wallet-binding", headers, Some(&body), Duration::from_secs(30)).await?;
         if let Some(error) = answer["errors"].as_array().and_then(|errors| errors.first()) {

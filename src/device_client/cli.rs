@@ -80,9 +80,12 @@ enum Command {
         /// The user's id (UIN/VID) as the ID provider knows it.
         #[arg(long)]
         individual_id: String,
-        /// The binding partner.
-        #[arg(long, default_value = "esign-device")]
+        /// The binding partner (registered in esignd's [[devices.binding_partners]]).
+        #[arg(long)]
         partner_id: String,
+        /// A file holding the partner's API key.
+        #[arg(long, value_name = "FILE")]
+        partner_api_key_file: PathBuf,
     },
     /// Answer signing requests: show each, ask for the PIN, sign (or refuse).
     Serve {
@@ -153,6 +156,7 @@ impl Cli {
     }
 }
 
+/// A token or key kept in a file (surrounding white space ignored).
 fn read_token(path: &PathBuf) -> Result<String, DeviceClientError> {
     let text =
         std::fs::read_to_string(path).map_err(|e| DeviceClientError::File(format!("{}: {e}", path.display())))?;
@@ -183,13 +187,15 @@ pub async fn run(cli: Cli) -> Result<(), DeviceClientError> {
             cli.save(&server, &certified)?;
             println!("enrolled: pseudonym={}", certified.pseudonym);
         }
-        Command::Bind { id_token_file, individual_id, partner_id } => {
+        Command::Bind { id_token_file, individual_id, partner_id, partner_api_key_file } => {
             let key = source.unlock(&cli.pin()?)?;
             let (alg, _) = key.jws();
             let jwk = crate::jose::jwk::Jwk::from_spki(&key.public_key()?, alg)
                 .map_err(|e| DeviceClientError::Key(e.to_string()))?;
             let jwk = serde_json::to_value(jwk).map_err(|e| DeviceClientError::Key(e.to_string()))?;
-            let certified = server.bind(&read_token(id_token_file)?, individual_id, partner_id, jwk).await?;
+            let partner_key = read_token(partner_api_key_file)?;
+            let certified =
+                server.bind(&read_token(id_token_file)?, individual_id, (partner_id, &partner_key), jwk).await?;
             cli.save(&server, &certified)?;
             println!("bound: walletUserId={}", certified.pseudonym);
         }

@@ -70,6 +70,8 @@ pub struct AppState<K: KeyStore, S: Store> {
     pub jwks: JwkSet,
     /// Largest `POST /tsa` body.
     pub max_tsa_request: usize,
+    /// Who may bind wallets.
+    pub binding_partners: Vec<crate::config::BindingPartner>,
 }
 
 /// Serve `listener` until `shutdown` completes, then give open connections `drain` to finish.

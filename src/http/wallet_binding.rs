@@ -2,7 +2,8 @@
 //! [`crate::devices::binding`]). As in e-Signet, business errors are answered with HTTP 200 and
 //! an `errors` list of `{errorCode, errorMessage}`; only what is not a binding request at all
 //! (wrong content type, oversized or malformed body) and outages (HSM, store, ID provider) get
-//! HTTP error statuses. The `partner-id` header names the binding partner.
+//! HTTP error statuses. The binding partner authenticates with `partner-id` and
+//! `partner-api-key` (`[[devices.binding_partners]]`; with none configured, binding is off).
 
 use std::time::SystemTime;
 
@@ -19,6 +20,7 @@ use crate::devices::DeviceError;
 use crate::devices::binding::{BindingCode, BindingError, Envelope, check_envelope};
 use crate::hsm::KeyStore;
 use crate::service::rfc3339;
+use crate::sessions::clients;
 use crate::store::Store;
 
 /// Largest request (an RSA JWK and an ID token fit easily).
@@ -41,16 +43,24 @@ pub async fn bind<K: KeyStore, S: Store>(
     state: &AppState<K, S>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let partner_id = request.headers().get("partner-id").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (partner_id, partner_key) = (header("partner-id"), header("partner-api-key"));
+    if state.binding_partners.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wallet binding is off: the operator registers binding partners in [[devices.binding_partners]]",
+        ));
+    }
+    let partner = clients::binding_partner(&state.binding_partners, &partner_id, &partner_key)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "partner-id and partner-api-key do not name a registered binding partner",
+            )
+        })?
+        .id
+        .clone();
     let envelope: Envelope = read_json(request, MAX_BODY).await?;
-    let Some(partner_id) = partner_id.filter(|p| {
-        (1..=64).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    }) else {
-        return Ok(refused(&BindingError::new(
-            BindingCode::KeyBindingFailed,
-            "the partner-id header is required (1 to 64 letters, digits, '.', '_', '-')",
-        )));
-    };
     let checked = match check_envelope(envelope, SystemTime::now()) {
         Ok(checked) => checked,
         Err(e) => return Ok(refused(&e)),
@@ -71,7 +81,7 @@ pub async fn bind<K: KeyStore, S: Store>(
             "the IDT challenge names another individual than individualId",
         )));
     }
-    let (row, replaced) = match state.devices.bind(identity, &partner_id, checked.key).await {
+    let (row, replaced) = match state.devices.bind(identity, &partner, checked.key).await {
         Ok(bound) => bound,
         Err(DeviceError::DuplicateKey) => {
             return Ok(refused(&BindingError::new(

@@ -1,5 +1,6 @@
 //! Registered eServices: who a request comes from (its `apikey`), and where it may be
-//! redirected or notified (exact URLs only — never an open redirect).
+//! redirected or notified (exact URLs only — never an open redirect); and registered
+//! wallet-binding partners (`partner-id` + `partner-api-key`).
 
 use crate::config::ClientConfig;
 use crate::hsm::HashAlgorithm;
@@ -18,6 +19,16 @@ pub fn by_id<'a>(clients: &'a [ClientConfig], id: &str) -> Option<&'a ClientConf
 /// Whether `url` is one of the client's callback URLs, exactly.
 pub fn callback_allowed(client: &ClientConfig, url: &str) -> bool {
     client.callback_urls.iter().any(|registered| registered == url)
+}
+
+/// The binding partner `id`, if `api_key` is its key (SHA-256 digests compared in constant time).
+pub fn binding_partner<'a>(
+    partners: &'a [crate::config::BindingPartner],
+    id: &str,
+    api_key: &str,
+) -> Option<&'a crate::config::BindingPartner> {
+    let digest = HashAlgorithm::Sha256.digest(api_key.as_bytes());
+    partners.iter().find(|partner| partner.id == id && constant_time_eq(&partner.api_key_sha256, &digest))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

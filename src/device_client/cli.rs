@@ -207,7 +207,17 @@ pub async fn run(cli: Cli) -> Result<(), DeviceClientError> {
             let mut handled = 0usize;
             while count.is_none_or(|n| handled < n) {
                 let jwt = super::jwt::make(&session_key, &certificate, &state.pseudonym, server.url())?;
-                for request in server.poll(&jwt, Duration::from_secs((*wait).min(30))).await? {
+                let requests = match server.poll(&jwt, Duration::from_secs((*wait).min(30))).await {
+                    Ok(requests) => requests,
+                    // esignd restarting or the network gone: try again; a refusal ends serving.
+                    Err(DeviceClientError::Http(e)) => {
+                        eprintln!("esign-device: {e}; polling again in 5 s");
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                for request in requests {
                     println!(
                         "request {}: {:?} ({}, {})",
                         request.request_id,

@@ -555,6 +555,7 @@ fn an_unanswered_request_expires_and_the_eservice_is_told() {
     let (status, answer) = setup.redeem("key-a", signature_id);
     assert_eq!(status, 410, "{answer}");
     assert!(answer["status"]["message"].as_str().unwrap().contains("expired"), "{answer}");
+
     // A device that comes late finds nothing to sign.
     let key = unlock(&watch.key);
     let state: Value = serde_json::from_str(&std::fs::read_to_string(&watch.state).unwrap()).unwrap();
@@ -564,6 +565,15 @@ fn an_unanswered_request_expires_and_the_eservice_is_told() {
     let auth = format!("Bearer {jwt}");
     let (status, listed) = api(setup.addr, "GET", "/v1/device/requests?wait=0", &[("Authorization", &auth)], None);
     assert_eq!((status, &listed["requests"]), (200, &json!([])), "{listed}");
+
+    // No eService floods a device: ten requests may wait, the eleventh is refused.
+    let token = setup.pseudonym_token("key-a", "jane-watch").1["jwt"].as_str().unwrap().to_owned();
+    for n in 0..10 {
+        assert_eq!(setup.sign_by_pseudonym("key-a", &token).0, 200, "request {n}");
+    }
+    let (status, answer) =
+        setup.sign_by_pseudonym("key-b", &setup.pseudonym_token("key-b", "jane-watch").1["jwt"].as_str().unwrap());
+    assert_eq!(status, 429, "{answer}");
 }
 
 #[test]

@@ -161,7 +161,7 @@ pub async fn device_start<K: KeyStore, S: Store>(state: &AppState<K, S>, request
     };
     match state.sessions.sign_with_device(token, pseudonym).await {
         Ok(_) => see_other(&format!("/sign/interactive/device?token={}", crate::identity::rp::form_component(token))),
-        Err(e @ (SessionError::UnknownPseudonym | SessionError::DeviceUnfit(_))) => {
+        Err(e @ (SessionError::UnknownPseudonym | SessionError::DeviceUnfit(_) | SessionError::DeviceBusy)) => {
             match state.sessions.open(token).await {
                 Ok(session) => {
                     let mut page = pages::signing(&session, token, true, Some(&e.to_string()));

@@ -69,6 +69,7 @@ impl From<SessionError> for ApiError {
                 ApiError::not_found(e.to_string())
             }
             SessionError::PseudonymToken(_) => ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
+            SessionError::DeviceBusy => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             SessionError::Store(e) => e.into(),
             SessionError::Service(e) => e.into(),
             SessionError::Auth(e) => e.into(),

@@ -31,6 +31,10 @@ use crate::store::device_requests::DeviceRequestRow;
 use crate::store::devices::DeviceCertificateRow;
 use crate::store::{SignatureRow, Store};
 
+/// The most requests that may wait for one device: more are refused (429) until it answers
+/// or they expire, so that no eService can flood a citizen's device.
+pub const MAX_PENDING_PER_DEVICE: usize = 10;
+
 /// A request queued for a device (the stored body).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DeviceRequest {
@@ -222,6 +226,10 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         from: Option<&str>,
         signature_id: String,
     ) -> Result<(Session, DeviceRequest), SessionError> {
+        let waiting = self.store.pending_device_requests(&device.certificate_id, SystemTime::now()).await?;
+        if waiting.len() >= MAX_PENDING_PER_DEVICE {
+            return Err(SessionError::DeviceBusy);
+        }
         let certificate = Certificate::from_der(&device.der).map_err(|_| SessionError::UnknownPseudonym)?;
         let profile = profile_of(&session.format);
         let digest = hex::decode(&session.digest_hex).map_err(|_| SessionError::UnknownSession)?;

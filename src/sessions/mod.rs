@@ -83,6 +83,9 @@ pub enum SessionError {
     /// The device's certificate cannot sign.
     #[error("the device certificate behind this pseudonym is {0}; only an ACTIVE certificate can sign")]
     DeviceUnfit(&'static str),
+    /// Too many requests wait for the device already.
+    #[error("{} requests already wait for this device; try again when it has answered", device::MAX_PENDING_PER_DEVICE)]
+    DeviceBusy,
     /// The pseudonym token is not acceptable.
     #[error(transparent)]
     PseudonymToken(crate::devices::pseudonym_token::PseudonymTokenError),

@@ -572,7 +572,7 @@ fn an_unanswered_request_expires_and_the_eservice_is_told() {
         assert_eq!(setup.sign_by_pseudonym("key-a", &token).0, 200, "request {n}");
     }
     let (status, answer) =
-        setup.sign_by_pseudonym("key-b", &setup.pseudonym_token("key-b", "jane-watch").1["jwt"].as_str().unwrap());
+        setup.sign_by_pseudonym("key-b", setup.pseudonym_token("key-b", "jane-watch").1["jwt"].as_str().unwrap());
     assert_eq!(status, 429, "{answer}");
 }
 

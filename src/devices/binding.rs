@@ -69,7 +69,7 @@ pub struct Challenge {
 /// The `errorCode`s of e-Signet's wallet-binding answer (its OpenAPI enumerates exactly these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindingCode {
-    /// The envelope is unusable (request time, missing parts, partner), or the binding could not
+    /// The envelope is unusable (request time, missing parts), or the binding could not
     /// be stored.
     KeyBindingFailed,
     /// The key is not a usable public JWK.

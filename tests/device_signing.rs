@@ -350,7 +350,23 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
         format!("token={token}&pseudonym=not-a-device").as_bytes(),
     );
     assert_eq!(status, 422);
-    assert!(String::from_utf8_lossy(&again).contains("no device is enrolled under this pseudonym"));
+    assert!(String::from_utf8_lossy(&again).contains("No signing device is registered under this pseudonym"));
+    // In the session's language.
+    let (_, french_page) = location(&setup, &format!("{}&lang=fr", &path), "GET", b"");
+    let french_token = query_param(&french_page, "token").unwrap();
+    let (status, again, _) = common::http_full(
+        setup.addr,
+        "POST",
+        "/sign/interactive/device",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("token={french_token}&pseudonym=not-a-device").as_bytes(),
+    );
+    assert_eq!(status, 422);
+    assert!(
+        String::from_utf8_lossy(&again).contains("Aucun appareil de signature"),
+        "{}",
+        String::from_utf8_lossy(&again)
+    );
 
     let (status, waiting_url) =
         location(&setup, "/sign/interactive/device", "POST", format!("token={token}&pseudonym=jane-phone").as_bytes());

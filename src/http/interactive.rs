@@ -162,9 +162,15 @@ pub async fn device_start<K: KeyStore, S: Store>(state: &AppState<K, S>, request
     match state.sessions.sign_with_device(token, pseudonym).await {
         Ok(_) => see_other(&format!("/sign/interactive/device?token={}", crate::identity::rp::form_component(token))),
         Err(e @ (SessionError::UnknownPseudonym | SessionError::DeviceUnfit(_) | SessionError::DeviceBusy)) => {
+            tracing::info!(error = %e, "the pseudonym typed on the signing page did not work");
+            let problem = match e {
+                SessionError::UnknownPseudonym => pages::DeviceProblem::Unknown,
+                SessionError::DeviceUnfit(_) => pages::DeviceProblem::Unfit,
+                _ => pages::DeviceProblem::Busy,
+            };
             match state.sessions.open(token).await {
                 Ok(session) => {
-                    let mut page = pages::signing(&session, token, true, Some(&e.to_string()));
+                    let mut page = pages::signing(&session, token, true, Some(problem));
                     *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                     page
                 }

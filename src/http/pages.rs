@@ -30,6 +30,20 @@ struct Words {
     sign_device: &'static str,
     waiting_heading: &'static str,
     waiting: &'static str,
+    no_device: &'static str,
+    device_unfit: &'static str,
+    device_busy: &'static str,
+}
+
+/// Why the pseudonym typed on the signing page did not work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceProblem {
+    /// No device is enrolled under it.
+    Unknown,
+    /// Its certificate is suspended, revoked or expired.
+    Unfit,
+    /// Too many requests wait for it.
+    Busy,
 }
 
 fn words(lang: Lang) -> &'static Words {
@@ -53,6 +67,9 @@ fn words(lang: Lang) -> &'static Words {
             sign_device: "Sign with my device",
             waiting_heading: "Confirm on your device",
             waiting: "Open your signing app, check what you sign and confirm with your PIN. This page moves on by itself when you are done.",
+            no_device: "No signing device is registered under this pseudonym. Check it and try again.",
+            device_unfit: "The signing device registered under this pseudonym cannot sign now (its certificate is suspended, revoked or expired).",
+            device_busy: "Too many requests are waiting on this device. Answer them on the device, then try again.",
         },
         Lang::Fr => &Words {
             title: "Signer un document",
@@ -73,6 +90,9 @@ fn words(lang: Lang) -> &'static Words {
             sign_device: "Signer avec mon appareil",
             waiting_heading: "Confirmez sur votre appareil",
             waiting: "Ouvrez votre application de signature, vérifiez ce que vous signez et confirmez avec votre code PIN. Cette page avance d’elle-même ensuite.",
+            no_device: "Aucun appareil de signature n’est enregistré sous ce pseudonyme. Vérifiez-le et réessayez.",
+            device_unfit: "L’appareil enregistré sous ce pseudonyme ne peut pas signer pour l’instant (son certificat est suspendu, révoqué ou expiré).",
+            device_busy: "Trop de demandes attendent sur cet appareil. Répondez-y sur l’appareil, puis réessayez.",
         },
         Lang::Nl => &Words {
             title: "Een document ondertekenen",
@@ -93,6 +113,9 @@ fn words(lang: Lang) -> &'static Words {
             sign_device: "Ondertekenen met mijn toestel",
             waiting_heading: "Bevestig op uw toestel",
             waiting: "Open uw ondertekeningsapp, controleer wat u ondertekent en bevestig met uw pincode. Deze pagina gaat daarna vanzelf verder.",
+            no_device: "Onder dit pseudoniem is geen ondertekeningstoestel geregistreerd. Controleer het en probeer opnieuw.",
+            device_unfit: "Het toestel onder dit pseudoniem kan nu niet ondertekenen (het certificaat is geschorst, ingetrokken of verlopen).",
+            device_busy: "Er wachten te veel verzoeken op dit toestel. Beantwoord ze op het toestel en probeer opnieuw.",
         },
         Lang::De => &Words {
             title: "Ein Dokument unterschreiben",
@@ -113,6 +136,9 @@ fn words(lang: Lang) -> &'static Words {
             sign_device: "Mit meinem Gerät unterschreiben",
             waiting_heading: "Bestätigen Sie auf Ihrem Gerät",
             waiting: "Öffnen Sie Ihre Signatur-App, prüfen Sie, was Sie unterschreiben, und bestätigen Sie mit Ihrer PIN. Danach geht diese Seite von selbst weiter.",
+            no_device: "Unter diesem Pseudonym ist kein Signaturgerät registriert. Prüfen Sie es und versuchen Sie es erneut.",
+            device_unfit: "Das Gerät unter diesem Pseudonym kann derzeit nicht unterschreiben (sein Zertifikat ist gesperrt, widerrufen oder abgelaufen).",
+            device_busy: "Auf diesem Gerät warten zu viele Anfragen. Beantworten Sie sie auf dem Gerät und versuchen Sie es erneut.",
         },
     }
 }
@@ -173,7 +199,12 @@ fn fingerprint(digest_hex: &str) -> String {
 /// The signing page of a pending session reached with `token`: the national-ID button, the
 /// pseudonym form for the user's own device (focused first when `device_first`, with
 /// `device_error` shown when the last pseudonym did not work), and Cancel.
-pub fn signing(session: &Session, token: &str, device_first: bool, device_error: Option<&str>) -> Response<Body> {
+pub fn signing(
+    session: &Session,
+    token: &str,
+    device_first: bool,
+    device_error: Option<DeviceProblem>,
+) -> Response<Body> {
     let w = words(session.lang);
     let expires = crate::service::rfc3339(session.expires());
     let main = format!(
@@ -210,7 +241,14 @@ pub fn signing(session: &Session, token: &str, device_first: bool, device_error:
             if device_error.is_some() { " aria-describedby=\"device-error\" aria-invalid=\"true\"" } else { "" },
         sign_device = escape(w.sign_device),
         device_error = device_error
-            .map(|e| format!("<p id=\"device-error\" role=\"alert\">{}</p>", escape(e)))
+            .map(|problem| {
+                let text = match problem {
+                    DeviceProblem::Unknown => w.no_device,
+                    DeviceProblem::Unfit => w.device_unfit,
+                    DeviceProblem::Busy => w.device_busy,
+                };
+                format!("<p id=\"device-error\" role=\"alert\">{}</p>", escape(text))
+            })
             .unwrap_or_default(),
         cancel = escape(w.cancel),
         expires_label = escape(w.expires),

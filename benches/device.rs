@@ -15,6 +15,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/provisioned.rs"]
+mod provisioned;
 #[path = "support/raw_cycle.rs"]
 #[allow(dead_code)] // raw_transaction_hsm_work is the one-time benchmark's
 mod raw_cycle;
@@ -23,12 +25,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use esignd::cms::Profile;
-use esignd::config::Config;
-use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, token};
-use esignd::hsm::{HashAlgorithm, KeyStore};
+use esignd::hsm::HashAlgorithm;
+use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::identity::Identity;
-use esignd::provision::{DevPlan, provision_dev};
 use esignd::service::{DeviceSignature, SigningService, device_signed_attributes};
+use provisioned::{Provisioned, provisioned};
 use raw_cycle::{DIGESTS, median, private_key, rate, raw_cycle};
 use signature::hazmat::PrehashSigner;
 
@@ -37,20 +38,7 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let (rounds, slice) = if quick { (3, Duration::from_millis(150)) } else { (9, Duration::from_millis(500)) };
 
-    let token = common::new_token(4);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pin"), common::USER_PIN).unwrap();
-    let config_path = dir.path().join("esignd.toml");
-    let config_text = format!(
-        "[hsm]\nmodule = {:?}\ntoken_label = {:?}\npin_file = \"pin\"\nsessions = 4\n",
-        common::module(),
-        token.label
-    );
-    std::fs::write(&config_path, config_text).unwrap();
-    let config = Config::load(Some(&config_path)).unwrap();
-    provision_dev(&token.store.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
-    let store: Arc<Pkcs11KeyStore> = Arc::new(token.store);
-    let service = Arc::new(SigningService::new(Arc::clone(&store), &config).unwrap());
+    let Provisioned { config, service, ctx, slot, .. } = provisioned();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
     // The device: a P-256 key in software, certified by the HSM CA; one answer, replayed.
@@ -72,8 +60,6 @@ fn main() {
     };
     runtime.block_on(service.finish_device_signature(answer.clone())).expect("the answer is a good one");
 
-    let ctx = context::load(&common::module()).unwrap();
-    let (slot, _) = token::find(&ctx, &TokenSelector::Label(token.label.clone())).unwrap();
     let tsa_label = config.hsm.keys.tsa.clone();
     println!("finishing a device signature (verify, CAdES B-T with the built-in TSA, checks) vs raw PKCS#11;");
     println!("median of {rounds} paired rounds");

@@ -16,6 +16,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "support/provisioned.rs"]
+mod provisioned;
 #[path = "support/raw_cycle.rs"]
 mod raw_cycle;
 
@@ -24,11 +26,11 @@ use std::time::{Duration, Instant};
 
 use esignd::cms::Profile;
 use esignd::config::Config;
-use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, token};
+use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::hsm::{HashAlgorithm, KeyStore};
 use esignd::identity::Identity;
-use esignd::provision::{DevPlan, provision_dev};
 use esignd::service::{OneTimeRequest, SigningService};
+use provisioned::{Provisioned, provisioned};
 use raw_cycle::{median, private_key, rate, raw_cycle, raw_transaction_hsm_work};
 
 fn main() {
@@ -36,24 +38,9 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench");
     let (rounds, slice) = if quick { (3, Duration::from_millis(150)) } else { (9, Duration::from_millis(500)) };
 
-    let token = common::new_token(4);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("pin"), common::USER_PIN).unwrap();
-    let config_path = dir.path().join("esignd.toml");
-    let config_text = format!(
-        "[hsm]\nmodule = {:?}\ntoken_label = {:?}\npin_file = \"pin\"\nsessions = 4\n",
-        common::module(),
-        token.label
-    );
-    std::fs::write(&config_path, config_text).unwrap();
-    let config = Config::load(Some(&config_path)).unwrap();
-    provision_dev(&token.store.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
-    let store: Arc<Pkcs11KeyStore> = Arc::new(token.store);
-    let service = Arc::new(SigningService::new(Arc::clone(&store), &config).unwrap());
+    let Provisioned { config, service, ctx, slot, .. } = provisioned();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
 
-    let ctx = context::load(&common::module()).unwrap();
-    let (slot, _) = token::find(&ctx, &TokenSelector::Label(token.label.clone())).unwrap();
     let (ca_label, tsa_label) = (config.hsm.keys.ca.clone(), config.hsm.keys.tsa.clone());
     println!("one-time CAdES B-T with the built-in TSA vs raw PKCS#11; median of {rounds} paired rounds");
     println!("  raw cycle: P-256 keygen, 3 signatures with the session key, destroy (the benchmark's yardstick)");
@@ -97,7 +84,7 @@ fn main() {
             median(hsm_ratios)
         );
     }
-    breakdown(&store, &service, &config, if quick { 50 } else { 400 });
+    breakdown(service.keys(), &service, &config, if quick { 50 } else { 400 });
 }
 
 /// Where a transaction's time goes: the same steps as `sign_one_time`, through the public API,

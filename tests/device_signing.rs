@@ -10,13 +10,12 @@ mod common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::daemon::Daemon;
-use common::fake_tsa::{Reply, serve};
+use common::eservices::{CALLBACK, Webhooks, clients_toml, sha256_hex};
 use common::oidc::Provider;
 use common::spec::Spec;
 use common::{TokenDir, http_get, http_with, openssl, oracle, text};
@@ -25,7 +24,6 @@ use esignd::hsm::HashAlgorithm;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-const CALLBACK: &str = "http://127.0.0.1:9/eservice/callback";
 const DOCUMENT: &[u8] = b"Lease agreement, flat 4B, 12 Rue Haute\n";
 const PIN: &str = "4711-device-pin";
 
@@ -34,11 +32,7 @@ struct Setup {
     provider: Provider,
     daemon: Daemon,
     addr: SocketAddr,
-    webhooks: Arc<Mutex<Vec<String>>>,
-}
-
-fn sha256_hex(text: &str) -> String {
-    hex::encode(HashAlgorithm::Sha256.digest(text.as_bytes()))
+    webhooks: Webhooks,
 }
 
 /// esignd with a real provider, eServices `eservice-a` (API key "key-a", with a webhook) and
@@ -51,21 +45,12 @@ fn setup() -> Setup {
 /// `ESIGND__SERVER__DRAIN_SECS` for sections the token's file has already).
 fn setup_with(extra: &str, env: &[(&str, &str)]) -> Setup {
     let provider = Provider::start(&[]);
-    let webhooks = Arc::new(Mutex::new(Vec::new()));
-    let received = Arc::clone(&webhooks);
-    let receiver = serve(move |body| {
-        received.lock().unwrap().push(String::from_utf8_lossy(body).into_owned());
-        Reply::Status(200, Vec::new())
-    });
+    let webhooks = Webhooks::start(0);
     let token = TokenDir::new();
     let config = format!(
-        "\n[identity]\nissuer = \"{issuer}\"\naudience = \"esignd\"\n\
-         \n[[clients]]\nid = \"eservice-a\"\napi_key_sha256 = \"{a}\"\ncallback_urls = [\"{CALLBACK}\"]\nwebhook_url = \"{webhook}\"\n\
-         \n[[clients]]\nid = \"eservice-b\"\napi_key_sha256 = \"{b}\"\ncallback_urls = [\"http://127.0.0.1:9/b/callback\"]\n",
+        "\n[identity]\nissuer = \"{issuer}\"\naudience = \"esignd\"\n{clients}",
         issuer = provider.issuer,
-        a = sha256_hex("key-a"),
-        b = sha256_hex("key-b"),
-        webhook = receiver.url,
+        clients = clients_toml(webhooks.url()),
     ) + extra;
     let existing = std::fs::read_to_string(token.config()).unwrap();
     std::fs::write(token.config(), existing + &config).unwrap();
@@ -222,18 +207,6 @@ impl Setup {
         subject
     }
 
-    fn webhooks(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let seen = self.webhooks.lock().unwrap().clone();
-            if seen.len() >= n {
-                return seen;
-            }
-            assert!(Instant::now() < deadline, "only {} of {n} webhook deliveries arrived", seen.len());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
     fn patch(&self, user_token: &str, certificate_id: &str, code: &str) -> (u16, Value) {
         let body = json!({ "status": { "code": code, "message": "test" } });
         api(
@@ -308,7 +281,7 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     assert_eq!(setup.redeem("key-a", &signature_id).0, 404, "redeemed once only");
 
     // The webhook says so, signed by the service key.
-    let delivered = setup.webhooks(1);
+    let delivered = setup.webhooks.wait_for(1);
     let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
     let verified = setup.provider.verify_jose(&jwks, &delivered[0], None);
     assert_eq!(verified["payload"]["isSuccess"], true, "{verified}");
@@ -559,7 +532,7 @@ fn an_unanswered_request_expires_and_the_eservice_is_told() {
     assert_eq!(setup.redeem("key-a", signature_id).0, 202);
 
     // Nobody answers: the sweeper ends the request; the webhook and the redemption say so.
-    let delivered = setup.webhooks(1);
+    let delivered = setup.webhooks.wait_for(1);
     let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
     let verified = setup.provider.verify_jose(&jwks, &delivered[0], None);
     assert_eq!(verified["payload"]["isSuccess"], false, "{verified}");

@@ -5,18 +5,16 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::daemon::Daemon;
-use common::fake_tsa::{Reply, serve};
+use common::eservices::{CALLBACK, Webhooks, clients_toml};
 use common::oidc::Provider;
 use common::{TokenDir, http, http_get, http_with, openssl, oracle};
 use serde_json::{Value, json};
 
-const CALLBACK: &str = "http://127.0.0.1:9/eservice/callback";
 const DOCUMENT: &[u8] = b"Application for a building permit, form B-12\n";
 
 struct Setup {
@@ -24,11 +22,7 @@ struct Setup {
     provider: Provider,
     _daemon: Daemon,
     addr: SocketAddr,
-    webhooks: Arc<Mutex<Vec<String>>>,
-}
-
-fn sha256_hex(text: &str) -> String {
-    hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(text.as_bytes()))
+    webhooks: Webhooks,
 }
 
 /// esignd with two registered eServices (API keys "key-a" and "key-b"), a real provider, and a
@@ -40,13 +34,7 @@ fn setup(private_key_jwt: bool, failures: usize) -> Setup {
         &[&format!("http://127.0.0.1:{port}/sign/oidc/callback")],
         private_key_jwt.then_some(jwks_uri.as_str()),
     );
-    let webhooks = Arc::new(Mutex::new(Vec::new()));
-    let received = Arc::clone(&webhooks);
-    let receiver = serve(move |body| {
-        let mut seen = received.lock().unwrap();
-        seen.push(String::from_utf8_lossy(body).into_owned());
-        if seen.len() <= failures { Reply::Status(500, b"try later".to_vec()) } else { Reply::Status(200, Vec::new()) }
-    });
+    let webhooks = Webhooks::start(failures);
     let token = TokenDir::with_listen(&format!("127.0.0.1:{port}"));
     let client_auth = if private_key_jwt {
         "client_auth = \"private_key_jwt\"\n".to_owned()
@@ -56,13 +44,9 @@ fn setup(private_key_jwt: bool, failures: usize) -> Setup {
     };
     let config = format!(
         "\n[identity]\nissuer = \"{issuer}\"\nclient_id = \"esignd\"\n{client_auth}\
-         \n[webhooks]\nattempts = 5\nfirst_retry_ms = 200\n\
-         \n[[clients]]\nid = \"eservice-a\"\napi_key_sha256 = \"{a}\"\ncallback_urls = [\"{CALLBACK}\"]\nwebhook_url = \"{webhook}\"\n\
-         \n[[clients]]\nid = \"eservice-b\"\napi_key_sha256 = \"{b}\"\ncallback_urls = [\"http://127.0.0.1:9/b/callback\"]\n",
+         \n[webhooks]\nattempts = 5\nfirst_retry_ms = 200\n{clients}",
         issuer = provider.issuer,
-        a = sha256_hex("key-a"),
-        b = sha256_hex("key-b"),
-        webhook = receiver.url,
+        clients = clients_toml(webhooks.url()),
     );
     let existing = std::fs::read_to_string(token.config()).unwrap();
     std::fs::write(token.config(), existing + &config).unwrap();
@@ -107,19 +91,6 @@ fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-/// Wait until `n` webhook deliveries arrived.
-fn webhooks(setup: &Setup, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let seen = setup.webhooks.lock().unwrap().clone();
-        if seen.len() >= n {
-            return seen;
-        }
-        assert!(Instant::now() < deadline, "only {} of {n} webhook deliveries arrived", seen.len());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Check a SignResponse with openssl and return the signer's subject.
 fn judge(setup: &Setup, response: &Value, name: &str) -> String {
     oracle::sign_response(&setup.token.path(name), response, DOCUMENT, &http_get(setup.addr, "/v1/ca").1)
@@ -160,7 +131,7 @@ fn a_citizen_signs_the_eservice_redeems_once_and_the_webhook_arrives_after_two_f
 
     // Two refused deliveries, then the third is accepted: three identical bodies, each a JWS
     // that panva/jose verifies with esignd's published JWKS.
-    let deliveries = webhooks(&setup, 3);
+    let deliveries = setup.webhooks.wait_for(3);
     assert_eq!(deliveries.len(), 3);
     assert!(deliveries.iter().all(|d| d == &deliveries[0]), "retries send the same body");
     let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
@@ -174,7 +145,7 @@ fn a_citizen_signs_the_eservice_redeems_once_and_the_webhook_arrives_after_two_f
     );
     assert_eq!(payload["signatureId"], signature_id.as_str());
     std::thread::sleep(Duration::from_millis(600));
-    assert_eq!(setup.webhooks.lock().unwrap().len(), 3, "no delivery after the accepted one");
+    assert_eq!(setup.webhooks.received().len(), 3, "no delivery after the accepted one");
 
     // The used link is refused.
     let (status, _) = http_get(setup.addr, &link[link.find("/sign/").unwrap()..]);
@@ -216,7 +187,7 @@ fn cancel_and_a_login_failure_go_back_with_errors_and_encrypted_failure_webhooks
     assert_eq!(query_param(landed, "error").as_deref(), Some("cancelled"), "{landed}");
     assert!(query_param(landed, "signatureId").is_none());
 
-    let delivered = webhooks(&setup, 1);
+    let delivered = setup.webhooks.wait_for(1);
     assert_eq!(delivered[0].split('.').count(), 5, "a compact JWE");
     let jwks = format!("http://{}/.well-known/jwks.json", setup.addr);
     let opened = setup.provider.verify_jose(&jwks, &delivered[0], Some(&key));

@@ -126,10 +126,16 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", (n + 1) as i64)?;
     }
-    backfill_key_digests(&tx)?;
+    // Migration 4 added the key digest column, which SQL cannot fill.
+    if version < KEY_DIGESTS_SINCE {
+        backfill_key_digests(&tx)?;
+    }
     tx.commit()?;
     Ok(())
 }
+
+/// The schema version from which every device certificate row carries its key digest.
+const KEY_DIGESTS_SINCE: i64 = 4;
 
 /// Device certificates stored before migration 4 get the SHA-256 of their public key, which
 /// SQL cannot compute.

@@ -20,9 +20,8 @@ use der::Decode;
 use serde::{Deserialize, Serialize};
 use x509_cert::Certificate;
 
-use super::model::{Session, Status};
+use super::model::{Session, Status, profile_of};
 use super::{SessionError, SessionService, random_hex};
-use crate::cms::Profile;
 use crate::config::ClientConfig;
 use crate::devices::service::status_now;
 use crate::hsm::{HashAlgorithm, KeyStore};
@@ -479,10 +478,6 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             _ => Err(SessionError::AlreadyUsed),
         }
     }
-}
-
-fn profile_of(format: &str) -> Profile {
-    if format.eq_ignore_ascii_case("PAdES") { Profile::Pades } else { Profile::Cades }
 }
 
 fn epoch_secs(at: SystemTime) -> u64 {

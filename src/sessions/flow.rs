@@ -6,9 +6,8 @@
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use super::model::{Session, Status};
+use super::model::{Session, Status, profile_of};
 use super::{SessionError, SessionService, random_hex, token};
-use crate::cms::Profile;
 use crate::hsm::{HashAlgorithm, KeyStore};
 use crate::identity::access_token::identity_from_claims;
 use crate::identity::rp::{self, Authorization, form_encode};
@@ -140,7 +139,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             identity,
             digest: hex::decode(&session.digest_hex).map_err(|_| SessionError::UnknownSession)?,
             hash: HashAlgorithm::from_str(&session.hash_type).map_err(|_| SessionError::UnknownSession)?,
-            profile: if session.format.eq_ignore_ascii_case("PAdES") { Profile::Pades } else { Profile::Cades },
+            profile: profile_of(&session.format),
         };
         let record = self.signing.sign_one_time(request).await?;
         let der = der::Encode::to_der(&record.leaf).map_err(|_| SessionError::UnknownSession)?;

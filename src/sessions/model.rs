@@ -153,6 +153,11 @@ pub struct Session {
     pub status: Status,
 }
 
+/// The profile of a stored `format` (`CAdES` or `PAdES`, checked when the request came in).
+pub fn profile_of(format: &str) -> crate::cms::Profile {
+    if format.eq_ignore_ascii_case("PAdES") { crate::cms::Profile::Pades } else { crate::cms::Profile::Cades }
+}
+
 impl Session {
     /// When it expires.
     pub fn expires(&self) -> SystemTime {

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use x509_cert::Certificate;
 
 use super::model::{Session, Status, profile_of};
-use super::{SessionError, SessionService, random_hex};
+use super::{SessionError, SessionService, epoch_secs, random_hex};
 use crate::config::ClientConfig;
 use crate::devices::service::status_now;
 use crate::hsm::{HashAlgorithm, KeyStore};
@@ -478,8 +478,4 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             _ => Err(SessionError::AlreadyUsed),
         }
     }
-}
-
-fn epoch_secs(at: SystemTime) -> u64 {
-    at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
 }

@@ -223,8 +223,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
                 reason: "a base64 PEM RSA public key of at least 2048 bits",
             })?;
         }
-        let expires_at =
-            (SystemTime::now() + new.lifetime).duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+        let expires_at = epoch_secs(SystemTime::now() + new.lifetime);
         let session = Session {
             id: random_hex(16),
             client_id: client.id.clone(),
@@ -281,6 +280,11 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             self.public_url.clone(),
         );
     }
+}
+
+/// Seconds since the epoch, as sessions and device requests store their expiry.
+fn epoch_secs(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
 }
 
 /// `bytes` random bytes in hex.

@@ -103,7 +103,7 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
         let bound = listener.local_addr().map_err(|source| DaemonError::Bind { addr, source })?;
         config.server.public_url = format!("http://{bound}");
         if config.identity.mock {
-            config.identity.issuer = Some(crate::demo::mock_idp::issuer(&config.server.public_url));
+            config.identity.issuer = Some(crate::config::mock_issuer(&config.server.public_url));
         }
     }
     let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);
@@ -121,7 +121,7 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| DaemonError::Bind { addr, source })?;
         let http = HttpClient::new();
         let jwks = JwkSet { keys: vec![Jwk::from_spki(&service.service_public_key(), "ES256").map_err(DaemonError::ServiceKey)?] };
-        let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone()));
+        let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone(), assertion_signer(&service)));
         let mut clients = config.clients.clone();
         let demo = config.identity.mock.then(|| {
             tracing::warn!(
@@ -192,6 +192,15 @@ impl From<ServiceError> for DaemonError {
             other => DaemonError::Service(other),
         }
     }
+}
+
+/// The HSM service key, signing the `private_key_jwt` assertions of the identity client.
+fn assertion_signer<K: KeyStore>(service: &Arc<SigningService<K>>) -> crate::identity::client::AssertionSigner {
+    let service = Arc::clone(service);
+    Arc::new(move |claims| {
+        let service = Arc::clone(&service);
+        Box::pin(async move { service.sign_jws("JWT", claims).await.map_err(|e| e.to_string()) })
+    })
 }
 
 /// Fail expired sessions and delete expired records every `interval`, for the daemon's life.

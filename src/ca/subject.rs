@@ -54,11 +54,6 @@ fn printable(value: &str) -> der::Result<Any> {
     Any::new(Tag::PrintableString, PrintableStringRef::new(value)?.as_bytes())
 }
 
-/// Whether `value` is a valid countryName: two ASCII capital letters.
-pub fn is_country_code(value: &str) -> bool {
-    value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,14 @@ use crate::hsm::pkcs11::TokenSelector;
 pub const ENV_PREFIX: &str = "ESIGND";
 /// Environment variable naming the configuration file when `--config` is not given.
 pub const ENV_CONFIG_FILE: &str = "ESIGND_CONFIG";
+/// The client id the demo profile registers for its own demo eService (no `[[clients]]` entry
+/// may take it then).
+pub const DEMO_CLIENT: &str = "demo";
+
+/// The built-in mock ID provider's issuer for an esignd reached at `public_url` (demo profile).
+pub fn mock_issuer(public_url: &str) -> String {
+    format!("{public_url}/mock-idp")
+}
 
 /// The validated configuration.
 #[derive(Debug)]
@@ -302,7 +310,7 @@ impl HsmConfig {
     ///
     /// # Errors
     /// [`ConfigError::PinMissing`] when none is configured; file errors.
-    pub fn read_pin(&self) -> Result<cryptoki::types::AuthPin, ConfigError> {
+    pub fn read_pin(&self) -> Result<crate::hsm::Pin, ConfigError> {
         self.pin.as_ref().ok_or(ConfigError::PinMissing)?.read()
     }
 

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use cryptoki::types::AuthPin;
+use crate::hsm::Pin as AuthPin;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 

@@ -39,13 +39,13 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
                 reason: "the mock ID provider is for demonstrations on this machine only; server.listen must be a loopback address",
             });
         }
-        identity.issuer = Some(crate::demo::mock_idp::issuer(&server.public_url));
+        identity.issuer = Some(super::mock_issuer(&server.public_url));
     }
     let clients = clients(raw.clients)?;
-    if identity.mock && clients.iter().any(|c| c.id == crate::demo::DEMO_CLIENT) {
+    if identity.mock && clients.iter().any(|c| c.id == super::DEMO_CLIENT) {
         return Err(ConfigError::Invalid {
             key: "clients.id",
-            value: crate::demo::DEMO_CLIENT.into(),
+            value: super::DEMO_CLIENT.into(),
             reason: "the demo profile registers its own client by that name; rename yours",
         });
     }
@@ -207,7 +207,7 @@ fn ca(raw: RawCa) -> Result<CaConfig, ConfigError> {
         });
     }
     if let Some(country) = &raw.country
-        && !crate::ca::subject::is_country_code(country)
+        && !is_country_code(country)
     {
         return Err(ConfigError::Invalid {
             key: "ca.country",
@@ -560,6 +560,11 @@ fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {
         });
     }
     Ok(LogConfig { format, level })
+}
+
+/// Whether `value` is a valid countryName: two ASCII capital letters (ISO 3166).
+fn is_country_code(value: &str) -> bool {
+    value.len() == 2 && value.bytes().all(|b| b.is_ascii_uppercase())
 }
 
 #[cfg(test)]

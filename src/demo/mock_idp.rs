@@ -30,10 +30,7 @@ struct Grant {
 #[error("invalid_grant: {0}")]
 pub struct InvalidGrant(&'static str);
 
-/// The mock provider's issuer for an esignd at `public_url`.
-pub fn issuer(public_url: &str) -> String {
-    format!("{public_url}/mock-idp")
-}
+pub use crate::config::mock_issuer as issuer;
 
 /// The mock provider's state.
 pub struct MockIdp {

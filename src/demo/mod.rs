@@ -5,5 +5,4 @@
 pub mod eservice;
 pub mod mock_idp;
 
-/// The client id of the demo eService.
-pub const DEMO_CLIENT: &str = "demo";
+pub use crate::config::DEMO_CLIENT;

@@ -108,7 +108,7 @@ impl KeySource {
         let settings = Pkcs11Settings {
             module: module.clone(),
             token: TokenSelector::Label(token.clone()),
-            pin: cryptoki::types::AuthPin::new(pin.expose_secret().into()),
+            pin: crate::hsm::Pin::new(pin.expose_secret().into()),
             sessions: 1,
             call_timeout: Duration::from_secs(10),
         };

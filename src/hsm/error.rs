@@ -207,6 +207,12 @@ impl Error {
         )
     }
 
+    /// Whether the token said a key or object handle is no longer valid (its objects changed
+    /// underneath esignd), so that persistent keys should be looked up again.
+    pub fn is_stale_handle(&self) -> bool {
+        matches!(self.rv(), Some(RvError::KeyHandleInvalid | RvError::ObjectHandleInvalid))
+    }
+
     /// The PKCS#11 return code, when the error came from the module.
     pub fn rv(&self) -> Option<RvError> {
         match self {

@@ -28,6 +28,9 @@ pub use algorithm::{HashAlgorithm, KeyAlgorithm, SignatureScheme, UnknownAlgorit
 pub use ephemeral::EphemeralKey;
 pub use error::{Error, Result};
 
+/// A PIN as the token takes it: zeroized when dropped, never printed.
+pub type Pin = cryptoki::types::AuthPin;
+
 /// A source of HSM sessions: a pool of PKCS#11 sessions, or the in-memory store.
 pub trait KeyStore: Send + Sync + 'static {
     /// The session type handed out by [`KeyStore::session`].

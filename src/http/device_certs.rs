@@ -54,7 +54,7 @@ async fn caller<K: KeyStore, S: Store>(
     request: &Request<Incoming>,
 ) -> Result<Identity, ApiError> {
     let token = authentication_token(request)?;
-    Ok(state.identity.identify(&token, &state.service).await?)
+    Ok(state.identity.identify(&token).await?)
 }
 
 #[derive(Deserialize)]

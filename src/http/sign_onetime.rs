@@ -29,7 +29,7 @@ pub async fn handle<K: KeyStore, S: Store>(
     let payment = payment_token(&request);
     let body: SignRequest = read_json(request, MAX_BODY).await?;
     let parsed = parse(&body)?;
-    let identity = state.identity.identify(&token, &state.service).await?;
+    let identity = state.identity.identify(&token).await?;
     state.payment.check(state.store.as_ref(), payment.as_deref()).await?;
 
     let record = state

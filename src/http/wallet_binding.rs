@@ -65,7 +65,7 @@ pub async fn bind<K: KeyStore, S: Store>(
         Ok(checked) => checked,
         Err(e) => return Ok(refused(&e)),
     };
-    let identity = match state.identity.identify(&checked.id_token, &state.service).await {
+    let identity = match state.identity.identify(&checked.id_token).await {
         Ok(identity) => identity,
         Err(e) if e.is_callers_fault() => {
             return Ok(refused(&BindingError::new(

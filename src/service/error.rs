@@ -40,14 +40,12 @@ impl ServiceError {
     /// Whether the token reported a key or object handle that is no longer valid, so the
     /// persistent keys should be looked up again.
     pub fn is_stale_handle(&self) -> bool {
-        use cryptoki::error::RvError::{KeyHandleInvalid, ObjectHandleInvalid};
-        let hsm = match self {
+        match self {
             ServiceError::Hsm(e)
             | ServiceError::Ca(crate::ca::Error::Hsm(e))
-            | ServiceError::Cms(crate::cms::Error::Hsm(e)) => e,
-            ServiceError::Tsa(crate::tsa::Error::Hsm(e)) => e,
-            _ => return false,
-        };
-        matches!(hsm.rv(), Some(KeyHandleInvalid | ObjectHandleInvalid))
+            | ServiceError::Cms(crate::cms::Error::Hsm(e))
+            | ServiceError::Tsa(crate::tsa::Error::Hsm(e)) => e.is_stale_handle(),
+            _ => false,
+        }
     }
 }

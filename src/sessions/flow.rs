@@ -9,8 +9,7 @@ use std::time::SystemTime;
 use super::model::{Session, Status, profile_of};
 use super::{SessionError, SessionService, random_hex, token};
 use crate::hsm::{HashAlgorithm, KeyStore};
-use crate::identity::access_token::identity_from_claims;
-use crate::identity::rp::{self, Authorization, form_encode};
+use crate::identity::rp::{Authorization, form_encode};
 use crate::service::OneTimeRequest;
 use crate::store::{CertificateRow, SignatureRow, Store};
 
@@ -44,10 +43,8 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// As [`Self::open`]; the provider's discovery failing.
     pub async fn start(&self, token: &str) -> Result<String, SessionError> {
         let session = self.open(token).await?;
-        let provider = self.identity.provider().await?;
-        let config = self.identity.config();
         let Authorization { url, state, nonce, verifier } =
-            rp::authorize(provider, &config.client_id, &self.redirect_uri(), &config.scopes, session.lang.tag());
+            self.identity.authorization(&self.redirect_uri(), session.lang.tag()).await?;
         let mut moved = session;
         moved.status = Status::Authenticating { oidc_state: state, oidc_nonce: nonce, verifier };
         if !self.store.update_session(&moved.to_row(), "pending").await? {
@@ -130,11 +127,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         authorization: &Authorization,
         code: &str,
     ) -> Result<(serde_json::Value, CertificateRow), SessionError> {
-        let provider = self.identity.provider().await?;
-        let config = self.identity.config();
-        let auth = self.identity.client_auth(provider, &self.signing).await?;
-        let claims = rp::finish(provider, &config.client_id, auth, &self.redirect_uri(), authorization, code).await?;
-        let identity = identity_from_claims(&claims, &config.claims)?;
+        let identity = self.identity.finish_login(authorization, &self.redirect_uri(), code).await?;
         let request = OneTimeRequest {
             identity,
             digest: hex::decode(&session.digest_hex).map_err(|_| SessionError::UnknownSession)?,

@@ -24,11 +24,11 @@ mod raw_cycle;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use esignd::cms::Profile;
 use esignd::hsm::HashAlgorithm;
 use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::identity::Identity;
 use esignd::service::{DeviceSignature, SigningService, device_signed_attributes};
+use esignd::vocabulary::{Digest, Format};
 use provisioned::{Provisioned, provisioned};
 use raw_cycle::{DIGESTS, median, private_key, rate, raw_cycle};
 use signature::hazmat::PrehashSigner;
@@ -46,15 +46,14 @@ fn main() {
     let spki = spki::SubjectPublicKeyInfoOwned::from_key(device_key.verifying_key()).unwrap();
     let identity = Identity::new("Bench Device Owner", "BENCH-DEVICE").unwrap();
     let certificate = runtime.block_on(service.issue_device_certificate(identity, spki)).unwrap();
-    let digest = HashAlgorithm::Sha256.digest(b"document");
-    let signed_attributes = device_signed_attributes(Profile::Cades, &digest, &certificate, SystemTime::now()).unwrap();
+    let digest = Digest::of(HashAlgorithm::Sha256, b"document");
+    let signed_attributes = device_signed_attributes(Format::Cades, &digest, &certificate, SystemTime::now()).unwrap();
     let signature: p256::ecdsa::Signature =
         device_key.sign_prehash(&HashAlgorithm::Sha256.digest(&signed_attributes)).unwrap();
     let answer = DeviceSignature {
         certificate,
         digest: digest.clone(),
-        hash: HashAlgorithm::Sha256,
-        profile: Profile::Cades,
+        format: Format::Cades,
         signed_attributes,
         signature: signature.to_der().to_bytes().to_vec(),
     };

@@ -24,12 +24,12 @@ mod raw_cycle;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use esignd::cms::Profile;
 use esignd::config::Config;
 use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::hsm::{HashAlgorithm, KeyStore};
 use esignd::identity::Identity;
 use esignd::service::{OneTimeRequest, SigningService};
+use esignd::vocabulary::{Digest, Format};
 use provisioned::{Provisioned, provisioned};
 use raw_cycle::{median, private_key, rate, raw_cycle, raw_transaction_hsm_work};
 
@@ -123,7 +123,7 @@ fn breakdown(store: &Arc<Pkcs11KeyStore>, service: &SigningService<Pkcs11KeyStor
             .issue_one_time(&session, &inventory.ca_key, &identity, key.public_key().clone(), SystemTime::now())
             .unwrap();
         let t = time("certificate: build, CA signs (HSM), verify (ring)", t);
-        let attributes = cades_signed_attributes(Profile::Cades, &digest, &leaf, SystemTime::now()).unwrap();
+        let attributes = cades_signed_attributes(Format::Cades, &digest, &leaf, SystemTime::now()).unwrap();
         let tbs = to_be_signed(&attributes).unwrap();
         let t = time("CAdES signed attributes", t);
         let signature = key.sign_digest(scheme, &HashAlgorithm::Sha256.digest(&tbs)).unwrap();
@@ -180,9 +180,8 @@ async fn transactions_per_second(
                 while started.elapsed() < slice {
                     let request = OneTimeRequest {
                         identity: Identity::new("Bench Signer", format!("BENCH-{worker}-{done}")).unwrap(),
-                        digest: HashAlgorithm::Sha256.digest(&done.to_be_bytes()),
-                        hash: HashAlgorithm::Sha256,
-                        profile: Profile::Cades,
+                        digest: Digest::of(HashAlgorithm::Sha256, &done.to_be_bytes()),
+                        format: Format::Cades,
                     };
                     service.sign_one_time(request).await.unwrap();
                     done += 1;

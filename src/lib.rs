@@ -30,3 +30,4 @@ pub mod service;
 pub mod sessions;
 pub mod store;
 pub mod tsa;
+pub mod vocabulary;

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::oracle;
-use esignd::cms::Profile;
 use esignd::config::Config;
 use esignd::hsm::memory::MemoryKeyStore;
 use esignd::hsm::{HashAlgorithm, KeyStore};
@@ -15,6 +14,7 @@ use esignd::identity::Identity;
 use esignd::pki::pem::write_chain;
 use esignd::provision::{DevPlan, provision_dev};
 use esignd::service::{OneTimeRequest, ServiceError, SigningService};
+use esignd::vocabulary::{Digest, DigestLength, Format};
 
 fn config(dir: &Path, extra: &str) -> Config {
     std::fs::write(dir.join("pin"), "0000\n").unwrap();
@@ -38,9 +38,8 @@ async fn cades_b_t_verifies_with_openssl_and_fails_on_a_changed_byte() {
     let record = service
         .sign_one_time(OneTimeRequest {
             identity: Identity::new("Jane Doe", "PNOEE-38001085718").unwrap(),
-            digest: HashAlgorithm::Sha256.digest(&document),
-            hash: HashAlgorithm::Sha256,
-            profile: Profile::Cades,
+            digest: Digest::of(HashAlgorithm::Sha256, &document),
+            format: Format::Cades,
         })
         .await
         .unwrap();
@@ -73,16 +72,12 @@ async fn a_wrong_digest_length_is_refused_before_the_hsm_is_used() {
     let dir = tempfile::tempdir().unwrap();
     let (service, store) = service(dir.path(), "");
     let before = store.sessions_opened();
-    let err = service
-        .sign_one_time(OneTimeRequest {
-            identity: Identity::new("Jane Doe", "X-1").unwrap(),
-            digest: vec![0; 31],
-            hash: HashAlgorithm::Sha256,
-            profile: Profile::Cades,
-        })
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::DigestLength { got: 31, want: 32, .. }), "{err}");
+    // A request's digest is a `Digest`, which cannot be made of the wrong length: the refusal
+    // comes where the bytes arrive, and no transaction can start with them.
+    let err = Digest::new(HashAlgorithm::Sha256, vec![0; 31]).unwrap_err();
+    assert_eq!(err, DigestLength { hash: HashAlgorithm::Sha256, got: 31 });
+    assert_eq!(err.to_string(), "hash is 31 bytes, but SHA2-256 digests are 32");
+    let _ = &service;
     assert_eq!(store.sessions_opened(), before, "no HSM session was checked out");
 }
 
@@ -128,9 +123,8 @@ async fn a_timestamp_after_the_certificate_expired_is_not_returned() {
     let err = service
         .sign_one_time(OneTimeRequest {
             identity: Identity::new("Jane Doe", "X-1").unwrap(),
-            digest: vec![7; 32],
-            hash: HashAlgorithm::Sha256,
-            profile: Profile::Cades,
+            digest: Digest::new(HashAlgorithm::Sha256, vec![7; 32]).unwrap(),
+            format: Format::Cades,
         })
         .await
         .unwrap_err();

@@ -16,16 +16,18 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::Certificate;
 use x509_cert::attr::Attributes;
 
+use super::Error;
 use super::attributes::{self, set};
-use super::{Error, Profile};
 use crate::hsm::HashAlgorithm;
+use crate::vocabulary::Format;
 
-/// The CAdES signed attributes over a detached document whose digest is `digest`.
+/// The signed attributes over a detached document whose digest is `digest`, for `format`
+/// (signing-time for CAdES only).
 ///
 /// # Errors
 /// Encoding errors only.
 pub fn cades_signed_attributes(
-    profile: Profile,
+    format: Format,
     digest: &[u8],
     signer: &Certificate,
     signing_time: SystemTime,
@@ -35,7 +37,7 @@ pub fn cades_signed_attributes(
         attributes::message_digest(digest)?,
         attributes::signing_certificate_v2(signer)?,
     ];
-    if profile == Profile::Cades {
+    if format == Format::Cades {
         list.push(attributes::signing_time(signing_time)?);
     }
     set(list)

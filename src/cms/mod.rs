@@ -16,16 +16,6 @@ use const_oid::ObjectIdentifier;
 
 use crate::pki::verify::VerifyError;
 
-/// Which baseline profile a signature follows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Profile {
-    /// CAdES baseline (EN 319 122-1): detached, with signing-time.
-    Cades,
-    /// PAdES baseline (EN 319 142-1), SubFilter ETSI.CAdES.detached: the same CMS without
-    /// signing-time (the PDF signature dictionary carries the time).
-    Pades,
-}
-
 /// A CMS failure: building one, or finding something wrong in one.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

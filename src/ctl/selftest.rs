@@ -12,13 +12,13 @@ use der::pem::LineEnding;
 use x509_cert::Certificate;
 
 use super::{CtlError, open_store};
-use crate::cms::Profile;
 use crate::config::{Config, TsaMode};
 use crate::hsm::HashAlgorithm;
 use crate::identity::Identity;
 use crate::pki::{path, pem};
 use crate::service::{OneTimeRequest, SigningService};
 use crate::tsa;
+use crate::vocabulary::{Digest, Format};
 
 #[derive(Debug, Args)]
 pub(super) struct SelftestArgs {
@@ -43,8 +43,8 @@ pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
     let document = format!("esignd selftest document {}\n", hex::encode(nonce)).into_bytes();
     let identity = Identity::new("esignd selftest", format!("SELFTEST-{}", hex::encode(&nonce[..4])))
         .expect("a well-formed synthetic identity");
-    let profile = if args.pades { Profile::Pades } else { Profile::Cades };
-    let request = OneTimeRequest { identity, digest: args.hash.digest(&document), hash: args.hash, profile };
+    let format = if args.pades { Format::Pades } else { Format::Cades };
+    let request = OneTimeRequest { identity, digest: Digest::of(args.hash, &document), format };
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -66,7 +66,7 @@ pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
         TsaMode::Builtin => record.chain.clone(),
         TsaMode::External { trust, .. } => trust.clone(),
     };
-    let summary = check_files(&args.out, &tsa_anchors, profile, args.hash)?;
+    let summary = check_files(&args.out, &tsa_anchors, format, args.hash)?;
     println!("selftest OK: {summary}; files in {}", args.out.display());
     Ok(())
 }
@@ -75,7 +75,7 @@ pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
 fn check_files(
     dir: &Path,
     tsa_anchors: &[Certificate],
-    profile: Profile,
+    format: Format,
     hash: HashAlgorithm,
 ) -> Result<String, CtlError> {
     let read = |name: &str| {
@@ -94,8 +94,8 @@ fn check_files(
     if verified.signer != leaf {
         return Err(refused("signature.p7s", "is not signed by leaf.pem".into()));
     }
-    if verified.signing_time.is_some() != (profile == Profile::Cades) {
-        return Err(refused("signature.p7s", format!("signing-time does not follow the {profile:?} profile")));
+    if verified.signing_time.is_some() != (format == Format::Cades) {
+        return Err(refused("signature.p7s", format!("signing-time does not follow {format}")));
     }
     let imprint = tsa::builtin::sha256_imprint(verified.signer_info.signature.as_bytes()).map_err(CtlError::Tsa)?;
     let stamped = tsa::verify::verify_token(&token, &imprint, None, tsa_anchors)
@@ -111,7 +111,7 @@ fn check_files(
         return Err(refused("signature.p7s", "notBefore <= signing-time <= genTime <= notAfter does not hold".into()));
     }
     Ok(format!(
-        "{profile:?} B-T, leaf serial {} valid {}s, stamped {:.3}s after notBefore by '{}'",
+        "{format:?} B-T, leaf serial {} valid {}s, stamped {:.3}s after notBefore by '{}'",
         hex::encode(leaf.tbs_certificate().serial_number().as_bytes()),
         not_after.duration_since(not_before).unwrap_or_default().as_secs(),
         gen_time.duration_since(not_before).unwrap_or_default().as_secs_f64(),

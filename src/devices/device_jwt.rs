@@ -21,6 +21,7 @@ use crate::jose::jwk::{Jwk, JwkSet};
 use crate::jose::{self, jws, unb64};
 use crate::store::devices::DeviceCertificateRow;
 use crate::store::{Store, StoreError};
+use crate::vocabulary::CertificateStatus;
 
 /// The longest a device JWT may live.
 pub const MAX_LIFETIME_SECS: i64 = 300;
@@ -59,7 +60,7 @@ pub enum DeviceAuthError {
     Replayed,
     /// The certificate is not ACTIVE.
     #[error("the device certificate is {0}; only an ACTIVE certificate can sign")]
-    Unfit(&'static str),
+    Unfit(CertificateStatus),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -98,9 +99,9 @@ pub async fn authenticate<S: Store>(
     let jti = found.get("jti").and_then(|j| j.as_str()).filter(|j| !j.is_empty() && j.len() <= 256);
     let jti = jti.ok_or(DeviceAuthError::NoJti)?;
 
-    let state = status_now(&row, now);
-    if state != "ACTIVE" {
-        return Err(DeviceAuthError::Unfit(state));
+    let status = status_now(&row, now);
+    if status != CertificateStatus::Active {
+        return Err(DeviceAuthError::Unfit(status));
     }
     let until = SystemTime::UNIX_EPOCH + Duration::from_secs((exp + LEEWAY_SECS).max(0) as u64);
     if !store.remember_once("device-jwt", &format!("{}:{jti}", row.certificate_id), until).await? {

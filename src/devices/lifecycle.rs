@@ -1,51 +1,12 @@
 //! A device certificate's life (GovStack `PATCH /v1/cert/{certificateId}`): ACTIVE, SUSPENDED,
-//! REVOKED — and EXPIRED, which is not stored but read off notAfter. The allowed transitions are
-//! exactly the spec's: ACTIVE→SUSPENDED, ACTIVE→REVOKED, SUSPENDED→ACTIVE, SUSPENDED→REVOKED.
-//! Revocation is final; nothing leaves EXPIRED.
+//! REVOKED — and EXPIRED, which is not stored but read off notAfter
+//! ([`crate::vocabulary::CertificateStatus`]). The allowed transitions are exactly the spec's:
+//! ACTIVE→SUSPENDED, ACTIVE→REVOKED, SUSPENDED→ACTIVE, SUSPENDED→REVOKED. Revocation is final;
+//! nothing leaves EXPIRED.
 
-use std::fmt;
 use std::str::FromStr;
 
-/// The stored state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// In use: the device may sign.
-    Active,
-    /// On hold (CRL reason certificateHold); may be reactivated.
-    Suspended,
-    /// Withdrawn for good.
-    Revoked,
-}
-
-impl State {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "ACTIVE",
-            Self::Suspended => "SUSPENDED",
-            Self::Revoked => "REVOKED",
-        }
-    }
-}
-
-impl FromStr for State {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "ACTIVE" => Ok(Self::Active),
-            "SUSPENDED" => Ok(Self::Suspended),
-            "REVOKED" => Ok(Self::Revoked),
-            other => Err(format!("unknown certificate state {other:?}")),
-        }
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::vocabulary::CertificateState as State;
 
 /// What the owner asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

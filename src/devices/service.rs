@@ -13,13 +13,14 @@ use x509_cert::Certificate;
 
 use super::DeviceError;
 use super::csr::{check_csr, read_csr};
-use super::lifecycle::{Action, State, transition};
+use super::lifecycle::{Action, transition};
 use crate::ca::crl::Withheld;
 use crate::hsm::{HashAlgorithm, KeyStore};
 use crate::identity::Identity;
 use crate::service::SigningService;
 use crate::store::Store;
 use crate::store::devices::{Binding, CrlRow, DeviceCertificateRow, StateChange, key_digest};
+use crate::vocabulary::{CertificateState, CertificateStatus};
 
 /// GovStack's `SCDType` values.
 pub const SCD_TYPES: [&str; 6] = [
@@ -52,16 +53,9 @@ pub struct Enrolment {
     pub pseudonym: Option<String>,
 }
 
-/// How a certificate stands now: its stored state, or EXPIRED past notAfter.
-pub fn status_now(row: &DeviceCertificateRow, now: SystemTime) -> &'static str {
-    if row.not_after < now {
-        "EXPIRED"
-    } else {
-        match row.state.parse::<State>() {
-            Ok(state) => state.as_str(),
-            Err(_) => "ERROR",
-        }
-    }
+/// How a certificate stands at `now`: its stored state, or EXPIRED past notAfter.
+pub fn status_now(row: &DeviceCertificateRow, now: SystemTime) -> CertificateStatus {
+    CertificateStatus::at(row.state, row.not_after, now)
 }
 
 /// The device model's service.
@@ -114,7 +108,7 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
             pseudonym: pseudonym.clone(),
             serial: hex::encode(certificate.tbs_certificate().serial_number().as_bytes()),
             der,
-            state: State::Active.as_str().to_owned(),
+            state: CertificateState::Active,
             state_message: None,
             changed_at: SystemTime::now(),
             not_after: certificate.tbs_certificate().validity().not_after.to_system_time(),
@@ -160,7 +154,7 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
             pseudonym: wallet_user_id.clone(),
             serial: hex::encode(certificate.tbs_certificate().serial_number().as_bytes()),
             der,
-            state: State::Active.as_str().to_owned(),
+            state: CertificateState::Active,
             state_message: None,
             changed_at: now,
             not_after: certificate.tbs_certificate().validity().not_after.to_system_time(),
@@ -175,7 +169,7 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
             .device_certificates(&owner)
             .await?
             .into_iter()
-            .filter(|old| old.pseudonym == wallet_user_id && old.state != State::Revoked.as_str())
+            .filter(|old| old.pseudonym == wallet_user_id && old.state != CertificateState::Revoked)
             .collect();
         let replaces: Vec<String> = replaced.iter().map(|old| old.certificate_id.clone()).collect();
         let crl = if replaced.is_empty() {
@@ -189,7 +183,7 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
                 .collect();
             for old in &replaced {
                 let mut revoked = old.clone();
-                revoked.state = State::Revoked.as_str().to_owned();
+                revoked.state = CertificateState::Revoked;
                 revoked.changed_at = now;
                 withheld.push(withheld_entry(&revoked)?);
             }
@@ -230,20 +224,20 @@ impl<K: KeyStore, S: Store> DeviceService<K, S> {
             .await?
             .filter(|row| row.owner == owner)
             .ok_or(DeviceError::NotFound)?;
-        let from: State = row.state.parse().map_err(DeviceError::Invalid)?;
+        let from = row.state;
         let now = SystemTime::now();
         let to = transition(from, row.not_after < now, action)?;
         let _one_crl_at_a_time = self.crl_signing.lock().await;
         let mut withheld = self.withheld(now, Some(&row.certificate_id)).await?;
-        if to != State::Active {
+        if to != CertificateState::Active {
             let mut changed = row.clone();
-            changed.state = to.as_str().to_owned();
+            changed.state = to;
             changed.changed_at = now;
             withheld.push(withheld_entry(&changed)?);
         }
         let installed = self.store.crl().await?;
         let crl = self.sign_crl(installed.as_ref(), withheld).await?;
-        let change = StateChange { from: from.as_str(), to: to.as_str(), message: message.as_deref(), at: now };
+        let change = StateChange { from, to, message: message.as_deref(), at: now };
         if !self.store.change_device_state(&row.certificate_id, change, &crl).await? {
             return Err(DeviceError::Raced);
         }
@@ -307,7 +301,7 @@ fn withheld_entry(row: &DeviceCertificateRow) -> Result<Withheld, DeviceError> {
     Ok(Withheld {
         serial: certificate.tbs_certificate().serial_number().as_bytes().to_vec(),
         since: row.changed_at,
-        on_hold: row.state == State::Suspended.as_str(),
+        on_hold: row.state == CertificateState::Suspended,
     })
 }
 

@@ -118,6 +118,15 @@ pub enum HashAlgorithm {
 }
 
 impl HashAlgorithm {
+    /// GovStack's `hashType` name: `SHA2-256`, `SHA2-384`, `SHA2-512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha256 => "SHA2-256",
+            Self::Sha384 => "SHA2-384",
+            Self::Sha512 => "SHA2-512",
+        }
+    }
+
     /// Length in bytes of a digest.
     pub fn output_len(self) -> usize {
         match self {
@@ -153,6 +162,12 @@ impl HashAlgorithm {
     /// `AlgorithmIdentifier` for this digest, parameters absent (RFC 5754 §2: SHOULD omit).
     pub fn algorithm_identifier(self) -> AlgorithmIdentifierOwned {
         AlgorithmIdentifierOwned { oid: self.oid(), parameters: None }
+    }
+}
+
+impl fmt::Display for HashAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
     }
 }
 

@@ -22,9 +22,11 @@ use super::response::{Body, json, see_other};
 use crate::demo::DEMO_CLIENT;
 use crate::demo::eservice::DemoShop;
 use crate::demo::mock_idp::MockIdp;
+use crate::hsm::HashAlgorithm;
 use crate::hsm::KeyStore;
 use crate::sessions::{Lang, NewSession, clients};
 use crate::store::Store;
+use crate::vocabulary::{Digest, Format};
 
 /// The demo's state.
 pub struct Demo {
@@ -139,9 +141,8 @@ pub async fn start<K: KeyStore, S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let body: Start = read_json(request, 4096).await?;
     let digest = STANDARD.decode(&body.hash).map_err(|_| ApiError::bad_request("hash is not valid base64"))?;
-    if digest.len() != 32 {
-        return Err(ApiError::bad_request("hash is a SHA-256 digest"));
-    }
+    let digest =
+        Digest::new(HashAlgorithm::Sha256, digest).map_err(|_| ApiError::bad_request("hash is a SHA-256 digest"))?;
     let client = clients::by_id(state.sessions.clients(), DEMO_CLIENT)
         .expect("the demo client is registered in mock mode")
         .clone();
@@ -149,8 +150,7 @@ pub async fn start<K: KeyStore, S: Store>(
     let new = NewSession {
         correlation_id: crate::sessions::random_hex(16),
         digest,
-        hash_type: "SHA2-256".into(),
-        format: "CAdES".into(),
+        format: Format::Cades,
         data_to_be_displayed: format!("Demo: {}", file.chars().take(200).collect::<String>()),
         callback_url: client.callback_urls[0].clone(),
         webhook_url: None,

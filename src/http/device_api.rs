@@ -78,14 +78,13 @@ pub async fn requests<K: KeyStore, S: Store>(
     let listed: Vec<serde_json::Value> = pending
         .iter()
         .map(|r| {
-            let bytes = |h: &str| STANDARD.encode(hex::decode(h).unwrap_or_default());
             json!({
                 "requestId": r.request_id,
                 "dataToBeDisplayed": r.data_to_be_displayed,
-                "format": r.format,
-                "hashType": r.hash_type,
-                "hash": bytes(&r.digest_hex),
-                "signedAttributes": bytes(&r.signed_attributes_hex),
+                "format": r.format.name(),
+                "hashType": r.digest.hash().name(),
+                "hash": STANDARD.encode(r.digest.bytes()),
+                "signedAttributes": STANDARD.encode(&r.signed_attributes),
                 "signatureAlgorithm": r.algorithm_name(&certificate),
                 "expiresAt": crate::service::rfc3339(r.expires()),
             })
@@ -123,5 +122,5 @@ pub async fn answer<K: KeyStore, S: Store>(
         ),
     };
     let status = state.sessions.device_answer(&device, request_id, answer).await?;
-    Ok(json(StatusCode::OK, &json!({ "requestId": request_id, "status": status })))
+    Ok(json(StatusCode::OK, &json!({ "requestId": request_id, "status": status.as_str() })))
 }

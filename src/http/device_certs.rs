@@ -29,6 +29,7 @@ use crate::identity::Identity;
 use crate::service::rfc3339;
 use crate::store::Store;
 use crate::store::devices::DeviceCertificateRow;
+use crate::vocabulary::CertificateStatus;
 
 /// Largest request body (a CSR with an RSA-8192 key is about 2 KB of PEM).
 const MAX_BODY: usize = 32 * 1024;
@@ -109,14 +110,15 @@ pub async fn list<K: KeyStore, S: Store>(
 ) -> Result<Response<Body>, ApiError> {
     let identity = caller(state, request).await?;
     let query = form::parse(request.uri().query().unwrap_or(""));
-    let wanted = match form::get(&query, "filter").unwrap_or("ALL") {
-        "ALL" => None,
-        "ACTIVATED" | "ACTIVE" => Some("ACTIVE"),
-        "EXPIRED" => Some("EXPIRED"),
-        "REVOKED" => Some("REVOKED"),
-        "SUSPENDED" => Some("SUSPENDED"),
-        _ => return Err(ApiError::bad_request("filter must be one of ALL, ACTIVATED, EXPIRED, REVOKED, SUSPENDED")),
-    };
+    let wanted =
+        match form::get(&query, "filter").unwrap_or("ALL") {
+            "ALL" => None,
+            // GovStack's filter says ACTIVATED for ACTIVE certificates.
+            "ACTIVATED" => Some(CertificateStatus::Active),
+            other => Some(other.parse::<CertificateStatus>().map_err(|_| {
+                ApiError::bad_request("filter must be one of ALL, ACTIVATED, EXPIRED, REVOKED, SUSPENDED")
+            })?),
+        };
     let now = SystemTime::now();
     let mut items = Vec::new();
     for row in state.devices.list(identity.subject_id()).await? {
@@ -128,7 +130,7 @@ pub async fn list<K: KeyStore, S: Store>(
             "certificateId": row.certificate_id,
             "pseudonym": row.pseudonym,
             "certificate": pem(&row)?,
-            "status": { "code": status, "message": status_message(&row, status) },
+            "status": { "code": status.as_str(), "message": status_message(&row, status) },
         }));
     }
     Ok(json(StatusCode::OK, &Value::Array(items)))
@@ -159,7 +161,7 @@ pub async fn change<K: KeyStore, S: Store>(
     let message = body.status.message.map(|m| m.chars().take(200).collect::<String>());
     let row = state.devices.change(identity.subject_id(), certificate_id, action, message).await?;
     let status = status_now(&row, SystemTime::now());
-    if status != "ACTIVE" {
+    if status != CertificateStatus::Active {
         // Requests waiting for this device end now, and their eServices are told.
         let ended = state.sessions.withdraw_device_requests(&row.certificate_id, status).await?;
         if ended > 0 {
@@ -172,7 +174,7 @@ pub async fn change<K: KeyStore, S: Store>(
             "responseTimestamp": rfc3339(SystemTime::now()),
             // The PATCH response's vocabulary (GovStack): ACTIVATED rather than ACTIVE.
             "status": {
-                "code": if status == "ACTIVE" { "ACTIVATED" } else { status },
+                "code": if status == CertificateStatus::Active { "ACTIVATED" } else { status.as_str() },
                 "message": status_message(&row, status),
             },
         }),
@@ -199,12 +201,13 @@ fn pem(row: &DeviceCertificateRow) -> Result<String, ApiError> {
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed").with_detail(e.to_string()))
 }
 
-fn status_message(row: &DeviceCertificateRow, status: &str) -> String {
+fn status_message(row: &DeviceCertificateRow, status: CertificateStatus) -> String {
     let since = rfc3339(row.changed_at);
+    let word = status.as_str().to_ascii_lowercase();
     match (status, &row.state_message) {
-        ("EXPIRED", _) => format!("Certificate expired at {}", rfc3339(row.not_after)),
-        ("ACTIVE", None) => format!("Certificate active since {since}"),
-        (status, None) => format!("Certificate {} since {since}", status.to_ascii_lowercase()),
-        (status, Some(reason)) => format!("Certificate {} since {since}: {reason}", status.to_ascii_lowercase()),
+        (CertificateStatus::Expired, _) => format!("Certificate expired at {}", rfc3339(row.not_after)),
+        (CertificateStatus::Active, None) => format!("Certificate active since {since}"),
+        (_, None) => format!("Certificate {word} since {since}"),
+        (_, Some(reason)) => format!("Certificate {word} since {since}: {reason}"),
     }
 }

@@ -90,7 +90,6 @@ impl From<ServiceError> for ApiError {
         let unavailable =
             |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).with_detail(e.to_string());
         match &e {
-            ServiceError::DigestLength { .. } => ApiError::bad_request(e.to_string()),
             ServiceError::DeviceSignature(_) => ApiError::unprocessable(e.to_string()),
             ServiceError::Hsm(Hsm::Busy(_)) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "all HSM sessions are busy; retry shortly")

@@ -91,8 +91,7 @@ async fn query_session<K: KeyStore, S: Store>(
     let new = NewSession {
         correlation_id: crate::sessions::random_hex(16),
         digest: parsed.digest,
-        hash_type: request.hash_type.unwrap_or_default(),
-        format: super::sessions::format_name(parsed.profile),
+        format: parsed.format,
         data_to_be_displayed: request.data_to_be_displayed.unwrap_or_default(),
         callback_url: form::get(query, "callbackUrl").unwrap_or_default().to_owned(),
         webhook_url: None,

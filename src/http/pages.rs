@@ -225,10 +225,10 @@ pub fn signing(
         what = escape(w.what),
         data = escape(&session.data_to_be_displayed),
         fingerprint_label = escape(w.fingerprint),
-        fingerprint = escape(&fingerprint(&session.digest_hex)),
-        hash_type = escape(&session.hash_type),
+        fingerprint = escape(&fingerprint(&session.digest.hex())),
+        hash_type = escape(session.digest.hash().name()),
         format_label = escape(w.format),
-        format = escape(&session.format),
+        format = escape(session.format.name()),
         model = escape(w.model),
         model_one_time = escape(w.model_one_time),
         token = escape(token),
@@ -266,7 +266,7 @@ pub fn device_waiting(session: &Session) -> Response<Body> {
         heading = escape(w.waiting_heading),
         waiting = escape(w.waiting),
         fingerprint_label = escape(w.fingerprint),
-        fingerprint = escape(&fingerprint(&session.digest_hex)),
+        fingerprint = escape(&fingerprint(&session.digest.hex())),
     );
     page_with_head(
         StatusCode::OK,

@@ -107,8 +107,7 @@ pub async fn create<K: KeyStore, S: Store>(
     let new = NewSession {
         correlation_id,
         digest: parsed.digest,
-        hash_type: body.sign.hash_type.unwrap_or_default(),
-        format: format_name(parsed.profile),
+        format: parsed.format,
         data_to_be_displayed: body.sign.data_to_be_displayed.unwrap_or_default(),
         callback_url,
         webhook_url: body.webhook_url,
@@ -120,14 +119,6 @@ pub async fn create<K: KeyStore, S: Store>(
     };
     let (_, token, redirect_url) = state.sessions.create(&client, new).await?;
     Ok(json(StatusCode::CREATED, &json!({ "token": token, "redirectUrl": redirect_url })))
-}
-
-/// `CAdES` / `PAdES`.
-pub fn format_name(profile: crate::cms::Profile) -> String {
-    match profile {
-        crate::cms::Profile::Cades => "CAdES".to_owned(),
-        crate::cms::Profile::Pades => "PAdES".to_owned(),
-    }
 }
 
 /// `GET /v1/sessions/{correlationId}`
@@ -144,7 +135,7 @@ pub async fn status<K: KeyStore, S: Store>(
         .ok_or_else(|| ApiError::not_found("no session with this correlationId"))?;
     let mut body = json!({
         "correlationId": session.correlation_id,
-        "status": session.status.name(),
+        "status": session.status.state().as_str(),
         "expiresAt": crate::service::rfc3339(session.expires()),
     });
     session.status.add_outcome(&mut body);

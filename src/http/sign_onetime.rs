@@ -32,10 +32,8 @@ pub async fn handle<K: KeyStore, S: Store>(
     let identity = state.identity.identify(&token).await?;
     state.payment.check(state.store.as_ref(), payment.as_deref()).await?;
 
-    let record = state
-        .service
-        .sign_one_time(OneTimeRequest { identity, digest: parsed.digest, hash: parsed.hash, profile: parsed.profile })
-        .await?;
+    let record =
+        state.service.sign_one_time(OneTimeRequest { identity, digest: parsed.digest, format: parsed.format }).await?;
     publish(state, &record).await?;
     Ok(json(StatusCode::OK, &record.sign_response()))
 }

@@ -20,7 +20,7 @@ use super::error::ApiError;
 use super::govstack_headers::pseudonym_token;
 use super::json::read_json;
 use super::response::{Body, json};
-use super::sessions::{client, format_name};
+use super::sessions::client;
 use super::sign_request::{SignRequest, parse};
 use crate::hsm::KeyStore;
 use crate::identity::rp::form_encode;
@@ -82,8 +82,7 @@ pub async fn sign<K: KeyStore, S: Store>(
             PseudonymRequest {
                 pseudonym,
                 digest: parsed.digest,
-                hash_type: body.sign.hash_type.clone().unwrap_or_default(),
-                format: format_name(parsed.profile),
+                format: parsed.format,
                 data_to_be_displayed: body.sign.data_to_be_displayed.clone().unwrap_or_default(),
                 nonce: body.nonce.clone(),
                 state: body.state.clone(),

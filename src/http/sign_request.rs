@@ -9,8 +9,8 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_S
 use serde::Deserialize;
 
 use super::error::ApiError;
-use crate::cms::Profile;
 use crate::hsm::HashAlgorithm;
+use crate::vocabulary::{Digest, Format, UnknownFormat};
 
 /// GovStack `SignRequest`. Every member is optional here so that a missing one gets a 422
 /// naming it, not a serde message; `requestTimestamp` and unknown members are accepted and
@@ -26,9 +26,8 @@ pub struct SignRequest {
 
 /// The validated parts of a sign request.
 pub struct Parsed {
-    pub profile: Profile,
-    pub hash: HashAlgorithm,
-    pub digest: Vec<u8>,
+    pub format: Format,
+    pub digest: Digest,
 }
 
 /// Check a SignRequest's format, hash type and hash.
@@ -36,37 +35,23 @@ pub struct Parsed {
 /// # Errors
 /// 422 for a missing or unsupported member, 400 for a malformed or wrong-length hash.
 pub fn parse(request: &SignRequest) -> Result<Parsed, ApiError> {
-    let format = required(&request.format, "format")?;
-    let profile = if format.eq_ignore_ascii_case("CAdES") {
-        Profile::Cades
-    } else if format.eq_ignore_ascii_case("PAdES") {
-        Profile::Pades
-    } else {
-        return Err(ApiError::unprocessable(format!(
-            "format {format:?} is not supported; esignd produces CAdES and PAdES"
-        )));
-    };
+    let format: Format = required(&request.format, "format")?
+        .parse()
+        .map_err(|e: UnknownFormat| ApiError::unprocessable(e.to_string()))?;
     let hash = HashAlgorithm::from_str(required(&request.hash_type, "hashType")?)
         .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     let encoded = required(&request.hash, "hash")?;
-    let digest = STANDARD
+    let bytes = STANDARD
         .decode(encoded)
         .or_else(|_| STANDARD_NO_PAD.decode(encoded))
         .or_else(|_| URL_SAFE.decode(encoded))
         .or_else(|_| URL_SAFE_NO_PAD.decode(encoded))
         .map_err(|_| ApiError::bad_request("hash is not valid base64 (or base64url)"))?;
-    if digest.len() != hash.output_len() {
-        return Err(ApiError::bad_request(format!(
-            "hash is {} bytes, but {} digests are {}",
-            digest.len(),
-            request.hash_type.as_deref().unwrap_or_default(),
-            hash.output_len()
-        )));
-    }
+    let digest = Digest::new(hash, bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if request.data_to_be_displayed.as_ref().is_some_and(|d| d.chars().count() > 1000) {
         return Err(ApiError::bad_request("dataToBeDisplayed is longer than 1000 characters"));
     }
-    Ok(Parsed { profile, hash, digest })
+    Ok(Parsed { format, digest })
 }
 
 fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, ApiError> {

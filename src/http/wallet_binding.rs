@@ -22,6 +22,7 @@ use crate::hsm::KeyStore;
 use crate::service::rfc3339;
 use crate::sessions::clients;
 use crate::store::Store;
+use crate::vocabulary::CertificateStatus;
 
 /// Largest request (an RSA JWK and an ID token fit easily).
 const MAX_BODY: usize = 32 * 1024;
@@ -95,7 +96,7 @@ pub async fn bind<K: KeyStore, S: Store>(
         Err(e) => return Err(e.into()),
     };
     for old in &replaced {
-        state.sessions.withdraw_device_requests(old, "REVOKED").await?;
+        state.sessions.withdraw_device_requests(old, CertificateStatus::Revoked).await?;
     }
     let certificate = <x509_cert::Certificate as der::Decode>::from_der(&row.der)
         .and_then(|c| c.to_pem(der::pem::LineEnding::LF))

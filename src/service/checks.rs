@@ -4,7 +4,7 @@
 //! 1. The CMS verifies (message-digest = the caller's digest, signature valid under the signer's
 //!    key) and its signer is the one-time certificate just issued — which was verified against
 //!    the CA key at issuance, the key whose certificate heads the chain.
-//! 2. It carries signing-certificate-v2, and signing-time exactly when the profile wants it.
+//! 2. It carries signing-certificate-v2, and signing-time exactly when the format wants it.
 //! 3. Its signature-time-stamp is a token over SHA-256 of the signature value. Tokens from
 //!    external TSAs have been verified by the client (signature, trust, nonce); the built-in
 //!    TSA's token, signed moments earlier in the same HSM session, is decoded and its imprint
@@ -17,9 +17,10 @@ use const_oid::db::rfc3161;
 use der::Encode;
 use x509_cert::Certificate;
 
+use crate::cms::attributes::single;
 use crate::cms::verify::{EssBinding, verify};
-use crate::cms::{Profile, attributes::single};
 use crate::tsa::asn1::TstInfo;
+use crate::vocabulary::Format;
 
 /// The rule a signature broke.
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +35,10 @@ pub enum BrokenRule {
     #[error("the signing-certificate-v2 attribute is missing")]
     NoSigningCertificateV2,
     /// Rule 2: signing-time present for PAdES or absent for CAdES.
-    #[error("signing-time must be {} for the {profile:?} profile", if *profile == Profile::Cades { "present" } else { "absent" })]
+    #[error("signing-time must be {} for {format}", if *format == Format::Cades { "present" } else { "absent" })]
     SigningTime {
-        /// The profile.
-        profile: Profile,
+        /// The format.
+        format: Format,
     },
     /// Rule 3: no signature-time-stamp attribute.
     #[error("the signature-time-stamp attribute is missing")]
@@ -87,7 +88,7 @@ pub struct Checked {
     pub tst_info: TstInfo,
 }
 
-/// Check the finished signature `der` over `digest`, made with `leaf` under `profile`. The
+/// Check the finished signature `der` over `digest`, made with `leaf` in `format`. The
 /// token's signature is checked by `verify_token`, which gets the token and the imprint it must
 /// carry and returns its TSTInfo.
 ///
@@ -97,7 +98,7 @@ pub fn verify_before_return(
     der: &[u8],
     digest: &[u8],
     leaf: &Certificate,
-    profile: Profile,
+    format: Format,
     verify_token: impl FnOnce(&[u8], &crate::tsa::asn1::MessageImprint) -> Result<TstInfo, crate::tsa::Error>,
 ) -> Result<Checked, BrokenRule> {
     let verified = verify(der, Some(digest), &[]).map_err(BrokenRule::Cms)?;
@@ -108,8 +109,8 @@ pub fn verify_before_return(
     if verified.ess != Some(EssBinding::V2) {
         return Err(BrokenRule::NoSigningCertificateV2);
     }
-    if verified.signing_time.is_some() != (profile == Profile::Cades) {
-        return Err(BrokenRule::SigningTime { profile });
+    if verified.signing_time.is_some() != (format == Format::Cades) {
+        return Err(BrokenRule::SigningTime { format });
     }
 
     let unsigned = verified.signer_info.unsigned_attrs.as_ref().ok_or(BrokenRule::NoTimestamp)?;

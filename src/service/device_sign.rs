@@ -15,10 +15,10 @@ use x509_cert::attr::Attributes;
 
 use super::stamp::Signed;
 use super::{ServiceError, SignatureRecord, SigningService, Timestamper};
-use crate::cms::Profile;
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
 use crate::hsm::{HashAlgorithm, KeyStore, SignatureScheme};
 use crate::pki::verify::{VerifyError, verify_message};
+use crate::vocabulary::{Digest, Format};
 
 /// The signature scheme a device key signs with for documents hashed with `hash`: ECDSA or
 /// RSASSA-PKCS1-v1_5 with the same hash, as for one-time keys.
@@ -34,18 +34,18 @@ pub fn device_scheme(certificate: &Certificate, hash: HashAlgorithm) -> Result<S
     }
 }
 
-/// The DER signed attributes a device signs (after hashing them with `hash`) for a document
-/// whose digest is `digest`.
+/// The DER signed attributes a device signs (after hashing them with the digest's algorithm)
+/// for a document whose digest is `digest`.
 ///
 /// # Errors
 /// Encoding errors only.
 pub fn device_signed_attributes(
-    profile: Profile,
-    digest: &[u8],
+    format: Format,
+    digest: &Digest,
     certificate: &Certificate,
     signing_time: SystemTime,
 ) -> Result<Vec<u8>, ServiceError> {
-    Ok(to_be_signed(&cades_signed_attributes(profile, digest, certificate, signing_time)?)?)
+    Ok(to_be_signed(&cades_signed_attributes(format, digest.bytes(), certificate, signing_time)?)?)
 }
 
 /// A device's answer to a prepared request, with what the request was.
@@ -53,12 +53,10 @@ pub fn device_signed_attributes(
 pub struct DeviceSignature {
     /// The device certificate (ACTIVE, checked by the caller).
     pub certificate: Certificate,
-    /// The document digest.
-    pub digest: Vec<u8>,
-    /// Its algorithm (also the signed attributes' digest algorithm).
-    pub hash: HashAlgorithm,
+    /// The document digest; its algorithm is also the signed attributes' digest algorithm.
+    pub digest: Digest,
     /// CAdES or PAdES.
-    pub profile: Profile,
+    pub format: Format,
     /// The DER signed attributes the device was given.
     pub signed_attributes: Vec<u8>,
     /// The device's signature over them: DER for ECDSA (the fixed `r‖s` form is accepted
@@ -77,7 +75,8 @@ impl<K: KeyStore> SigningService<K> {
         self: &Arc<Self>,
         answer: DeviceSignature,
     ) -> Result<SignatureRecord, ServiceError> {
-        let scheme = device_scheme(&answer.certificate, answer.hash).map_err(ServiceError::DeviceSignature)?;
+        let hash = answer.digest.hash();
+        let scheme = device_scheme(&answer.certificate, hash).map_err(ServiceError::DeviceSignature)?;
         let algorithm: AlgorithmIdentifierOwned =
             scheme.algorithm_identifier().map_err(|e| ServiceError::Cms(crate::cms::Error::from(e)))?;
         let key = answer.certificate.tbs_certificate().subject_public_key_info();
@@ -92,20 +91,14 @@ impl<K: KeyStore> SigningService<K> {
             None,
             Signer {
                 certificate: &answer.certificate,
-                hash: answer.hash,
+                hash,
                 signed_attributes,
                 signature_algorithm: algorithm,
                 signature,
             },
             &chain,
         )?;
-        let signed = Signed {
-            message,
-            leaf: answer.certificate.clone(),
-            digest: answer.digest,
-            profile: answer.profile,
-            hash: answer.hash,
-        };
+        let signed = Signed { message, leaf: answer.certificate.clone(), digest: answer.digest, format: answer.format };
         match &self.timestamper {
             Timestamper::Builtin(_) => {
                 let service = Arc::clone(self);

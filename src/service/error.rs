@@ -1,21 +1,10 @@
 //! `ServiceError`: why a transaction produced no signature.
 
 use super::BrokenRule;
-use crate::hsm::HashAlgorithm;
 
 /// A signing transaction failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The digest does not have its algorithm's length (checked before the HSM is touched).
-    #[error("the digest is {got} bytes, but a {hash:?} digest has {want}")]
-    DigestLength {
-        /// The algorithm given.
-        hash: HashAlgorithm,
-        /// Bytes given.
-        got: usize,
-        /// Bytes expected.
-        want: usize,
-    },
     /// The key store failed.
     #[error(transparent)]
     Hsm(#[from] crate::hsm::Error),

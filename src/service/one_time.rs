@@ -1,6 +1,6 @@
 //! The one-time signing transaction (DESIGN §3):
 //!
-//! 1. validate the request — before the HSM is touched;
+//! 1. the request arrives checked: its [`Digest`] has its algorithm's length by construction;
 //! 2. in one HSM session: generate the ephemeral key, issue its one-minute certificate with the
 //!    CA key, sign the CAdES signed attributes, destroy the key;
 //! 3. timestamp the signature value (built-in TSA in the same session, or external TSAs) and
@@ -17,11 +17,11 @@ use x509_cert::Certificate;
 
 use super::stamp::Signed;
 use super::{Handle, ServiceError, SignatureRecord, SigningService, Timestamper};
-use crate::cms::Profile;
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
 use crate::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
 use crate::identity::Identity;
 use crate::preflight::Inventory;
+use crate::vocabulary::{Digest, Format};
 
 /// What to sign, for whom.
 #[derive(Clone, Debug)]
@@ -29,25 +29,18 @@ pub struct OneTimeRequest {
     /// The signer, as the ID provider vouched for them.
     pub identity: Identity,
     /// The document digest, computed by the eService.
-    pub digest: Vec<u8>,
-    /// Its algorithm.
-    pub hash: HashAlgorithm,
+    pub digest: Digest,
     /// CAdES or PAdES.
-    pub profile: Profile,
+    pub format: Format,
 }
 
 impl<K: KeyStore> SigningService<K> {
     /// Run the whole one-time transaction.
     ///
     /// # Errors
-    /// [`ServiceError::DigestLength`] before anything else; HSM, CA, CMS, TSA errors; a
-    /// [`ServiceError::Check`] naming the rule a finished signature broke (it is then not
-    /// returned).
+    /// HSM, CA, CMS, TSA errors; a [`ServiceError::Check`] naming the rule a finished signature
+    /// broke (it is then not returned).
     pub async fn sign_one_time(self: &Arc<Self>, request: OneTimeRequest) -> Result<SignatureRecord, ServiceError> {
-        let want = request.hash.output_len();
-        if request.digest.len() != want {
-            return Err(ServiceError::DigestLength { hash: request.hash, got: request.digest.len(), want });
-        }
         let started = Instant::now();
         let request = Arc::new(request);
         let result = match self.attempt(&request).await {
@@ -63,7 +56,7 @@ impl<K: KeyStore> SigningService<K> {
             Ok(record) => tracing::info!(
                 leaf_serial = %record.leaf_serial,
                 timestamp_serial = %record.timestamp_serial,
-                profile = ?record.profile,
+                format = %record.format,
                 millis = started.elapsed().as_millis() as u64,
                 "one-time signature made"
             ),
@@ -121,9 +114,11 @@ impl<K: KeyStore> SigningService<K> {
             key.public_key().clone(),
             SystemTime::now(),
         )?;
-        let signed_attributes = cades_signed_attributes(request.profile, &request.digest, &leaf, SystemTime::now())?;
-        let scheme = scheme_for(self.ephemeral, request.hash);
-        let signature = key.sign_digest(scheme, &request.hash.digest(&to_be_signed(&signed_attributes)?))?;
+        let hash = request.digest.hash();
+        let signed_attributes =
+            cades_signed_attributes(request.format, request.digest.bytes(), &leaf, SystemTime::now())?;
+        let scheme = scheme_for(self.ephemeral, hash);
+        let signature = key.sign_digest(scheme, &hash.digest(&to_be_signed(&signed_attributes)?))?;
         key.destroy()?;
         let chain: Vec<&Certificate> = std::iter::once(&leaf).chain(self.ca.chain()).collect();
         let message = SignedMessage::new(
@@ -131,14 +126,14 @@ impl<K: KeyStore> SigningService<K> {
             None,
             Signer {
                 certificate: &leaf,
-                hash: request.hash,
+                hash,
                 signed_attributes,
                 signature_algorithm: scheme.algorithm_identifier().map_err(crate::cms::Error::from)?,
                 signature,
             },
             &chain,
         )?;
-        Ok(Signed { message, leaf, digest: request.digest.clone(), profile: request.profile, hash: request.hash })
+        Ok(Signed { message, leaf, digest: request.digest.clone(), format: request.format })
     }
 }
 

@@ -4,8 +4,7 @@ use std::time::SystemTime;
 
 use x509_cert::Certificate;
 
-use crate::cms::Profile;
-use crate::hsm::HashAlgorithm;
+use crate::vocabulary::Format;
 
 /// A finished, checked one-time signature.
 #[derive(Clone, Debug)]
@@ -30,10 +29,8 @@ pub struct SignatureRecord {
     pub leaf_serial: String,
     /// The timestamp's serial number, hex.
     pub timestamp_serial: String,
-    /// The profile signed under.
-    pub profile: Profile,
-    /// The document digest's algorithm.
-    pub hash: HashAlgorithm,
+    /// The format signed in.
+    pub format: Format,
 }
 
 impl SignatureRecord {

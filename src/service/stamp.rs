@@ -10,22 +10,21 @@ use x509_cert::Certificate;
 
 use super::checks::{Checked, verify_before_return};
 use super::{Handle, ServiceError, SignatureRecord, SigningService, Timestamper};
-use crate::cms::Profile;
 use crate::cms::assemble::SignedMessage;
-use crate::hsm::{HashAlgorithm, KeyStore};
+use crate::hsm::KeyStore;
 use crate::preflight::Inventory;
 use crate::tsa::asn1::{MessageImprint, TstInfo};
 use crate::tsa::builtin::sha256_imprint;
 use crate::tsa::client::TsaClient;
+use crate::vocabulary::{Digest, Format};
 
 /// A signature without its time-stamp yet: the SignedData, the certificate that made it, and
-/// what it must sign (the caller's digest, under `profile`, hashed with `hash`).
+/// what it must sign (the caller's digest, in `format`).
 pub(super) struct Signed {
     pub(super) message: SignedMessage,
     pub(super) leaf: Certificate,
-    pub(super) digest: Vec<u8>,
-    pub(super) profile: Profile,
-    pub(super) hash: HashAlgorithm,
+    pub(super) digest: Digest,
+    pub(super) format: Format,
 }
 
 /// The check of a token the built-in TSA signed a moment ago in the same HSM session, whose
@@ -84,7 +83,7 @@ impl<K: KeyStore> SigningService<K> {
     ) -> Result<SignatureRecord, ServiceError> {
         let cms = signed.message.to_der()?;
         let Checked { signing_time, token, tst_info } =
-            verify_before_return(&cms, &signed.digest, &signed.leaf, signed.profile, verify_token)?;
+            verify_before_return(&cms, signed.digest.bytes(), &signed.leaf, signed.format, verify_token)?;
         let validity = signed.leaf.tbs_certificate().validity();
         Ok(SignatureRecord {
             leaf_serial: hex::encode(signed.leaf.tbs_certificate().serial_number().as_bytes()),
@@ -97,8 +96,7 @@ impl<K: KeyStore> SigningService<K> {
             chain: self.ca.chain().to_vec(),
             leaf: signed.leaf,
             cms,
-            profile: signed.profile,
-            hash: signed.hash,
+            format: signed.format,
         })
     }
 }

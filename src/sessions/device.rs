@@ -13,22 +13,25 @@
 //!   or revoked meanwhile; the session fails with them and the eService is told (webhook,
 //!   redirect, `GET /v1/sign/response/{signatureId}`).
 
-use std::str::FromStr;
 use std::time::{Duration, SystemTime};
 
 use der::Decode;
 use serde::{Deserialize, Serialize};
 use x509_cert::Certificate;
 
-use super::model::{Session, Status, profile_of};
+use super::model::{Failure, Session, Status};
 use super::{SessionError, SessionService, epoch_secs, random_hex};
 use crate::config::ClientConfig;
 use crate::devices::service::status_now;
-use crate::hsm::{HashAlgorithm, KeyStore};
+use crate::hsm::KeyStore;
 use crate::service::{DeviceSignature, device_scheme, device_signed_attributes};
 use crate::store::device_requests::DeviceRequestRow;
 use crate::store::devices::DeviceCertificateRow;
 use crate::store::{SignatureRow, Store};
+use crate::vocabulary::{CertificateStatus, Digest, Format, RequestState, SessionState};
+
+/// Why a request ended expired.
+const NO_ANSWER: &str = "the device did not answer in time";
 
 /// The most requests that may wait for one device: more are refused (429) until it answers
 /// or they expire, so that no eService can flood a citizen's device.
@@ -45,14 +48,14 @@ pub struct DeviceRequest {
     pub certificate_id: String,
     /// What the device shows its user.
     pub data_to_be_displayed: String,
-    /// The document digest, hex.
-    pub digest_hex: String,
-    /// `SHA2-256`...
-    pub hash_type: String,
-    /// `CAdES` or `PAdES`.
-    pub format: String,
-    /// The DER signed attributes the device signs, hex.
-    pub signed_attributes_hex: String,
+    /// The document digest (stored as `digest_hex` and `hash_type`).
+    #[serde(flatten)]
+    pub digest: Digest,
+    /// CAdES or PAdES.
+    pub format: Format,
+    /// The DER signed attributes the device signs (stored in hex).
+    #[serde(rename = "signed_attributes_hex", with = "hex_bytes")]
+    pub signed_attributes: Vec<u8>,
     /// Seconds since the epoch.
     pub expires_at: u64,
     /// How it ended, for the eService, when it did not end signed.
@@ -69,14 +72,14 @@ impl DeviceRequest {
         serde_json::from_str(&row.body).map_err(|_| SessionError::UnknownDeviceRequest)
     }
 
-    fn to_row(&self, client_id: &str, session_id: &str, status: &str) -> DeviceRequestRow {
+    fn to_row(&self, client_id: &str, session_id: &str, status: RequestState) -> DeviceRequestRow {
         DeviceRequestRow {
             request_id: self.request_id.clone(),
             signature_id: self.signature_id.clone(),
             client_id: client_id.to_owned(),
             session_id: session_id.to_owned(),
             certificate_id: self.certificate_id.clone(),
-            status: status.to_owned(),
+            status,
             expires_at: self.expires(),
             body: serde_json::to_string(self).expect("a device request serialises"),
         }
@@ -86,7 +89,7 @@ impl DeviceRequest {
     /// (RFC 5758) or `sha256WithRSAEncryption` (RFC 4055), with the document's hash — the
     /// device hashes the signed attributes with it.
     pub fn algorithm_name(&self, certificate: &Certificate) -> String {
-        let hash = HashAlgorithm::from_str(&self.hash_type).unwrap_or(HashAlgorithm::Sha256);
+        let hash = self.digest.hash();
         let bits = hash.output_len() * 8;
         match device_scheme(certificate, hash) {
             Ok(crate::hsm::SignatureScheme::Ecdsa(_)) => format!("ecdsa-with-SHA{bits}"),
@@ -101,11 +104,9 @@ pub struct PseudonymRequest {
     /// The pseudonym (from the pseudonym token).
     pub pseudonym: String,
     /// The digest.
-    pub digest: Vec<u8>,
-    /// `SHA2-256`...
-    pub hash_type: String,
-    /// `CAdES` or `PAdES`.
-    pub format: String,
+    pub digest: Digest,
+    /// CAdES or PAdES.
+    pub format: Format,
     /// What the device shows.
     pub data_to_be_displayed: String,
     /// Echoed back.
@@ -128,10 +129,10 @@ pub enum DeviceAnswer {
 pub enum Pending {
     /// The device has not answered yet.
     Waiting,
-    /// It ended without a signature: `refused`, `expired` or `failed`, and why.
+    /// It ended without a signature: refused, expired or failed, and why.
     Ended {
-        /// The request's status.
-        status: String,
+        /// The request's state.
+        status: RequestState,
         /// Why.
         reason: String,
     },
@@ -142,7 +143,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     async fn device_for(&self, pseudonym: &str) -> Result<DeviceCertificateRow, SessionError> {
         let row = self.store.device_by_pseudonym(pseudonym).await?.ok_or(SessionError::UnknownPseudonym)?;
         match status_now(&row, SystemTime::now()) {
-            "ACTIVE" => Ok(row),
+            CertificateStatus::Active => Ok(row),
             other => Err(SessionError::DeviceUnfit(other)),
         }
     }
@@ -186,8 +187,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             id: random_hex(16),
             client_id: client.id.clone(),
             correlation_id: signature_id.clone(),
-            digest_hex: hex::encode(&request.digest),
-            hash_type: request.hash_type,
+            digest: request.digest,
             format: request.format,
             data_to_be_displayed: request.data_to_be_displayed,
             callback_url: String::new(),
@@ -211,7 +211,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     pub async fn sign_with_device(&self, token: &str, pseudonym: &str) -> Result<Session, SessionError> {
         let session = self.open(token).await?;
         let device = self.device_for(pseudonym.trim()).await?;
-        let (session, _) = self.queue_for_device(session, &device, Some("pending"), random_hex(32)).await?;
+        let (session, _) = self.queue_for_device(session, &device, Some(SessionState::Pending), random_hex(32)).await?;
         Ok(session)
     }
 
@@ -222,7 +222,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         &self,
         mut session: Session,
         device: &DeviceCertificateRow,
-        from: Option<&str>,
+        from: Option<SessionState>,
         signature_id: String,
     ) -> Result<(Session, DeviceRequest), SessionError> {
         let waiting = self.store.pending_device_requests(&device.certificate_id, SystemTime::now()).await?;
@@ -230,24 +230,22 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             return Err(SessionError::DeviceBusy);
         }
         let certificate = Certificate::from_der(&device.der).map_err(|_| SessionError::UnknownPseudonym)?;
-        let profile = profile_of(&session.format);
-        let digest = hex::decode(&session.digest_hex).map_err(|_| SessionError::UnknownSession)?;
-        let signed_attributes = device_signed_attributes(profile, &digest, &certificate, SystemTime::now())?;
+        let signed_attributes =
+            device_signed_attributes(session.format, &session.digest, &certificate, SystemTime::now())?;
         let expires = (SystemTime::now() + self.device_request_lifetime).min(session.expires());
         let request = DeviceRequest {
             request_id: random_hex(16),
             signature_id,
             certificate_id: device.certificate_id.clone(),
             data_to_be_displayed: session.data_to_be_displayed.clone(),
-            digest_hex: session.digest_hex.clone(),
-            hash_type: session.hash_type.clone(),
-            format: session.format.clone(),
-            signed_attributes_hex: hex::encode(signed_attributes),
+            digest: session.digest.clone(),
+            format: session.format,
+            signed_attributes,
             expires_at: epoch_secs(expires),
             outcome: None,
         };
         session.status = Status::Device { request_id: request.request_id.clone() };
-        let row = request.to_row(&session.client_id, &session.id, "pending");
+        let row = request.to_row(&session.client_id, &session.id, RequestState::Pending);
         if !self.store.add_device_request(&row, &session.to_row(), from).await? {
             return Err(match from {
                 Some(_) => SessionError::AlreadyUsed,
@@ -304,39 +302,37 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         device: &DeviceCertificateRow,
         request_id: &str,
         answer: DeviceAnswer,
-    ) -> Result<&'static str, SessionError> {
+    ) -> Result<RequestState, SessionError> {
         let row = self
             .store
             .device_request(request_id)
             .await?
             .filter(|row| row.certificate_id == device.certificate_id)
             .ok_or(SessionError::UnknownDeviceRequest)?;
-        if row.status != "pending" {
-            return Err(SessionError::DeviceRequestClosed(row.status));
+        if row.status != RequestState::Pending {
+            return Err(SessionError::DeviceRequestClosed(Some(row.status)));
         }
         let request = DeviceRequest::from_row(&row)?;
         if SystemTime::now() > request.expires() {
-            self.end_device_request(&row, "expired", "the device did not answer in time").await?;
-            return Err(SessionError::DeviceRequestClosed("expired".into()));
+            self.end_device_request(&row, RequestState::Expired, NO_ANSWER).await?;
+            return Err(SessionError::DeviceRequestClosed(Some(RequestState::Expired)));
         }
         let signature = match answer {
             DeviceAnswer::Refusal => {
-                self.end_device_request(&row, "refused", "the user refused to sign on their device").await?;
-                return Ok("refused");
+                self.end_device_request(&row, RequestState::Refused, "the user refused to sign on their device")
+                    .await?;
+                return Ok(RequestState::Refused);
             }
             DeviceAnswer::Signature(signature) => signature,
         };
         let certificate = Certificate::from_der(&device.der).map_err(|_| SessionError::UnknownDeviceRequest)?;
-        let hash = HashAlgorithm::from_str(&request.hash_type).map_err(|_| SessionError::UnknownDeviceRequest)?;
         let record = self
             .signing
             .finish_device_signature(DeviceSignature {
                 certificate,
-                digest: hex::decode(&request.digest_hex).map_err(|_| SessionError::UnknownDeviceRequest)?,
-                hash,
-                profile: profile_of(&request.format),
-                signed_attributes: hex::decode(&request.signed_attributes_hex)
-                    .map_err(|_| SessionError::UnknownDeviceRequest)?,
+                digest: request.digest.clone(),
+                format: request.format,
+                signed_attributes: request.signed_attributes.clone(),
                 signature,
             })
             .await?;
@@ -358,35 +354,35 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             expires_at: SystemTime::now() + self.response_ttl,
         };
         let mut finished = row.clone();
-        finished.status = "signed".into();
+        finished.status = RequestState::Signed;
         if !self.store.finish_device_request(&finished, &done.to_row(), Some(&signature)).await? {
             // It ended while the signature was being finished (expired, withdrawn, answered).
             let now = self.store.device_request(request_id).await?.map(|row| row.status);
-            return Err(SessionError::DeviceRequestClosed(now.unwrap_or_else(|| "gone".into())));
+            return Err(SessionError::DeviceRequestClosed(now));
         }
         tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, request_id, timestamp_serial = %record.timestamp_serial, "device signature made");
         self.notify(&done);
-        Ok("signed")
+        Ok(RequestState::Signed)
     }
 
-    /// End a pending request without a signature (`refused`, `expired`, `failed`) and fail its
+    /// End a pending request without a signature (refused, expired, failed) and fail its
     /// session; `false` when it had ended already.
     async fn end_device_request(
         &self,
         row: &DeviceRequestRow,
-        status: &str,
+        status: RequestState,
         reason: &str,
     ) -> Result<bool, SessionError> {
         let mut request = DeviceRequest::from_row(row)?;
         request.outcome = Some(reason.to_owned());
         let finished = request.to_row(&row.client_id, &row.session_id, status);
         let mut session = self.session_of(row).await?;
-        let code = if status == "expired" { "expired" } else { "signing_failed" };
-        session.status = Status::Failed { error: code.to_owned(), description: reason.to_owned() };
+        let error = if status == RequestState::Expired { Failure::Expired } else { Failure::SigningFailed };
+        session.status = Status::Failed { error, description: reason.to_owned() };
         if !self.store.finish_device_request(&finished, &session.to_row(), None).await? {
             return Ok(false);
         }
-        tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, request_id = %row.request_id, status, "device request ended without a signature");
+        tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, request_id = %row.request_id, status = %status, "device request ended without a signature");
         self.notify(&session);
         Ok(true)
     }
@@ -400,11 +396,15 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     ///
     /// # Errors
     /// Store failures.
-    pub async fn withdraw_device_requests(&self, certificate_id: &str, state: &str) -> Result<usize, SessionError> {
-        let reason = format!("the device certificate was {}", state.to_ascii_lowercase());
+    pub async fn withdraw_device_requests(
+        &self,
+        certificate_id: &str,
+        status: CertificateStatus,
+    ) -> Result<usize, SessionError> {
+        let reason = format!("the device certificate was {}", status.as_str().to_ascii_lowercase());
         let mut ended = 0;
         for row in self.store.pending_device_requests(certificate_id, SystemTime::UNIX_EPOCH).await? {
-            if self.end_device_request(&row, "failed", &reason).await? {
+            if self.end_device_request(&row, RequestState::Failed, &reason).await? {
                 ended += 1;
             }
         }
@@ -418,7 +418,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     pub async fn expire_device_requests(&self) -> Result<usize, SessionError> {
         let mut ended = 0;
         for row in self.store.overdue_device_requests(SystemTime::now()).await? {
-            if self.end_device_request(&row, "expired", "the device did not answer in time").await? {
+            if self.end_device_request(&row, RequestState::Expired, NO_ANSWER).await? {
                 ended += 1;
             }
         }
@@ -439,17 +439,16 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             return Ok(None);
         };
         let request = DeviceRequest::from_row(&row)?;
-        Ok(match row.status.as_str() {
-            "pending" if SystemTime::now() > request.expires() => {
-                self.end_device_request(&row, "expired", "the device did not answer in time").await?;
-                Some(Pending::Ended { status: "expired".into(), reason: "the device did not answer in time".into() })
+        Ok(match row.status {
+            RequestState::Pending if SystemTime::now() > request.expires() => {
+                self.end_device_request(&row, RequestState::Expired, NO_ANSWER).await?;
+                Some(Pending::Ended { status: RequestState::Expired, reason: NO_ANSWER.into() })
             }
-            "pending" => Some(Pending::Waiting),
-            "signed" => None,
-            status => Some(Pending::Ended {
-                status: status.to_owned(),
-                reason: request.outcome.unwrap_or_else(|| status.to_owned()),
-            }),
+            RequestState::Pending => Some(Pending::Waiting),
+            RequestState::Signed => None,
+            status => {
+                Some(Pending::Ended { status, reason: request.outcome.unwrap_or_else(|| status.as_str().to_owned()) })
+            }
         })
     }
 
@@ -463,8 +462,8 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         match &session.status {
             Status::Device { request_id } => {
                 let row = self.store.device_request(request_id).await?.ok_or(SessionError::UnknownSession)?;
-                if row.status == "pending" && SystemTime::now() > row.expires_at {
-                    self.end_device_request(&row, "expired", "the device did not answer in time").await?;
+                if row.status == RequestState::Pending && SystemTime::now() > row.expires_at {
+                    self.end_device_request(&row, RequestState::Expired, NO_ANSWER).await?;
                     let session = self.load_by_token(token).await?;
                     let redirect = self.callback_redirect(&session);
                     return Ok((session, Some(redirect)));
@@ -477,5 +476,18 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             }
             _ => Err(SessionError::AlreadyUsed),
         }
+    }
+}
+
+/// Bytes as lowercase hex in a stored body.
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&hex::encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        hex::decode(String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
     }
 }

@@ -3,15 +3,15 @@
 //! Every move is a compare-and-set on the stored status; a move that loses the race — a used
 //! link, a replayed callback — is refused.
 
-use std::str::FromStr;
 use std::time::SystemTime;
 
-use super::model::{Session, Status, profile_of};
+use super::model::{Failure, Session, Status};
 use super::{SessionError, SessionService, random_hex, token};
-use crate::hsm::{HashAlgorithm, KeyStore};
+use crate::hsm::KeyStore;
 use crate::identity::rp::{Authorization, form_encode};
 use crate::service::OneTimeRequest;
 use crate::store::{CertificateRow, SignatureRow, Store};
+use crate::vocabulary::SessionState;
 
 impl<K: KeyStore, S: Store> SessionService<K, S> {
     pub(super) async fn load_by_token(&self, token: &str) -> Result<Session, SessionError> {
@@ -31,7 +31,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             return Err(SessionError::AlreadyUsed);
         }
         if session.expired(SystemTime::now()) {
-            let redirect = self.fail(session, "expired", "the signing session expired").await?;
+            let redirect = self.fail(session, Failure::Expired, "the signing session expired").await?;
             return Err(SessionError::Expired { redirect });
         }
         Ok(session)
@@ -47,7 +47,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             self.identity.authorization(&self.redirect_uri(), session.lang.tag()).await?;
         let mut moved = session;
         moved.status = Status::Authenticating { oidc_state: state, oidc_nonce: nonce, verifier };
-        if !self.store.update_session(&moved.to_row(), "pending").await? {
+        if !self.store.update_session(&moved.to_row(), SessionState::Pending).await? {
             return Err(SessionError::AlreadyUsed);
         }
         Ok(url)
@@ -59,7 +59,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// As [`Self::open`].
     pub async fn cancel(&self, token: &str) -> Result<String, SessionError> {
         let session = self.open(token).await?;
-        self.fail(session, "cancelled", "the user cancelled the signing").await
+        self.fail(session, Failure::Cancelled, "the user cancelled the signing").await
     }
 
     /// The ID provider's answer. Makes the signature; returns where the browser goes next (the
@@ -75,17 +75,17 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             return Err(SessionError::UnknownState);
         };
         if session.expired(SystemTime::now()) {
-            return self.fail(session, "expired", "the signing session expired").await;
+            return self.fail(session, Failure::Expired, "the signing session expired").await;
         }
         if let Some(error) = error {
-            return self.fail(session, "login_failed", &format!("the ID provider answered {error}")).await;
+            return self.fail(session, Failure::LoginFailed, &format!("the ID provider answered {error}")).await;
         }
         let Some(code) = code.filter(|c| !c.is_empty()) else {
-            return self.fail(session, "login_failed", "the ID provider sent no code").await;
+            return self.fail(session, Failure::LoginFailed, "the ID provider sent no code").await;
         };
         let mut signing = session;
         signing.status = Status::Signing;
-        if !self.store.update_session(&signing.to_row(), "authenticating").await? {
+        if !self.store.update_session(&signing.to_row(), SessionState::Authenticating).await? {
             return Err(SessionError::AlreadyUsed);
         }
         let authorization = Authorization { url: String::new(), state: oidc_state, nonce: oidc_nonce, verifier };
@@ -100,7 +100,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
                     response: response.to_string(),
                     expires_at: SystemTime::now() + self.response_ttl,
                 };
-                if !self.store.finish_session(&done.to_row(), "signing", &signature, &certificate).await? {
+                if !self.store.finish_session(&done.to_row(), SessionState::Signing, &signature, &certificate).await? {
                     return Err(SessionError::AlreadyUsed);
                 }
                 tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, "session signed");
@@ -111,9 +111,9 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
                 tracing::warn!(correlation_id = %signing.correlation_id, error = %e, "session signing failed");
                 let (code, description) = match &e {
                     SessionError::Auth(auth) if auth.is_callers_fault() => {
-                        ("login_failed", "the ID provider did not confirm the user")
+                        (Failure::LoginFailed, "the ID provider did not confirm the user")
                     }
-                    _ => ("signing_failed", "the signature could not be made"),
+                    _ => (Failure::SigningFailed, "the signature could not be made"),
                 };
                 self.fail(signing, code, description).await
             }
@@ -128,12 +128,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         code: &str,
     ) -> Result<(serde_json::Value, CertificateRow), SessionError> {
         let identity = self.identity.finish_login(authorization, &self.redirect_uri(), code).await?;
-        let request = OneTimeRequest {
-            identity,
-            digest: hex::decode(&session.digest_hex).map_err(|_| SessionError::UnknownSession)?,
-            hash: HashAlgorithm::from_str(&session.hash_type).map_err(|_| SessionError::UnknownSession)?,
-            profile: profile_of(&session.format),
-        };
+        let request = OneTimeRequest { identity, digest: session.digest.clone(), format: session.format };
         let record = self.signing.sign_one_time(request).await?;
         let der = der::Encode::to_der(&record.leaf).map_err(|_| SessionError::UnknownSession)?;
         let certificate = CertificateRow { serial: record.leaf_serial.clone(), der, not_after: record.not_after };
@@ -142,13 +137,13 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
 
     /// Move `session` (from its current status) to failed, notify, and say where the browser
     /// goes.
-    async fn fail(&self, mut session: Session, error: &str, description: &str) -> Result<String, SessionError> {
-        let from = session.status.name();
-        session.status = Status::Failed { error: error.to_owned(), description: description.to_owned() };
+    async fn fail(&self, mut session: Session, error: Failure, description: &str) -> Result<String, SessionError> {
+        let from = session.status.state();
+        session.status = Status::Failed { error, description: description.to_owned() };
         if !self.store.update_session(&session.to_row(), from).await? {
             return Err(SessionError::AlreadyUsed);
         }
-        tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, error, "session failed");
+        tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, error = error.code(), "session failed");
         self.notify(&session);
         Ok(self.callback_redirect(&session))
     }
@@ -158,11 +153,14 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// # Errors
     /// Store errors.
     pub async fn expire_overdue(&self) -> Result<usize, SessionError> {
-        let overdue = self.store.expired_sessions(SystemTime::now(), &["pending", "authenticating"]).await?;
+        let overdue = self
+            .store
+            .expired_sessions(SystemTime::now(), &[SessionState::Pending, SessionState::Authenticating])
+            .await?;
         let mut expired = 0;
         for row in overdue {
             let Ok(session) = Session::from_row(&row) else { continue };
-            match self.fail(session, "expired", "the signing session expired").await {
+            match self.fail(session, Failure::Expired, "the signing session expired").await {
                 Ok(_) => expired += 1,
                 Err(SessionError::AlreadyUsed) => {} // the user got there first
                 Err(e) => return Err(e),
@@ -177,7 +175,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
         match &session.status {
             Status::Signed { signature_id } => params.push(("signatureId", signature_id)),
             Status::Failed { error, description } => {
-                params.push(("error", error));
+                params.push(("error", error.code()));
                 params.push(("error_description", description));
             }
             _ => {}

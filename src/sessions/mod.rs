@@ -23,8 +23,9 @@ use crate::jose::jwk::JwkSet;
 use crate::outbound::HttpClient;
 use crate::service::SigningService;
 use crate::store::Store;
+use crate::vocabulary::{Digest, Format};
 
-pub use model::{Lang, Session, Status};
+pub use model::{Failure, Lang, Session, Status};
 pub use webhook::Retry;
 
 /// Why a session request was refused.
@@ -82,7 +83,7 @@ pub enum SessionError {
     UnknownPseudonym,
     /// The device's certificate cannot sign.
     #[error("the device certificate behind this pseudonym is {0}; only an ACTIVE certificate can sign")]
-    DeviceUnfit(&'static str),
+    DeviceUnfit(crate::vocabulary::CertificateStatus),
     /// Too many requests wait for the device already.
     #[error("{} requests already wait for this device; try again when it has answered", device::MAX_PENDING_PER_DEVICE)]
     DeviceBusy,
@@ -92,9 +93,9 @@ pub enum SessionError {
     /// No such request for this device.
     #[error("no signing request with this id for this device")]
     UnknownDeviceRequest,
-    /// The request is no longer waiting for an answer.
-    #[error("this signing request is {0}; it no longer takes an answer")]
-    DeviceRequestClosed(String),
+    /// The request is no longer waiting for an answer (`None`: it is gone altogether).
+    #[error("this signing request is {}; it no longer takes an answer", .0.map_or("gone", |s| s.as_str()))]
+    DeviceRequestClosed(Option<crate::vocabulary::RequestState>),
 }
 
 /// What a new session needs, already checked for form by the HTTP layer.
@@ -103,11 +104,9 @@ pub struct NewSession {
     /// The eService's id for it.
     pub correlation_id: String,
     /// The digest.
-    pub digest: Vec<u8>,
-    /// `SHA2-256`...
-    pub hash_type: String,
-    /// `CAdES` or `PAdES`.
-    pub format: String,
+    pub digest: Digest,
+    /// CAdES or PAdES.
+    pub format: Format,
     /// Shown to the user.
     pub data_to_be_displayed: String,
     /// Where the browser returns.
@@ -228,8 +227,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
             id: random_hex(16),
             client_id: client.id.clone(),
             correlation_id: new.correlation_id,
-            digest_hex: hex::encode(&new.digest),
-            hash_type: new.hash_type,
+            digest: new.digest,
             format: new.format,
             data_to_be_displayed: new.data_to_be_displayed,
             callback_url: new.callback_url,

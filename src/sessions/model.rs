@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::store::SessionRow;
+use crate::vocabulary::{Digest, Format, SessionState};
 
 /// The languages the pages speak.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,23 +85,50 @@ pub enum Status {
     },
     /// Over without a signature.
     Failed {
-        /// `cancelled`, `expired`, `login_failed`, `signing_failed`.
-        error: String,
+        /// Why, as the eService reads it.
+        error: Failure,
         /// For humans.
         description: String,
     },
 }
 
-impl Status {
-    /// The stored status name.
-    pub fn name(&self) -> &'static str {
+/// Why a session ended without a signature: the `error` the eService's callback, webhook and
+/// status poll carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Failure {
+    /// The user pressed Cancel.
+    Cancelled,
+    /// The session or the device request ran out of time.
+    Expired,
+    /// The ID provider did not confirm the user.
+    LoginFailed,
+    /// The signature could not be made (or the user's device refused or was withdrawn).
+    SigningFailed,
+}
+
+impl Failure {
+    /// The wire spelling.
+    pub fn code(self) -> &'static str {
         match self {
-            Self::Pending => "pending",
-            Self::Authenticating { .. } => "authenticating",
-            Self::Signing => "signing",
-            Self::Device { .. } => "device",
-            Self::Signed { .. } => "signed",
-            Self::Failed { .. } => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Expired => "expired",
+            Self::LoginFailed => "login_failed",
+            Self::SigningFailed => "signing_failed",
+        }
+    }
+}
+
+impl Status {
+    /// The state this status is in (the store's column).
+    pub fn state(&self) -> SessionState {
+        match self {
+            Self::Pending => SessionState::Pending,
+            Self::Authenticating { .. } => SessionState::Authenticating,
+            Self::Signing => SessionState::Signing,
+            Self::Device { .. } => SessionState::Device,
+            Self::Signed { .. } => SessionState::Signed,
+            Self::Failed { .. } => SessionState::Failed,
         }
     }
 
@@ -110,7 +138,7 @@ impl Status {
         match self {
             Self::Signed { signature_id } => body["signatureId"] = signature_id.as_str().into(),
             Self::Failed { error, description } => {
-                body["error"] = error.as_str().into();
+                body["error"] = error.code().into();
                 body["errorDescription"] = description.as_str().into();
             }
             _ => {}
@@ -127,12 +155,11 @@ pub struct Session {
     pub client_id: String,
     /// Its id for the session.
     pub correlation_id: String,
-    /// The document digest, hex.
-    pub digest_hex: String,
-    /// `SHA2-256`...
-    pub hash_type: String,
-    /// `CAdES` or `PAdES`.
-    pub format: String,
+    /// The document digest (stored as `digest_hex` and `hash_type`).
+    #[serde(flatten)]
+    pub digest: Digest,
+    /// CAdES or PAdES.
+    pub format: Format,
     /// Shown to the user.
     pub data_to_be_displayed: String,
     /// Where the browser goes back to (registered exactly).
@@ -151,11 +178,6 @@ pub struct Session {
     pub expires_at: u64,
     /// Where it is.
     pub status: Status,
-}
-
-/// The profile of a stored `format` (`CAdES` or `PAdES`, checked when the request came in).
-pub fn profile_of(format: &str) -> crate::cms::Profile {
-    if format.eq_ignore_ascii_case("PAdES") { crate::cms::Profile::Pades } else { crate::cms::Profile::Cades }
 }
 
 impl Session {
@@ -179,7 +201,7 @@ impl Session {
             id: self.id.clone(),
             client_id: self.client_id.clone(),
             correlation_id: self.correlation_id.clone(),
-            status: self.status.name().to_owned(),
+            status: self.status.state(),
             oidc_state,
             expires_at: self.expires(),
             body: serde_json::to_string(self).expect("a session serialises"),

@@ -16,6 +16,7 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use super::{SessionRow, SignatureRow, StoreError};
+use crate::vocabulary::{RequestState, SessionState};
 
 /// A device signing request as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,8 +31,8 @@ pub struct DeviceRequestRow {
     pub session_id: String,
     /// The device certificate that must sign (GovStack `certificateId`).
     pub certificate_id: String,
-    /// `pending`, `signed`, `refused`, `expired` or `failed`.
-    pub status: String,
+    /// Where it is.
+    pub status: RequestState,
     /// When the device can no longer answer.
     pub expires_at: SystemTime,
     /// Everything else, as the service serialised it.
@@ -47,7 +48,7 @@ pub trait DeviceRequestStore: Send + Sync + 'static {
         &self,
         row: &DeviceRequestRow,
         session: &SessionRow,
-        from: Option<&str>,
+        from: Option<SessionState>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// A request by its id.

@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::SystemTime;
 
 use super::StoreError;
+use crate::vocabulary::CertificateState;
 
 /// A certificate issued for the key on a user's own device.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,8 +23,8 @@ pub struct DeviceCertificateRow {
     pub serial: String,
     /// The certificate.
     pub der: Vec<u8>,
-    /// `ACTIVE`, `SUSPENDED` or `REVOKED`.
-    pub state: String,
+    /// Its lifecycle state.
+    pub state: CertificateState,
     /// The owner's reason for the last change.
     pub state_message: Option<String>,
     /// When it was issued or last changed state.
@@ -70,9 +71,9 @@ pub struct Binding {
 #[derive(Clone, Copy, Debug)]
 pub struct StateChange<'a> {
     /// The state it must be in.
-    pub from: &'a str,
+    pub from: CertificateState,
     /// The state it goes to.
-    pub to: &'a str,
+    pub to: CertificateState,
     /// The owner's reason.
     pub message: Option<&'a str>,
     /// When (the CRL's revocationDate for it).

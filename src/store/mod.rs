@@ -9,6 +9,7 @@
 
 pub mod device_requests;
 pub mod devices;
+mod encoding;
 mod schema;
 pub mod sqlite;
 mod sqlite_device_requests;
@@ -16,6 +17,8 @@ mod sqlite_devices;
 
 use std::future::Future;
 use std::time::SystemTime;
+
+use crate::vocabulary::SessionState;
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -50,8 +53,8 @@ pub struct SessionRow {
     pub client_id: String,
     /// The eService's id for it, unique per client.
     pub correlation_id: String,
-    /// Where the session is in its life (`pending`, `authenticating`, `signing`, `signed`, `failed`).
-    pub status: String,
+    /// Where the session is in its life.
+    pub status: SessionState,
     /// The OpenID `state` while the user is at the ID provider.
     pub oidc_state: Option<String>,
     /// When it expires.
@@ -105,7 +108,11 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
 
     /// Replace a session if it is still in status `from` (compare and set); `false` when another
     /// request moved it first.
-    fn update_session(&self, row: &SessionRow, from: &str) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn update_session(
+        &self,
+        row: &SessionRow,
+        from: SessionState,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// In one transaction: move the session from `from` to `row`, keep `signature` for
     /// redemption and publish `certificate`. `false` (and nothing written) when the session had
@@ -113,7 +120,7 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
     fn finish_session(
         &self,
         row: &SessionRow,
-        from: &str,
+        from: SessionState,
         signature: &SignatureRow,
         certificate: &CertificateRow,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
@@ -122,7 +129,7 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
     fn expired_sessions(
         &self,
         now: SystemTime,
-        statuses: &[&str],
+        statuses: &[SessionState],
     ) -> impl Future<Output = Result<Vec<SessionRow>, StoreError>> + Send;
 
     /// Take a signature for `client_id`: returns its SignResponse and deletes it, so it can be

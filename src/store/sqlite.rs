@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{CertificateRow, SessionRow, SignatureRow, Store, StoreError, epoch, schema};
+use crate::vocabulary::{RequestState, SessionState};
 
 const SESSION_COLUMNS: &str = "id, client_id, correlation_id, status, oidc_state, expires_at, body";
 
@@ -40,7 +41,7 @@ pub(super) fn insert_session(conn: &Connection, row: &SessionRow) -> rusqlite::R
 }
 
 /// `UPDATE` a session if its status is still `from`; true when it was.
-pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: &str) -> rusqlite::Result<bool> {
+pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionState) -> rusqlite::Result<bool> {
     let changed = conn.execute(
         "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
         params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
@@ -115,23 +116,22 @@ impl Store for SqliteStore {
         self.with(move |conn| one_session(conn, "oidc_state = ?1", [state])).await
     }
 
-    async fn update_session(&self, row: &SessionRow, from: &str) -> Result<bool, StoreError> {
-        let (row, from) = (row.clone(), from.to_owned());
-        self.with(move |conn| Ok(swap_session(conn, &row, &from)?)).await
+    async fn update_session(&self, row: &SessionRow, from: SessionState) -> Result<bool, StoreError> {
+        let row = row.clone();
+        self.with(move |conn| Ok(swap_session(conn, &row, from)?)).await
     }
 
     async fn finish_session(
         &self,
         row: &SessionRow,
-        from: &str,
+        from: SessionState,
         signature: &SignatureRow,
         certificate: &CertificateRow,
     ) -> Result<bool, StoreError> {
-        let (row, from, signature, certificate) =
-            (row.clone(), from.to_owned(), signature.clone(), certificate.clone());
+        let (row, signature, certificate) = (row.clone(), signature.clone(), certificate.clone());
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            if !swap_session(&tx, &row, &from)? {
+            if !swap_session(&tx, &row, from)? {
                 return Ok(false);
             }
             tx.execute(
@@ -148,8 +148,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn expired_sessions(&self, now: SystemTime, statuses: &[&str]) -> Result<Vec<SessionRow>, StoreError> {
-        let statuses: Vec<String> = statuses.iter().map(|s| (*s).to_owned()).collect();
+    async fn expired_sessions(
+        &self,
+        now: SystemTime,
+        statuses: &[SessionState],
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let statuses: Vec<String> = statuses.iter().map(|s| s.as_str().to_owned()).collect();
         self.with(move |conn| {
             let placeholders = vec!["?"; statuses.len()].join(", ");
             let sql =
@@ -223,12 +227,14 @@ impl Store for SqliteStore {
             let mut removed = tx.execute("DELETE FROM seen_once WHERE until < ?1", [now])?;
             removed += tx.execute("DELETE FROM signatures WHERE expires_at < ?1", [now])?;
             // Answered device requests stay a day so eServices can still learn how they ended.
-            removed += tx
-                .execute("DELETE FROM device_requests WHERE expires_at < ?1 AND status != 'pending'", [now - 86_400])?;
+            removed += tx.execute(
+                "DELETE FROM device_requests WHERE expires_at < ?1 AND status != ?2",
+                params![now - 86_400, RequestState::Pending],
+            )?;
             // Finished sessions stay a day past their expiry so eServices can still poll them.
             removed += tx.execute(
-                "DELETE FROM sessions WHERE expires_at < ?1 AND status IN ('signed', 'failed')",
-                [now - 86_400],
+                "DELETE FROM sessions WHERE expires_at < ?1 AND status IN (?2, ?3)",
+                params![now - 86_400, SessionState::Signed, SessionState::Failed],
             )?;
             tx.commit()?;
             Ok(removed)

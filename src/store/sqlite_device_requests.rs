@@ -8,6 +8,7 @@ use super::device_requests::{DeviceRequestRow, DeviceRequestStore};
 use super::sqlite::SqliteStore;
 use super::sqlite::{insert_session, swap_session};
 use super::{SessionRow, SignatureRow, StoreError, epoch, from_epoch};
+use crate::vocabulary::{RequestState, SessionState};
 
 const COLUMNS: &str = "request_id, signature_id, client_id, session_id, certificate_id, status, expires_at, body";
 
@@ -35,12 +36,12 @@ impl DeviceRequestStore for SqliteStore {
         &self,
         row: &DeviceRequestRow,
         session: &SessionRow,
-        from: Option<&str>,
+        from: Option<SessionState>,
     ) -> Result<bool, StoreError> {
-        let (row, session, from) = (row.clone(), session.clone(), from.map(str::to_owned));
+        let (row, session) = (row.clone(), session.clone());
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            let moved = match &from {
+            let moved = match from {
                 Some(from) => swap_session(&tx, &session, from)?,
                 None => insert_session(&tx, &session)?,
             };
@@ -97,15 +98,18 @@ impl DeviceRequestStore for SqliteStore {
         self.with(move |conn| {
             select(
                 conn,
-                "certificate_id = ?1 AND status = 'pending' AND expires_at >= ?2 ORDER BY rowid",
-                params![id, epoch(now)],
+                "certificate_id = ?1 AND status = ?2 AND expires_at >= ?3 ORDER BY rowid",
+                params![id, RequestState::Pending, epoch(now)],
             )
         })
         .await
     }
 
     async fn overdue_device_requests(&self, now: SystemTime) -> Result<Vec<DeviceRequestRow>, StoreError> {
-        self.with(move |conn| select(conn, "status = 'pending' AND expires_at < ?1", [epoch(now)])).await
+        self.with(move |conn| {
+            select(conn, "status = ?1 AND expires_at < ?2", params![RequestState::Pending, epoch(now)])
+        })
+        .await
     }
 
     async fn finish_device_request(
@@ -118,10 +122,10 @@ impl DeviceRequestStore for SqliteStore {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             let changed = tx.execute(
-                "UPDATE device_requests SET status = ?2, body = ?3 WHERE request_id = ?1 AND status = 'pending'",
-                params![row.request_id, row.status, row.body],
+                "UPDATE device_requests SET status = ?2, body = ?3 WHERE request_id = ?1 AND status = ?4",
+                params![row.request_id, row.status, row.body, RequestState::Pending],
             )?;
-            if changed != 1 || !swap_session(&tx, &session, "device")? {
+            if changed != 1 || !swap_session(&tx, &session, SessionState::Device)? {
                 return Ok(false);
             }
             if let Some(signature) = signature {

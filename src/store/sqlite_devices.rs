@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::devices::{Binding, CrlRow, DeviceCertificateRow, DeviceStore, StateChange};
 use super::sqlite::SqliteStore;
 use super::{StoreError, epoch, from_epoch};
+use crate::vocabulary::CertificateState;
 
 const COLUMNS: &str = "certificate_id, owner, pseudonym, serial, der, state, state_message, changed_at, not_after, \
                        scd_type, scd_remote_id, scd_key_id, key_sha256";
@@ -112,14 +113,20 @@ impl DeviceStore for SqliteStore {
     async fn device_by_pseudonym(&self, pseudonym: &str) -> Result<Option<DeviceCertificateRow>, StoreError> {
         let pseudonym = pseudonym.to_owned();
         self.with(move |conn| {
-            Ok(select(conn, "pseudonym = ?1 ORDER BY state != 'REVOKED', changed_at, rowid", [pseudonym])?.pop())
+            Ok(select(
+                conn,
+                "pseudonym = ?1 ORDER BY state != ?2, changed_at, rowid",
+                params![pseudonym, CertificateState::Revoked],
+            )?
+            .pop())
         })
         .await
     }
 
     async fn withheld_certificates(&self, now: SystemTime) -> Result<Vec<DeviceCertificateRow>, StoreError> {
         self.with(move |conn| {
-            select(conn, "state IN ('SUSPENDED', 'REVOKED') AND not_after >= ?1 ORDER BY rowid", [epoch(now)])
+            let withheld = params![CertificateState::Suspended, CertificateState::Revoked, epoch(now)];
+            select(conn, "state IN (?1, ?2) AND not_after >= ?3 ORDER BY rowid", withheld)
         })
         .await
     }
@@ -132,8 +139,8 @@ impl DeviceStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let (id, from, to, message, at, crl) = (
             certificate_id.to_owned(),
-            change.from.to_owned(),
-            change.to.to_owned(),
+            change.from,
+            change.to,
             change.message.map(str::to_owned),
             change.at,
             crl.clone(),
@@ -176,7 +183,10 @@ impl DeviceStore for SqliteStore {
 
     async fn device_certificates_by_key(&self, key_sha256: &str) -> Result<Vec<DeviceCertificateRow>, StoreError> {
         let key = key_sha256.to_owned();
-        self.with(move |conn| select(conn, "key_sha256 = ?1 AND state != 'REVOKED' ORDER BY rowid", [key])).await
+        self.with(move |conn| {
+            select(conn, "key_sha256 = ?1 AND state != ?2 ORDER BY rowid", params![key, CertificateState::Revoked])
+        })
+        .await
     }
 
     async fn bind_device(&self, binding: &Binding) -> Result<bool, StoreError> {
@@ -193,9 +203,9 @@ impl DeviceStore for SqliteStore {
             }
             for id in &binding.replaces {
                 let changed = tx.execute(
-                    "UPDATE device_certificates SET state = 'REVOKED', state_message = 'replaced by a new wallet binding',
-                     changed_at = ?2 WHERE certificate_id = ?1 AND state != 'REVOKED'",
-                    params![id, epoch(binding.at)],
+                    "UPDATE device_certificates SET state = ?3, state_message = 'replaced by a new wallet binding',
+                     changed_at = ?2 WHERE certificate_id = ?1 AND state != ?3",
+                    params![id, epoch(binding.at), CertificateState::Revoked],
                 )?;
                 if changed != 1 {
                     return Ok(false);

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use esignd::hsm::HashAlgorithm;
 use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::identity::Identity;
-use esignd::service::{DeviceSignature, SigningService, device_signed_attributes};
+use esignd::service::engine::{DeviceSignature, SigningService, device_signed_attributes};
 use esignd::vocabulary::{Digest, Format};
 use provisioned::{Provisioned, provisioned};
 use raw_cycle::{DIGESTS, median, private_key, rate, raw_cycle};

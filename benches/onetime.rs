@@ -28,7 +28,7 @@ use esignd::config::Config;
 use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::hsm::{HashAlgorithm, KeyStore};
 use esignd::identity::Identity;
-use esignd::service::{OneTimeRequest, SigningService};
+use esignd::service::engine::{OneTimeRequest, SigningService};
 use esignd::vocabulary::{Digest, Format};
 use provisioned::{Provisioned, provisioned};
 use raw_cycle::{median, private_key, rate, raw_cycle, raw_transaction_hsm_work};
@@ -92,7 +92,7 @@ fn main() {
 fn breakdown(store: &Arc<Pkcs11KeyStore>, service: &SigningService<Pkcs11KeyStore>, config: &Config, n: u32) {
     use esignd::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
     use esignd::hsm::{KeyAlgorithm, KeySession, SignatureScheme};
-    use esignd::service::Timestamper;
+    use esignd::service::engine::Timestamper;
     use esignd::tsa::builtin::sha256_imprint;
     use std::time::SystemTime;
 

@@ -8,26 +8,23 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod ca;
 pub mod cms;
 pub mod config;
 pub mod ctl;
-pub mod daemon;
 pub mod demo;
 pub mod device_client;
-pub mod devices;
 pub mod hsm;
 pub mod http;
 pub mod identity;
 pub mod jose;
 pub mod logging;
 pub mod outbound;
-pub mod payment;
 pub mod pki;
 pub mod preflight;
 pub mod provision;
 pub mod service;
-pub mod sessions;
 pub mod store;
 pub mod tsa;
 pub mod vocabulary;

@@ -803,7 +803,7 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
         })
     };
     let now = std::time::SystemTime::now();
-    let time = |at: std::time::SystemTime| esignd::service::rfc3339(at);
+    let time = |at: std::time::SystemTime| esignd::service::engine::rfc3339(at);
     let code = |answer: &Value| answer["errors"][0]["errorCode"].as_str().unwrap_or("none").to_owned();
     let late = wallet_binding(&setup, "mimoto", &envelope(time(now - Duration::from_secs(300)), "jane", &jane));
     assert_eq!(code(&late), "key_binding_failed", "{late}");
@@ -816,7 +816,7 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     let esignet = Spec::esignet();
     let schema = esignet.response_schema("/binding/wallet-binding", "post", "200");
     let with_code = |code: &str| json!({ "responseTime": "t", "errors": [{ "errorCode": code, "errorMessage": "m" }] });
-    for code in esignd::devices::binding::BindingCode::ALL {
+    for code in esignd::service::devices::binding::BindingCode::ALL {
         assert_eq!(esignet.mismatch(&with_code(code.as_str()), &schema, "answer"), None);
     }
     assert!(esignet.mismatch(&with_code("invalid_request"), &schema, "answer").is_some());

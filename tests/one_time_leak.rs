@@ -11,7 +11,7 @@ use esignd::config::Config;
 use esignd::hsm::{HashAlgorithm, KeySession, KeyStore};
 use esignd::identity::Identity;
 use esignd::provision::{DevPlan, provision_dev};
-use esignd::service::{OneTimeRequest, SigningService};
+use esignd::service::engine::{OneTimeRequest, SigningService};
 use esignd::vocabulary::{Digest, Format};
 
 const TRANSACTIONS: usize = 2_000;

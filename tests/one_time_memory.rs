@@ -13,7 +13,7 @@ use esignd::hsm::{HashAlgorithm, KeyStore};
 use esignd::identity::Identity;
 use esignd::pki::pem::write_chain;
 use esignd::provision::{DevPlan, provision_dev};
-use esignd::service::{OneTimeRequest, ServiceError, SigningService};
+use esignd::service::engine::{OneTimeRequest, ServiceError, SigningService};
 use esignd::vocabulary::{Digest, DigestLength, Format};
 
 fn config(dir: &Path, extra: &str) -> Config {
@@ -128,7 +128,10 @@ async fn a_timestamp_after_the_certificate_expired_is_not_returned() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, ServiceError::Check(esignd::service::BrokenRule::StampedOutsideValidity { .. })), "{err}");
+    assert!(
+        matches!(err, ServiceError::Check(esignd::service::engine::BrokenRule::StampedOutsideValidity { .. })),
+        "{err}"
+    );
     assert!(
         err.to_string().contains("genTime") && err.to_string().contains("outside the certificate's validity"),
         "{err}"

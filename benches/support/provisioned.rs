@@ -12,7 +12,7 @@ use esignd::config::Config;
 use esignd::hsm::KeyStore;
 use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, token};
 use esignd::provision::{DevPlan, provision_dev};
-use esignd::service::SigningService;
+use esignd::service::engine::SigningService;
 
 /// A provisioned token and the service on it.
 pub struct Provisioned {

@@ -1,5 +1,5 @@
 //! `esignd`: parse arguments, load the configuration (exit 64 on a bad one, before any port is
-//! bound), set up logging, and hand over to [`esignd::daemon`].
+//! bound), set up logging, and hand over to [`esignd::app`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.check_config {
-        return match esignd::daemon::check_config(&config) {
+        return match esignd::app::check_config(&config) {
             Ok(()) => {
                 println!(
                     "esignd: configuration OK ({})",
@@ -53,7 +53,7 @@ fn main() -> ExitCode {
     }
     let (Some(Command::Serve) | None) = cli.command;
     esignd::logging::init(&config.log);
-    match esignd::daemon::run(config) {
+    match esignd::app::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "esignd stopped");

@@ -19,7 +19,7 @@ pub enum CtlError {
 
     /// The signing transaction failed.
     #[error(transparent)]
-    Service(#[from] crate::service::ServiceError),
+    Service(#[from] crate::service::engine::ServiceError),
 
     /// A time-stamping step failed.
     #[error(transparent)]

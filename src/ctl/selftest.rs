@@ -16,7 +16,7 @@ use crate::config::{Config, TsaMode};
 use crate::hsm::HashAlgorithm;
 use crate::identity::Identity;
 use crate::pki::{path, pem};
-use crate::service::{OneTimeRequest, SigningService};
+use crate::service::engine::{OneTimeRequest, SigningService};
 use crate::tsa;
 use crate::vocabulary::{Digest, Format};
 

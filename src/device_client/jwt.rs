@@ -28,10 +28,10 @@ pub fn make(
     let now = crate::jose::claims::now();
     let claims = serde_json::json!({
         "sub": pseudonym,
-        "aud": crate::devices::device_jwt::audience(server),
+        "aud": crate::service::devices::device_jwt::audience(server),
         "iat": now,
         "exp": now + 60,
-        "jti": crate::sessions::random_hex(16),
+        "jti": crate::service::sessions::random_hex(16),
     });
     let header = serde_json::to_vec(&header).map_err(|e| DeviceClientError::Key(e.to_string()))?;
     let input = format!("{}.{}", b64(&header), b64(claims.to_string().as_bytes()));

@@ -24,7 +24,7 @@ use crate::demo::eservice::DemoShop;
 use crate::demo::mock_idp::MockIdp;
 use crate::hsm::HashAlgorithm;
 use crate::hsm::KeyStore;
-use crate::sessions::{Lang, NewSession, clients};
+use crate::service::sessions::{Lang, NewSession, clients};
 use crate::store::Store;
 use crate::vocabulary::{Digest, Format};
 
@@ -148,7 +148,7 @@ pub async fn start<K: KeyStore, S: Store>(
         .clone();
     let file = body.file_name.unwrap_or_else(|| "the file".into());
     let new = NewSession {
-        correlation_id: crate::sessions::random_hex(16),
+        correlation_id: crate::service::sessions::random_hex(16),
         digest,
         format: Format::Cades,
         data_to_be_displayed: format!("Demo: {}", file.chars().take(200).collect::<String>()),

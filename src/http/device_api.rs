@@ -1,6 +1,6 @@
 //! The device API (esignd's own; `docs/device-api.yaml`): how the user's own signing device —
 //! a wallet app, or the reference `esign-device` — fetches what it is asked to sign and answers.
-//! Every call carries `Authorization: Bearer <device JWT>` ([`crate::devices::device_jwt`]).
+//! Every call carries `Authorization: Bearer <device JWT>` ([`crate::service::devices::device_jwt`]).
 //!
 //! - `GET /v1/device/requests?wait=N` → `{requests: [...]}`: the pending requests for this
 //!   device, waiting up to N seconds (0–30, default 25) for one to arrive;
@@ -23,9 +23,9 @@ use super::error::ApiError;
 use super::form;
 use super::json::read_json;
 use super::response::{Body, json};
-use crate::devices::device_jwt::{DeviceAuthError, audience, authenticate};
 use crate::hsm::KeyStore;
-use crate::sessions::device::DeviceAnswer;
+use crate::service::devices::device_jwt::{DeviceAuthError, audience, authenticate};
+use crate::service::sessions::device::DeviceAnswer;
 use crate::store::Store;
 use crate::store::devices::DeviceCertificateRow;
 
@@ -86,7 +86,7 @@ pub async fn requests<K: KeyStore, S: Store>(
                 "hash": STANDARD.encode(r.digest.bytes()),
                 "signedAttributes": STANDARD.encode(&r.signed_attributes),
                 "signatureAlgorithm": r.algorithm_name(&certificate),
-                "expiresAt": crate::service::rfc3339(r.expires()),
+                "expiresAt": crate::service::engine::rfc3339(r.expires()),
             })
         })
         .collect();

@@ -7,8 +7,8 @@ use hyper::{Response, StatusCode};
 
 use super::response::{Body, error};
 use crate::identity::AuthError;
-use crate::payment::PaymentError;
-use crate::service::ServiceError;
+use crate::service::engine::ServiceError;
+use crate::service::payment::PaymentError;
 
 /// An error answer.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its job: the HSM session pool hands
 //! out a logged-in session within the per-call deadline, the store answers, and the TSA gives a
-//! valid token — see [`crate::service::TsaReadiness`]).
+//! valid token — see [`crate::service::engine::TsaReadiness`]).
 
 use hyper::{Response, StatusCode};
 use serde_json::json;
@@ -8,7 +8,7 @@ use serde_json::json;
 use super::AppState;
 use super::response::{Body, json};
 use crate::hsm::KeyStore;
-use crate::service::rfc3339;
+use crate::service::engine::rfc3339;
 use crate::store::Store;
 
 /// Liveness: the process is up.

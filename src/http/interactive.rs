@@ -18,7 +18,7 @@ use super::pages;
 use super::response::{Body, see_other};
 use super::sign_request::{SignRequest, parse};
 use crate::hsm::KeyStore;
-use crate::sessions::{Lang, NewSession, SessionError, clients};
+use crate::service::sessions::{Lang, NewSession, SessionError, clients};
 use crate::store::Store;
 
 /// The page or redirect for a session error in the browser.
@@ -89,7 +89,7 @@ async fn query_session<K: KeyStore, S: Store>(
     let parsed = parse(&request)
         .map_err(|_| invalid("hash, hashType or format", "a base64 digest of its hashType, in CAdES or PAdES"))?;
     let new = NewSession {
-        correlation_id: crate::sessions::random_hex(16),
+        correlation_id: crate::service::sessions::random_hex(16),
         digest: parsed.digest,
         format: parsed.format,
         data_to_be_displayed: request.data_to_be_displayed.unwrap_or_default(),

@@ -39,13 +39,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::devices::service::DeviceService;
 use crate::hsm::KeyStore;
 use crate::identity::client::IdentityClient;
 use crate::jose::jwk::JwkSet;
-use crate::payment::PaymentGate;
-use crate::service::SigningService;
-use crate::sessions::SessionService;
+use crate::service::devices::service::DeviceService;
+use crate::service::engine::SigningService;
+use crate::service::payment::PaymentGate;
+use crate::service::sessions::SessionService;
 use crate::store::Store;
 
 /// What request handlers share.

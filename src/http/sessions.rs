@@ -22,8 +22,8 @@ use super::response::{Body, json};
 use super::sign_request::{SignRequest, parse};
 use crate::config::ClientConfig;
 use crate::hsm::KeyStore;
-use crate::sessions::device::Pending;
-use crate::sessions::{Lang, NewSession, SessionError, clients};
+use crate::service::sessions::device::Pending;
+use crate::service::sessions::{Lang, NewSession, SessionError, clients};
 use crate::store::Store;
 
 const MAX_BODY: usize = 32 * 1024;
@@ -136,7 +136,7 @@ pub async fn status<K: KeyStore, S: Store>(
     let mut body = json!({
         "correlationId": session.correlation_id,
         "status": session.status.state().as_str(),
-        "expiresAt": crate::service::rfc3339(session.expires()),
+        "expiresAt": crate::service::engine::rfc3339(session.expires()),
     });
     session.status.add_outcome(&mut body);
     Ok(json(StatusCode::OK, &body))

@@ -14,7 +14,7 @@ use super::json::read_json;
 use super::response::{Body, json};
 use super::sign_request::{SignRequest, parse};
 use crate::hsm::KeyStore;
-use crate::service::{OneTimeRequest, SignatureRecord};
+use crate::service::engine::{OneTimeRequest, SignatureRecord};
 use crate::store::Store;
 
 /// Largest `SignRequest` body.

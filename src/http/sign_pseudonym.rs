@@ -24,8 +24,8 @@ use super::sessions::client;
 use super::sign_request::{SignRequest, parse};
 use crate::hsm::KeyStore;
 use crate::identity::rp::form_encode;
-use crate::sessions::clients;
-use crate::sessions::device::PseudonymRequest;
+use crate::service::sessions::clients;
+use crate::service::sessions::device::PseudonymRequest;
 use crate::store::Store;
 
 const MAX_BODY: usize = 16 * 1024;
@@ -91,7 +91,7 @@ pub async fn sign<K: KeyStore, S: Store>(
         .await?;
     let mut answer = json!({
         "signatureId": signature_id,
-        "responseTimestamp": crate::service::rfc3339(std::time::SystemTime::now()),
+        "responseTimestamp": crate::service::engine::rfc3339(std::time::SystemTime::now()),
         "status": { "code": "OK", "message": "the request waits for the user's device; redeem it at /v1/sign/response/{signatureId}" },
     });
     if let Some(nonce) = &body.nonce {

@@ -16,7 +16,7 @@ use crate::store::Store;
 
 /// Answer one time-stamp request.
 pub async fn handle<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Request<Incoming>) -> Response<Body> {
-    if !matches!(state.service.timestamper(), crate::service::Timestamper::Builtin(_)) {
+    if !matches!(state.service.timestamper(), crate::service::engine::Timestamper::Builtin(_)) {
         return error(StatusCode::NOT_FOUND, "this esignd uses external TSAs; it runs no TSA of its own");
     }
     if !has_content_type(&request, "application/timestamp-query") {

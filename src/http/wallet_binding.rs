@@ -1,5 +1,5 @@
 //! `POST /binding/wallet-binding` (MOSIP e-Signet's wallet binding; see
-//! [`crate::devices::binding`]). As in e-Signet, business errors are answered with HTTP 200 and
+//! [`crate::service::devices::binding`]). As in e-Signet, business errors are answered with HTTP 200 and
 //! an `errors` list of `{errorCode, errorMessage}`; only what is not a binding request at all
 //! (wrong content type, oversized or malformed body) and outages (HSM, store, ID provider) get
 //! HTTP error statuses. The binding partner authenticates with `partner-id` and
@@ -16,11 +16,11 @@ use super::AppState;
 use super::error::ApiError;
 use super::json::read_json;
 use super::response::{Body, json};
-use crate::devices::DeviceError;
-use crate::devices::binding::{BindingCode, BindingError, Envelope, check_envelope};
 use crate::hsm::KeyStore;
-use crate::service::rfc3339;
-use crate::sessions::clients;
+use crate::service::devices::DeviceError;
+use crate::service::devices::binding::{BindingCode, BindingError, Envelope, check_envelope};
+use crate::service::engine::rfc3339;
+use crate::service::sessions::clients;
 use crate::store::Store;
 use crate::vocabulary::CertificateStatus;
 

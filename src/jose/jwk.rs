@@ -130,7 +130,7 @@ impl Jwk {
 
     /// The SubjectPublicKeyInfo of a public JWK (EC P-256/P-384 or RSA), e.g. a wallet's key to
     /// certify. Whether the point is on the curve or the modulus long enough is for the caller
-    /// to check ([`crate::devices::csr::check_key`]).
+    /// to check ([`crate::service::devices::csr::check_key`]).
     ///
     /// # Errors
     /// Other key types and curves, missing or malformed members.

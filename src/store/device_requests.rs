@@ -12,7 +12,6 @@
 //! move from `device`, so a second answer finds the request gone and a session never disagrees
 //! with its request.
 
-use std::future::Future;
 use std::time::SystemTime;
 
 use super::{SessionRow, SignatureRow, StoreError};
@@ -40,50 +39,45 @@ pub struct DeviceRequestRow {
 }
 
 /// Device signing requests.
+#[async_trait::async_trait]
 pub trait DeviceRequestStore: Send + Sync + 'static {
     /// In one transaction: queue a request and move its session to `session` (status `device`)
     /// — from status `from`, or as a new session when `from` is `None`. `false`, with nothing
     /// written, when the session had moved on (or, new, its correlation id was taken).
-    fn add_device_request(
+    async fn add_device_request(
         &self,
         row: &DeviceRequestRow,
         session: &SessionRow,
         from: Option<SessionState>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> Result<bool, StoreError>;
 
     /// A request by its id.
-    fn device_request(
-        &self,
-        request_id: &str,
-    ) -> impl Future<Output = Result<Option<DeviceRequestRow>, StoreError>> + Send;
+    async fn device_request(&self, request_id: &str) -> Result<Option<DeviceRequestRow>, StoreError>;
 
     /// A request by its signature id, if `client_id` made it.
-    fn device_request_by_signature(
+    async fn device_request_by_signature(
         &self,
         signature_id: &str,
         client_id: &str,
-    ) -> impl Future<Output = Result<Option<DeviceRequestRow>, StoreError>> + Send;
+    ) -> Result<Option<DeviceRequestRow>, StoreError>;
 
     /// The pending, unexpired requests for certificate `certificate_id`, oldest first.
-    fn pending_device_requests(
+    async fn pending_device_requests(
         &self,
         certificate_id: &str,
         now: SystemTime,
-    ) -> impl Future<Output = Result<Vec<DeviceRequestRow>, StoreError>> + Send;
+    ) -> Result<Vec<DeviceRequestRow>, StoreError>;
 
     /// Pending requests past their expiry.
-    fn overdue_device_requests(
-        &self,
-        now: SystemTime,
-    ) -> impl Future<Output = Result<Vec<DeviceRequestRow>, StoreError>> + Send;
+    async fn overdue_device_requests(&self, now: SystemTime) -> Result<Vec<DeviceRequestRow>, StoreError>;
 
     /// In one transaction: move the request from `pending` to `row`'s status and body, its
     /// session from `device` to `session`, and keep `signature` for redemption if given. `false`,
     /// with nothing written, when either had moved on.
-    fn finish_device_request(
+    async fn finish_device_request(
         &self,
         row: &DeviceRequestRow,
         session: &SessionRow,
         signature: Option<&SignatureRow>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> Result<bool, StoreError>;
 }

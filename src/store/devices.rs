@@ -4,7 +4,6 @@
 //! A pseudonym names one live (not revoked) certificate at a time, and only one owner's
 //! certificates: a wallet bound again keeps its walletUserId while the old certificate is revoked.
 
-use std::future::Future;
 use std::time::SystemTime;
 
 use super::StoreError;
@@ -92,66 +91,49 @@ pub struct CrlRow {
 }
 
 /// Device certificates and the CRL.
+#[async_trait::async_trait]
 pub trait DeviceStore: Send + Sync + 'static {
     /// Store (and publish under its serial) a new device certificate; `false`, with nothing
     /// written, when its pseudonym is taken.
-    fn add_device_certificate(
-        &self,
-        row: &DeviceCertificateRow,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    async fn add_device_certificate(&self, row: &DeviceCertificateRow) -> Result<bool, StoreError>;
 
     /// A device certificate by `certificateId`.
-    fn device_certificate(
-        &self,
-        certificate_id: &str,
-    ) -> impl Future<Output = Result<Option<DeviceCertificateRow>, StoreError>> + Send;
+    async fn device_certificate(&self, certificate_id: &str) -> Result<Option<DeviceCertificateRow>, StoreError>;
 
     /// Every device certificate of `owner`, oldest first.
-    fn device_certificates(
-        &self,
-        owner: &str,
-    ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
+    async fn device_certificates(&self, owner: &str) -> Result<Vec<DeviceCertificateRow>, StoreError>;
 
     /// The device certificate behind `pseudonym`: the live one, or the newest when all are revoked.
-    fn device_by_pseudonym(
-        &self,
-        pseudonym: &str,
-    ) -> impl Future<Output = Result<Option<DeviceCertificateRow>, StoreError>> + Send;
+    async fn device_by_pseudonym(&self, pseudonym: &str) -> Result<Option<DeviceCertificateRow>, StoreError>;
 
     /// Suspended and revoked certificates not yet expired at `now` (what the CRL lists).
-    fn withheld_certificates(
-        &self,
-        now: SystemTime,
-    ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
+    async fn withheld_certificates(&self, now: SystemTime) -> Result<Vec<DeviceCertificateRow>, StoreError>;
 
     /// In one transaction: move a certificate from state `from` to `to` as of `at` and install
     /// `crl` (which already lists the new state, dated `at`). `false`, with nothing written, when
     /// the certificate was no longer in `from` or a CRL with a higher number was installed
     /// meanwhile.
-    fn change_device_state(
+    async fn change_device_state(
         &self,
         certificate_id: &str,
         change: StateChange<'_>,
         crl: &CrlRow,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> Result<bool, StoreError>;
 
     /// Install `crl` unless one with a number at least as high is installed; `false` then.
-    fn install_crl(&self, crl: &CrlRow) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    async fn install_crl(&self, crl: &CrlRow) -> Result<bool, StoreError>;
 
     /// The installed CRL.
-    fn crl(&self) -> impl Future<Output = Result<Option<CrlRow>, StoreError>> + Send;
+    async fn crl(&self) -> Result<Option<CrlRow>, StoreError>;
 
     /// Live (not revoked) certificates of the key with [`key_digest`] `key_sha256`.
-    fn device_certificates_by_key(
-        &self,
-        key_sha256: &str,
-    ) -> impl Future<Output = Result<Vec<DeviceCertificateRow>, StoreError>> + Send;
+    async fn device_certificates_by_key(&self, key_sha256: &str) -> Result<Vec<DeviceCertificateRow>, StoreError>;
 
     /// In one transaction: revoke `binding.replaces` (if still live), store and publish the new
     /// certificate, install the CRL. `false`, with nothing written, when the pseudonym belongs to
     /// another owner, a replaced certificate moved meanwhile, or the CRL lost a race.
-    fn bind_device(&self, binding: &Binding) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    async fn bind_device(&self, binding: &Binding) -> Result<bool, StoreError>;
 
     /// The secret `name` (32 random bytes), made and stored on first use.
-    fn secret(&self, name: &str) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError>;
 }

@@ -15,7 +15,6 @@ pub mod sqlite;
 mod sqlite_device_requests;
 mod sqlite_devices;
 
-use std::future::Future;
 use std::time::SystemTime;
 
 use crate::vocabulary::SessionState;
@@ -88,83 +87,66 @@ pub struct CertificateRow {
 }
 
 /// Persistent state shared by every request.
+#[async_trait::async_trait]
 pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Send + Sync + 'static {
     /// Create a session; `false` when the client already has one with this correlation id.
-    fn create_session(&self, row: &SessionRow) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    async fn create_session(&self, row: &SessionRow) -> Result<bool, StoreError>;
 
     /// A session by id.
-    fn session(&self, id: &str) -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
 
     /// A session by its client and correlation id.
-    fn session_by_correlation(
+    async fn session_by_correlation(
         &self,
         client_id: &str,
         correlation_id: &str,
-    ) -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+    ) -> Result<Option<SessionRow>, StoreError>;
 
     /// The session whose user is at the ID provider with OpenID `state`.
-    fn session_by_oidc_state(&self, state: &str)
-    -> impl Future<Output = Result<Option<SessionRow>, StoreError>> + Send;
+    async fn session_by_oidc_state(&self, state: &str) -> Result<Option<SessionRow>, StoreError>;
 
     /// Replace a session if it is still in status `from` (compare and set); `false` when another
     /// request moved it first.
-    fn update_session(
-        &self,
-        row: &SessionRow,
-        from: SessionState,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    async fn update_session(&self, row: &SessionRow, from: SessionState) -> Result<bool, StoreError>;
 
     /// In one transaction: move the session from `from` to `row`, keep `signature` for
     /// redemption and publish `certificate`. `false` (and nothing written) when the session had
     /// moved on.
-    fn finish_session(
+    async fn finish_session(
         &self,
         row: &SessionRow,
         from: SessionState,
         signature: &SignatureRow,
         certificate: &CertificateRow,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> Result<bool, StoreError>;
 
     /// Sessions past their expiry that are still in one of `statuses`.
-    fn expired_sessions(
-        &self,
-        now: SystemTime,
-        statuses: &[SessionState],
-    ) -> impl Future<Output = Result<Vec<SessionRow>, StoreError>> + Send;
+    async fn expired_sessions(&self, now: SystemTime, statuses: &[SessionState])
+    -> Result<Vec<SessionRow>, StoreError>;
 
     /// Take a signature for `client_id`: returns its SignResponse and deletes it, so it can be
     /// redeemed once; `None` when unknown, taken, expired or another client's.
-    fn redeem_signature(
+    async fn redeem_signature(
         &self,
         signature_id: &str,
         client_id: &str,
         now: SystemTime,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    ) -> Result<Option<String>, StoreError>;
 
     /// Publish an issued certificate under its hex serial (`GET /v1/certs/{serial}`).
-    fn publish_certificate(
-        &self,
-        serial: &str,
-        der: &[u8],
-        not_after: SystemTime,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    async fn publish_certificate(&self, serial: &str, der: &[u8], not_after: SystemTime) -> Result<(), StoreError>;
 
     /// A published certificate, by hex serial.
-    fn certificate(&self, serial: &str) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+    async fn certificate(&self, serial: &str) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Remember `id` of `kind` until `until`; `false` when it was already remembered (a replay).
-    fn remember_once(
-        &self,
-        kind: &str,
-        id: &str,
-        until: SystemTime,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    async fn remember_once(&self, kind: &str, id: &str, until: SystemTime) -> Result<bool, StoreError>;
 
     /// Delete what is no longer needed at `now`; returns how many rows went.
-    fn sweep(&self, now: SystemTime) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    async fn sweep(&self, now: SystemTime) -> Result<usize, StoreError>;
 
     /// Check that the store answers (for `/readyz`).
-    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// Seconds since the epoch, the store's time unit.

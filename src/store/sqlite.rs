@@ -90,6 +90,7 @@ impl SqliteStore {
     }
 }
 
+#[async_trait::async_trait]
 impl Store for SqliteStore {
     async fn create_session(&self, row: &SessionRow) -> Result<bool, StoreError> {
         let row = row.clone();

@@ -31,6 +31,7 @@ fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Resul
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+#[async_trait::async_trait]
 impl DeviceRequestStore for SqliteStore {
     async fn add_device_request(
         &self,

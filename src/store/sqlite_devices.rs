@@ -80,6 +80,7 @@ fn insert(conn: &Connection, row: &DeviceCertificateRow) -> rusqlite::Result<()>
     Ok(())
 }
 
+#[async_trait::async_trait]
 impl DeviceStore for SqliteStore {
     async fn add_device_certificate(&self, row: &DeviceCertificateRow) -> Result<bool, StoreError> {
         let row = row.clone();

@@ -7,16 +7,16 @@
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
-use crate::devices::service::DeviceService;
 use crate::hsm::KeyStore;
 use crate::hsm::pkcs11::Pkcs11KeyStore;
 use crate::http::{self, AppState};
 use crate::identity::client::IdentityClient;
 use crate::jose::jwk::{Jwk, JwkSet};
 use crate::outbound::HttpClient;
-use crate::payment::PaymentGate;
-use crate::service::{ServiceError, SigningService};
-use crate::sessions::{Parts, Retry, SessionService};
+use crate::service::devices::service::DeviceService;
+use crate::service::engine::{ServiceError, SigningService};
+use crate::service::payment::PaymentGate;
+use crate::service::sessions::{Parts, Retry, SessionService};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 

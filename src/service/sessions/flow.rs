@@ -9,7 +9,7 @@ use super::model::{Failure, Session, Status};
 use super::{SessionError, SessionService, random_hex, token};
 use crate::hsm::KeyStore;
 use crate::identity::rp::{Authorization, form_encode};
-use crate::service::OneTimeRequest;
+use crate::service::engine::OneTimeRequest;
 use crate::store::{CertificateRow, SignatureRow, Store};
 use crate::vocabulary::SessionState;
 

@@ -10,7 +10,7 @@ pub mod lifecycle;
 pub mod pseudonym_token;
 pub mod service;
 
-use crate::service::ServiceError;
+use crate::service::engine::ServiceError;
 use crate::store::StoreError;
 
 /// Why a device operation did not happen. Nothing is stored when one of these is returned.

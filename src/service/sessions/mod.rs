@@ -21,7 +21,7 @@ use crate::hsm::KeyStore;
 use crate::identity::client::IdentityClient;
 use crate::jose::jwk::JwkSet;
 use crate::outbound::HttpClient;
-use crate::service::SigningService;
+use crate::service::engine::SigningService;
 use crate::store::Store;
 use crate::vocabulary::{Digest, Format};
 
@@ -74,7 +74,7 @@ pub enum SessionError {
     Store(#[from] crate::store::StoreError),
     /// Signing a session token failed.
     #[error(transparent)]
-    Service(#[from] crate::service::ServiceError),
+    Service(#[from] crate::service::engine::ServiceError),
     /// The ID provider failed before the user got there.
     #[error(transparent)]
     Auth(#[from] crate::identity::AuthError),
@@ -89,7 +89,7 @@ pub enum SessionError {
     DeviceBusy,
     /// The pseudonym token is not acceptable.
     #[error(transparent)]
-    PseudonymToken(crate::devices::pseudonym_token::PseudonymTokenError),
+    PseudonymToken(crate::service::devices::pseudonym_token::PseudonymTokenError),
     /// No such request for this device.
     #[error("no signing request with this id for this device")]
     UnknownDeviceRequest,

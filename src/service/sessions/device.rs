@@ -22,9 +22,9 @@ use x509_cert::Certificate;
 use super::model::{Failure, Session, Status};
 use super::{SessionError, SessionService, epoch_secs, random_hex};
 use crate::config::ClientConfig;
-use crate::devices::service::status_now;
 use crate::hsm::KeyStore;
-use crate::service::{DeviceSignature, device_scheme, device_signed_attributes};
+use crate::service::devices::service::status_now;
+use crate::service::engine::{DeviceSignature, device_scheme, device_signed_attributes};
 use crate::store::device_requests::DeviceRequestRow;
 use crate::store::devices::DeviceCertificateRow;
 use crate::store::{SignatureRow, Store};
@@ -155,7 +155,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// [`SessionError::UnknownPseudonym`], [`SessionError::DeviceUnfit`]; HSM failures.
     pub async fn pseudonym_token(&self, client: &ClientConfig, pseudonym: &str) -> Result<String, SessionError> {
         self.device_for(pseudonym).await?;
-        let claims = crate::devices::pseudonym_token::claims(&self.public_url, pseudonym, &client.id);
+        let claims = crate::service::devices::pseudonym_token::claims(&self.public_url, pseudonym, &client.id);
         Ok(self.signing.sign_jws("JWT", claims.to_string().into_bytes()).await?)
     }
 
@@ -164,7 +164,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// # Errors
     /// [`SessionError::PseudonymToken`].
     pub fn check_pseudonym_token(&self, client: &ClientConfig, token: &str) -> Result<String, SessionError> {
-        crate::devices::pseudonym_token::pseudonym(token, &self.public_url, &self.jwks, &client.id)
+        crate::service::devices::pseudonym_token::pseudonym(token, &self.public_url, &self.jwks, &client.id)
             .map_err(SessionError::PseudonymToken)
     }
 
@@ -296,7 +296,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// # Errors
     /// [`SessionError::UnknownDeviceRequest`] (also another device's),
     /// [`SessionError::DeviceRequestClosed`], a `Service` error wrapping
-    /// [`crate::service::ServiceError::DeviceSignature`]; TSA, HSM, store failures.
+    /// [`crate::service::engine::ServiceError::DeviceSignature`]; TSA, HSM, store failures.
     pub async fn device_answer(
         &self,
         device: &DeviceCertificateRow,

@@ -14,7 +14,7 @@ use super::model::{Session, Status};
 use crate::hsm::KeyStore;
 use crate::jose::jwe::{self, RecipientKey};
 use crate::outbound::HttpClient;
-use crate::service::SigningService;
+use crate::service::engine::SigningService;
 
 /// How hard delivery tries.
 #[derive(Clone, Copy, Debug)]

@@ -17,7 +17,7 @@ use super::lifecycle::{Action, transition};
 use crate::ca::crl::Withheld;
 use crate::hsm::{HashAlgorithm, KeyStore};
 use crate::identity::Identity;
-use crate::service::SigningService;
+use crate::service::engine::SigningService;
 use crate::store::Store;
 use crate::store::devices::{Binding, CrlRow, DeviceCertificateRow, StateChange, key_digest};
 use crate::vocabulary::{CertificateState, CertificateStatus};

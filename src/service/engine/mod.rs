@@ -1,0 +1,195 @@
+//! The orchestrator: [`SigningService`] runs the one-time signing transaction (DESIGN §3) over
+//! the key store, the CA, CMS assembly and the TSA, and answers built-in TSA requests.
+//!
+//! It knows the [`KeyStore`] trait, never cryptoki. The persistent keys it uses (CA, TSA) are
+//! found and checked once at start-up ([`crate::preflight`]) and looked up again only if the
+//! token says their handles went stale.
+
+mod checks;
+mod device_ca;
+mod device_sign;
+mod error;
+mod one_time;
+mod readiness;
+mod record;
+mod stamp;
+
+use std::sync::{Arc, RwLock};
+
+pub use checks::BrokenRule;
+pub use device_sign::{DeviceSignature, device_scheme, device_signed_attributes};
+pub use error::ServiceError;
+pub use one_time::OneTimeRequest;
+pub use readiness::{PROBE_INTERVAL, TsaReadiness};
+pub use record::{SignatureRecord, rfc3339};
+
+use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};
+use crate::config::{Config, KeyLabels, TsaMode};
+use crate::hsm::blocking::AsyncKeys;
+use crate::hsm::{KeyAlgorithm, KeySession, KeyStore};
+use crate::preflight::{self, Inventory};
+use crate::tsa::builtin::BuiltinTsa;
+use crate::tsa::client::TsaClient;
+
+/// The key store's handle type.
+type Handle<K> = <<K as KeyStore>::Session as KeySession>::Handle;
+
+/// Where timestamps come from.
+#[derive(Debug)]
+pub enum Timestamper {
+    /// The built-in TSA, signing with the TSA key in the same HSM.
+    Builtin(Box<BuiltinTsa>),
+    /// External TSAs over HTTP.
+    External(TsaClient),
+}
+
+/// The signing service.
+pub struct SigningService<K: KeyStore> {
+    hsm: AsyncKeys<K>,
+    labels: KeyLabels,
+    inventory: RwLock<Arc<Inventory<Handle<K>>>>,
+    ca: Ca,
+    timestamper: Timestamper,
+    ephemeral: KeyAlgorithm,
+    tsa_probe: readiness::ProbeCache,
+}
+
+impl<K: KeyStore> SigningService<K> {
+    /// Check the token's objects and set the service up from `config`. Blocks on the HSM: call
+    /// it at start-up or from a blocking context.
+    ///
+    /// # Errors
+    /// What [`preflight::check`] finds missing or unfit; HSM errors.
+    pub fn new(keys: Arc<K>, config: &Config) -> Result<Self, ServiceError> {
+        let inventory = {
+            let session = keys.session()?;
+            preflight::check(&session, &config.hsm.keys)?
+        };
+        let policy = IssuancePolicy {
+            validity: config.ca.one_time_validity,
+            device_validity: config.ca.device_validity,
+            crl_url: format!("{}/v1/crl", config.server.public_url),
+            skew: config.ca.clock_skew,
+            template: SubjectTemplate {
+                country: config.ca.country.clone(),
+                organization: config.ca.organization.clone(),
+            },
+            ca_issuers_url: format!("{}/v1/ca", config.server.public_url),
+        };
+        let ca = Ca::new(inventory.ca_chain.clone(), policy);
+        let timestamper = match &config.tsa.mode {
+            TsaMode::Builtin => {
+                if config.tsa.policy.to_string() == crate::config::DEFAULT_TSA_POLICY {
+                    tracing::warn!(policy = %config.tsa.policy, "the built-in TSA uses the placeholder policy OID; set tsa.policy before production");
+                }
+                let tsa = BuiltinTsa::new(inventory.tsa_certificate.clone(), config.tsa.policy, config.tsa.accuracy);
+                Timestamper::Builtin(Box::new(tsa))
+            }
+            TsaMode::External { urls, timeout, trust } => {
+                Timestamper::External(TsaClient::new(urls.clone(), *timeout, trust.clone()))
+            }
+        };
+        Ok(Self {
+            hsm: AsyncKeys::new(keys, config.hsm.sessions, config.hsm.call_timeout),
+            labels: config.hsm.keys.clone(),
+            inventory: RwLock::new(Arc::new(inventory)),
+            ca,
+            timestamper,
+            ephemeral: config.hsm.ephemeral_key,
+            tsa_probe: readiness::ProbeCache::default(),
+        })
+    }
+
+    /// The CA.
+    pub fn ca(&self) -> &Ca {
+        &self.ca
+    }
+
+    /// Where timestamps come from.
+    pub fn timestamper(&self) -> &Timestamper {
+        &self.timestamper
+    }
+
+    /// One line per persistent key for the start-up log: labels and fingerprints only.
+    pub fn key_summary(&self) -> Vec<(String, String)> {
+        self.inventory().summary()
+    }
+
+    /// A compact ES256 JWS over `payload`, signed by the service key in the HSM (session
+    /// tokens, webhooks, `private_key_jwt` client assertions).
+    ///
+    /// # Errors
+    /// HSM errors and deadlines.
+    pub async fn sign_jws(self: &Arc<Self>, typ: &str, payload: Vec<u8>) -> Result<String, ServiceError> {
+        let service = Arc::clone(self);
+        let typ = typ.to_owned();
+        self.hsm
+            .with_session(move |session| {
+                let key = &service.inventory().service_key;
+                let header = crate::jose::jws::Header {
+                    alg: "ES256".into(),
+                    kid: Some(service.service_key_id()),
+                    typ: Some(typ),
+                    ..Default::default()
+                };
+                crate::jose::jws::sign_es256(session, key, &header, &payload).map_err(|e| {
+                    ServiceError::Hsm(crate::hsm::Error::Malformed { what: "JWS signature", detail: e.to_string() })
+                })
+            })
+            .await
+    }
+
+    /// The service key's JWK thumbprint (its `kid`).
+    fn service_key_id(&self) -> String {
+        crate::jose::jwk::Jwk::from_spki(&self.service_public_key(), "ES256")
+            .and_then(|jwk| jwk.thumbprint())
+            .unwrap_or_default()
+    }
+
+    /// The service key's public key (it signs session tokens and webhooks).
+    pub fn service_public_key(&self) -> spki::SubjectPublicKeyInfoOwned {
+        self.inventory().service_key.public_key().clone()
+    }
+
+    /// The key store.
+    pub fn keys(&self) -> &Arc<K> {
+        self.hsm.store()
+    }
+
+    /// The key store for async callers (bounded by its sessions, with the per-call deadline).
+    pub fn hsm(&self) -> &AsyncKeys<K> {
+        &self.hsm
+    }
+
+    fn inventory(&self) -> Arc<Inventory<Handle<K>>> {
+        Arc::clone(&self.inventory.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Look the persistent keys up again (after the token reported a stale handle).
+    fn refresh_inventory(&self, session: &K::Session) -> Result<(), ServiceError> {
+        let fresh = preflight::check(session, &self.labels)?;
+        *self.inventory.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
+        Ok(())
+    }
+
+    /// Answer a DER TimeStampReq with the built-in TSA; `None` when timestamps come from
+    /// external TSAs (and `POST /tsa` is not served).
+    ///
+    /// # Errors
+    /// When no HSM session is available within the deadline.
+    pub async fn respond_tsa(self: &Arc<Self>, request: Vec<u8>) -> Option<Result<Vec<u8>, ServiceError>> {
+        if !matches!(self.timestamper, Timestamper::Builtin(_)) {
+            return None;
+        }
+        let service = Arc::clone(self);
+        Some(
+            self.hsm
+                .with_session(move |session| {
+                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("checked above") };
+                    let inventory = service.inventory();
+                    Ok(tsa.respond(session, &inventory.tsa_key, &request, std::time::SystemTime::now()))
+                })
+                .await,
+        )
+    }
+}

@@ -3,7 +3,7 @@
 //! When a device answers, esignd verifies its signature with the device certificate (ring),
 //! assembles the SignedData (device certificate + CA chain), has the built-in TSA sign a
 //! time-stamp in the HSM, and checks the result before keeping it
-//! (`SigningService::finish_device_signature`). Its HSM work is one signature by a token key
+//! (`SigningEngine::finish_device_signature`). Its HSM work is one signature by a token key
 //! (the TSA's). Yardsticks measured in the same run, on OS threads with their own sessions:
 //! the raw cycle of the other benchmarks (P-256 keygen, three signatures, destroy) and one raw
 //! signature by the TSA key. Paired rounds as in `benches/onetime.rs`.
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 use esignd::hsm::HashAlgorithm;
 use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::identity::Identity;
-use esignd::service::engine::{DeviceSignature, SigningService, device_signed_attributes};
+use esignd::service::engine::{DeviceSignature, SigningEngine, device_signed_attributes};
 use esignd::vocabulary::{Digest, Format};
 use provisioned::{Provisioned, provisioned};
 use raw_cycle::{DIGESTS, median, private_key, rate, raw_cycle};
@@ -108,7 +108,7 @@ fn main() {
 
 /// Device answers finished per second with `concurrency` in flight for `slice`.
 async fn finished_per_second(
-    service: &Arc<SigningService<Pkcs11KeyStore>>,
+    service: &Arc<SigningEngine<Pkcs11KeyStore>>,
     answer: &DeviceSignature,
     concurrency: usize,
     slice: Duration,

@@ -1,6 +1,6 @@
 //! The one-time signing transaction against raw PKCS#11, measured in the same run.
 //!
-//! A transaction (`SigningService::sign_one_time`, built-in TSA, SoftHSM) does the HSM work of
+//! A transaction (`SigningEngine::sign_one_time`, built-in TSA, SoftHSM) does the HSM work of
 //! one raw cycle — generate a P-256 session key, three signatures (CA over the certificate,
 //! one-time key over the CAdES attributes, TSA over the token), destroy — plus everything
 //! around it: reading the public key, building and DER-encoding the certificate, the CMS and
@@ -28,7 +28,7 @@ use esignd::config::Config;
 use esignd::hsm::pkcs11::Pkcs11KeyStore;
 use esignd::hsm::{HashAlgorithm, KeyStore};
 use esignd::identity::Identity;
-use esignd::service::engine::{OneTimeRequest, SigningService};
+use esignd::service::engine::{OneTimeRequest, SigningEngine};
 use esignd::vocabulary::{Digest, Format};
 use provisioned::{Provisioned, provisioned};
 use raw_cycle::{median, private_key, rate, raw_cycle, raw_transaction_hsm_work};
@@ -89,7 +89,7 @@ fn main() {
 
 /// Where a transaction's time goes: the same steps as `sign_one_time`, through the public API,
 /// one after the other on one thread, each timed. Mean microseconds per transaction.
-fn breakdown(store: &Arc<Pkcs11KeyStore>, service: &SigningService<Pkcs11KeyStore>, config: &Config, n: u32) {
+fn breakdown(store: &Arc<Pkcs11KeyStore>, service: &SigningEngine<Pkcs11KeyStore>, config: &Config, n: u32) {
     use esignd::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
     use esignd::hsm::{KeyAlgorithm, KeySession, SignatureScheme};
     use esignd::service::engine::Timestamper;
@@ -167,7 +167,7 @@ fn breakdown(store: &Arc<Pkcs11KeyStore>, service: &SigningService<Pkcs11KeyStor
 
 /// Transactions per second with `concurrency` transactions in flight for `slice`.
 async fn transactions_per_second(
-    service: &Arc<SigningService<Pkcs11KeyStore>>,
+    service: &Arc<SigningEngine<Pkcs11KeyStore>>,
     concurrency: usize,
     slice: Duration,
 ) -> f64 {

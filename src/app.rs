@@ -14,7 +14,8 @@ use crate::identity::client::IdentityClient;
 use crate::jose::jwk::{Jwk, JwkSet};
 use crate::outbound::HttpClient;
 use crate::service::devices::service::DeviceService;
-use crate::service::engine::{ServiceError, SigningService};
+use crate::service::engine::Engine;
+use crate::service::engine::{EngineError, SigningEngine};
 use crate::service::payment::PaymentGate;
 use crate::service::sessions::{Parts, Retry, SessionService};
 use crate::store::sqlite::SqliteStore;
@@ -34,7 +35,7 @@ pub enum DaemonError {
     Inventory(#[from] crate::ca::Error),
     /// The signing service could not be set up.
     #[error("the signing service cannot start: {0}")]
-    Service(ServiceError),
+    Engine(EngineError),
     /// The store could not be opened.
     #[error("the store is not usable: {0}")]
     Store(#[from] StoreError),
@@ -61,9 +62,7 @@ impl DaemonError {
     pub fn exit_code(&self) -> u8 {
         match self {
             DaemonError::Config(_) => 64,
-            DaemonError::Hsm(_) | DaemonError::Inventory(_) | DaemonError::Service(_) | DaemonError::ServiceKey(_) => {
-                69
-            }
+            DaemonError::Hsm(_) | DaemonError::Inventory(_) | DaemonError::Engine(_) | DaemonError::ServiceKey(_) => 69,
             DaemonError::Store(_) => 73, // EX_CANTCREAT
             DaemonError::Bind { .. } | DaemonError::Runtime(_) => 1,
         }
@@ -109,8 +108,8 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
     let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);
     let token = keys.status()?;
     tracing::info!(token = %token.label, serial = %token.serial, model = %token.model, sessions = config.hsm.sessions, "HSM session pool open");
-    let service = Arc::new(SigningService::new(Arc::clone(&keys), &config)?);
-    let store = Arc::new(SqliteStore::open(&config.store.path)?);
+    let service: Arc<dyn Engine> = Arc::new(Arc::new(SigningEngine::new(Arc::clone(&keys), &config)?));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.store.path)?);
     tracing::info!(path = %config.store.path.display(), "store open");
     for (label, description) in service.key_summary() {
         tracing::info!(key = %label, %description, "key checked");
@@ -184,18 +183,18 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
     })
 }
 
-impl From<ServiceError> for DaemonError {
-    fn from(e: ServiceError) -> Self {
+impl From<EngineError> for DaemonError {
+    fn from(e: EngineError) -> Self {
         match e {
-            ServiceError::Hsm(e) => DaemonError::Hsm(e),
-            ServiceError::Ca(e) => DaemonError::Inventory(e),
-            other => DaemonError::Service(other),
+            EngineError::Hsm(e) => DaemonError::Hsm(e),
+            EngineError::Ca(e) => DaemonError::Inventory(e),
+            other => DaemonError::Engine(other),
         }
     }
 }
 
 /// The HSM service key, signing the `private_key_jwt` assertions of the identity client.
-fn assertion_signer<K: KeyStore>(service: &Arc<SigningService<K>>) -> crate::identity::client::AssertionSigner {
+fn assertion_signer(service: &Arc<dyn Engine>) -> crate::identity::client::AssertionSigner {
     let service = Arc::clone(service);
     Arc::new(move |claims| {
         let service = Arc::clone(&service);
@@ -204,10 +203,10 @@ fn assertion_signer<K: KeyStore>(service: &Arc<SigningService<K>>) -> crate::ide
 }
 
 /// Fail expired sessions and delete expired records every `interval`, for the daemon's life.
-async fn sweep<K: KeyStore, S: Store>(
-    store: Arc<S>,
-    sessions: Arc<SessionService<K, S>>,
-    devices: Arc<DeviceService<K, S>>,
+async fn sweep(
+    store: Arc<dyn Store>,
+    sessions: Arc<SessionService>,
+    devices: Arc<DeviceService>,
     interval: std::time::Duration,
 ) {
     let mut ticks = tokio::time::interval(interval);

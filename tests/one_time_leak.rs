@@ -11,7 +11,7 @@ use esignd::config::Config;
 use esignd::hsm::{HashAlgorithm, KeySession, KeyStore};
 use esignd::identity::Identity;
 use esignd::provision::{DevPlan, provision_dev};
-use esignd::service::engine::{OneTimeRequest, SigningService};
+use esignd::service::engine::{OneTimeRequest, SigningEngine};
 use esignd::vocabulary::{Digest, Format};
 
 const TRANSACTIONS: usize = 2_000;
@@ -39,7 +39,7 @@ async fn thousands_of_transactions_leave_no_key_behind() {
         common::sorted(session.objects().unwrap())
     };
     let store = Arc::new(token.store);
-    let service = Arc::new(SigningService::new(Arc::clone(&store), &config).unwrap());
+    let service = Arc::new(SigningEngine::new(Arc::clone(&store), &config).unwrap());
 
     let mut workers = Vec::new();
     for worker in 0..WORKERS {

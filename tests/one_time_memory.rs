@@ -13,7 +13,7 @@ use esignd::hsm::{HashAlgorithm, KeyStore};
 use esignd::identity::Identity;
 use esignd::pki::pem::write_chain;
 use esignd::provision::{DevPlan, provision_dev};
-use esignd::service::engine::{OneTimeRequest, ServiceError, SigningService};
+use esignd::service::engine::{EngineError, OneTimeRequest, SigningEngine};
 use esignd::vocabulary::{Digest, DigestLength, Format};
 
 fn config(dir: &Path, extra: &str) -> Config {
@@ -23,11 +23,11 @@ fn config(dir: &Path, extra: &str) -> Config {
     Config::load(Some(&path)).unwrap()
 }
 
-fn service(dir: &Path, extra: &str) -> (Arc<SigningService<MemoryKeyStore>>, MemoryKeyStore) {
+fn service(dir: &Path, extra: &str) -> (Arc<SigningEngine<MemoryKeyStore>>, MemoryKeyStore) {
     let store = MemoryKeyStore::new();
     let config = config(dir, extra);
     provision_dev(&store.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
-    (Arc::new(SigningService::new(Arc::new(store.clone()), &config).unwrap()), store)
+    (Arc::new(SigningEngine::new(Arc::new(store.clone()), &config).unwrap()), store)
 }
 
 #[tokio::test]
@@ -129,7 +129,7 @@ async fn a_timestamp_after_the_certificate_expired_is_not_returned() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, ServiceError::Check(esignd::service::engine::BrokenRule::StampedOutsideValidity { .. })),
+        matches!(err, EngineError::Check(esignd::service::engine::BrokenRule::StampedOutsideValidity { .. })),
         "{err}"
     );
     assert!(

@@ -1,5 +1,5 @@
 //! What the in-process transaction benchmarks start from: a fresh SoftHSM token provisioned
-//! for development (CA, TSA and service keys), a `SigningService` over a pool of 4 sessions, and
+//! for development (CA, TSA and service keys), a `SigningEngine` over a pool of 4 sessions, and
 //! a raw cryptoki handle on the same token for the yardstick.
 //! (Included with `#[path]`, next to `mod common`; a subfolder so cargo does not take it for a
 //! benchmark.)
@@ -12,14 +12,14 @@ use esignd::config::Config;
 use esignd::hsm::KeyStore;
 use esignd::hsm::pkcs11::{Pkcs11KeyStore, TokenSelector, context, token};
 use esignd::provision::{DevPlan, provision_dev};
-use esignd::service::engine::SigningService;
+use esignd::service::engine::SigningEngine;
 
 /// A provisioned token and the service on it.
 pub struct Provisioned {
     /// The configuration naming the token and its keys.
     pub config: Config,
     /// The signing service.
-    pub service: Arc<SigningService<Pkcs11KeyStore>>,
+    pub service: Arc<SigningEngine<Pkcs11KeyStore>>,
     /// cryptoki on the same module, for the raw cycle.
     pub ctx: Pkcs11,
     /// The token's slot.
@@ -41,7 +41,7 @@ pub fn provisioned() -> Provisioned {
     std::fs::write(&config_path, config_text).unwrap();
     let config = Config::load(Some(&config_path)).unwrap();
     provision_dev(&token.store.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
-    let service = Arc::new(SigningService::new(Arc::new(token.store), &config).unwrap());
+    let service = Arc::new(SigningEngine::new(Arc::new(token.store), &config).unwrap());
     let ctx = context::load(&crate::common::module()).unwrap();
     let (slot, _) = token::find(&ctx, &TokenSelector::Label(token.label.clone())).unwrap();
     Provisioned { config, service, ctx, slot, _config_dir: dir }

@@ -19,7 +19,7 @@ pub enum CtlError {
 
     /// The signing transaction failed.
     #[error(transparent)]
-    Service(#[from] crate::service::engine::ServiceError),
+    Engine(#[from] crate::service::engine::EngineError),
 
     /// A time-stamping step failed.
     #[error(transparent)]

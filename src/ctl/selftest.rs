@@ -16,7 +16,7 @@ use crate::config::{Config, TsaMode};
 use crate::hsm::HashAlgorithm;
 use crate::identity::Identity;
 use crate::pki::{path, pem};
-use crate::service::engine::{OneTimeRequest, SigningService};
+use crate::service::engine::{OneTimeRequest, SigningEngine};
 use crate::tsa;
 use crate::vocabulary::{Digest, Format};
 
@@ -35,7 +35,7 @@ pub(super) struct SelftestArgs {
 
 pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
     let store = Arc::new(open_store(config)?);
-    let service = Arc::new(SigningService::new(store, config)?);
+    let service = Arc::new(SigningEngine::new(store, config)?);
     std::fs::create_dir_all(&args.out).map_err(|source| CtlError::Write { path: args.out.clone(), source })?;
 
     let mut nonce = [0u8; 8];

@@ -8,12 +8,10 @@ use hyper::{Response, StatusCode};
 
 use super::AppState;
 use super::response::{Body, error};
-use crate::hsm::KeyStore;
-use crate::store::Store;
 
 /// The chain, CA certificate first.
-pub fn chain<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Body> {
-    match crate::pki::pem::write_chain(state.service.ca().chain()) {
+pub fn chain(state: &AppState) -> Response<Body> {
+    match crate::pki::pem::write_chain(state.service.ca_chain()) {
         Ok(pem) => {
             let mut response = Response::new(Full::new(Bytes::from(pem)));
             let headers = response.headers_mut();

@@ -11,14 +11,9 @@ use hyper::{Response, StatusCode};
 use super::AppState;
 use super::error::ApiError;
 use super::response::{Body, json};
-use crate::hsm::KeyStore;
-use crate::store::Store;
 
 /// The published certificate with hex `serial`.
-pub async fn certificate<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    serial: &str,
-) -> Result<Response<Body>, ApiError> {
+pub async fn certificate(state: &AppState, serial: &str) -> Result<Response<Body>, ApiError> {
     if serial.is_empty() || serial.len() > 40 || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request("the serial number is the certificate's serial in hex"));
     }
@@ -38,6 +33,6 @@ pub async fn certificate<K: KeyStore, S: Store>(
 }
 
 /// The service key's JWKS.
-pub fn jwks<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Body> {
+pub fn jwks(state: &AppState) -> Response<Body> {
     json(StatusCode::OK, &serde_json::to_value(&state.jwks).expect("a JWKS serialises"))
 }

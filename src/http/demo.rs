@@ -23,9 +23,7 @@ use crate::demo::DEMO_CLIENT;
 use crate::demo::eservice::DemoShop;
 use crate::demo::mock_idp::MockIdp;
 use crate::hsm::HashAlgorithm;
-use crate::hsm::KeyStore;
 use crate::service::sessions::{Lang, NewSession, clients};
-use crate::store::Store;
 use crate::vocabulary::{Digest, Format};
 
 /// The demo's state.
@@ -81,11 +79,7 @@ $D keygen\n$D enroll --id-token-file token.txt --pseudonym jane\n$D serve</pre>"
 
 /// `GET /demo/id-token?name=&sub=`: a mock ID-provider token for a device's owner (plain text),
 /// for `esign-device enroll --id-token-file`. Demo profile only, like the mock provider.
-pub async fn id_token<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    demo: &Demo,
-    request: &Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn id_token(state: &AppState, demo: &Demo, request: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let query = form::parse(request.uri().query().unwrap_or(""));
     let get = |name| form::get(&query, name).map(str::trim).filter(|v| !v.is_empty() && v.len() <= 200);
     let (Some(name), Some(subject)) = (get("name"), get("sub")) else {
@@ -135,10 +129,7 @@ struct Start {
 }
 
 /// `POST /demo/start`: the demo eService creates a session for the browser's digest.
-pub async fn start<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn start(state: &AppState, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let body: Start = read_json(request, 4096).await?;
     let digest = STANDARD.decode(&body.hash).map_err(|_| ApiError::bad_request("hash is not valid base64"))?;
     let digest =
@@ -165,11 +156,7 @@ pub async fn start<K: KeyStore, S: Store>(
 }
 
 /// `GET /demo/done`: back from the signing flow; redeem and offer the download.
-pub async fn done<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    demo: &Demo,
-    request: &Request<Incoming>,
-) -> Response<Body> {
+pub async fn done(state: &AppState, demo: &Demo, request: &Request<Incoming>) -> Response<Body> {
     let query = form::parse(request.uri().query().unwrap_or(""));
     let Some(signature_id) = form::get(&query, "signatureId") else {
         let error = form::get(&query, "error_description").or(form::get(&query, "error")).unwrap_or("no signature");
@@ -311,11 +298,7 @@ pub async fn authorize(demo: &Demo, request: Request<Incoming>) -> Response<Body
 }
 
 /// `POST /mock-idp/token`: the code for an ID token signed by the service key.
-pub async fn token<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    demo: &Demo,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn token(state: &AppState, demo: &Demo, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let body = read_limited(request, 16 * 1024).await.map_err(|_| ApiError::bad_request("invalid_request"))?;
     let fields = form::parse(&String::from_utf8_lossy(&body));
     let get = |name| form::get(&fields, name).unwrap_or_default();

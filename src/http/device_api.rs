@@ -23,10 +23,8 @@ use super::error::ApiError;
 use super::form;
 use super::json::read_json;
 use super::response::{Body, json};
-use crate::hsm::KeyStore;
 use crate::service::devices::device_jwt::{DeviceAuthError, audience, authenticate};
 use crate::service::sessions::device::DeviceAnswer;
-use crate::store::Store;
 use crate::store::devices::DeviceCertificateRow;
 
 /// The longest a poll waits.
@@ -43,10 +41,7 @@ impl From<DeviceAuthError> for ApiError {
 }
 
 /// The device whose JWT this request carries.
-async fn device<K: KeyStore, S: Store, B>(
-    state: &AppState<K, S>,
-    request: &Request<B>,
-) -> Result<DeviceCertificateRow, ApiError> {
+async fn device<B>(state: &AppState, request: &Request<B>) -> Result<DeviceCertificateRow, ApiError> {
     let header = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let token = header
         .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
@@ -57,10 +52,7 @@ async fn device<K: KeyStore, S: Store, B>(
 }
 
 /// `GET /v1/device/requests`
-pub async fn requests<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: &Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn requests(state: &AppState, request: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let device = device(state, request).await?;
     let query = form::parse(request.uri().query().unwrap_or(""));
     let wait = match form::get(&query, "wait") {
@@ -102,8 +94,8 @@ struct Answer {
 }
 
 /// `POST /v1/device/requests/{requestId}`
-pub async fn answer<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
+pub async fn answer(
+    state: &AppState,
     request: Request<Incoming>,
     request_id: &str,
 ) -> Result<Response<Body>, ApiError> {

@@ -21,13 +21,11 @@ use super::form;
 use super::govstack_headers::{authentication_token, payment_token};
 use super::json::read_json;
 use super::response::{Body, json};
-use crate::hsm::KeyStore;
 use crate::identity::Identity;
 use crate::service::devices::DeviceError;
 use crate::service::devices::lifecycle::Action;
 use crate::service::devices::service::{Enrolment, status_now};
 use crate::service::engine::rfc3339;
-use crate::store::Store;
 use crate::store::devices::DeviceCertificateRow;
 use crate::vocabulary::CertificateStatus;
 
@@ -43,17 +41,14 @@ impl From<DeviceError> for ApiError {
             }
             DeviceError::NotFound => ApiError::not_found(e.to_string()),
             DeviceError::Transition(_) => ApiError::unprocessable(e.to_string()),
-            DeviceError::Service(e) => e.into(),
+            DeviceError::Engine(e) => e.into(),
             DeviceError::Store(e) => e.into(),
         }
     }
 }
 
 /// The user behind `X-GovStack-AuthenticationToken`.
-async fn caller<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: &Request<Incoming>,
-) -> Result<Identity, ApiError> {
+async fn caller(state: &AppState, request: &Request<Incoming>) -> Result<Identity, ApiError> {
     let token = authentication_token(request)?;
     Ok(state.identity.identify(&token).await?)
 }
@@ -75,10 +70,7 @@ struct CreateRequest {
 }
 
 /// `POST /v1/cert/create`
-pub async fn create<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn create(state: &AppState, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let identity = caller(state, &request).await?;
     let payment = payment_token(&request);
     let body: CreateRequest = read_json(request, MAX_BODY).await?;
@@ -104,10 +96,7 @@ pub async fn create<K: KeyStore, S: Store>(
 }
 
 /// `GET /v1/cert/list`
-pub async fn list<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: &Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn list(state: &AppState, request: &Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let identity = caller(state, request).await?;
     let query = form::parse(request.uri().query().unwrap_or(""));
     let wanted =
@@ -150,8 +139,8 @@ struct PatchStatus {
 }
 
 /// `PATCH /v1/cert/{certificateId}`
-pub async fn change<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
+pub async fn change(
+    state: &AppState,
     request: Request<Incoming>,
     certificate_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -182,7 +171,7 @@ pub async fn change<K: KeyStore, S: Store>(
 }
 
 /// `GET /v1/crl`
-pub async fn crl<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Result<Response<Body>, ApiError> {
+pub async fn crl(state: &AppState) -> Result<Response<Body>, ApiError> {
     let der = state.devices.crl().await?;
     let mut response = Response::new(Full::new(Bytes::from(der)));
     let headers = response.headers_mut();

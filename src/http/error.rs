@@ -7,7 +7,7 @@ use hyper::{Response, StatusCode};
 
 use super::response::{Body, error};
 use crate::identity::AuthError;
-use crate::service::engine::ServiceError;
+use crate::service::engine::EngineError;
 use crate::service::payment::PaymentError;
 
 /// An error answer.
@@ -84,25 +84,25 @@ impl From<PaymentError> for ApiError {
     }
 }
 
-impl From<ServiceError> for ApiError {
-    fn from(e: ServiceError) -> Self {
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
         use crate::hsm::Error as Hsm;
         let unavailable =
             |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).with_detail(e.to_string());
         match &e {
-            ServiceError::DeviceSignature(_) => ApiError::unprocessable(e.to_string()),
-            ServiceError::Hsm(Hsm::Busy(_)) => {
+            EngineError::DeviceSignature(_) => ApiError::unprocessable(e.to_string()),
+            EngineError::Hsm(Hsm::Busy(_)) => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "all HSM sessions are busy; retry shortly")
                     .with_detail(e.to_string())
             }
-            ServiceError::Hsm(_) => unavailable("the HSM is unavailable; try again shortly"),
-            ServiceError::Tsa(_) => unavailable("no time-stamp could be obtained; try again shortly"),
-            ServiceError::Check(_) => ApiError::new(
+            EngineError::Hsm(_) => unavailable("the HSM is unavailable; try again shortly"),
+            EngineError::Tsa(_) => unavailable("no time-stamp could be obtained; try again shortly"),
+            EngineError::Check(_) => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the signature failed its final check and was not returned",
             )
             .with_detail(e.to_string()),
-            ServiceError::Ca(_) | ServiceError::Cms(_) => {
+            EngineError::Ca(_) | EngineError::Cms(_) => {
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the signature could not be made")
                     .with_detail(e.to_string())
             }

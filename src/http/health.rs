@@ -7,9 +7,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::response::{Body, json};
-use crate::hsm::KeyStore;
 use crate::service::engine::rfc3339;
-use crate::store::Store;
 
 /// Liveness: the process is up.
 pub fn live() -> Response<Body> {
@@ -17,9 +15,8 @@ pub fn live() -> Response<Body> {
 }
 
 /// Readiness: every dependency answers.
-pub async fn ready<K: KeyStore, S: Store>(state: &AppState<K, S>) -> Response<Body> {
-    let (hsm, store, tsa) =
-        tokio::join!(state.service.hsm().status(), state.store.ping(), state.service.tsa_readiness());
+pub async fn ready(state: &AppState) -> Response<Body> {
+    let (hsm, store, tsa) = tokio::join!(state.service.hsm_status(), state.store.ping(), state.service.tsa_readiness());
     let hsm = match hsm {
         Ok(status) if status.logged_in => json!({ "status": "ok", "token": status.label, "serial": status.serial }),
         Ok(status) => json!({ "status": "error", "token": status.label, "error": "the session is not logged in" }),

@@ -17,9 +17,7 @@ use super::form;
 use super::pages;
 use super::response::{Body, see_other};
 use super::sign_request::{SignRequest, parse};
-use crate::hsm::KeyStore;
 use crate::service::sessions::{Lang, NewSession, SessionError, clients};
-use crate::store::Store;
 
 /// The page or redirect for a session error in the browser.
 fn browser_error(e: SessionError) -> Response<Body> {
@@ -28,7 +26,7 @@ fn browser_error(e: SessionError) -> Response<Body> {
         SessionError::AlreadyUsed => StatusCode::CONFLICT,
         SessionError::UnknownSession | SessionError::UnknownPseudonym => StatusCode::NOT_FOUND,
         SessionError::DeviceUnfit(_) => StatusCode::CONFLICT,
-        SessionError::Store(_) | SessionError::Service(_) | SessionError::Auth(_) => {
+        SessionError::Store(_) | SessionError::Engine(_) | SessionError::Auth(_) => {
             tracing::error!(error = %e, "signing page failed");
             return pages::error(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -43,7 +41,7 @@ fn browser_error(e: SessionError) -> Response<Body> {
 }
 
 /// `GET /sign/interactive` (`device` in the query puts the pseudonym form first)
-pub async fn page<K: KeyStore, S: Store>(state: &AppState<K, S>, request: &Request<Incoming>) -> Response<Body> {
+pub async fn page(state: &AppState, request: &Request<Incoming>) -> Response<Body> {
     let query = form::parse(request.uri().query().unwrap_or(""));
     if let Some(token) = form::get(&query, "token") {
         return match state.sessions.open(token).await {
@@ -59,10 +57,7 @@ pub async fn page<K: KeyStore, S: Store>(state: &AppState<K, S>, request: &Reque
 
 /// The GovStack query form (`client_id, hash, hashType, format, callbackUrl, nonce, state`):
 /// a session for a registered client, then the same page by token.
-async fn govstack_session<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    query: &[(String, String)],
-) -> Result<String, SessionError> {
+async fn govstack_session(state: &AppState, query: &[(String, String)]) -> Result<String, SessionError> {
     let invalid = |field, reason| SessionError::InvalidField { field, reason };
     let client_id = form::get(query, "client_id")
         .ok_or(invalid("client_id", "a token or the GovStack query parameters are required"))?;
@@ -73,8 +68,8 @@ async fn govstack_session<K: KeyStore, S: Store>(
 
 /// A session from the GovStack query parameters (`hash, hashType, format, callbackUrl, nonce,
 /// state, lang`) for `client`; returns the signing page's URL.
-async fn query_session<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
+async fn query_session(
+    state: &AppState,
     client: &crate::config::ClientConfig,
     query: &[(String, String)],
     data_to_be_displayed: Option<String>,
@@ -109,10 +104,7 @@ async fn query_session<K: KeyStore, S: Store>(
 /// device. The eService is named by `client_id`, or else by its registered `callbackUrl`;
 /// `hash` and `dataToBeDisplayed` may be base64url as the spec has them. The signing page opens
 /// with the pseudonym form first.
-pub async fn pseudonym_page<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: &Request<Incoming>,
-) -> Response<Body> {
+pub async fn pseudonym_page(state: &AppState, request: &Request<Incoming>) -> Response<Body> {
     let query = form::parse(request.uri().query().unwrap_or(""));
     let callback = form::get(&query, "callbackUrl").unwrap_or_default();
     let client = match form::get(&query, "client_id") {
@@ -150,7 +142,7 @@ fn base64url_text(value: &str) -> String {
 /// `POST /sign/interactive/device`: queue the session for the device behind the pseudonym typed
 /// in, then wait for it. An unknown pseudonym or a device that cannot sign shows the page again
 /// with the reason.
-pub async fn device_start<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Request<Incoming>) -> Response<Body> {
+pub async fn device_start(state: &AppState, request: Request<Incoming>) -> Response<Body> {
     let fields = match read_form(request).await {
         Ok(fields) => fields,
         Err(page) => return page,
@@ -182,7 +174,7 @@ pub async fn device_start<K: KeyStore, S: Store>(state: &AppState<K, S>, request
 
 /// `GET /sign/interactive/device?token=`: the waiting page, or on to the eService once the
 /// device has answered (or the request ended).
-pub async fn device_wait<K: KeyStore, S: Store>(state: &AppState<K, S>, request: &Request<Incoming>) -> Response<Body> {
+pub async fn device_wait(state: &AppState, request: &Request<Incoming>) -> Response<Body> {
     let query = form::parse(request.uri().query().unwrap_or(""));
     let Some(token) = form::get(&query, "token") else {
         return browser_error(SessionError::UnknownSession);
@@ -214,7 +206,7 @@ async fn form_token(request: Request<Incoming>) -> Result<String, Response<Body>
 }
 
 /// `POST /sign/interactive/start`: off to the ID provider.
-pub async fn start<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Request<Incoming>) -> Response<Body> {
+pub async fn start(state: &AppState, request: Request<Incoming>) -> Response<Body> {
     let token = match form_token(request).await {
         Ok(token) => token,
         Err(page) => return page,
@@ -226,7 +218,7 @@ pub async fn start<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Reque
 }
 
 /// `POST /sign/interactive/cancel`: back to the eService with `error=cancelled`.
-pub async fn cancel<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Request<Incoming>) -> Response<Body> {
+pub async fn cancel(state: &AppState, request: Request<Incoming>) -> Response<Body> {
     let token = match form_token(request).await {
         Ok(token) => token,
         Err(page) => return page,
@@ -238,7 +230,7 @@ pub async fn cancel<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Requ
 }
 
 /// `GET /sign/oidc/callback`: the ID provider's answer.
-pub async fn callback<K: KeyStore, S: Store>(state: &AppState<K, S>, request: &Request<Incoming>) -> Response<Body> {
+pub async fn callback(state: &AppState, request: &Request<Incoming>) -> Response<Body> {
     let query = form::parse(request.uri().query().unwrap_or(""));
     let Some(oidc_state) = form::get(&query, "state") else {
         return browser_error(SessionError::UnknownState);

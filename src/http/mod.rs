@@ -39,29 +39,27 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::hsm::KeyStore;
 use crate::identity::client::IdentityClient;
 use crate::jose::jwk::JwkSet;
 use crate::service::devices::service::DeviceService;
-use crate::service::engine::SigningService;
+use crate::service::engine::Engine;
 use crate::service::payment::PaymentGate;
 use crate::service::sessions::SessionService;
-use crate::store::Store;
 
 /// What request handlers share.
-pub struct AppState<K: KeyStore, S: Store> {
+pub struct AppState {
     /// The signing service (and through it the key store).
-    pub service: Arc<SigningService<K>>,
+    pub service: Arc<dyn Engine>,
     /// The store.
-    pub store: Arc<S>,
+    pub store: Arc<dyn crate::store::Store>,
     /// The ID provider.
     pub identity: Arc<IdentityClient>,
     /// The payment check.
     pub payment: Arc<PaymentGate>,
     /// Signing sessions.
-    pub sessions: Arc<SessionService<K, S>>,
+    pub sessions: Arc<SessionService>,
     /// Users' own signing devices.
-    pub devices: Arc<DeviceService<K, S>>,
+    pub devices: Arc<DeviceService>,
     /// The demo profile (mock ID provider and demo eService), in `mock` mode only.
     pub demo: Option<demo::Demo>,
     /// esignd's public URL.
@@ -75,12 +73,7 @@ pub struct AppState<K: KeyStore, S: Store> {
 }
 
 /// Serve `listener` until `shutdown` completes, then give open connections `drain` to finish.
-pub async fn serve<K: KeyStore, S: Store>(
-    listener: TcpListener,
-    state: Arc<AppState<K, S>>,
-    shutdown: impl Future<Output = ()>,
-    drain: Duration,
-) {
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>, drain: Duration) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {

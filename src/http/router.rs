@@ -15,12 +15,10 @@ use super::{
     AppState, ca, certs, demo, device_api, device_certs, health, interactive, sessions, sign_onetime, sign_pseudonym,
     tsa, wallet_binding,
 };
-use crate::hsm::KeyStore;
-use crate::store::Store;
 
 /// Answer one request.
-pub async fn route<K: KeyStore, S: Store>(
-    state: Arc<AppState<K, S>>,
+pub async fn route(
+    state: Arc<AppState>,
     peer: SocketAddr,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
@@ -134,8 +132,8 @@ fn finish(
 }
 
 /// The demo profile's routes; gives the request back when the path is not one of them.
-async fn demo_route<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
+async fn demo_route(
+    state: &AppState,
     demo: &demo::Demo,
     get: bool,
     post: bool,

@@ -21,10 +21,8 @@ use super::json::read_json;
 use super::response::{Body, json};
 use super::sign_request::{SignRequest, parse};
 use crate::config::ClientConfig;
-use crate::hsm::KeyStore;
 use crate::service::sessions::device::Pending;
 use crate::service::sessions::{Lang, NewSession, SessionError, clients};
-use crate::store::Store;
 
 const MAX_BODY: usize = 32 * 1024;
 
@@ -43,10 +41,7 @@ struct CreateSession {
 }
 
 /// The registered client whose `apikey` header this request carries.
-pub(super) fn client<'a, K: KeyStore, S: Store>(
-    state: &'a AppState<K, S>,
-    request: &Request<Incoming>,
-) -> Result<&'a ClientConfig, ApiError> {
+pub(super) fn client<'a>(state: &'a AppState, request: &Request<Incoming>) -> Result<&'a ClientConfig, ApiError> {
     let key = request.headers().get("apikey").and_then(|v| v.to_str().ok()).unwrap_or_default();
     if key.is_empty() {
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "the apikey header is required"));
@@ -71,7 +66,7 @@ impl From<SessionError> for ApiError {
             SessionError::PseudonymToken(_) => ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()),
             SessionError::DeviceBusy => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             SessionError::Store(e) => e.into(),
-            SessionError::Service(e) => e.into(),
+            SessionError::Engine(e) => e.into(),
             SessionError::Auth(e) => e.into(),
             other => ApiError::bad_request(other.to_string()),
         }
@@ -79,10 +74,7 @@ impl From<SessionError> for ApiError {
 }
 
 /// `POST /v1/sessions`
-pub async fn create<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn create(state: &AppState, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let client = client(state, &request)?.clone();
     let body: CreateSession = read_json(request, MAX_BODY).await?;
     let parsed = parse(&body.sign)?;
@@ -122,8 +114,8 @@ pub async fn create<K: KeyStore, S: Store>(
 }
 
 /// `GET /v1/sessions/{correlationId}`
-pub async fn status<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
+pub async fn status(
+    state: &AppState,
     request: &Request<Incoming>,
     correlation_id: &str,
 ) -> Result<Response<Body>, ApiError> {
@@ -143,8 +135,8 @@ pub async fn status<K: KeyStore, S: Store>(
 }
 
 /// `GET /v1/sign/response/{signatureId}`
-pub async fn redeem<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
+pub async fn redeem(
+    state: &AppState,
     request: &Request<Incoming>,
     signature_id: &str,
 ) -> Result<Response<Body>, ApiError> {

@@ -13,18 +13,13 @@ use super::govstack_headers::{authentication_token, payment_token};
 use super::json::read_json;
 use super::response::{Body, json};
 use super::sign_request::{SignRequest, parse};
-use crate::hsm::KeyStore;
 use crate::service::engine::{OneTimeRequest, SignatureRecord};
-use crate::store::Store;
 
 /// Largest `SignRequest` body.
 const MAX_BODY: usize = 16 * 1024;
 
 /// Answer `POST /v1/sign/onetime`.
-pub async fn handle<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn handle(state: &AppState, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let token = authentication_token(&request)?;
     let payment = payment_token(&request);
     let body: SignRequest = read_json(request, MAX_BODY).await?;
@@ -39,10 +34,7 @@ pub async fn handle<K: KeyStore, S: Store>(
 }
 
 /// Publish the one-time certificate (`GET /v1/certs/{serial}`).
-pub(super) async fn publish<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    record: &SignatureRecord,
-) -> Result<(), ApiError> {
+pub(super) async fn publish(state: &AppState, record: &SignatureRecord) -> Result<(), ApiError> {
     let der = der::Encode::to_der(&record.leaf)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "encoding failed").with_detail(e.to_string()))?;
     state.store.publish_certificate(&record.leaf_serial, &der, record.not_after).await?;

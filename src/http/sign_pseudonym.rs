@@ -22,11 +22,9 @@ use super::json::read_json;
 use super::response::{Body, json};
 use super::sessions::client;
 use super::sign_request::{SignRequest, parse};
-use crate::hsm::KeyStore;
 use crate::identity::rp::form_encode;
 use crate::service::sessions::clients;
 use crate::service::sessions::device::PseudonymRequest;
-use crate::store::Store;
 
 const MAX_BODY: usize = 16 * 1024;
 
@@ -44,11 +42,7 @@ struct PseudonymSignRequest {
 }
 
 /// `GET /v1/token/pseodonym/{pseudonym}`
-pub async fn token<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: &Request<Incoming>,
-    pseudonym: &str,
-) -> Result<Response<Body>, ApiError> {
+pub async fn token(state: &AppState, request: &Request<Incoming>, pseudonym: &str) -> Result<Response<Body>, ApiError> {
     let client = client(state, request)?;
     if pseudonym.is_empty() {
         return Err(ApiError::unprocessable("the pseudonym is required in the path"));
@@ -58,10 +52,7 @@ pub async fn token<K: KeyStore, S: Store>(
 }
 
 /// `POST /v1/sign/pseudonym`
-pub async fn sign<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn sign(state: &AppState, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let client = client(state, &request)?.clone();
     let token = pseudonym_token(&request);
     let body: PseudonymSignRequest = read_json(request, MAX_BODY).await?;
@@ -105,8 +96,8 @@ pub async fn sign<K: KeyStore, S: Store>(
 
 /// 302 to the GovStack pseudonym page with the request in its query. The callback is the
 /// body's `callbackUrl` (registered) or the client's only registered callback URL.
-fn interactive_redirect<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
+fn interactive_redirect(
+    state: &AppState,
     client: &crate::config::ClientConfig,
     body: &PseudonymSignRequest,
 ) -> Result<Response<Body>, ApiError> {

@@ -11,12 +11,10 @@ use hyper::{Request, Response, StatusCode};
 use super::AppState;
 use super::body::{BodyError, has_content_type, read_limited};
 use super::response::{Body, error};
-use crate::hsm::KeyStore;
-use crate::store::Store;
 
 /// Answer one time-stamp request.
-pub async fn handle<K: KeyStore, S: Store>(state: &AppState<K, S>, request: Request<Incoming>) -> Response<Body> {
-    if !matches!(state.service.timestamper(), crate::service::engine::Timestamper::Builtin(_)) {
+pub async fn handle(state: &AppState, request: Request<Incoming>) -> Response<Body> {
+    if !state.service.runs_tsa() {
         return error(StatusCode::NOT_FOUND, "this esignd uses external TSAs; it runs no TSA of its own");
     }
     if !has_content_type(&request, "application/timestamp-query") {

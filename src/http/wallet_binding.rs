@@ -16,12 +16,10 @@ use super::AppState;
 use super::error::ApiError;
 use super::json::read_json;
 use super::response::{Body, json};
-use crate::hsm::KeyStore;
 use crate::service::devices::DeviceError;
 use crate::service::devices::binding::{BindingCode, BindingError, Envelope, check_envelope};
 use crate::service::engine::rfc3339;
 use crate::service::sessions::clients;
-use crate::store::Store;
 use crate::vocabulary::CertificateStatus;
 
 /// Largest request (an RSA JWK and an ID token fit easily).
@@ -40,10 +38,7 @@ fn refused(error: &BindingError) -> Response<Body> {
 }
 
 /// `POST /binding/wallet-binding`
-pub async fn bind<K: KeyStore, S: Store>(
-    state: &AppState<K, S>,
-    request: Request<Incoming>,
-) -> Result<Response<Body>, ApiError> {
+pub async fn bind(state: &AppState, request: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let (partner_id, partner_key) = (header("partner-id"), header("partner-api-key"));
     if state.binding_partners.is_empty() {

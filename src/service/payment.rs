@@ -58,7 +58,7 @@ impl PaymentGate {
     ///
     /// # Errors
     /// [`PaymentError`].
-    pub async fn check<S: Store>(&self, store: &S, token: Option<&str>) -> Result<(), PaymentError> {
+    pub async fn check(&self, store: &dyn Store, token: Option<&str>) -> Result<(), PaymentError> {
         let (token, keys) = match (token.map(str::trim).filter(|t| !t.is_empty()), &self.keys) {
             (None, _) if self.config.required => return Err(PaymentError::Required),
             (Some(token), Some(keys)) => (token, keys),

@@ -70,8 +70,8 @@ pub enum DeviceAuthError {
 ///
 /// # Errors
 /// [`DeviceAuthError`].
-pub async fn authenticate<S: Store>(
-    store: &S,
+pub async fn authenticate(
+    store: &dyn Store,
     token: &str,
     audience: &str,
     now: SystemTime,

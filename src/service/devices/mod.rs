@@ -10,7 +10,7 @@ pub mod lifecycle;
 pub mod pseudonym_token;
 pub mod service;
 
-use crate::service::engine::ServiceError;
+use crate::service::engine::EngineError;
 use crate::store::StoreError;
 
 /// Why a device operation did not happen. Nothing is stored when one of these is returned.
@@ -39,7 +39,7 @@ pub enum DeviceError {
     Raced,
     /// The HSM or the CA failed.
     #[error(transparent)]
-    Service(#[from] ServiceError),
+    Engine(#[from] EngineError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -15,9 +15,9 @@ use super::DeviceError;
 use super::csr::{check_csr, read_csr};
 use super::lifecycle::{Action, transition};
 use crate::ca::crl::Withheld;
-use crate::hsm::{HashAlgorithm, KeyStore};
+use crate::hsm::HashAlgorithm;
 use crate::identity::Identity;
-use crate::service::engine::SigningService;
+use crate::service::engine::Engine;
 use crate::store::Store;
 use crate::store::devices::{Binding, CrlRow, DeviceCertificateRow, StateChange, key_digest};
 use crate::vocabulary::{CertificateState, CertificateStatus};
@@ -59,16 +59,16 @@ pub fn status_now(row: &DeviceCertificateRow, now: SystemTime) -> CertificateSta
 }
 
 /// The device model's service.
-pub struct DeviceService<K: KeyStore, S: Store> {
-    signing: Arc<SigningService<K>>,
-    store: Arc<S>,
+pub struct DeviceService {
+    signing: Arc<dyn Engine>,
+    store: Arc<dyn Store>,
     crl_validity: Duration,
     crl_signing: tokio::sync::Mutex<()>,
 }
 
-impl<K: KeyStore, S: Store> DeviceService<K, S> {
+impl DeviceService {
     /// A service issuing CRLs valid for `crl_validity`.
-    pub fn new(signing: Arc<SigningService<K>>, store: Arc<S>, crl_validity: Duration) -> Self {
+    pub fn new(signing: Arc<dyn Engine>, store: Arc<dyn Store>, crl_validity: Duration) -> Self {
         Self { signing, store, crl_validity, crl_signing: tokio::sync::Mutex::new(()) }
     }
 

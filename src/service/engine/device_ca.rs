@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime};
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::Certificate;
 
-use super::{ServiceError, SigningService};
+use super::{EngineError, SigningEngine};
 use crate::ca::crl::{CrlContents, Withheld, sign_crl};
 use crate::hsm::KeyStore;
 use crate::identity::Identity;
 
-impl<K: KeyStore> SigningService<K> {
+impl<K: KeyStore> SigningEngine<K> {
     /// Certify `device_key` for `identity` (validity and CRL from `[ca]`).
     ///
     /// # Errors
@@ -21,7 +21,7 @@ impl<K: KeyStore> SigningService<K> {
         self: &Arc<Self>,
         identity: Identity,
         device_key: SubjectPublicKeyInfoOwned,
-    ) -> Result<Certificate, ServiceError> {
+    ) -> Result<Certificate, EngineError> {
         let service = Arc::clone(self);
         self.hsm
             .with_session(move |session| {
@@ -40,7 +40,7 @@ impl<K: KeyStore> SigningService<K> {
         number: u64,
         withheld: Vec<Withheld>,
         validity: Duration,
-    ) -> Result<Vec<u8>, ServiceError> {
+    ) -> Result<Vec<u8>, EngineError> {
         let service = Arc::clone(self);
         self.hsm
             .with_session(move |session| {

@@ -14,7 +14,7 @@ use x509_cert::Certificate;
 use x509_cert::attr::Attributes;
 
 use super::stamp::Signed;
-use super::{ServiceError, SignatureRecord, SigningService, Timestamper};
+use super::{EngineError, SignatureRecord, SigningEngine, Timestamper};
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
 use crate::hsm::{HashAlgorithm, KeyStore, SignatureScheme};
 use crate::pki::verify::{VerifyError, verify_message};
@@ -44,7 +44,7 @@ pub fn device_signed_attributes(
     digest: &Digest,
     certificate: &Certificate,
     signing_time: SystemTime,
-) -> Result<Vec<u8>, ServiceError> {
+) -> Result<Vec<u8>, EngineError> {
     Ok(to_be_signed(&cades_signed_attributes(format, digest.bytes(), certificate, signing_time)?)?)
 }
 
@@ -64,25 +64,24 @@ pub struct DeviceSignature {
     pub signature: Vec<u8>,
 }
 
-impl<K: KeyStore> SigningService<K> {
+impl<K: KeyStore> SigningEngine<K> {
     /// Verify a device's signature, assemble CAdES B-T around it, timestamp and check it.
     ///
     /// # Errors
-    /// [`ServiceError::DeviceSignature`] when the signature does not verify with the device
+    /// [`EngineError::DeviceSignature`] when the signature does not verify with the device
     /// certificate (nothing else is attempted then); TSA, HSM and CMS errors; a
-    /// [`ServiceError::Check`] naming the rule a finished signature broke.
+    /// [`EngineError::Check`] naming the rule a finished signature broke.
     pub async fn finish_device_signature(
         self: &Arc<Self>,
         answer: DeviceSignature,
-    ) -> Result<SignatureRecord, ServiceError> {
+    ) -> Result<SignatureRecord, EngineError> {
         let hash = answer.digest.hash();
-        let scheme = device_scheme(&answer.certificate, hash).map_err(ServiceError::DeviceSignature)?;
+        let scheme = device_scheme(&answer.certificate, hash).map_err(EngineError::DeviceSignature)?;
         let algorithm: AlgorithmIdentifierOwned =
-            scheme.algorithm_identifier().map_err(|e| ServiceError::Cms(crate::cms::Error::from(e)))?;
+            scheme.algorithm_identifier().map_err(|e| EngineError::Cms(crate::cms::Error::from(e)))?;
         let key = answer.certificate.tbs_certificate().subject_public_key_info();
         let signature = normalise_ecdsa(scheme, key, answer.signature.clone());
-        verify_message(key, &algorithm, &answer.signed_attributes, &signature)
-            .map_err(ServiceError::DeviceSignature)?;
+        verify_message(key, &algorithm, &answer.signed_attributes, &signature).map_err(EngineError::DeviceSignature)?;
 
         let signed_attributes = Attributes::from_der(&answer.signed_attributes).map_err(crate::cms::Error::from)?;
         let chain: Vec<&Certificate> = std::iter::once(&answer.certificate).chain(self.ca.chain()).collect();

@@ -1,10 +1,10 @@
-//! `ServiceError`: why a transaction produced no signature.
+//! `EngineError`: why a transaction produced no signature.
 
 use super::BrokenRule;
 
 /// A signing transaction failure.
 #[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
+pub enum EngineError {
     /// The key store failed.
     #[error(transparent)]
     Hsm(#[from] crate::hsm::Error),
@@ -25,15 +25,15 @@ pub enum ServiceError {
     Check(#[from] BrokenRule),
 }
 
-impl ServiceError {
+impl EngineError {
     /// Whether the token reported a key or object handle that is no longer valid, so the
     /// persistent keys should be looked up again.
     pub fn is_stale_handle(&self) -> bool {
         match self {
-            ServiceError::Hsm(e)
-            | ServiceError::Ca(crate::ca::Error::Hsm(e))
-            | ServiceError::Cms(crate::cms::Error::Hsm(e))
-            | ServiceError::Tsa(crate::tsa::Error::Hsm(e)) => e.is_stale_handle(),
+            EngineError::Hsm(e)
+            | EngineError::Ca(crate::ca::Error::Hsm(e))
+            | EngineError::Cms(crate::cms::Error::Hsm(e))
+            | EngineError::Tsa(crate::tsa::Error::Hsm(e)) => e.is_stale_handle(),
             _ => false,
         }
     }

@@ -1,4 +1,4 @@
-//! The orchestrator: [`SigningService`] runs the one-time signing transaction (DESIGN §3) over
+//! The orchestrator: [`SigningEngine`] runs the one-time signing transaction (DESIGN §3) over
 //! the key store, the CA, CMS assembly and the TSA, and answers built-in TSA requests.
 //!
 //! It knows the [`KeyStore`] trait, never cryptoki. The persistent keys it uses (CA, TSA) are
@@ -6,6 +6,7 @@
 //! token says their handles went stale.
 
 mod checks;
+mod contract;
 mod device_ca;
 mod device_sign;
 mod error;
@@ -17,8 +18,9 @@ mod stamp;
 use std::sync::{Arc, RwLock};
 
 pub use checks::BrokenRule;
+pub use contract::Engine;
 pub use device_sign::{DeviceSignature, device_scheme, device_signed_attributes};
-pub use error::ServiceError;
+pub use error::EngineError;
 pub use one_time::OneTimeRequest;
 pub use readiness::{PROBE_INTERVAL, TsaReadiness};
 pub use record::{SignatureRecord, rfc3339};
@@ -44,7 +46,7 @@ pub enum Timestamper {
 }
 
 /// The signing service.
-pub struct SigningService<K: KeyStore> {
+pub struct SigningEngine<K: KeyStore> {
     hsm: AsyncKeys<K>,
     labels: KeyLabels,
     inventory: RwLock<Arc<Inventory<Handle<K>>>>,
@@ -54,13 +56,13 @@ pub struct SigningService<K: KeyStore> {
     tsa_probe: readiness::ProbeCache,
 }
 
-impl<K: KeyStore> SigningService<K> {
+impl<K: KeyStore> SigningEngine<K> {
     /// Check the token's objects and set the service up from `config`. Blocks on the HSM: call
     /// it at start-up or from a blocking context.
     ///
     /// # Errors
     /// What [`preflight::check`] finds missing or unfit; HSM errors.
-    pub fn new(keys: Arc<K>, config: &Config) -> Result<Self, ServiceError> {
+    pub fn new(keys: Arc<K>, config: &Config) -> Result<Self, EngineError> {
         let inventory = {
             let session = keys.session()?;
             preflight::check(&session, &config.hsm.keys)?
@@ -120,7 +122,7 @@ impl<K: KeyStore> SigningService<K> {
     ///
     /// # Errors
     /// HSM errors and deadlines.
-    pub async fn sign_jws(self: &Arc<Self>, typ: &str, payload: Vec<u8>) -> Result<String, ServiceError> {
+    pub async fn sign_jws(self: &Arc<Self>, typ: &str, payload: Vec<u8>) -> Result<String, EngineError> {
         let service = Arc::clone(self);
         let typ = typ.to_owned();
         self.hsm
@@ -133,7 +135,7 @@ impl<K: KeyStore> SigningService<K> {
                     ..Default::default()
                 };
                 crate::jose::jws::sign_es256(session, key, &header, &payload).map_err(|e| {
-                    ServiceError::Hsm(crate::hsm::Error::Malformed { what: "JWS signature", detail: e.to_string() })
+                    EngineError::Hsm(crate::hsm::Error::Malformed { what: "JWS signature", detail: e.to_string() })
                 })
             })
             .await
@@ -166,7 +168,7 @@ impl<K: KeyStore> SigningService<K> {
     }
 
     /// Look the persistent keys up again (after the token reported a stale handle).
-    fn refresh_inventory(&self, session: &K::Session) -> Result<(), ServiceError> {
+    fn refresh_inventory(&self, session: &K::Session) -> Result<(), EngineError> {
         let fresh = preflight::check(session, &self.labels)?;
         *self.inventory.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(fresh);
         Ok(())
@@ -177,7 +179,7 @@ impl<K: KeyStore> SigningService<K> {
     ///
     /// # Errors
     /// When no HSM session is available within the deadline.
-    pub async fn respond_tsa(self: &Arc<Self>, request: Vec<u8>) -> Option<Result<Vec<u8>, ServiceError>> {
+    pub async fn respond_tsa(self: &Arc<Self>, request: Vec<u8>) -> Option<Result<Vec<u8>, EngineError>> {
         if !matches!(self.timestamper, Timestamper::Builtin(_)) {
             return None;
         }

@@ -16,7 +16,7 @@ use const_oid::db::rfc5911;
 use x509_cert::Certificate;
 
 use super::stamp::Signed;
-use super::{Handle, ServiceError, SignatureRecord, SigningService, Timestamper};
+use super::{EngineError, Handle, SignatureRecord, SigningEngine, Timestamper};
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
 use crate::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
 use crate::identity::Identity;
@@ -34,13 +34,13 @@ pub struct OneTimeRequest {
     pub format: Format,
 }
 
-impl<K: KeyStore> SigningService<K> {
+impl<K: KeyStore> SigningEngine<K> {
     /// Run the whole one-time transaction.
     ///
     /// # Errors
-    /// HSM, CA, CMS, TSA errors; a [`ServiceError::Check`] naming the rule a finished signature
+    /// HSM, CA, CMS, TSA errors; a [`EngineError::Check`] naming the rule a finished signature
     /// broke (it is then not returned).
-    pub async fn sign_one_time(self: &Arc<Self>, request: OneTimeRequest) -> Result<SignatureRecord, ServiceError> {
+    pub async fn sign_one_time(self: &Arc<Self>, request: OneTimeRequest) -> Result<SignatureRecord, EngineError> {
         let started = Instant::now();
         let request = Arc::new(request);
         let result = match self.attempt(&request).await {
@@ -65,7 +65,7 @@ impl<K: KeyStore> SigningService<K> {
         result
     }
 
-    async fn attempt(self: &Arc<Self>, request: &Arc<OneTimeRequest>) -> Result<SignatureRecord, ServiceError> {
+    async fn attempt(self: &Arc<Self>, request: &Arc<OneTimeRequest>) -> Result<SignatureRecord, EngineError> {
         let service = Arc::clone(self);
         let req = Arc::clone(request);
         match &self.timestamper {
@@ -93,8 +93,8 @@ impl<K: KeyStore> SigningService<K> {
     /// Run `work` with a session on the blocking pool, within the HSM deadline.
     pub(super) async fn blocking<T: Send + 'static>(
         &self,
-        work: impl FnOnce(&K::Session) -> Result<T, ServiceError> + Send + 'static,
-    ) -> Result<T, ServiceError> {
+        work: impl FnOnce(&K::Session) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
         self.hsm.with_session(work).await
     }
 
@@ -105,7 +105,7 @@ impl<K: KeyStore> SigningService<K> {
         session: &K::Session,
         inventory: &Inventory<Handle<K>>,
         request: &OneTimeRequest,
-    ) -> Result<Signed, ServiceError> {
+    ) -> Result<Signed, EngineError> {
         let key = session.generate_ephemeral(self.ephemeral)?;
         let leaf = self.ca.issue_one_time(
             session,

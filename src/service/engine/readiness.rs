@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{ServiceError, SigningService, Timestamper};
+use super::{EngineError, SigningEngine, Timestamper};
 use crate::hsm::KeyStore;
 use crate::tsa::builtin::sha256_imprint;
 
@@ -36,7 +36,7 @@ pub(super) struct ProbeCache(tokio::sync::Mutex<Option<(Instant, TsaReadiness)>>
 
 const PROBE_DATA: &[u8] = b"esignd readiness probe";
 
-impl<K: KeyStore> SigningService<K> {
+impl<K: KeyStore> SigningEngine<K> {
     /// Whether timestamps can be had now (at most [`PROBE_INTERVAL`] old).
     pub async fn tsa_readiness(self: &Arc<Self>) -> TsaReadiness {
         let mut last = self.tsa_probe.0.lock().await;
@@ -72,7 +72,7 @@ impl<K: KeyStore> SigningService<K> {
                             SystemTime::now(),
                         )?;
                         crate::tsa::verify::verify_token(&token, &imprint, None, service.ca.chain())?;
-                        Ok::<_, ServiceError>(())
+                        Ok::<_, EngineError>(())
                     })
                     .await;
                 TsaReadiness { mode: "builtin", url: None, checked, error: outcome.err().map(|e| e.to_string()) }

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use x509_cert::Certificate;
 
 use super::checks::{Checked, verify_before_return};
-use super::{Handle, ServiceError, SignatureRecord, SigningService, Timestamper};
+use super::{EngineError, Handle, SignatureRecord, SigningEngine, Timestamper};
 use crate::cms::assemble::SignedMessage;
 use crate::hsm::KeyStore;
 use crate::preflight::Inventory;
@@ -41,7 +41,7 @@ fn verified_token(tst_info: TstInfo, imprint: &MessageImprint) -> Result<TstInfo
     if &tst_info.message_imprint == imprint { Ok(tst_info) } else { Err(crate::tsa::Error::ImprintMismatch) }
 }
 
-impl<K: KeyStore> SigningService<K> {
+impl<K: KeyStore> SigningEngine<K> {
     /// Time-stamp `signed` with the built-in TSA, whose key is in the same HSM (`session`), and
     /// check the result.
     pub(super) fn stamp_in_session(
@@ -49,7 +49,7 @@ impl<K: KeyStore> SigningService<K> {
         session: &K::Session,
         inventory: &Inventory<Handle<K>>,
         mut signed: Signed,
-    ) -> Result<SignatureRecord, ServiceError> {
+    ) -> Result<SignatureRecord, EngineError> {
         let Timestamper::Builtin(tsa) = &self.timestamper else {
             unreachable!("only called when the built-in TSA stamps")
         };
@@ -65,7 +65,7 @@ impl<K: KeyStore> SigningService<K> {
         self: &Arc<Self>,
         client: &TsaClient,
         mut signed: Signed,
-    ) -> Result<SignatureRecord, ServiceError> {
+    ) -> Result<SignatureRecord, EngineError> {
         let stamped = client.timestamp(signed.message.signature_value()).await?;
         signed.message.add_timestamp(&stamped.token)?;
         let service = Arc::clone(self);
@@ -80,7 +80,7 @@ impl<K: KeyStore> SigningService<K> {
         &self,
         signed: Signed,
         verify_token: impl FnOnce(&[u8], &MessageImprint) -> Result<TstInfo, crate::tsa::Error>,
-    ) -> Result<SignatureRecord, ServiceError> {
+    ) -> Result<SignatureRecord, EngineError> {
         let cms = signed.message.to_der()?;
         let Checked { signing_time, token, tst_info } =
             verify_before_return(&cms, signed.digest.bytes(), &signed.leaf, signed.format, verify_token)?;

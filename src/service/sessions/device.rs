@@ -22,12 +22,11 @@ use x509_cert::Certificate;
 use super::model::{Failure, Session, Status};
 use super::{SessionError, SessionService, epoch_secs, random_hex};
 use crate::config::ClientConfig;
-use crate::hsm::KeyStore;
 use crate::service::devices::service::status_now;
 use crate::service::engine::{DeviceSignature, device_scheme, device_signed_attributes};
+use crate::store::SignatureRow;
 use crate::store::device_requests::DeviceRequestRow;
 use crate::store::devices::DeviceCertificateRow;
-use crate::store::{SignatureRow, Store};
 use crate::vocabulary::{CertificateStatus, Digest, Format, RequestState, SessionState};
 
 /// Why a request ended expired.
@@ -138,7 +137,7 @@ pub enum Pending {
     },
 }
 
-impl<K: KeyStore, S: Store> SessionService<K, S> {
+impl SessionService {
     /// The live device certificate behind `pseudonym`.
     async fn device_for(&self, pseudonym: &str) -> Result<DeviceCertificateRow, SessionError> {
         let row = self.store.device_by_pseudonym(pseudonym).await?.ok_or(SessionError::UnknownPseudonym)?;
@@ -296,7 +295,7 @@ impl<K: KeyStore, S: Store> SessionService<K, S> {
     /// # Errors
     /// [`SessionError::UnknownDeviceRequest`] (also another device's),
     /// [`SessionError::DeviceRequestClosed`], a `Service` error wrapping
-    /// [`crate::service::engine::ServiceError::DeviceSignature`]; TSA, HSM, store failures.
+    /// [`crate::service::engine::EngineError::DeviceSignature`]; TSA, HSM, store failures.
     pub async fn device_answer(
         &self,
         device: &DeviceCertificateRow,

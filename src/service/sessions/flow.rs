@@ -7,13 +7,12 @@ use std::time::SystemTime;
 
 use super::model::{Failure, Session, Status};
 use super::{SessionError, SessionService, random_hex, token};
-use crate::hsm::KeyStore;
 use crate::identity::rp::{Authorization, form_encode};
 use crate::service::engine::OneTimeRequest;
-use crate::store::{CertificateRow, SignatureRow, Store};
+use crate::store::{CertificateRow, SignatureRow};
 use crate::vocabulary::SessionState;
 
-impl<K: KeyStore, S: Store> SessionService<K, S> {
+impl SessionService {
     pub(super) async fn load_by_token(&self, token: &str) -> Result<Session, SessionError> {
         let id = token::session_id(token, &self.public_url, &self.jwks).map_err(SessionError::InvalidToken)?;
         let row = self.store.session(&id).await?.ok_or(SessionError::UnknownSession)?;

@@ -17,11 +17,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::config::ClientConfig;
-use crate::hsm::KeyStore;
 use crate::identity::client::IdentityClient;
 use crate::jose::jwk::JwkSet;
 use crate::outbound::HttpClient;
-use crate::service::engine::SigningService;
+use crate::service::engine::Engine;
 use crate::store::Store;
 use crate::vocabulary::{Digest, Format};
 
@@ -74,7 +73,7 @@ pub enum SessionError {
     Store(#[from] crate::store::StoreError),
     /// Signing a session token failed.
     #[error(transparent)]
-    Service(#[from] crate::service::engine::ServiceError),
+    Engine(#[from] crate::service::engine::EngineError),
     /// The ID provider failed before the user got there.
     #[error(transparent)]
     Auth(#[from] crate::identity::AuthError),
@@ -126,9 +125,9 @@ pub struct NewSession {
 }
 
 /// The signing-session orchestrator.
-pub struct SessionService<K: KeyStore, S: Store> {
-    signing: Arc<SigningService<K>>,
-    store: Arc<S>,
+pub struct SessionService {
+    signing: Arc<dyn Engine>,
+    store: Arc<dyn Store>,
     identity: Arc<IdentityClient>,
     clients: Vec<ClientConfig>,
     public_url: String,
@@ -142,11 +141,11 @@ pub struct SessionService<K: KeyStore, S: Store> {
 }
 
 /// Everything a session service is made of.
-pub struct Parts<K: KeyStore, S: Store> {
+pub struct Parts {
     /// The signing engine.
-    pub signing: Arc<SigningService<K>>,
+    pub signing: Arc<dyn Engine>,
     /// The store.
-    pub store: Arc<S>,
+    pub store: Arc<dyn Store>,
     /// The ID provider.
     pub identity: Arc<IdentityClient>,
     /// Registered eServices.
@@ -165,9 +164,9 @@ pub struct Parts<K: KeyStore, S: Store> {
     pub device_request_lifetime: Duration,
 }
 
-impl<K: KeyStore, S: Store> SessionService<K, S> {
+impl SessionService {
     /// Assemble the service.
-    pub fn new(parts: Parts<K, S>) -> Self {
+    pub fn new(parts: Parts) -> Self {
         let Parts {
             signing,
             store,

@@ -11,10 +11,9 @@ use hyper::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
 use super::model::{Session, Status};
-use crate::hsm::KeyStore;
 use crate::jose::jwe::{self, RecipientKey};
 use crate::outbound::HttpClient;
-use crate::service::engine::SigningService;
+use crate::service::engine::Engine;
 
 /// How hard delivery tries.
 #[derive(Clone, Copy, Debug)]
@@ -39,13 +38,7 @@ pub fn payload(session: &Session, issuer: &str) -> Value {
 }
 
 /// Sign (and seal) the payload and deliver it in the background.
-pub fn deliver<K: KeyStore>(
-    signing: Arc<SigningService<K>>,
-    http: HttpClient,
-    retry: Retry,
-    session: Session,
-    issuer: String,
-) {
+pub fn deliver(signing: Arc<dyn Engine>, http: HttpClient, retry: Retry, session: Session, issuer: String) {
     let Some(url) = session.webhook_url.clone() else { return };
     tokio::spawn(async move {
         let body = match seal(&signing, &session, &issuer).await {
@@ -81,11 +74,7 @@ pub fn deliver<K: KeyStore>(
     });
 }
 
-async fn seal<K: KeyStore>(
-    signing: &Arc<SigningService<K>>,
-    session: &Session,
-    issuer: &str,
-) -> Result<String, String> {
+async fn seal(signing: &Arc<dyn Engine>, session: &Session, issuer: &str) -> Result<String, String> {
     let payload = payload(session, issuer).to_string().into_bytes();
     let jws = signing.sign_jws("JWT", payload).await.map_err(|e| e.to_string())?;
     match &session.pub_key_pem {

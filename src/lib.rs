@@ -18,6 +18,7 @@ pub mod device_client;
 pub mod hsm;
 pub mod http;
 pub mod identity;
+pub mod ids;
 pub mod jose;
 pub mod logging;
 pub mod outbound;

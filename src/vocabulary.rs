@@ -263,6 +263,14 @@ impl CertificateStatus {
     }
 }
 
+/// A time as the wire writes it: RFC 3339 UTC to the second (`2026-11-23T09:12:28Z`).
+pub fn rfc3339(at: SystemTime) -> String {
+    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    der::DateTime::from_unix_duration(std::time::Duration::from_secs(since.as_secs()))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -803,7 +803,7 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
         })
     };
     let now = std::time::SystemTime::now();
-    let time = |at: std::time::SystemTime| esignd::service::engine::rfc3339(at);
+    let time = |at: std::time::SystemTime| esignd::vocabulary::rfc3339(at);
     let code = |answer: &Value| answer["errors"][0]["errorCode"].as_str().unwrap_or("none").to_owned();
     let late = wallet_binding(&setup, "mimoto", &envelope(time(now - Duration::from_secs(300)), "jane", &jane));
     assert_eq!(code(&late), "key_binding_failed", "{late}");

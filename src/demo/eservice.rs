@@ -18,7 +18,7 @@ const KEEP: Duration = Duration::from_secs(600);
 impl DemoShop {
     /// Keep `p7s` for download; returns its id.
     pub fn keep(&self, p7s: Vec<u8>) -> String {
-        let id = crate::service::sessions::random_hex(16);
+        let id = crate::ids::random_hex(16);
         let mut downloads = self.downloads.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         downloads.retain(|_, (_, at)| at.elapsed() < KEEP);
         downloads.insert(id.clone(), (p7s, Instant::now()));

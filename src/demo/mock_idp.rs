@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::hsm::HashAlgorithm;
-use crate::identity::rp::random_token;
+use crate::ids::random_token;
 use crate::jose::b64;
 
 /// What the visitor typed, waiting for the code to be exchanged.

@@ -93,7 +93,7 @@ impl Server {
         let mut body = json!({
             "CSR": csr_pem,
             "SCDType": scd_type,
-            "SCDRemoteId": format!("esign-device-{}", crate::service::sessions::random_hex(4)),
+            "SCDRemoteId": format!("esign-device-{}", crate::ids::random_hex(4)),
             "SCDKeyId": 0,
         });
         if let Some(pseudonym) = pseudonym {
@@ -120,7 +120,7 @@ impl Server {
         public_jwk: Value,
     ) -> Result<Certified, DeviceClientError> {
         let body = json!({
-            "requestTime": crate::service::engine::rfc3339(std::time::SystemTime::now()),
+            "requestTime": crate::vocabulary::rfc3339(std::time::SystemTime::now()),
             "request": {
                 "individualId": individual_id,
                 "authFactorType": "WLA",

@@ -31,7 +31,7 @@ pub fn make(
         "aud": crate::service::devices::device_jwt::audience(server),
         "iat": now,
         "exp": now + 60,
-        "jti": crate::service::sessions::random_hex(16),
+        "jti": crate::ids::random_hex(16),
     });
     let header = serde_json::to_vec(&header).map_err(|e| DeviceClientError::Key(e.to_string()))?;
     let input = format!("{}.{}", b64(&header), b64(claims.to_string().as_bytes()));

@@ -139,7 +139,7 @@ pub async fn start(state: &AppState, request: Request<Incoming>) -> Result<Respo
         .clone();
     let file = body.file_name.unwrap_or_else(|| "the file".into());
     let new = NewSession {
-        correlation_id: crate::service::sessions::random_hex(16),
+        correlation_id: crate::ids::random_hex(16),
         digest,
         format: Format::Cades,
         data_to_be_displayed: format!("Demo: {}", file.chars().take(200).collect::<String>()),

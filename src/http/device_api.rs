@@ -78,7 +78,7 @@ pub async fn requests(state: &AppState, request: &Request<Incoming>) -> Result<R
                 "hash": STANDARD.encode(r.digest.bytes()),
                 "signedAttributes": STANDARD.encode(&r.signed_attributes),
                 "signatureAlgorithm": r.algorithm_name(&certificate),
-                "expiresAt": crate::service::engine::rfc3339(r.expires()),
+                "expiresAt": crate::vocabulary::rfc3339(r.expires()),
             })
         })
         .collect();

@@ -25,9 +25,9 @@ use crate::identity::Identity;
 use crate::service::devices::DeviceError;
 use crate::service::devices::lifecycle::Action;
 use crate::service::devices::service::{Enrolment, status_now};
-use crate::service::engine::rfc3339;
 use crate::store::devices::DeviceCertificateRow;
 use crate::vocabulary::CertificateStatus;
+use crate::vocabulary::rfc3339;
 
 /// Largest request body (a CSR with an RSA-8192 key is about 2 KB of PEM).
 const MAX_BODY: usize = 32 * 1024;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::response::{Body, json};
-use crate::service::engine::rfc3339;
+use crate::vocabulary::rfc3339;
 
 /// Liveness: the process is up.
 pub fn live() -> Response<Body> {

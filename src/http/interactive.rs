@@ -84,7 +84,7 @@ async fn query_session(
     let parsed = parse(&request)
         .map_err(|_| invalid("hash, hashType or format", "a base64 digest of its hashType, in CAdES or PAdES"))?;
     let new = NewSession {
-        correlation_id: crate::service::sessions::random_hex(16),
+        correlation_id: crate::ids::random_hex(16),
         digest: parsed.digest,
         format: parsed.format,
         data_to_be_displayed: request.data_to_be_displayed.unwrap_or_default(),

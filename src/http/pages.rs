@@ -206,7 +206,7 @@ pub fn signing(
     device_error: Option<DeviceProblem>,
 ) -> Response<Body> {
     let w = words(session.lang);
-    let expires = crate::service::engine::rfc3339(session.expires());
+    let expires = crate::vocabulary::rfc3339(session.expires());
     let main = format!(
         "<h1>{heading}</h1><p>{requested_by} <strong>{client}</strong></p>\
          <section aria-labelledby=\"what\"><h2 id=\"what\">{what}</h2><p class=\"data\">{data}</p>\

@@ -128,7 +128,7 @@ pub async fn status(
     let mut body = json!({
         "correlationId": session.correlation_id,
         "status": session.status.state().as_str(),
-        "expiresAt": crate::service::engine::rfc3339(session.expires()),
+        "expiresAt": crate::vocabulary::rfc3339(session.expires()),
     });
     session.status.add_outcome(&mut body);
     Ok(json(StatusCode::OK, &body))

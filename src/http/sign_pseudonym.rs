@@ -82,7 +82,7 @@ pub async fn sign(state: &AppState, request: Request<Incoming>) -> Result<Respon
         .await?;
     let mut answer = json!({
         "signatureId": signature_id,
-        "responseTimestamp": crate::service::engine::rfc3339(std::time::SystemTime::now()),
+        "responseTimestamp": crate::vocabulary::rfc3339(std::time::SystemTime::now()),
         "status": { "code": "OK", "message": "the request waits for the user's device; redeem it at /v1/sign/response/{signatureId}" },
     });
     if let Some(nonce) = &body.nonce {

@@ -18,9 +18,9 @@ use super::json::read_json;
 use super::response::{Body, json};
 use crate::service::devices::DeviceError;
 use crate::service::devices::binding::{BindingCode, BindingError, Envelope, check_envelope};
-use crate::service::engine::rfc3339;
 use crate::service::sessions::clients;
 use crate::vocabulary::CertificateStatus;
+use crate::vocabulary::rfc3339;
 
 /// Largest request (an RSA JWK and an ID token fit easily).
 const MAX_BODY: usize = 32 * 1024;

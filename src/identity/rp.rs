@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use super::{AuthError, provider::Provider};
 use crate::hsm::HashAlgorithm;
+use crate::ids::random_token;
 use crate::jose::b64;
 use crate::jose::claims::Expectations;
 
@@ -27,13 +28,6 @@ pub struct Authorization {
     pub nonce: String,
     /// The PKCE code verifier.
     pub verifier: String,
-}
-
-/// 256 random bits, base64url.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    b64(&bytes)
 }
 
 /// Build the authorization request (OpenID Connect Core §3.1.2.1, RFC 7636).

@@ -23,7 +23,7 @@ pub use device_sign::{DeviceSignature, device_scheme, device_signed_attributes};
 pub use error::EngineError;
 pub use one_time::OneTimeRequest;
 pub use readiness::{PROBE_INTERVAL, TsaReadiness};
-pub use record::{SignatureRecord, rfc3339};
+pub use record::SignatureRecord;
 
 use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};
 use crate::config::{Config, KeyLabels, TsaMode};

@@ -44,16 +44,8 @@ impl SignatureRecord {
             "signature": STANDARD.encode(&self.cms),
             "certificate": pem,
             "signatureTimestamp": STANDARD.encode(&self.timestamp_token),
-            "responseTimestamp": rfc3339(SystemTime::now()),
+            "responseTimestamp": crate::vocabulary::rfc3339(SystemTime::now()),
             "status": { "code": "OK", "message": "Signature generated successfully" },
         })
     }
-}
-
-/// A time as RFC 3339 UTC to the second.
-pub fn rfc3339(at: SystemTime) -> String {
-    let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    der::DateTime::from_unix_duration(std::time::Duration::from_secs(since.as_secs()))
-        .map(|t| t.to_string())
-        .unwrap_or_default()
 }

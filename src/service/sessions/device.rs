@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use x509_cert::Certificate;
 
 use super::model::{Failure, Session, Status};
-use super::{SessionError, SessionService, epoch_secs, random_hex};
+use super::{SessionError, SessionService, epoch_secs};
 use crate::config::ClientConfig;
+use crate::ids::random_hex;
 use crate::service::devices::service::status_now;
 use crate::service::engine::{DeviceSignature, device_scheme, device_signed_attributes};
 use crate::store::SignatureRow;

@@ -6,8 +6,9 @@
 use std::time::SystemTime;
 
 use super::model::{Failure, Session, Status};
-use super::{SessionError, SessionService, random_hex, token};
+use super::{SessionError, SessionService, token};
 use crate::identity::rp::{Authorization, form_encode};
+use crate::ids::random_hex;
 use crate::service::engine::OneTimeRequest;
 use crate::store::{CertificateRow, SignatureRow};
 use crate::vocabulary::SessionState;

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::config::ClientConfig;
 use crate::identity::client::IdentityClient;
+use crate::ids::random_hex;
 use crate::jose::jwk::JwkSet;
 use crate::outbound::HttpClient;
 use crate::service::engine::Engine;
@@ -282,11 +283,4 @@ impl SessionService {
 /// Seconds since the epoch, as sessions and device requests store their expiry.
 fn epoch_secs(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
-}
-
-/// `bytes` random bytes in hex.
-pub fn random_hex(bytes: usize) -> String {
-    let mut buffer = vec![0u8; bytes];
-    getrandom::fill(&mut buffer).expect("the operating system's random source failed");
-    hex::encode(buffer)
 }

@@ -25,6 +25,25 @@ struct Grant {
     issued: Instant,
 }
 
+/// What the visitor sends from the mock login page.
+#[derive(Clone, Debug, Default)]
+pub struct MockLogin {
+    /// The name typed (it goes into the certificate).
+    pub name: String,
+    /// The personal code typed (the certificate's serialNumber).
+    pub subject: String,
+    /// The relying party's `nonce`.
+    pub nonce: String,
+    /// The PKCE `code_challenge`.
+    pub challenge: String,
+    /// The relying party's `client_id`.
+    pub client_id: String,
+    /// Where the browser goes back to.
+    pub redirect_uri: String,
+    /// The relying party's `state`, handed back.
+    pub state: String,
+}
+
 /// Why a token request was refused (`invalid_grant` for all of them, as OAuth says).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("invalid_grant: {0}")]
@@ -71,28 +90,19 @@ impl MockIdp {
     }
 
     /// Record what the visitor typed; returns the code.
-    #[allow(clippy::too_many_arguments)]
-    pub fn grant(
-        &self,
-        name: &str,
-        subject: &str,
-        nonce: &str,
-        challenge: &str,
-        client_id: &str,
-        redirect_uri: &str,
-    ) -> String {
+    pub fn grant(&self, login: &MockLogin) -> String {
         let code = random_token();
         let mut grants = self.grants.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         grants.retain(|_, g| g.issued.elapsed() < Duration::from_secs(60));
         grants.insert(
             code.clone(),
             Grant {
-                name: name.to_owned(),
-                subject: subject.to_owned(),
-                nonce: nonce.to_owned(),
-                challenge: challenge.to_owned(),
-                client_id: client_id.to_owned(),
-                redirect_uri: redirect_uri.to_owned(),
+                name: login.name.clone(),
+                subject: login.subject.clone(),
+                nonce: login.nonce.clone(),
+                challenge: login.challenge.clone(),
+                client_id: login.client_id.clone(),
+                redirect_uri: login.redirect_uri.clone(),
                 issued: Instant::now(),
             },
         );
@@ -146,9 +156,18 @@ mod tests {
         let verifier = "v".repeat(43);
         let challenge = b64(&HashAlgorithm::Sha256.digest(verifier.as_bytes()));
         let callback = "http://127.0.0.1:8080/sign/oidc/callback";
-        let code = idp.grant("Jane", "J-1", "n", &challenge, "esignd", callback);
+        let login = MockLogin {
+            name: "Jane".into(),
+            subject: "J-1".into(),
+            nonce: "n".into(),
+            challenge,
+            client_id: "esignd".into(),
+            redirect_uri: callback.into(),
+            state: "s".into(),
+        };
+        let code = idp.grant(&login);
         assert_eq!(idp.exchange(&code, "wrong", callback), Err(InvalidGrant("PKCE verifier does not match")));
-        let code = idp.grant("Jane", "J-1", "n", &challenge, "esignd", callback);
+        let code = idp.grant(&login);
         assert_eq!(idp.exchange(&code, &verifier, callback).unwrap()["name"], "Jane");
         assert_eq!(idp.exchange(&code, &verifier, callback), Err(InvalidGrant("unknown or used code")));
         assert!(!idp.redirect_allowed("https://evil.example/cb"));

@@ -1,15 +1,35 @@
-//! Reading request bodies: the size cap is enforced while reading (a body larger than allowed
-//! is refused before it is parsed, whatever its Content-Length says), and content types are
-//! compared without their parameters.
+//! Request bodies: whatever the body's type (a socket's, a test's), one boxed type for every
+//! handler; read whole with a cap enforced while reading (a body larger than allowed is refused
+//! before it is parsed, whatever its Content-Length says); content types compared without their
+//! parameters; JSON (malformed, 400, told apart from a missing or mistyped member, 422) and
+//! forms.
 
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Limited};
 use hyper::Request;
-use hyper::body::{Bytes, Incoming};
-use hyper::header::CONTENT_TYPE;
+use hyper::body::Bytes;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+
+use super::form;
+use crate::service::{RequestError, ServiceError};
+
+/// The body type of every request a handler sees (a read failure is an I/O error, whatever
+/// the body was).
+pub type RequestBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// Box any body into a [`RequestBody`].
+pub(super) fn boxed<B>(body: B) -> RequestBody
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    body.map_err(std::io::Error::other).boxed_unsync()
+}
 
 /// Why a body was not read.
 #[derive(Debug)]
-pub enum BodyError {
+pub(super) enum BodyError {
     /// Larger than the cap.
     TooLarge,
     /// The connection failed while reading.
@@ -17,9 +37,8 @@ pub enum BodyError {
 }
 
 /// Read the whole body, at most `limit` bytes.
-pub async fn read_limited(request: Request<Incoming>, limit: usize) -> Result<Bytes, BodyError> {
-    let declared =
-        request.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+pub(super) async fn read_limited(request: Request<RequestBody>, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
@@ -31,11 +50,47 @@ pub async fn read_limited(request: Request<Incoming>, limit: usize) -> Result<By
 }
 
 /// Whether the request's Content-Type is `expected` (parameters ignored, case-insensitive).
-pub fn has_content_type<B>(request: &Request<B>, expected: &str) -> bool {
+pub(super) fn has_content_type<B>(request: &Request<B>, expected: &str) -> bool {
     request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(expected))
+}
+
+/// Read and parse a JSON body of at most `limit` bytes.
+///
+/// # Errors
+/// 415, 413, 400 or 422 as [`RequestError`]s.
+pub(super) async fn json<T: DeserializeOwned>(request: Request<RequestBody>, limit: usize) -> Result<T, ServiceError> {
+    if !has_content_type(&request, "application/json") {
+        return Err(RequestError::unsupported("send the request body as application/json").into());
+    }
+    let body = read_limited(request, limit).await.map_err(|e| match e {
+        BodyError::TooLarge => RequestError::too_large(format!("the body is larger than {limit} bytes")),
+        BodyError::Read => RequestError::invalid("the request body could not be read"),
+    })?;
+    Ok(serde_json::from_slice(&body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            RequestError::unprocessable(format!("the request does not fit the schema: {e}"))
+        }
+        _ => RequestError::invalid(format!("the body is not valid JSON: {e}")),
+    })?)
+}
+
+/// The fields of a browser form (`application/x-www-form-urlencoded`) of at most `limit` bytes;
+/// the refusals speak to a citizen, who sent no form by hand.
+///
+/// # Errors
+/// 415 and 413 as [`RequestError`]s.
+pub(super) async fn form_fields(
+    request: Request<RequestBody>,
+    limit: usize,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    if !has_content_type(&request, "application/x-www-form-urlencoded") {
+        return Err(RequestError::unsupported("Use the buttons on the signing page.").into());
+    }
+    let body = read_limited(request, limit).await.map_err(|_| RequestError::too_large("The form is too large."))?;
+    Ok(form::parse(&String::from_utf8_lossy(&body)))
 }

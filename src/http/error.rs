@@ -1,118 +1,104 @@
-//! `ApiError`: the one place a failure becomes an HTTP status and a public message, in the
-//! GovStack shape `{"status":{"code":"ERROR","message":"..."}}`. Client errors are logged at
-//! warn, server errors at error; both carry the request id from the request's span. Public
-//! messages say what to fix and never echo tokens, PINs or personal data.
+//! The one place a failure becomes an HTTP status and a body. [`status`] maps each
+//! [`ErrorKind`] to its status code, and nothing else in esignd chooses an error status; each
+//! wire format then says it its way:
+//!
+//! - GovStack (every JSON API): `{"status":{"code":"ERROR","message":"..."}}`;
+//! - e-Signet (wallet binding): refusals e-Signet names are HTTP 200 with
+//!   `errors: [{errorCode, errorMessage}]`, anything else as GovStack;
+//! - HTML pages (the citizen's browser): a page in plain words; failures on esignd's side all
+//!   read "unavailable right now" (503).
+//!
+//! Public messages come from [`ServiceError::public_message`], which never carries tokens, PINs
+//! or personal data. Client errors are logged at warn, server errors at error, both inside the
+//! request's span (its id).
 
+use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
-use super::response::{Body, error};
-use crate::identity::AuthError;
-use crate::service::engine::EngineError;
-use crate::service::payment::PaymentError;
+use super::pages;
+use super::response::{Body, json_with};
+use super::routes::Wire;
+use crate::service::{ErrorKind, Lang, ServiceError};
 
-/// An error answer.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    message: String,
-    /// More detail for the log only.
-    detail: Option<String>,
-}
-
-impl ApiError {
-    /// An error with `status` and a public `message`.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into(), detail: None }
-    }
-
-    /// Add detail for the log (never sent to the caller).
-    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-
-    /// 400
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, message)
-    }
-
-    /// 422: a mandatory field is missing or a value is not supported.
-    pub fn unprocessable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, message)
-    }
-
-    /// 404
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, message)
-    }
-
-    /// Log and turn into a response.
-    pub fn into_response(self) -> Response<Body> {
-        let detail = self.detail.as_deref().unwrap_or("");
-        if self.status.is_server_error() {
-            tracing::error!(status = self.status.as_u16(), answer = %self.message, detail, "request failed");
-        } else {
-            tracing::warn!(status = self.status.as_u16(), answer = %self.message, detail, "request refused");
-        }
-        let mut response = error(self.status, &self.message);
-        if self.status == StatusCode::TOO_MANY_REQUESTS || self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.headers_mut().insert(hyper::header::RETRY_AFTER, "1".parse().expect("static header value"));
-        }
-        response
+/// The status of a failure of `kind`.
+pub(super) fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::PaymentRequired => StatusCode::PAYMENT_REQUIRED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        if e.is_callers_fault() {
-            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string())
-        } else {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the ID provider cannot be reached; try again shortly")
-                .with_detail(e.to_string())
-        }
+/// Whether esignd, not the caller, is at fault.
+fn ours(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::Busy | ErrorKind::Unavailable(_) | ErrorKind::Internal)
+}
+
+/// `e` in the wire format of the route that failed, logged.
+pub(super) fn answer(wire: Wire, e: &ServiceError) -> Response<Body> {
+    let kind = e.kind();
+    let message = e.public_message();
+    if ours(kind) {
+        tracing::error!(status = status(kind).as_u16(), answer = %message, error = %e, "request failed");
+    } else {
+        tracing::warn!(status = status(kind).as_u16(), answer = %message, error = %e, "request refused");
+    }
+    match (wire, e.binding_refusal()) {
+        (Wire::Esignet, Some(refusal)) => json_with(
+            StatusCode::OK,
+            &serde_json::json!({
+                "responseTime": crate::service::rfc3339(std::time::SystemTime::now()),
+                "errors": [{ "errorCode": refusal.code.as_str(), "errorMessage": refusal.message }],
+            }),
+        ),
+        (Wire::Page, _) if ours(kind) => page_answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The signing service is unavailable right now. Please try again in a moment.",
+        ),
+        (Wire::Page, _) => page_answer(status(kind), &message),
+        _ => govstack(status(kind), &message),
     }
 }
 
-impl From<PaymentError> for ApiError {
-    fn from(e: PaymentError) -> Self {
-        if e.is_callers_fault() {
-            ApiError::new(StatusCode::PAYMENT_REQUIRED, e.to_string())
-        } else {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "payment cannot be checked right now; try again shortly")
-                .with_detail(e.to_string())
-        }
+/// The GovStack error body, with `Retry-After` when retrying later may help.
+pub(super) fn govstack(status: StatusCode, message: &str) -> Response<Body> {
+    let mut response = json_with(status, &serde_json::json!({ "status": { "code": "ERROR", "message": message } }));
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    response
 }
 
-impl From<EngineError> for ApiError {
-    fn from(e: EngineError) -> Self {
-        use crate::hsm::Error as Hsm;
-        let unavailable =
-            |message: &str| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message).with_detail(e.to_string());
-        match &e {
-            EngineError::DeviceSignature(_) => ApiError::unprocessable(e.to_string()),
-            EngineError::Hsm(Hsm::Busy(_)) => {
-                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "all HSM sessions are busy; retry shortly")
-                    .with_detail(e.to_string())
-            }
-            EngineError::Hsm(_) => unavailable("the HSM is unavailable; try again shortly"),
-            EngineError::Tsa(_) => unavailable("no time-stamp could be obtained; try again shortly"),
-            EngineError::Check(_) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the signature failed its final check and was not returned",
-            )
-            .with_detail(e.to_string()),
-            EngineError::Ca(_) | EngineError::Cms(_) => {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the signature could not be made")
-                    .with_detail(e.to_string())
-            }
-        }
-    }
+fn page_answer(status: StatusCode, message: &str) -> Response<Body> {
+    let mut page = pages::error(Lang::En, message);
+    *page.status_mut() = status;
+    page
 }
 
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the store is unavailable; try again shortly")
-            .with_detail(e.to_string())
-    }
+/// A page that answers a refusal of `kind` (the signing page shown again, saying why).
+pub(super) fn refused_page(mut page: Response<Body>, kind: ErrorKind) -> Response<Body> {
+    *page.status_mut() = status(kind);
+    page
+}
+
+/// 404 for a path no route serves.
+pub(super) fn no_route() -> Response<Body> {
+    govstack(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// 405 with `Allow` naming the methods the path takes.
+pub(super) fn wrong_method(allow: &str, hint: &str) -> Response<Body> {
+    let mut response = govstack(StatusCode::METHOD_NOT_ALLOWED, hint);
+    response.headers_mut().insert(hyper::header::ALLOW, allow.parse().expect("method names are header values"));
+    response
 }

@@ -1,50 +1,53 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its job: the HSM session pool hands
 //! out a logged-in session within the per-call deadline, the store answers, and the TSA gives a
-//! valid token — see [`crate::service::engine::TsaReadiness`]).
+//! valid token).
 
 use hyper::{Response, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::AppState;
-use super::response::{Body, json};
-use crate::vocabulary::rfc3339;
+use super::error::status;
+use super::response::{self, Body, json_with};
+use super::routes::Call;
+use crate::service::{Check, Dependency, ErrorKind, ServiceError, rfc3339};
 
 /// Liveness: the process is up.
-pub fn live() -> Response<Body> {
-    json(StatusCode::OK, &json!({ "status": "ok" }))
+pub(super) async fn live(_call: Call) -> Result<Response<Body>, ServiceError> {
+    Ok(response::json(&json!({ "status": "ok" })))
 }
 
-/// Readiness: every dependency answers.
-pub async fn ready(state: &AppState) -> Response<Body> {
-    let (hsm, store, tsa) = tokio::join!(state.service.hsm_status(), state.store.ping(), state.service.tsa_readiness());
-    let hsm = match hsm {
-        Ok(status) if status.logged_in => json!({ "status": "ok", "token": status.label, "serial": status.serial }),
-        Ok(status) => json!({ "status": "error", "token": status.label, "error": "the session is not logged in" }),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: HSM check failed");
-            json!({ "status": "error", "error": e.to_string() })
-        }
-    };
-    let store = match store {
-        Ok(()) => json!({ "status": "ok" }),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: store check failed");
-            json!({ "status": "error", "error": e.to_string() })
-        }
-    };
+/// Readiness: every dependency answers (503 when one does not, with each one's state).
+pub(super) async fn ready(call: Call) -> Result<Response<Body>, ServiceError> {
+    let readiness = call.service.readiness().await;
+    let hsm = check(&readiness.hsm);
+    let store = check(&readiness.store);
+    let tsa = &readiness.tsa;
     let mut tsa_check = json!({
         "status": if tsa.error.is_none() { "ok" } else { "error" },
         "mode": tsa.mode,
         "checked": rfc3339(tsa.checked),
     });
-    if let Some(url) = tsa.url {
-        tsa_check["url"] = url.into();
+    if let Some(url) = &tsa.url {
+        tsa_check["url"] = url.as_str().into();
     }
-    if let Some(error) = tsa.error {
-        tsa_check["error"] = error.into();
+    if let Some(error) = &tsa.error {
+        tsa_check["error"] = error.as_str().into();
     }
-    let ready = [&hsm, &store, &tsa_check].iter().all(|check| check["status"] == "ok");
-    let (status, word) =
-        if ready { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "unavailable") };
-    json(status, &json!({ "status": word, "checks": { "hsm": hsm, "store": store, "tsa": tsa_check } }))
+    let failing = [(&hsm, Dependency::Hsm), (&store, Dependency::Store), (&tsa_check, Dependency::Tsa)]
+        .into_iter()
+        .find(|(check, _)| check["status"] != "ok");
+    // Readiness is an answer, not a failure: unready says "route no traffic here".
+    let (status, word) = match failing {
+        None => (StatusCode::OK, "ready"),
+        Some((_, dependency)) => (status(ErrorKind::Unavailable(dependency)), "unavailable"),
+    };
+    Ok(json_with(status, &json!({ "status": word, "checks": { "hsm": hsm, "store": store, "tsa": tsa_check } })))
+}
+
+fn check(check: &Check) -> Value {
+    match (&check.error, &check.token) {
+        (None, Some((label, serial))) => json!({ "status": "ok", "token": label, "serial": serial }),
+        (None, None) => json!({ "status": "ok" }),
+        (Some(error), Some((label, _))) => json!({ "status": "error", "token": label, "error": error }),
+        (Some(error), None) => json!({ "status": "error", "error": error }),
+    }
 }

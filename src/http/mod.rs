@@ -1,35 +1,36 @@
-//! The HTTP front door (hyper 1 + hyper-util): accept connections, route requests, answer, and
-//! drain on shutdown.
+//! The door (hyper 1 + hyper-util): accept connections, route each request by the one table in
+//! [`routes`], decode it, make one call to the [`EsignService`], encode the answer — and drain
+//! on shutdown. Failures become statuses and bodies in one place, [`error`].
 //!
-//! This layer knows nothing of PKCS#11: it hands work to [`crate::service`] and asks the key
-//! store only for its status. It serves the GovStack `POST /v1/sign/onetime`, the operator
-//! endpoints `/healthz` and `/readyz`, the built-in TSA at `POST /tsa`, the CA chain at
-//! `GET /v1/ca`, published certificates at `GET /v1/certs/{serial}` and the service key at
-//! `/.well-known/jwks.json`.
+//! HTTP knows the service's public API and nothing below it: no key store, CA, CMS, store,
+//! identity or configuration type appears here, and no handler has a type parameter.
+//! [`handle`] takes any request body, so the in-process tests drive the whole app through the
+//! router without sockets.
 
 mod body;
-mod ca;
-mod certs;
-pub mod demo;
+mod demo;
 mod device_api;
 mod device_certs;
 mod error;
 mod form;
-mod govstack_headers;
+mod headers;
 mod health;
 mod interactive;
-mod json;
+mod mock_idp;
+mod onetime;
 mod pages;
+mod pseudonym;
+mod public;
 mod response;
 mod router;
+mod routes;
 mod sessions;
-mod sign_onetime;
-mod sign_pseudonym;
 mod sign_request;
 mod tsa;
 mod wallet_binding;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,41 +40,32 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::identity::client::IdentityClient;
-use crate::jose::jwk::JwkSet;
-use crate::service::devices::service::DeviceService;
-use crate::service::engine::Engine;
-use crate::service::payment::PaymentGate;
-use crate::service::sessions::SessionService;
+pub use body::RequestBody;
+pub use response::Body;
 
-/// What request handlers share.
-pub struct AppState {
-    /// The signing service (and through it the key store).
-    pub service: Arc<dyn Engine>,
-    /// The store.
-    pub store: Arc<dyn crate::store::Store>,
-    /// The ID provider.
-    pub identity: Arc<IdentityClient>,
-    /// The payment check.
-    pub payment: Arc<PaymentGate>,
-    /// Signing sessions.
-    pub sessions: Arc<SessionService>,
-    /// Users' own signing devices.
-    pub devices: Arc<DeviceService>,
-    /// The demo profile (mock ID provider and demo eService), in `mock` mode only.
-    pub demo: Option<demo::Demo>,
-    /// esignd's public URL.
-    pub public_url: String,
-    /// The service key's public JWKS.
-    pub jwks: JwkSet,
-    /// Largest `POST /tsa` body.
-    pub max_tsa_request: usize,
-    /// Who may bind wallets.
-    pub binding_partners: Vec<crate::config::BindingPartner>,
+use crate::service::EsignService;
+
+/// Answer one request: route, decode, call the service, encode. Any body type will do (hyper's
+/// `Incoming` from a socket, `Full<Bytes>` in tests); `peer` is only logged.
+pub async fn handle<B>(
+    service: Arc<EsignService>,
+    peer: SocketAddr,
+    request: hyper::Request<B>,
+) -> hyper::Response<Body>
+where
+    B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    router::route(service, peer, request.map(body::boxed)).await
 }
 
 /// Serve `listener` until `shutdown` completes, then give open connections `drain` to finish.
-pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()>, drain: Duration) {
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<EsignService>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) {
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -89,12 +81,15 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: impl F
             },
             () = &mut shutdown => break,
         };
-        let state = Arc::clone(&state);
-        let service = service_fn(move |request| router::route(Arc::clone(&state), peer, request));
+        let service = Arc::clone(&service);
+        let answer = service_fn(move |request| {
+            let service = Arc::clone(&service);
+            async move { Ok::<_, std::convert::Infallible>(handle(service, peer, request).await) }
+        });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(10))
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(TokioIo::new(stream), answer);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -13,7 +13,7 @@
 //!   (`duplicate_public_key`).
 //!
 //! This module checks the envelope (request time, auth factor, challenge, key) and names each
-//! refusal with e-Signet's error codes; [`super::service::DeviceService::bind`] does the rest.
+//! refusal with e-Signet's error codes; [`super::wallet`] does the rest.
 
 use std::time::{Duration, SystemTime};
 

@@ -15,12 +15,13 @@ use std::time::{Duration, SystemTime};
 use der::Decode;
 use x509_cert::Certificate;
 
-use super::service::status_now;
+use super::status_now;
 use crate::jose::claims::{self, Expectations, LEEWAY_SECS};
 use crate::jose::jwk::{Jwk, JwkSet};
 use crate::jose::{self, jws, unb64};
+use crate::service::ServiceError;
+use crate::store::Store;
 use crate::store::devices::DeviceCertificateRow;
-use crate::store::{Store, StoreError};
 use crate::vocabulary::CertificateStatus;
 
 /// The longest a device JWT may live.
@@ -61,21 +62,18 @@ pub enum DeviceAuthError {
     /// The certificate is not ACTIVE.
     #[error("the device certificate is {0}; only an ACTIVE certificate can sign")]
     Unfit(CertificateStatus),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 /// The device certificate whose key signed `token`, after every check above.
 ///
 /// # Errors
-/// [`DeviceAuthError`].
+/// [`DeviceAuthError`]; store failures.
 pub async fn authenticate(
     store: &dyn Store,
     token: &str,
     audience: &str,
     now: SystemTime,
-) -> Result<DeviceCertificateRow, DeviceAuthError> {
+) -> Result<DeviceCertificateRow, ServiceError> {
     let unverified = jws::decode(token).map_err(DeviceAuthError::Invalid)?;
     let thumbprint = unverified.header.x5t_s256.as_deref().ok_or(DeviceAuthError::NoThumbprint)?;
     let digest = unb64(thumbprint, "x5t#S256").ok().filter(|d| d.len() == 32).ok_or(DeviceAuthError::NoThumbprint)?;
@@ -89,23 +87,23 @@ pub async fn authenticate(
     let expect = Expectations { issuer: None, audience: Some(audience), require_exp: true };
     let found = claims::check(&payload, &expect, epoch_now).map_err(DeviceAuthError::Invalid)?;
     if found.get("sub").and_then(|s| s.as_str()) != Some(row.pseudonym.as_str()) {
-        return Err(DeviceAuthError::WrongSubject);
+        return Err(DeviceAuthError::WrongSubject.into());
     }
     let exp = found.get("exp").and_then(serde_json::Value::as_i64).unwrap_or_default();
     let iat = found.get("iat").and_then(serde_json::Value::as_i64).ok_or(DeviceAuthError::TooLong)?;
     if exp - iat > MAX_LIFETIME_SECS || exp > epoch_now + MAX_LIFETIME_SECS + LEEWAY_SECS {
-        return Err(DeviceAuthError::TooLong);
+        return Err(DeviceAuthError::TooLong.into());
     }
     let jti = found.get("jti").and_then(|j| j.as_str()).filter(|j| !j.is_empty() && j.len() <= 256);
     let jti = jti.ok_or(DeviceAuthError::NoJti)?;
 
     let status = status_now(&row, now);
     if status != CertificateStatus::Active {
-        return Err(DeviceAuthError::Unfit(status));
+        return Err(DeviceAuthError::Unfit(status).into());
     }
     let until = SystemTime::UNIX_EPOCH + Duration::from_secs((exp + LEEWAY_SECS).max(0) as u64);
     if !store.remember_once("device-jwt", &format!("{}:{jti}", row.certificate_id), until).await? {
-        return Err(DeviceAuthError::Replayed);
+        return Err(DeviceAuthError::Replayed.into());
     }
     Ok(row)
 }

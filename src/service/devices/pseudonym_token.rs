@@ -59,3 +59,27 @@ pub fn pseudonym(token: &str, issuer: &str, keys: &JwkSet, client_id: &str) -> R
         .map(str::to_owned)
         .ok_or(PseudonymTokenError::Invalid(jose::Error::MissingClaim("sub")))
 }
+
+impl super::Devices {
+    /// A pseudonym token for `client_id` (`GET /v1/token/pseodonym/{pseudonym}`); the pseudonym
+    /// must name an ACTIVE device.
+    ///
+    /// # Errors
+    /// [`super::DeviceError::UnknownPseudonym`], [`super::DeviceError::Unfit`]; HSM failures.
+    pub async fn pseudonym_token(
+        &self,
+        client_id: &str,
+        pseudonym: &str,
+    ) -> Result<String, crate::service::ServiceError> {
+        self.signer(pseudonym).await?;
+        self.core.sign_claims(&claims(&self.core.public_url, pseudonym, client_id)).await
+    }
+
+    /// The pseudonym a token sent by `client_id` names.
+    ///
+    /// # Errors
+    /// [`PseudonymTokenError`].
+    pub fn pseudonym_of(&self, token: &str, client_id: &str) -> Result<String, super::DeviceError> {
+        Ok(pseudonym(token, &self.core.public_url, &self.core.jwks, client_id)?)
+    }
+}

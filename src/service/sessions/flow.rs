@@ -6,49 +6,56 @@
 use std::time::SystemTime;
 
 use super::model::{Failure, Session, Status};
-use super::{SessionError, SessionService, token};
+use super::{SessionError, Sessions};
 use crate::identity::rp::{Authorization, form_encode};
 use crate::ids::random_hex;
+use crate::service::ServiceError;
 use crate::service::engine::OneTimeRequest;
 use crate::store::{CertificateRow, SignatureRow};
 use crate::vocabulary::SessionState;
 
-impl SessionService {
-    pub(super) async fn load_by_token(&self, token: &str) -> Result<Session, SessionError> {
-        let id = token::session_id(token, &self.public_url, &self.jwks).map_err(SessionError::InvalidToken)?;
-        let row = self.store.session(&id).await?.ok_or(SessionError::UnknownSession)?;
-        Session::from_row(&row).map_err(|_| SessionError::UnknownSession)
-    }
+/// What a session token opens.
+#[derive(Debug)]
+pub enum Opened {
+    /// The session waits for the citizen.
+    Pending(Box<Session>),
+    /// It is over (it expired just now): the browser goes back to the eService.
+    Over(String),
+}
 
+impl Sessions {
     /// The pending session a token names, for the page. An expired one is failed (and its
     /// webhook sent) and the browser sent back with an error.
     ///
     /// # Errors
-    /// [`SessionError::InvalidToken`], [`SessionError::AlreadyUsed`], [`SessionError::Expired`].
-    pub async fn open(&self, token: &str) -> Result<Session, SessionError> {
+    /// [`SessionError::InvalidToken`], [`SessionError::AlreadyUsed`]; store failures.
+    pub async fn open(&self, token: &str) -> Result<Opened, ServiceError> {
         let session = self.load_by_token(token).await?;
         if session.status != Status::Pending {
-            return Err(SessionError::AlreadyUsed);
+            return Err(SessionError::AlreadyUsed.into());
         }
         if session.expired(SystemTime::now()) {
-            let redirect = self.fail(session, Failure::Expired, "the signing session expired").await?;
-            return Err(SessionError::Expired { redirect });
+            return Ok(Opened::Over(self.fail(session, Failure::Expired, "the signing session expired").await?));
         }
-        Ok(session)
+        Ok(Opened::Pending(Box::new(session)))
     }
 
-    /// Sign: send the user to the ID provider. Returns the provider URL.
+    /// Sign: the provider URL the user's browser goes to (or back to the eService when the
+    /// session expired).
     ///
     /// # Errors
     /// As [`Self::open`]; the provider's discovery failing.
-    pub async fn start(&self, token: &str) -> Result<String, SessionError> {
-        let session = self.open(token).await?;
+    pub async fn start(&self, token: &str) -> Result<String, ServiceError> {
+        let session = match self.open(token).await? {
+            Opened::Pending(session) => *session,
+            Opened::Over(back) => return Ok(back),
+        };
         let Authorization { url, state, nonce, verifier } =
             self.identity.authorization(&self.redirect_uri(), session.lang.tag()).await?;
         let mut moved = session;
         moved.status = Status::Authenticating { oidc_state: state, oidc_nonce: nonce, verifier };
-        if !self.store.update_session(&moved.to_row(), SessionState::Pending).await? {
-            return Err(SessionError::AlreadyUsed);
+        if !self.core.store.update_session(&moved.to_row(), SessionState::Pending).await? {
+            return Err(SessionError::AlreadyUsed.into());
         }
         Ok(url)
     }
@@ -57,9 +64,11 @@ impl SessionService {
     ///
     /// # Errors
     /// As [`Self::open`].
-    pub async fn cancel(&self, token: &str) -> Result<String, SessionError> {
-        let session = self.open(token).await?;
-        self.fail(session, Failure::Cancelled, "the user cancelled the signing").await
+    pub async fn cancel(&self, token: &str) -> Result<String, ServiceError> {
+        match self.open(token).await? {
+            Opened::Pending(session) => self.fail(*session, Failure::Cancelled, "the user cancelled the signing").await,
+            Opened::Over(back) => Ok(back),
+        }
     }
 
     /// The ID provider's answer. Makes the signature; returns where the browser goes next (the
@@ -68,11 +77,11 @@ impl SessionService {
     /// # Errors
     /// [`SessionError::UnknownState`] for a state that names no session in progress (never a
     /// redirect: the eService cannot be known).
-    pub async fn callback(&self, state: &str, code: Option<&str>, error: Option<&str>) -> Result<String, SessionError> {
-        let row = self.store.session_by_oidc_state(state).await?.ok_or(SessionError::UnknownState)?;
+    pub async fn callback(&self, state: &str, code: Option<&str>, error: Option<&str>) -> Result<String, ServiceError> {
+        let row = self.core.store.session_by_oidc_state(state).await?.ok_or(SessionError::UnknownState)?;
         let session = Session::from_row(&row).map_err(|_| SessionError::UnknownState)?;
         let Status::Authenticating { oidc_nonce, verifier, oidc_state } = session.status.clone() else {
-            return Err(SessionError::UnknownState);
+            return Err(SessionError::UnknownState.into());
         };
         if session.expired(SystemTime::now()) {
             return self.fail(session, Failure::Expired, "the signing session expired").await;
@@ -85,32 +94,16 @@ impl SessionService {
         };
         let mut signing = session;
         signing.status = Status::Signing;
-        if !self.store.update_session(&signing.to_row(), SessionState::Authenticating).await? {
-            return Err(SessionError::AlreadyUsed);
+        if !self.core.store.update_session(&signing.to_row(), SessionState::Authenticating).await? {
+            return Err(SessionError::AlreadyUsed.into());
         }
         let authorization = Authorization { url: String::new(), state: oidc_state, nonce: oidc_nonce, verifier };
         match self.sign(&signing, &authorization, code).await {
-            Ok((response, certificate)) => {
-                let signature_id = random_hex(32);
-                let mut done = signing.clone();
-                done.status = Status::Signed { signature_id: signature_id.clone() };
-                let signature = SignatureRow {
-                    signature_id,
-                    client_id: done.client_id.clone(),
-                    response: response.to_string(),
-                    expires_at: SystemTime::now() + self.response_ttl,
-                };
-                if !self.store.finish_session(&done.to_row(), SessionState::Signing, &signature, &certificate).await? {
-                    return Err(SessionError::AlreadyUsed);
-                }
-                tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, "session signed");
-                self.notify(&done);
-                Ok(self.callback_redirect(&done))
-            }
+            Ok((response, certificate)) => self.signed(signing, response, certificate).await,
             Err(e) => {
                 tracing::warn!(correlation_id = %signing.correlation_id, error = %e, "session signing failed");
                 let (code, description) = match &e {
-                    SessionError::Auth(auth) if auth.is_callers_fault() => {
+                    ServiceError::Auth(auth) if auth.is_callers_fault() => {
                         (Failure::LoginFailed, "the ID provider did not confirm the user")
                     }
                     _ => (Failure::SigningFailed, "the signature could not be made"),
@@ -126,71 +119,95 @@ impl SessionService {
         session: &Session,
         authorization: &Authorization,
         code: &str,
-    ) -> Result<(serde_json::Value, CertificateRow), SessionError> {
+    ) -> Result<(serde_json::Value, CertificateRow), ServiceError> {
         let identity = self.identity.finish_login(authorization, &self.redirect_uri(), code).await?;
         let request = OneTimeRequest { identity, digest: session.digest.clone(), format: session.format };
-        let record = self.signing.sign_one_time(request).await?;
-        let der = der::Encode::to_der(&record.leaf).map_err(|_| SessionError::UnknownSession)?;
+        let record = self.core.engine.sign_one_time(request).await?;
+        let der = der::Encode::to_der(&record.leaf).map_err(|e| ServiceError::damaged("certificate", e))?;
         let certificate = CertificateRow { serial: record.leaf_serial.clone(), der, not_after: record.not_after };
         Ok((record.sign_response(), certificate))
     }
 
+    /// Keep the signature for redemption, publish its certificate and move the session to
+    /// signed, in one store transaction; tell the eService.
+    async fn signed(
+        &self,
+        signing: Session,
+        response: serde_json::Value,
+        certificate: CertificateRow,
+    ) -> Result<String, ServiceError> {
+        let signature_id = random_hex(32);
+        let mut done = signing;
+        done.status = Status::Signed { signature_id: signature_id.clone() };
+        let signature = SignatureRow {
+            signature_id,
+            client_id: done.client_id.clone(),
+            response: response.to_string(),
+            expires_at: SystemTime::now() + self.response_ttl,
+        };
+        let store = &self.core.store;
+        if !store.finish_session(&done.to_row(), SessionState::Signing, &signature, &certificate).await? {
+            return Err(SessionError::AlreadyUsed.into());
+        }
+        tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, "session signed");
+        self.core.notify(&done);
+        Ok(callback_redirect(&done))
+    }
+
     /// Move `session` (from its current status) to failed, notify, and say where the browser
     /// goes.
-    async fn fail(&self, mut session: Session, error: Failure, description: &str) -> Result<String, SessionError> {
+    async fn fail(&self, mut session: Session, error: Failure, description: &str) -> Result<String, ServiceError> {
         let from = session.status.state();
         session.status = Status::Failed { error, description: description.to_owned() };
-        if !self.store.update_session(&session.to_row(), from).await? {
-            return Err(SessionError::AlreadyUsed);
+        if !self.core.store.update_session(&session.to_row(), from).await? {
+            return Err(SessionError::AlreadyUsed.into());
         }
         tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, error = error.code(), "session failed");
-        self.notify(&session);
-        Ok(self.callback_redirect(&session))
+        self.core.notify(&session);
+        Ok(callback_redirect(&session))
     }
 
     /// Fail every session that expired while pending or at the ID provider.
     ///
     /// # Errors
-    /// Store errors.
-    pub async fn expire_overdue(&self) -> Result<usize, SessionError> {
-        let overdue = self
-            .store
-            .expired_sessions(SystemTime::now(), &[SessionState::Pending, SessionState::Authenticating])
-            .await?;
+    /// Store failures.
+    pub async fn expire_overdue(&self) -> Result<usize, ServiceError> {
+        let waiting = [SessionState::Pending, SessionState::Authenticating];
+        let overdue = self.core.store.expired_sessions(SystemTime::now(), &waiting).await?;
         let mut expired = 0;
         for row in overdue {
             let Ok(session) = Session::from_row(&row) else { continue };
             match self.fail(session, Failure::Expired, "the signing session expired").await {
                 Ok(_) => expired += 1,
-                Err(SessionError::AlreadyUsed) => {} // the user got there first
+                Err(ServiceError::Session(SessionError::AlreadyUsed)) => {} // the user got there first
                 Err(e) => return Err(e),
             }
         }
         Ok(expired)
     }
 
-    /// The eService callback URL with the outcome.
-    pub fn callback_redirect(&self, session: &Session) -> String {
-        let mut params: Vec<(&str, &str)> = Vec::new();
-        match &session.status {
-            Status::Signed { signature_id } => params.push(("signatureId", signature_id)),
-            Status::Failed { error, description } => {
-                params.push(("error", error.code()));
-                params.push(("error_description", description));
-            }
-            _ => {}
-        }
-        if let Some(nonce) = &session.eservice_nonce {
-            params.push(("nonce", nonce));
-        }
-        if let Some(state) = &session.eservice_state {
-            params.push(("state", state));
-        }
-        let separator = if session.callback_url.contains('?') { '&' } else { '?' };
-        format!("{}{separator}{}", session.callback_url, form_encode(&params))
-    }
-
     fn redirect_uri(&self) -> String {
-        format!("{}/sign/oidc/callback", self.public_url)
+        format!("{}/sign/oidc/callback", self.core.public_url)
     }
+}
+
+/// The eService callback URL with the session's outcome and its nonce and state.
+pub fn callback_redirect(session: &Session) -> String {
+    let mut params: Vec<(&str, &str)> = Vec::new();
+    match &session.status {
+        Status::Signed { signature_id } => params.push(("signatureId", signature_id)),
+        Status::Failed { error, description } => {
+            params.push(("error", error.code()));
+            params.push(("error_description", description));
+        }
+        _ => {}
+    }
+    if let Some(nonce) = &session.eservice_nonce {
+        params.push(("nonce", nonce));
+    }
+    if let Some(state) = &session.eservice_state {
+        params.push(("state", state));
+    }
+    let separator = if session.callback_url.contains('?') { '&' } else { '?' };
+    format!("{}{separator}{}", session.callback_url, form_encode(&params))
 }

@@ -1,32 +1,25 @@
 //! Signing sessions: the eService creates one (`POST /v1/sessions`), the citizen's browser goes
-//! through `/sign/interactive` to the ID provider and back to `/sign/oidc/callback`, the
-//! signature is kept for redemption (`GET /v1/sign/response/{signatureId}`), and the eService
-//! hears of the outcome by webhook, by the redirect to its callback, or by polling
+//! through `/sign/interactive` to the ID provider and back to `/sign/oidc/callback`
+//! ([`flow`]), the signature is kept for redemption (`GET /v1/sign/response/{signatureId}`), and
+//! the eService hears of the outcome by webhook, by the redirect to its callback, or by polling
 //! (`GET /v1/sessions/{correlationId}`).
-//!
-//! [`SessionService`] is the orchestrator; the HTTP layer only parses and renders.
 
-pub mod clients;
-pub mod device;
 mod flow;
 pub mod model;
 pub mod token;
-pub mod webhook;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+pub use flow::{Opened, callback_redirect};
+pub use model::{Failure, Lang, Session, Status};
+
+use super::callers::callback_allowed;
+use super::core::Core;
+use super::{ErrorKind, ServiceError};
 use crate::config::ClientConfig;
 use crate::identity::client::IdentityClient;
-use crate::ids::random_hex;
-use crate::jose::jwk::JwkSet;
-use crate::outbound::HttpClient;
-use crate::service::engine::Engine;
-use crate::store::Store;
 use crate::vocabulary::{Digest, Format};
-
-pub use model::{Failure, Lang, Session, Status};
-pub use webhook::Retry;
 
 /// Why a session request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -48,57 +41,42 @@ pub enum SessionError {
         /// Why.
         reason: &'static str,
     },
-    /// The client id is not registered.
-    #[error("client_id is not registered")]
-    UnknownClient,
     /// The session token does not verify or has expired.
     #[error("this signing link is not valid ({0})")]
     InvalidToken(crate::jose::Error),
     /// No such session.
     #[error("no such signing session")]
     UnknownSession,
+    /// The eService has no session with this correlation id.
+    #[error("no session with this correlationId")]
+    UnknownCorrelation,
+    /// Nothing to redeem under this signature id for this eService.
+    #[error("no signature with this id for this client (unknown, already redeemed or expired)")]
+    UnknownSignature,
     /// The session has moved on (a used link or a replayed callback).
     #[error("this signing link has already been used")]
     AlreadyUsed,
     /// The OpenID callback names no session in progress.
     #[error("this sign-in answer does not belong to a signing in progress")]
     UnknownState,
-    /// The session expired; the browser goes back to the eService with an error.
-    #[error("the signing session has expired")]
-    Expired {
-        /// Where to send the browser.
-        redirect: String,
-    },
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    /// Signing a session token failed.
-    #[error(transparent)]
-    Engine(#[from] crate::service::engine::EngineError),
-    /// The ID provider failed before the user got there.
-    #[error(transparent)]
-    Auth(#[from] crate::identity::AuthError),
-    /// No device is enrolled under the pseudonym.
-    #[error("no device is enrolled under this pseudonym")]
-    UnknownPseudonym,
-    /// The device's certificate cannot sign.
-    #[error("the device certificate behind this pseudonym is {0}; only an ACTIVE certificate can sign")]
-    DeviceUnfit(crate::vocabulary::CertificateStatus),
-    /// Too many requests wait for the device already.
-    #[error("{} requests already wait for this device; try again when it has answered", device::MAX_PENDING_PER_DEVICE)]
-    DeviceBusy,
-    /// The pseudonym token is not acceptable.
-    #[error(transparent)]
-    PseudonymToken(crate::service::devices::pseudonym_token::PseudonymTokenError),
-    /// No such request for this device.
-    #[error("no signing request with this id for this device")]
-    UnknownDeviceRequest,
-    /// The request is no longer waiting for an answer (`None`: it is gone altogether).
-    #[error("this signing request is {}; it no longer takes an answer", .0.map_or("gone", |s| s.as_str()))]
-    DeviceRequestClosed(Option<crate::vocabulary::RequestState>),
 }
 
-/// What a new session needs, already checked for form by the HTTP layer.
+impl SessionError {
+    /// What kind of failure it is.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::CorrelationIdTaken(_) | Self::AlreadyUsed => ErrorKind::Conflict,
+            Self::UnknownSession | Self::UnknownCorrelation | Self::UnknownSignature => ErrorKind::NotFound,
+            Self::CallbackNotRegistered
+            | Self::WebhookNotRegistered
+            | Self::InvalidField { .. }
+            | Self::InvalidToken(_)
+            | Self::UnknownState => ErrorKind::Invalid,
+        }
+    }
+}
+
+/// What a new session needs, already checked for form at the door.
 #[derive(Clone, Debug)]
 pub struct NewSession {
     /// The eService's id for it.
@@ -119,102 +97,45 @@ pub struct NewSession {
     pub lang: Lang,
     /// RSA public key (PEM) to encrypt the webhook result to.
     pub pub_key_pem: Option<String>,
-    /// GovStack query form: nonce and state to echo back.
+    /// GovStack query form: nonce to echo back.
     pub eservice_nonce: Option<String>,
     /// GovStack query form: state to echo back.
     pub eservice_state: Option<String>,
 }
 
-/// The signing-session orchestrator.
-pub struct SessionService {
-    signing: Arc<dyn Engine>,
-    store: Arc<dyn Store>,
+/// A created session: its token and the signing page's URL.
+#[derive(Clone, Debug)]
+pub struct Created {
+    /// The session token (a JWT naming the session).
+    pub token: String,
+    /// Where the citizen's browser goes.
+    pub redirect_url: String,
+}
+
+/// The sessions workflow.
+pub(crate) struct Sessions {
+    core: Arc<Core>,
     identity: Arc<IdentityClient>,
-    clients: Vec<ClientConfig>,
-    public_url: String,
-    jwks: JwkSet,
     response_ttl: Duration,
-    http: HttpClient,
-    retry: Retry,
-    device_request_lifetime: Duration,
-    device_waiters: tokio::sync::Notify,
-    stopping: std::sync::atomic::AtomicBool,
 }
 
-/// Everything a session service is made of.
-pub struct Parts {
-    /// The signing engine.
-    pub signing: Arc<dyn Engine>,
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// The ID provider.
-    pub identity: Arc<IdentityClient>,
-    /// Registered eServices.
-    pub clients: Vec<ClientConfig>,
-    /// esignd's public URL (issuer of session tokens, base of redirects).
-    pub public_url: String,
-    /// esignd's own JWKS (verifies session tokens).
-    pub jwks: JwkSet,
-    /// How long signatures wait for redemption.
-    pub response_ttl: Duration,
-    /// Outbound HTTP (webhooks).
-    pub http: HttpClient,
-    /// Webhook retries.
-    pub retry: Retry,
-    /// How long a user's device has to answer.
-    pub device_request_lifetime: Duration,
-}
-
-impl SessionService {
-    /// Assemble the service.
-    pub fn new(parts: Parts) -> Self {
-        let Parts {
-            signing,
-            store,
-            identity,
-            clients,
-            public_url,
-            jwks,
-            response_ttl,
-            http,
-            retry,
-            device_request_lifetime,
-        } = parts;
-        Self {
-            signing,
-            store,
-            identity,
-            clients,
-            public_url,
-            jwks,
-            response_ttl,
-            http,
-            retry,
-            device_request_lifetime,
-            device_waiters: tokio::sync::Notify::new(),
-            stopping: std::sync::atomic::AtomicBool::new(false),
-        }
+impl Sessions {
+    /// Sessions whose signatures wait `response_ttl` for redemption.
+    pub fn new(core: Arc<Core>, identity: Arc<IdentityClient>, response_ttl: Duration) -> Self {
+        Self { core, identity, response_ttl }
     }
 
-    /// The registered clients.
-    pub fn clients(&self) -> &[ClientConfig] {
-        &self.clients
-    }
-
-    /// Create a session for `client`; returns it with its token and redirect URL.
+    /// Create a session for `client`.
     ///
     /// # Errors
-    /// [`SessionError`] for unregistered URLs, a reused correlation id, a bad public key.
-    pub async fn create(
-        &self,
-        client: &ClientConfig,
-        new: NewSession,
-    ) -> Result<(Session, String, String), SessionError> {
-        if !clients::callback_allowed(client, &new.callback_url) {
-            return Err(SessionError::CallbackNotRegistered);
+    /// [`SessionError`] for unregistered URLs, a reused correlation id, a bad public key; store
+    /// and HSM failures.
+    pub async fn create(&self, client: &ClientConfig, new: NewSession) -> Result<Created, ServiceError> {
+        if !callback_allowed(client, &new.callback_url) {
+            return Err(SessionError::CallbackNotRegistered.into());
         }
         if new.webhook_url.is_some() && new.webhook_url != client.webhook_url {
-            return Err(SessionError::WebhookNotRegistered);
+            return Err(SessionError::WebhookNotRegistered.into());
         }
         if let Some(pem) = &new.pub_key_pem {
             crate::jose::jwe::RecipientKey::from_pem(pem).map_err(|_| SessionError::InvalidField {
@@ -222,65 +143,44 @@ impl SessionService {
                 reason: "a base64 PEM RSA public key of at least 2048 bits",
             })?;
         }
-        let expires_at = epoch_secs(SystemTime::now() + new.lifetime);
-        let session = Session {
-            id: random_hex(16),
-            client_id: client.id.clone(),
-            correlation_id: new.correlation_id,
-            digest: new.digest,
-            format: new.format,
-            data_to_be_displayed: new.data_to_be_displayed,
-            callback_url: new.callback_url,
-            webhook_url: new.webhook_url.or_else(|| client.webhook_url.clone()),
-            lang: new.lang,
-            pub_key_pem: new.pub_key_pem,
-            eservice_nonce: new.eservice_nonce,
-            eservice_state: new.eservice_state,
-            expires_at,
-            status: Status::Pending,
-        };
-        if !self.store.create_session(&session.to_row()).await? {
-            return Err(SessionError::CorrelationIdTaken(session.correlation_id));
+        let session = Session::new(client, new);
+        if !self.core.store.create_session(&session.to_row()).await? {
+            return Err(SessionError::CorrelationIdTaken(session.correlation_id).into());
         }
-        let claims = token::claims(&self.public_url, &session.id, expires_at);
-        let token = self.signing.sign_jws("JWT", claims.to_string().into_bytes()).await?;
-        let redirect = format!("{}/sign/interactive?token={token}", self.public_url);
+        let claims = token::claims(&self.core.public_url, &session.id, session.expires_at);
+        let token = self.core.sign_claims(&claims).await?;
+        let redirect_url = format!("{}/sign/interactive?token={token}", self.core.public_url);
         tracing::info!(client = %client.id, correlation_id = %session.correlation_id, "signing session created");
-        Ok((session, token, redirect))
+        Ok(Created { token, redirect_url })
     }
 
     /// A client's session by correlation id.
     ///
     /// # Errors
-    /// Store errors.
-    pub async fn status(&self, client: &ClientConfig, correlation_id: &str) -> Result<Option<Session>, SessionError> {
-        match self.store.session_by_correlation(&client.id, correlation_id).await? {
-            Some(row) => Ok(Some(Session::from_row(&row).map_err(|_| SessionError::UnknownSession)?)),
+    /// Store failures; a damaged stored session.
+    pub async fn status(&self, client: &ClientConfig, correlation_id: &str) -> Result<Option<Session>, ServiceError> {
+        match self.core.store.session_by_correlation(&client.id, correlation_id).await? {
+            Some(row) => Ok(Some(Session::from_row(&row).map_err(|e| ServiceError::damaged("session", e))?)),
             None => Ok(None),
         }
     }
 
-    /// Redeem a signature (once) for the client that asked for it.
+    /// Redeem a signature (once) for the client that asked for it: its SignResponse.
     ///
     /// # Errors
-    /// Store errors.
-    pub async fn redeem(&self, client: &ClientConfig, signature_id: &str) -> Result<Option<String>, SessionError> {
-        Ok(self.store.redeem_signature(signature_id, &client.id, SystemTime::now()).await?)
+    /// Store failures.
+    pub async fn redeem(&self, client: &ClientConfig, signature_id: &str) -> Result<Option<String>, ServiceError> {
+        Ok(self.core.store.redeem_signature(signature_id, &client.id, SystemTime::now()).await?)
     }
 
-    /// Send the outcome of a finished session to its webhook, if it has one.
-    fn notify(&self, session: &Session) {
-        webhook::deliver(
-            Arc::clone(&self.signing),
-            self.http.clone(),
-            self.retry,
-            session.clone(),
-            self.public_url.clone(),
-        );
+    /// The session a session token names.
+    ///
+    /// # Errors
+    /// [`SessionError::InvalidToken`], [`SessionError::UnknownSession`]; store failures.
+    pub async fn load_by_token(&self, token: &str) -> Result<Session, ServiceError> {
+        let id =
+            token::session_id(token, &self.core.public_url, &self.core.jwks).map_err(SessionError::InvalidToken)?;
+        let row = self.core.store.session(&id).await?.ok_or(SessionError::UnknownSession)?;
+        Ok(Session::from_row(&row).map_err(|_| SessionError::UnknownSession)?)
     }
-}
-
-/// Seconds since the epoch, as sessions and device requests store their expiry.
-fn epoch_secs(at: SystemTime) -> u64 {
-    at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
 }

@@ -16,6 +16,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::ClientConfig;
+use crate::ids::random_hex;
 use crate::store::SessionRow;
 use crate::vocabulary::{Digest, Format, SessionState};
 
@@ -181,6 +183,26 @@ pub struct Session {
 }
 
 impl Session {
+    /// A pending session for `client`, as `new` asks; it expires `new.lifetime` from now.
+    pub fn new(client: &ClientConfig, new: super::NewSession) -> Self {
+        Self {
+            id: random_hex(16),
+            client_id: client.id.clone(),
+            correlation_id: new.correlation_id,
+            digest: new.digest,
+            format: new.format,
+            data_to_be_displayed: new.data_to_be_displayed,
+            callback_url: new.callback_url,
+            webhook_url: new.webhook_url.or_else(|| client.webhook_url.clone()),
+            lang: new.lang,
+            pub_key_pem: new.pub_key_pem,
+            eservice_nonce: new.eservice_nonce,
+            eservice_state: new.eservice_state,
+            expires_at: epoch_secs(SystemTime::now() + new.lifetime),
+            status: Status::Pending,
+        }
+    }
+
     /// When it expires.
     pub fn expires(&self) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(self.expires_at)
@@ -215,4 +237,9 @@ impl Session {
     pub fn from_row(row: &SessionRow) -> Result<Self, serde_json::Error> {
         serde_json::from_str(&row.body)
     }
+}
+
+/// Seconds since the epoch, as sessions and device requests store their expiry.
+pub(crate) fn epoch_secs(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs()
 }

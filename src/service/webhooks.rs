@@ -10,7 +10,7 @@ use hyper::Method;
 use hyper::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
-use super::model::{Session, Status};
+use super::sessions::{Session, Status};
 use crate::jose::jwe::{self, RecipientKey};
 use crate::outbound::HttpClient;
 use crate::service::engine::Engine;
@@ -22,6 +22,25 @@ pub struct Retry {
     pub attempts: u32,
     /// Pause before the second attempt; doubled after each failure.
     pub first_delay: Duration,
+}
+
+/// Webhook delivery: the outbound client and how hard it tries.
+pub(crate) struct Webhooks {
+    http: HttpClient,
+    retry: Retry,
+}
+
+impl Webhooks {
+    /// Deliver with `http`, trying as `retry` says.
+    pub fn new(http: HttpClient, retry: Retry) -> Self {
+        Self { http, retry }
+    }
+
+    /// Sign (and seal) the outcome of `session` and deliver it in the background, if the session
+    /// has a webhook.
+    pub fn deliver(&self, signing: Arc<dyn Engine>, session: Session, issuer: String) {
+        deliver(signing, self.http.clone(), self.retry, session, issuer);
+    }
 }
 
 /// The webhook payload for a finished session.
@@ -37,8 +56,7 @@ pub fn payload(session: &Session, issuer: &str) -> Value {
     body
 }
 
-/// Sign (and seal) the payload and deliver it in the background.
-pub fn deliver(signing: Arc<dyn Engine>, http: HttpClient, retry: Retry, session: Session, issuer: String) {
+fn deliver(signing: Arc<dyn Engine>, http: HttpClient, retry: Retry, session: Session, issuer: String) {
     let Some(url) = session.webhook_url.clone() else { return };
     tokio::spawn(async move {
         let body = match seal(&signing, &session, &issuer).await {

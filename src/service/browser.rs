@@ -1,0 +1,214 @@
+//! What the citizen's browser asks: the signing page (by session token, or the GovStack query
+//! forms for registered eServices), Sign, Cancel, the ID provider's callback, and signing with
+//! the user's own device from the page (the pseudonym form and the waiting page). Outcomes are
+//! pages or redirects; nothing here redirects to a URL the eService did not register.
+
+use std::time::Duration;
+
+use super::onetime::SignRequest;
+use super::sessions::{Lang, NewSession, Opened, Session, SessionError};
+use super::{EsignService, ServiceError};
+use crate::config::ClientConfig;
+use crate::ids::random_hex;
+
+/// Where a browser request leads.
+#[derive(Debug)]
+pub enum Page {
+    /// Show the page for this session.
+    Show(Box<Session>),
+    /// Send the browser here.
+    Redirect(String),
+}
+
+/// The GovStack query form of `/sign/interactive` and `/v1/sign/interactivePseudonym`, decoded
+/// at the door.
+#[derive(Clone, Debug)]
+pub struct QueryForm {
+    /// `client_id`, when given.
+    pub client_id: Option<String>,
+    /// `hash`, `hashType`, `format`, `dataToBeDisplayed`.
+    pub request: SignRequest,
+    /// `callbackUrl`.
+    pub callback_url: String,
+    /// `nonce`, echoed to the callback.
+    pub nonce: Option<String>,
+    /// `state`, echoed to the callback.
+    pub state: Option<String>,
+    /// `lang`.
+    pub lang: Lang,
+}
+
+/// Why the pseudonym typed on the signing page did not work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceProblem {
+    /// No device is enrolled under it.
+    Unknown,
+    /// Its certificate is suspended, revoked or expired.
+    Unfit,
+    /// Too many requests wait for it.
+    Busy,
+}
+
+/// What choosing a device on the signing page came to.
+#[derive(Debug)]
+pub enum DeviceChoice {
+    /// Queued: the browser waits at this URL.
+    Waiting(String),
+    /// The pseudonym did not work: show the page again, saying why.
+    Refused {
+        /// The session, still pending.
+        session: Box<Session>,
+        /// Why.
+        problem: DeviceProblem,
+    },
+    /// The session is over: back to the eService.
+    Back(String),
+}
+
+impl EsignService {
+    /// `GET /sign/interactive?token=`: the pending session's page.
+    ///
+    /// # Errors
+    /// An invalid token; a used session; store failures.
+    pub async fn signing_page(&self, token: &str) -> Result<Page, ServiceError> {
+        Ok(match self.sessions.open(token).await? {
+            Opened::Pending(session) => Page::Show(session),
+            Opened::Over(back) => Page::Redirect(back),
+        })
+    }
+
+    /// `GET /sign/interactive?client_id=…`: a session for the registered eService named by
+    /// `client_id`; returns the signing page's URL.
+    ///
+    /// # Errors
+    /// A missing or unknown `client_id`; an unregistered callback; store and HSM failures.
+    pub async fn page_from_query(&self, form: QueryForm) -> Result<String, ServiceError> {
+        let client_id = form.client_id.as_deref().ok_or(SessionError::InvalidField {
+            field: "client_id",
+            reason: "a token or the GovStack query parameters are required",
+        })?;
+        let client = self.callers.client_by_id(client_id)?;
+        self.query_session(client, form).await
+    }
+
+    /// `GET /v1/sign/interactivePseudonym`: as [`Self::page_from_query`], the eService named by
+    /// `client_id` or else by its registered `callbackUrl`; the page opens with the pseudonym
+    /// form first.
+    ///
+    /// # Errors
+    /// As [`Self::page_from_query`].
+    pub async fn page_from_pseudonym_query(&self, form: QueryForm) -> Result<String, ServiceError> {
+        let client = match form.client_id.as_deref() {
+            Some(id) => self.callers.client_by_id(id).ok(),
+            None => self.callers.client_by_callback(&form.callback_url),
+        };
+        let client = client.ok_or(SessionError::InvalidField {
+            field: "client_id or callbackUrl",
+            reason: "name a registered eService, or give a callbackUrl registered to exactly one",
+        })?;
+        Ok(format!("{}&device=1", self.query_session(client, form).await?))
+    }
+
+    async fn query_session(&self, client: &ClientConfig, form: QueryForm) -> Result<String, ServiceError> {
+        let new = NewSession {
+            correlation_id: random_hex(16),
+            digest: form.request.digest,
+            format: form.request.format,
+            data_to_be_displayed: form.request.data_to_be_displayed.unwrap_or_default(),
+            callback_url: form.callback_url,
+            webhook_url: None,
+            lifetime: Duration::from_secs(600),
+            lang: form.lang,
+            pub_key_pem: None,
+            eservice_nonce: form.nonce,
+            eservice_state: form.state,
+        };
+        Ok(self.sessions.create(client, new).await?.redirect_url)
+    }
+
+    /// `POST /sign/interactive/start`: where the browser goes to log in.
+    ///
+    /// # Errors
+    /// An invalid token or used session; the ID provider's discovery failing.
+    pub async fn start_login(&self, token: &str) -> Result<String, ServiceError> {
+        self.sessions.start(token).await
+    }
+
+    /// `POST /sign/interactive/cancel`: back to the eService with `error=cancelled`.
+    ///
+    /// # Errors
+    /// An invalid token or used session.
+    pub async fn cancel(&self, token: &str) -> Result<String, ServiceError> {
+        self.sessions.cancel(token).await
+    }
+
+    /// `GET /sign/oidc/callback`: the ID provider's answer; the signature is made now. Returns
+    /// the eService callback with `signatureId` or `error`.
+    ///
+    /// # Errors
+    /// A `state` that names no session in progress.
+    pub async fn login_callback(
+        &self,
+        state: Option<&str>,
+        code: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<String, ServiceError> {
+        let state = state.ok_or(SessionError::UnknownState)?;
+        self.sessions.callback(state, code, error).await
+    }
+
+    /// `POST /sign/interactive/device`: queue the page's session for the device behind the
+    /// pseudonym typed in.
+    ///
+    /// # Errors
+    /// An invalid token or used session; store and CMS failures.
+    pub async fn choose_device(&self, token: &str, pseudonym: &str) -> Result<DeviceChoice, ServiceError> {
+        let session = match self.sessions.open(token).await? {
+            Opened::Pending(session) => *session,
+            Opened::Over(back) => return Ok(DeviceChoice::Back(back)),
+        };
+        let queued = match self.devices.signer(pseudonym.trim()).await {
+            Ok(device) => self.requests.queue_pending(session.clone(), &device).await,
+            Err(e) => Err(e),
+        };
+        let problem = match queued {
+            Ok(()) => {
+                let waiting = crate::identity::rp::form_component(token);
+                return Ok(DeviceChoice::Waiting(format!("/sign/interactive/device?token={waiting}")));
+            }
+            Err(e) => match problem_of(&e) {
+                Some(problem) => {
+                    tracing::info!(error = %e, "the pseudonym typed on the signing page did not work");
+                    problem
+                }
+                None => return Err(e),
+            },
+        };
+        Ok(DeviceChoice::Refused { session: Box::new(session), problem })
+    }
+
+    /// `GET /sign/interactive/device?token=`: the waiting page while the device is asked, or on
+    /// to the eService once it has answered (or the request ended).
+    ///
+    /// # Errors
+    /// An invalid token; a session that never went to a device; store failures.
+    pub async fn device_waiting(&self, token: &str) -> Result<Page, ServiceError> {
+        let session = self.sessions.load_by_token(token).await?;
+        Ok(match self.requests.page_outcome(&session).await? {
+            Some(back) => Page::Redirect(back),
+            None => Page::Show(Box::new(session)),
+        })
+    }
+}
+
+/// The page's words for a pseudonym that did not work, if that is what `e` says.
+fn problem_of(e: &ServiceError) -> Option<DeviceProblem> {
+    use super::device_requests::DeviceRequestError;
+    use super::devices::DeviceError;
+    match e {
+        ServiceError::Device(DeviceError::UnknownPseudonym) => Some(DeviceProblem::Unknown),
+        ServiceError::Device(DeviceError::Unfit(_)) => Some(DeviceProblem::Unfit),
+        ServiceError::DeviceRequest(DeviceRequestError::Busy) => Some(DeviceProblem::Busy),
+        _ => None,
+    }
+}

@@ -1,0 +1,125 @@
+//! Who may call: registered eServices (`[[clients]]`, known by their `apikey` and allowed only
+//! their registered callback and webhook URLs, exactly — never an open redirect) and
+//! wallet-binding partners (`[[devices.binding_partners]]`, `partner-id` + `partner-api-key`).
+//! Keys are compared as SHA-256 digests in constant time; the keys themselves are never
+//! configured.
+
+use super::error::CallerError;
+use crate::config::{BindingPartner, ClientConfig};
+use crate::hsm::HashAlgorithm;
+
+/// The registered callers.
+pub(crate) struct Callers {
+    clients: Vec<ClientConfig>,
+    partners: Vec<BindingPartner>,
+}
+
+impl Callers {
+    /// These eServices and binding partners.
+    pub fn new(clients: Vec<ClientConfig>, partners: Vec<BindingPartner>) -> Self {
+        Self { clients, partners }
+    }
+
+    /// The eService whose `apikey` header this is.
+    ///
+    /// # Errors
+    /// [`CallerError::Missing`] without a key, [`CallerError::UnknownApiKey`] for any other.
+    pub fn client(&self, api_key: Option<&str>) -> Result<&ClientConfig, CallerError> {
+        let key = api_key.filter(|k| !k.is_empty()).ok_or(CallerError::Missing("the apikey header"))?;
+        let digest = HashAlgorithm::Sha256.digest(key.as_bytes());
+        self.clients
+            .iter()
+            .find(|client| constant_time_eq(&client.api_key_sha256, &digest))
+            .ok_or(CallerError::UnknownApiKey)
+    }
+
+    /// The eService `id`.
+    ///
+    /// # Errors
+    /// [`CallerError::UnknownClient`].
+    pub fn client_by_id(&self, id: &str) -> Result<&ClientConfig, CallerError> {
+        self.clients.iter().find(|client| client.id == id).ok_or(CallerError::UnknownClient)
+    }
+
+    /// The one eService that registered `callback_url`; `None` when none or several did.
+    pub fn client_by_callback(&self, callback_url: &str) -> Option<&ClientConfig> {
+        let mut registered = self.clients.iter().filter(|client| callback_allowed(client, callback_url));
+        registered.next().filter(|_| registered.next().is_none())
+    }
+
+    /// The binding partner `id`, if `api_key` is its key.
+    ///
+    /// # Errors
+    /// [`CallerError::BindingOff`] when no partner is registered (binding is off),
+    /// [`CallerError::UnknownPartner`] otherwise.
+    pub fn partner(&self, id: &str, api_key: &str) -> Result<&BindingPartner, CallerError> {
+        if self.partners.is_empty() {
+            return Err(CallerError::BindingOff);
+        }
+        let digest = HashAlgorithm::Sha256.digest(api_key.as_bytes());
+        self.partners
+            .iter()
+            .find(|partner| partner.id == id && constant_time_eq(&partner.api_key_sha256, &digest))
+            .ok_or(CallerError::UnknownPartner)
+    }
+}
+
+/// Whether `url` is one of the client's callback URLs, exactly.
+pub(crate) fn callback_allowed(client: &ClientConfig, url: &str) -> bool {
+    client.callback_urls.iter().any(|registered| registered == url)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn callers() -> Callers {
+        let client = |id: &str, key: &[u8], callback: &str| ClientConfig {
+            id: id.into(),
+            api_key_sha256: HashAlgorithm::Sha256.digest(key).try_into().unwrap(),
+            callback_urls: vec![callback.into()],
+            webhook_url: None,
+        };
+        let partner = BindingPartner {
+            id: "mimoto".into(),
+            api_key_sha256: HashAlgorithm::Sha256.digest(b"partner-key").try_into().unwrap(),
+        };
+        Callers::new(
+            vec![
+                client("eservice", b"key-1", "https://e.example/cb"),
+                client("twin-a", b"key-2", "https://twins.example/cb"),
+                client("twin-b", b"key-3", "https://twins.example/cb"),
+            ],
+            vec![partner],
+        )
+    }
+
+    #[test]
+    fn api_keys_and_callbacks_match_exactly() {
+        let callers = callers();
+        assert_eq!(callers.client(Some("key-1")).unwrap().id, "eservice");
+        assert_eq!(callers.client(Some("key-9")).unwrap_err(), CallerError::UnknownApiKey);
+        assert_eq!(callers.client(Some("")).unwrap_err(), CallerError::Missing("the apikey header"));
+        assert_eq!(callers.client(None).unwrap_err().to_string(), "the apikey header is required");
+        let client = callers.client_by_id("eservice").unwrap();
+        assert!(callback_allowed(client, "https://e.example/cb"));
+        assert!(!callback_allowed(client, "https://e.example/cb/"));
+        assert!(!callback_allowed(client, "https://e.example/cb?next=https://evil.example"));
+        assert_eq!(callers.client_by_callback("https://e.example/cb").unwrap().id, "eservice");
+        assert!(callers.client_by_callback("https://twins.example/cb").is_none(), "two registered it");
+    }
+
+    #[test]
+    fn partners_need_their_key_and_none_registered_means_binding_is_off() {
+        let callers = callers();
+        assert_eq!(callers.partner("mimoto", "partner-key").unwrap().id, "mimoto");
+        assert_eq!(callers.partner("mimoto", "wrong").unwrap_err(), CallerError::UnknownPartner);
+        assert_eq!(callers.partner("stranger", "partner-key").unwrap_err(), CallerError::UnknownPartner);
+        let none = Callers::new(vec![], vec![]);
+        assert_eq!(none.partner("mimoto", "partner-key").unwrap_err(), CallerError::BindingOff);
+    }
+}

@@ -199,46 +199,56 @@ pub async fn run(cli: Cli) -> Result<(), DeviceClientError> {
             cli.save(&server, &certified)?;
             println!("bound: walletUserId={}", certified.pseudonym);
         }
-        Command::Serve { count, refuse, wait } => {
-            let state = cli.load()?;
-            let certificate = pem_der(&state.certificate)?;
-            // Unlocked once to authenticate polls; every signature asks for the PIN again.
-            let session_key = source.unlock(&cli.pin()?)?;
-            let mut handled = 0usize;
-            while count.is_none_or(|n| handled < n) {
-                let jwt = super::jwt::make(&session_key, &certificate, &state.pseudonym, server.url())?;
-                let requests = match server.poll(&jwt, Duration::from_secs((*wait).min(30))).await {
-                    Ok(requests) => requests,
-                    // esignd restarting or the network gone: try again; a refusal ends serving.
-                    Err(DeviceClientError::Http(e)) => {
-                        eprintln!("esign-device: {e}; polling again in 5 s");
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                for request in requests {
-                    println!(
-                        "request {}: {:?} ({}, {})",
-                        request.request_id,
-                        request.data_to_be_displayed,
-                        request.hash_type,
-                        request.signature_algorithm
-                    );
-                    let jwt = super::jwt::make(&session_key, &certificate, &state.pseudonym, server.url())?;
-                    let outcome = if *refuse {
-                        server.answer(&jwt, &request.request_id, None).await?
-                    } else {
-                        let key = source.unlock(&cli.pin()?)?;
-                        let signature = sign_request(&key, &request.hash_type, &request.signed_attributes)?;
-                        server.answer(&jwt, &request.request_id, Some(&signature)).await?
-                    };
-                    println!("request {}: {outcome}", request.request_id);
-                    handled += 1;
-                    if count.is_some_and(|n| handled >= n) {
-                        break;
-                    }
-                }
+        Command::Serve { count, refuse, wait } => serve(&cli, &source, &server, *count, *refuse, *wait).await?,
+    }
+    Ok(())
+}
+
+/// `serve`: answer the requests that come for this device (up to `count`), polling `wait`
+/// seconds at a time; the key is unlocked once to authenticate polls and again for every
+/// signature.
+async fn serve(
+    cli: &Cli,
+    source: &KeySource,
+    server: &Server,
+    count: Option<usize>,
+    refuse: bool,
+    wait: u64,
+) -> Result<(), DeviceClientError> {
+    let state = cli.load()?;
+    let certificate = pem_der(&state.certificate)?;
+    // Unlocked once to authenticate polls; every signature asks for the PIN again.
+    let session_key = source.unlock(&cli.pin()?)?;
+    let mut handled = 0usize;
+    while count.is_none_or(|n| handled < n) {
+        let jwt = super::jwt::make(&session_key, &certificate, &state.pseudonym, server.url())?;
+        let requests = match server.poll(&jwt, Duration::from_secs(wait.min(30))).await {
+            Ok(requests) => requests,
+            // esignd restarting or the network gone: try again; a refusal ends serving.
+            Err(DeviceClientError::Http(e)) => {
+                eprintln!("esign-device: {e}; polling again in 5 s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for request in requests {
+            println!(
+                "request {}: {:?} ({}, {})",
+                request.request_id, request.data_to_be_displayed, request.hash_type, request.signature_algorithm
+            );
+            let jwt = super::jwt::make(&session_key, &certificate, &state.pseudonym, server.url())?;
+            let outcome = if refuse {
+                server.answer(&jwt, &request.request_id, None).await?
+            } else {
+                let key = source.unlock(&cli.pin()?)?;
+                let signature = sign_request(&key, &request.hash_type, &request.signed_attributes)?;
+                server.answer(&jwt, &request.request_id, Some(&signature)).await?
+            };
+            println!("request {}: {outcome}", request.request_id);
+            handled += 1;
+            if count.is_some_and(|n| handled >= n) {
+                break;
             }
         }
     }

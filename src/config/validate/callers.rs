@@ -1,0 +1,79 @@
+//! Who may call: `[[clients]]` (eServices: API key hashes, exact callback and webhook URLs),
+//! `[devices]` (binding partners, how long a device may take) and `[webhooks]`.
+
+use super::*;
+
+pub(super) fn devices(raw: RawDevices) -> Result<DevicesConfig, ConfigError> {
+    let secs = raw.request_timeout_secs.unwrap_or(300);
+    if !(5..=1800).contains(&secs) {
+        return Err(ConfigError::Invalid {
+            key: "devices.request_timeout_secs",
+            value: secs.to_string(),
+            reason: "5 to 1800 seconds",
+        });
+    }
+    let mut binding_partners: Vec<BindingPartner> = Vec::new();
+    for partner in raw.binding_partners {
+        let fine = (1..=64).contains(&partner.id.len())
+            && partner.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !fine || binding_partners.iter().any(|p| p.id == partner.id) {
+            return Err(ConfigError::Invalid {
+                key: "devices.binding_partners.id",
+                value: partner.id,
+                reason: "each partner needs its own id of 1 to 64 letters, digits, '.', '_' or '-'",
+            });
+        }
+        let api_key_sha256 = api_key_hash("devices.binding_partners.api_key_sha256", &partner.api_key_sha256)?;
+        binding_partners.push(BindingPartner { id: partner.id, api_key_sha256 });
+    }
+    Ok(DevicesConfig { request_timeout: Duration::from_secs(secs), binding_partners })
+}
+
+/// A configured API key hash: 64 hex characters.
+pub(super) fn api_key_hash(key: &'static str, text: &str) -> Result<[u8; 32], ConfigError> {
+    hex::decode(text.trim()).ok().and_then(|h| <[u8; 32]>::try_from(h).ok()).ok_or(ConfigError::Invalid {
+        key,
+        value: text.to_owned(),
+        reason: "the SHA-256 of the API key in hex (64 characters): printf %s \"$KEY\" | sha256sum",
+    })
+}
+
+pub(super) fn webhooks(raw: RawWebhooks) -> Result<WebhookConfig, ConfigError> {
+    let attempts = raw.attempts.unwrap_or(6);
+    if !(1..=20).contains(&attempts) {
+        return Err(ConfigError::Invalid { key: "webhooks.attempts", value: attempts.to_string(), reason: "1 to 20" });
+    }
+    let first_retry_ms = raw.first_retry_ms.unwrap_or(1000);
+    if !(10..=600_000).contains(&first_retry_ms) {
+        return Err(ConfigError::Invalid {
+            key: "webhooks.first_retry_ms",
+            value: first_retry_ms.to_string(),
+            reason: "10 to 600000 milliseconds",
+        });
+    }
+    Ok(WebhookConfig { attempts, first_retry: Duration::from_millis(first_retry_ms) })
+}
+
+pub(super) fn clients(raw: Vec<RawClient>) -> Result<Vec<ClientConfig>, ConfigError> {
+    let mut clients: Vec<ClientConfig> = Vec::new();
+    for client in raw {
+        if client.id.is_empty() || clients.iter().any(|c| c.id == client.id) {
+            return Err(ConfigError::Invalid {
+                key: "clients.id",
+                value: client.id,
+                reason: "each client needs its own non-empty id",
+            });
+        }
+        let hash = api_key_hash("clients.api_key_sha256", &client.api_key_sha256)?;
+        for url in client.callback_urls.iter().chain(client.webhook_url.iter()) {
+            http_url("clients.callback_urls", url)?;
+        }
+        clients.push(ClientConfig {
+            id: client.id,
+            api_key_sha256: hash,
+            callback_urls: client.callback_urls,
+            webhook_url: client.webhook_url,
+        });
+    }
+    Ok(clients)
+}

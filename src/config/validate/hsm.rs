@@ -1,0 +1,74 @@
+//! `[hsm]`: the PKCS#11 module and token, where the PIN comes from, the session pool, the
+//! one-time key algorithm, and the labels of the persistent keys.
+
+use super::*;
+
+pub(super) fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
+    let token = match (raw.token_label, raw.token_serial) {
+        (_, Some(serial)) if !serial.is_empty() => TokenSelector::Serial(serial),
+        (Some(label), _) if label.is_empty() => {
+            return Err(ConfigError::Invalid { key: "hsm.token_label", value: label, reason: "must not be empty" });
+        }
+        (Some(label), _) => TokenSelector::Label(label),
+        (None, _) => TokenSelector::Label("esignd".to_owned()),
+    };
+    let pin = match (raw.pin_file, raw.pin) {
+        (Some(_), Some(_)) => return Err(ConfigError::PinTwice),
+        (Some(file), None) => Some(PinSource::File(base.join(file))),
+        (None, Some(pin)) => Some(PinSource::Environment(pin)),
+        (None, None) => None,
+    };
+    let sessions = raw.sessions.unwrap_or(4);
+    if !(1..=MAX_SESSIONS).contains(&sessions) {
+        return Err(ConfigError::Invalid {
+            key: "hsm.sessions",
+            value: sessions.to_string(),
+            reason: "must be between 1 and 256",
+        });
+    }
+    let ephemeral_text = raw.ephemeral_key.unwrap_or_else(|| "p256".to_owned());
+    let ephemeral_key: KeyAlgorithm = ephemeral_text.parse().map_err(|_| ConfigError::Invalid {
+        key: "hsm.ephemeral_key",
+        value: ephemeral_text.clone(),
+        reason: "use one of p256, p384, rsa3072, rsa2048",
+    })?;
+    let call_timeout_ms = raw.call_timeout_ms.unwrap_or(5_000);
+    if !(100..=600_000).contains(&call_timeout_ms) {
+        return Err(ConfigError::Invalid {
+            key: "hsm.call_timeout_ms",
+            value: call_timeout_ms.to_string(),
+            reason: "must be between 100 and 600000 milliseconds",
+        });
+    }
+    let keys = KeyLabels {
+        ca: label(raw.keys.ca, "esignd-ca", "hsm.keys.ca")?,
+        tsa: label(raw.keys.tsa, "esignd-tsa", "hsm.keys.tsa")?,
+        service: label(raw.keys.service, "esignd-service", "hsm.keys.service")?,
+    };
+    if keys.ca == keys.tsa || keys.ca == keys.service || keys.tsa == keys.service {
+        return Err(ConfigError::Invalid {
+            key: "hsm.keys",
+            value: format!("{keys:?}"),
+            reason: "the CA, TSA and service keys need three different labels",
+        });
+    }
+    Ok(HsmConfig {
+        module: base.join(raw.module.unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE))),
+        token,
+        pin,
+        sessions: sessions as usize,
+        ephemeral_key,
+        call_timeout: Duration::from_millis(call_timeout_ms),
+        keys,
+    })
+}
+
+pub(super) fn label(value: Option<String>, default: &str, key: &'static str) -> Result<String, ConfigError> {
+    match value {
+        None => Ok(default.to_owned()),
+        Some(v) if v.is_empty() || v.len() > 64 => {
+            Err(ConfigError::Invalid { key, value: v, reason: "a key label has 1 to 64 characters" })
+        }
+        Some(v) => Ok(v),
+    }
+}

@@ -1,0 +1,127 @@
+//! `[identity]` (the OpenID provider, or the demo's mock, and how esignd authenticates to it)
+//! and `[payment]` (the GovStack payment token).
+
+use super::*;
+
+pub(super) fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, ConfigError> {
+    let mock = match raw.mode.as_deref().unwrap_or("oidc") {
+        "oidc" => false,
+        "mock" if raw.issuer.is_none() => true,
+        "mock" => {
+            return Err(ConfigError::Invalid {
+                key: "identity.issuer",
+                value: raw.issuer.unwrap_or_default(),
+                reason: "the mock provider is built in; leave identity.issuer unset",
+            });
+        }
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "identity.mode",
+                value: other.to_owned(),
+                reason: "use oidc or mock",
+            });
+        }
+    };
+    // The issuer is compared exactly with the discovery document's and the tokens' `iss`, so it
+    // is kept as written (a trailing slash included).
+    if let Some(issuer) = &raw.issuer {
+        http_url("identity.issuer", issuer)?;
+    }
+    let client_id = raw.client_id.unwrap_or_else(|| "esignd".to_owned());
+    let client_auth = client_auth(raw.client_auth.as_deref(), raw.client_secret_file, raw.client_secret, base)?;
+    let timeout_ms = raw.timeout_ms.unwrap_or(5_000);
+    if !(100..=60_000).contains(&timeout_ms) {
+        return Err(ConfigError::Invalid {
+            key: "identity.timeout_ms",
+            value: timeout_ms.to_string(),
+            reason: "100 to 60000 milliseconds",
+        });
+    }
+    Ok(IdentityConfig {
+        mock,
+        issuer: raw.issuer,
+        audience: raw.audience.unwrap_or_else(|| client_id.clone()),
+        client_id,
+        claims: IdentityClaims {
+            name: raw.name_claim.unwrap_or_else(|| "name".to_owned()),
+            subject_id: raw.subject_claim.unwrap_or_else(|| "sub".to_owned()),
+        },
+        timeout: Duration::from_millis(timeout_ms),
+        client_auth,
+        scopes: raw.scopes.unwrap_or_else(|| vec!["openid".to_owned(), "profile".to_owned()]),
+        introspection: raw.introspection.unwrap_or(false),
+    })
+}
+
+/// `[identity] client_auth`: `private_key_jwt` (the HSM service key; no secret), or
+/// `client_secret_basic` with exactly one of a secret file and `ESIGND__IDENTITY__CLIENT_SECRET`.
+fn client_auth(
+    client_auth: Option<&str>,
+    secret_file: Option<PathBuf>,
+    secret: Option<secrecy::SecretString>,
+    base: &Path,
+) -> Result<ClientAuth, ConfigError> {
+    Ok(match (client_auth.unwrap_or("private_key_jwt"), secret_file, secret) {
+        ("private_key_jwt", None, None) => ClientAuth::PrivateKeyJwt,
+        ("client_secret_basic", Some(file), None) => {
+            let path = base.join(file);
+            let secret = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                key: "identity.client_secret_file",
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            ClientAuth::ClientSecretBasic(secret.trim_end().to_owned().into())
+        }
+        ("client_secret_basic", None, Some(secret)) => ClientAuth::ClientSecretBasic(secret),
+        ("client_secret_basic", None, None) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_secret_file",
+                value: String::new(),
+                reason: "client_secret_basic needs identity.client_secret_file (or ESIGND__IDENTITY__CLIENT_SECRET)",
+            });
+        }
+        ("private_key_jwt", _, _) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_secret_file",
+                value: String::new(),
+                reason: "private_key_jwt signs with the HSM service key; a client secret is not used",
+            });
+        }
+        ("client_secret_basic", Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_secret",
+                value: String::new(),
+                reason: "set either identity.client_secret_file or ESIGND__IDENTITY__CLIENT_SECRET, not both",
+            });
+        }
+        (other, _, _) => {
+            return Err(ConfigError::Invalid {
+                key: "identity.client_auth",
+                value: other.to_owned(),
+                reason: "use private_key_jwt or client_secret_basic",
+            });
+        }
+    })
+}
+
+pub(super) fn http_url(key: &'static str, url: &str) -> Result<String, ConfigError> {
+    let uri: Result<hyper::Uri, _> = url.parse();
+    if uri.is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()) {
+        Ok(url.trim_end_matches('/').to_owned())
+    } else {
+        Err(ConfigError::Invalid { key, value: url.to_owned(), reason: "an absolute http(s) URL" })
+    }
+}
+
+pub(super) fn payment(raw: RawPayment) -> Result<PaymentConfig, ConfigError> {
+    let required = raw.required.unwrap_or(false);
+    let jwks_url = raw.jwks_url.as_deref().map(|u| http_url("payment.jwks_url", u)).transpose()?;
+    if required && jwks_url.is_none() {
+        return Err(ConfigError::Invalid {
+            key: "payment.jwks_url",
+            value: String::new(),
+            reason: "payment.required = true needs the payment provider's JWKS URL",
+        });
+    }
+    Ok(PaymentConfig { required, jwks_url, issuer: raw.issuer, audience: raw.audience })
+}

@@ -1,0 +1,206 @@
+//! Every configuration rule, in one place: [`validate`] turns a [`RawConfig`] into a
+//! [`Config`] or says which key is wrong and what would be right, a section per file.
+
+mod callers;
+mod hsm;
+mod identity;
+mod signing;
+
+use identity::http_url;
+pub use signing::DEFAULT_TSA_POLICY;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::{
+    RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawLog, RawPayment, RawServer, RawStore, RawTsa,
+    RawWebhooks,
+};
+use super::{
+    BindingPartner, CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig, HsmConfig, IdentityClaims,
+    IdentityConfig, KeyLabels, LogConfig, LogFormat, PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig,
+    TsaMode, WebhookConfig,
+};
+use crate::hsm::KeyAlgorithm;
+use crate::hsm::pkcs11::TokenSelector;
+
+/// Where Debian's softhsm2 package installs the module.
+pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const MAX_SESSIONS: u64 = 256;
+
+/// Validate `raw`, read from `file` (relative paths in it are relative to the file's folder).
+///
+/// # Errors
+/// The first rule broken, naming its key.
+pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError> {
+    let base = file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let server = server(raw.server)?;
+    let mut identity = identity::identity(raw.identity, &base)?;
+    if identity.mock {
+        // The mock provider lets anyone sign as anyone: it never faces a network.
+        if !server.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid {
+                key: "identity.mode",
+                value: "mock".into(),
+                reason: "the mock ID provider is for demonstrations on this machine only; server.listen must be a loopback address",
+            });
+        }
+        identity.issuer = Some(super::mock_issuer(&server.public_url));
+    }
+    let clients = callers::clients(raw.clients)?;
+    if identity.mock && clients.iter().any(|c| c.id == super::DEMO_CLIENT) {
+        return Err(ConfigError::Invalid {
+            key: "clients.id",
+            value: super::DEMO_CLIENT.into(),
+            reason: "the demo profile registers its own client by that name; rename yours",
+        });
+    }
+    Ok(Config {
+        server,
+        hsm: hsm::hsm(raw.hsm, &base)?,
+        log: log(raw.log)?,
+        ca: signing::ca(raw.ca)?,
+        tsa: signing::tsa(raw.tsa, &base)?,
+        identity,
+        store: store(raw.store, &base)?,
+        payment: identity::payment(raw.payment)?,
+        clients,
+        webhooks: callers::webhooks(raw.webhooks)?,
+        devices: callers::devices(raw.devices)?,
+        file,
+    })
+}
+
+fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+    let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
+        key: "server.listen",
+        value: listen_text.clone(),
+        reason: "expected IP:PORT, e.g. 127.0.0.1:8080 or [::]:8443",
+    })?;
+    let public_url = raw.public_url.unwrap_or_else(|| format!("http://{listen}"));
+    Ok(ServerConfig {
+        listen,
+        public_url: public_url_checked(&public_url)?,
+        drain: Duration::from_secs(raw.drain_secs.unwrap_or(10)),
+    })
+}
+
+/// An absolute http(s) URL without query or fragment; a trailing slash is dropped so that paths
+/// can be appended.
+fn public_url_checked(url: &str) -> Result<String, ConfigError> {
+    let invalid = |reason| ConfigError::Invalid { key: "server.public_url", value: url.to_owned(), reason };
+    let uri: hyper::Uri = url.parse().map_err(|_| invalid("not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(invalid("must start with http:// or https://")),
+    }
+    if uri.authority().is_none() {
+        return Err(invalid("must name a host"));
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn store(raw: RawStore, base: &Path) -> Result<StoreConfig, ConfigError> {
+    let response_ttl = raw.response_ttl_secs.unwrap_or(600);
+    if !(10..=7 * 86_400).contains(&response_ttl) {
+        return Err(ConfigError::Invalid {
+            key: "store.response_ttl_secs",
+            value: response_ttl.to_string(),
+            reason: "10 seconds to 7 days",
+        });
+    }
+    let sweep = raw.sweep_interval_secs.unwrap_or(60);
+    if !(1..=86_400).contains(&sweep) {
+        return Err(ConfigError::Invalid {
+            key: "store.sweep_interval_secs",
+            value: sweep.to_string(),
+            reason: "1 to 86400 seconds",
+        });
+    }
+    Ok(StoreConfig {
+        path: base.join(raw.path.unwrap_or_else(|| PathBuf::from("esignd.db"))),
+        response_ttl: Duration::from_secs(response_ttl),
+        sweep_interval: Duration::from_secs(sweep),
+    })
+}
+
+fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {
+    let format = match raw.format.as_deref() {
+        None | Some("auto") => LogFormat::Auto,
+        Some("pretty") => LogFormat::Pretty,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(ConfigError::Invalid {
+                key: "log.format",
+                value: other.to_owned(),
+                reason: "use auto, pretty or json",
+            });
+        }
+    };
+    let level = raw.level.unwrap_or_else(|| "info".to_owned());
+    if tracing_subscriber::EnvFilter::try_new(&level).is_err() {
+        return Err(ConfigError::Invalid {
+            key: "log.level",
+            value: level,
+            reason: "expected a level (error, warn, info, debug, trace) or a tracing filter such as esignd=debug,info",
+        });
+    }
+    Ok(LogConfig { format, level })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_profile() {
+        let config = validate(RawConfig::default(), None).unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.server.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.hsm.module, PathBuf::from(DEFAULT_MODULE));
+        assert_eq!(config.hsm.token, TokenSelector::Label("esignd".into()));
+        assert_eq!(config.hsm.sessions, 4);
+        assert_eq!(config.hsm.ephemeral_key, KeyAlgorithm::P256);
+        assert!(config.hsm.pin.is_none());
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let mut raw = RawConfig::default();
+        raw.hsm.sessions = Some(0);
+        let err = validate(raw, None).unwrap_err().to_string();
+        assert!(err.contains("hsm.sessions") && err.contains('0'), "{err}");
+
+        let mut raw = RawConfig::default();
+        raw.hsm.ephemeral_key = Some("ed448".into());
+        let err = validate(raw, None).unwrap_err().to_string();
+        assert!(err.contains("hsm.ephemeral_key") && err.contains("ed448"), "{err}");
+
+        let mut raw = RawConfig::default();
+        raw.server.public_url = Some("ftp://example".into());
+        assert!(validate(raw, None).unwrap_err().to_string().contains("server.public_url"));
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_config_file() {
+        let mut raw = RawConfig::default();
+        raw.hsm.pin_file = Some("pin".into());
+        let config = validate(raw, Some(PathBuf::from("/etc/esignd/esignd.toml"))).unwrap();
+        match config.hsm.pin {
+            Some(PinSource::File(path)) => assert_eq!(path, PathBuf::from("/etc/esignd/pin")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn public_url_loses_its_trailing_slash() {
+        assert_eq!(public_url_checked("https://sign.example.org/").unwrap(), "https://sign.example.org");
+        assert!(public_url_checked("https://sign.example.org/?x=1").is_err());
+    }
+}

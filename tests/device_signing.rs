@@ -314,33 +314,7 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     assert!(page.contains("name=\"pseudonym\"") && page.contains("autofocus"), "{page}");
     let token = query_param(&page_url, "token").unwrap();
 
-    // An unknown pseudonym shows the form again, saying so.
-    let (status, again, _) = common::http_full(
-        setup.addr,
-        "POST",
-        "/sign/interactive/device",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        format!("token={token}&pseudonym=not-a-device").as_bytes(),
-    );
-    assert_eq!(status, 422);
-    assert!(String::from_utf8_lossy(&again).contains("No signing device is registered under this pseudonym"));
-    // In the session's language.
-    let (_, french_page) = location(&setup, &format!("{}&lang=fr", &path), "GET", b"");
-    let french_token = query_param(&french_page, "token").unwrap();
-    let (status, again, _) = common::http_full(
-        setup.addr,
-        "POST",
-        "/sign/interactive/device",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        format!("token={french_token}&pseudonym=not-a-device").as_bytes(),
-    );
-    assert_eq!(status, 422);
-    assert!(
-        String::from_utf8_lossy(&again).contains("Aucun appareil de signature"),
-        "{}",
-        String::from_utf8_lossy(&again)
-    );
-
+    // (An unknown pseudonym, in each language: the in-process tier, tests/app_sessions.rs.)
     let (status, waiting_url) =
         location(&setup, "/sign/interactive/device", "POST", format!("token={token}&pseudonym=jane-phone").as_bytes());
     assert_eq!(status, 303, "{waiting_url}");

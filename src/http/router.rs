@@ -48,7 +48,8 @@ async fn dispatch(service: Arc<EsignService>, request: Request<RequestBody>, pat
             [] => error::no_route(),
             [(only, _)] => error::wrong_method(only.method.as_str(), &only.hint()),
             several => {
-                let allow: Vec<&str> = several.iter().map(|(route, _)| route.method.as_str()).collect();
+                let mut allow: Vec<&str> = several.iter().map(|(route, _)| route.method.as_str()).collect();
+                allow.sort_unstable();
                 error::wrong_method(&allow.join(", "), &format!("use {}", allow.join(" or ")))
             }
         };

@@ -2,6 +2,7 @@
 //! tests that start esignd/esignctl), the openssl oracle, and a minimal HTTP client.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod daemon;
 pub mod eservices;
 pub mod fake_tsa;

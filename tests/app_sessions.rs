@@ -1,0 +1,197 @@
+//! In-process tier: signing sessions through the router on the in-memory key store — what eServices
+//! may and may not ask, the moves a session makes in the browser (page, cancel, login at the demo
+//! profile's mock provider, callback, redemption) and the refusals of every replay; the signing
+//! page's pseudonym form, in the session's language. No redirect ever leaves for a URL the
+//! eService did not register.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::app::{Answer, App, query_param};
+use common::eservices::{CALLBACK, clients_toml};
+use esignd::hsm::HashAlgorithm;
+use serde_json::{Value, json};
+
+const DOCUMENT: &[u8] = b"Application for a building permit, form B-12\n";
+
+async fn app() -> App {
+    App::start(&clients_toml("http://127.0.0.1:9/webhook")).await
+}
+
+fn new_session(correlation_id: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "correlationId": correlation_id,
+        "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)),
+        "hashType": "SHA2-256",
+        "format": "CAdES",
+        "dataToBeDisplayed": "Building permit B-12 <script>alert(1)</script>",
+        "callbackUrl": CALLBACK,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+async fn create(app: &App, key: &str, body: &Value) -> Answer {
+    app.json("POST", "/v1/sessions", &[("apikey", key)], body).await
+}
+
+/// The path and query of a URL esignd made for itself.
+fn local(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    &url[after_scheme + url[after_scheme..].find('/').unwrap()..]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_session_requests_are_refused_and_never_redirect_elsewhere() {
+    let app = app().await;
+    let good = new_session("dup-1", json!({}));
+    assert_eq!(app.json("POST", "/v1/sessions", &[], &good).await.status, 401, "no apikey");
+    assert_eq!(create(&app, "key-x", &good).await.status, 401, "unknown apikey");
+    let evil = new_session("evil-1", json!({"callbackUrl": "https://evil.example/steal"}));
+    let answer = create(&app, "key-a", &evil).await;
+    assert_eq!((answer.status, answer.message().as_str()), (400, "callbackUrl is not registered for this client"));
+    let other_webhook = new_session("evil-2", json!({"webhookUrl": "https://evil.example/hook"}));
+    assert_eq!(create(&app, "key-a", &other_webhook).await.status, 400);
+    let bad_hash = new_session("bad-1", json!({"hash": "AAAA"}));
+    assert_eq!(create(&app, "key-a", &bad_hash).await.status, 400);
+    for (field, value, want) in [
+        ("sessionTimeInMinutes", json!(61), 400),
+        ("lang", json!("xx"), 400),
+        ("pubKey", json!("not base64 PEM"), 400),
+        ("correlationId", json!(""), 422),
+    ] {
+        let answer = create(&app, "key-a", &new_session("field-1", json!({ field: value }))).await;
+        assert_eq!(answer.status, want, "{field}: {}", answer.text());
+    }
+    assert_eq!(create(&app, "key-a", &good).await.status, 201);
+    assert_eq!(create(&app, "key-a", &good).await.status, 409, "correlationId reused");
+    assert_eq!(app.get("/v1/sessions/dup-1", &[("apikey", "key-b")]).await.status, 404, "another client's session");
+
+    // The GovStack query form with an unregistered callback: an error page, not a redirect.
+    let link = "/sign/interactive?client_id=eservice-a&hash=AAAA&hashType=SHA2-256&format=CAdES&callbackUrl=https%3A%2F%2Fevil.example%2F";
+    let answer = app.get(link, &[]).await;
+    assert_eq!(answer.status, 400, "{}", answer.text());
+    assert!(answer.header("location").is_none());
+    // A forged or mismatched OpenID state, a broken token.
+    assert_eq!(app.get("/sign/oidc/callback?state=forged&code=anything", &[]).await.status, 400);
+    assert_eq!(app.get("/sign/interactive?token=eyJhbGciOiJFUzI1NiJ9.e30.AAAA", &[]).await.status, 400);
+    assert_eq!(app.form("/sign/interactive/start", "token=forged").await.status, 400);
+    assert_eq!(app.get("/v1/sign/response/00", &[("apikey", "key-a")]).await.status, 404);
+    // Forms that did not come from the signing page.
+    let json = app.call("POST", "/sign/interactive/start", &[("Content-Type", "application/json")], b"{}").await;
+    assert_eq!(json.status, 415);
+    assert_eq!(app.form("/sign/interactive/cancel", "nothing=here").await.status, 400);
+    assert_eq!(app.form("/sign/interactive/start", &"x".repeat(9000)).await.status, 413);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_is_signed_at_the_mock_provider_redeemed_once_and_no_link_works_twice() {
+    let app = app().await;
+    let created = create(&app, "key-a", &new_session("flow-1", json!({}))).await.json();
+    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
+    let page = app.get(&page_path, &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("&lt;script&gt;") && !page.text().contains("<script>alert"), "escaped");
+    assert!(page.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    let token = query_param(&page_path, "token").unwrap();
+
+    // Sign: to the mock provider, log in, back to the callback, which makes the signature.
+    let start = app.form("/sign/interactive/start", &format!("token={token}")).await;
+    assert_eq!(start.status, 303);
+    let authorize = start.header("location").unwrap();
+    let login = app.get(&authorize[authorize.find("/mock-idp/").unwrap()..], &[]).await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let field = |name: &str| query_param(&authorize, name).unwrap_or_default();
+    let form = format!(
+        "name=Jane+Doe&sub=jane&client_id={}&redirect_uri={}&state={}&nonce={}&code_challenge={}",
+        field("client_id"),
+        field("redirect_uri"),
+        field("state"),
+        field("nonce"),
+        field("code_challenge")
+    );
+    let back = app.form("/mock-idp/authorize", &form).await;
+    assert_eq!(back.status, 303, "{}", back.text());
+    let callback = back.header("location").unwrap();
+    let landed = app.get(local(&callback), &[]).await;
+    assert_eq!(landed.status, 303, "{}", landed.text());
+    let eservice = landed.header("location").unwrap();
+    assert!(eservice.starts_with(CALLBACK), "{eservice}");
+    let signature_id = query_param(&eservice, "signatureId").expect("a signatureId");
+
+    let status = app.get("/v1/sessions/flow-1", &[("apikey", "key-a")]).await.json();
+    assert_eq!(
+        (status["status"].as_str(), status["signatureId"].as_str()),
+        (Some("signed"), Some(signature_id.as_str()))
+    );
+    let redeemed = app.get(&format!("/v1/sign/response/{signature_id}"), &[("apikey", "key-a")]).await;
+    assert_eq!(redeemed.status, 200, "{}", redeemed.text());
+    assert!(redeemed.json()["certificate"].as_str().unwrap().contains("BEGIN CERTIFICATE"));
+    let path = format!("/v1/sign/response/{signature_id}");
+    assert_eq!(app.get(&path, &[("apikey", "key-a")]).await.status, 404, "redeemed once");
+    // Nothing works twice: the callback, the page, Sign.
+    assert_eq!(app.get(local(&callback), &[]).await.status, 400, "a replayed callback");
+    assert_eq!(app.get(&page_path, &[]).await.status, 409, "a used link");
+    assert_eq!(app.form("/sign/interactive/start", &format!("token={token}")).await.status, 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_goes_back_with_an_error_and_the_eservice_sees_it_failed() {
+    let app = app().await;
+    let created = create(&app, "key-a", &new_session("cancel-1", json!({"lang": "fr"}))).await.json();
+    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
+    let page = app.get(&page_path, &[]).await;
+    assert!(page.text().contains("Signer avec mon identifiant national"), "the page speaks French");
+    let token = query_param(&page_path, "token").unwrap();
+    let cancelled = app.form("/sign/interactive/cancel", &format!("token={token}")).await;
+    assert_eq!(cancelled.status, 303);
+    let back = cancelled.header("location").unwrap();
+    assert!(back.starts_with(CALLBACK), "{back}");
+    assert_eq!(query_param(&back, "error").as_deref(), Some("cancelled"));
+    assert!(query_param(&back, "signatureId").is_none());
+    let status = app.get("/v1/sessions/cancel-1", &[("apikey", "key-a")]).await.json();
+    assert_eq!((status["status"].as_str(), status["error"].as_str()), (Some("failed"), Some("cancelled")));
+    assert_eq!(app.form("/sign/interactive/cancel", &format!("token={token}")).await.status, 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_pseudonym_token_the_user_is_sent_to_the_pseudonym_form_which_says_why_a_pseudonym_fails() {
+    let app = app().await;
+    let body = json!({
+        "format": "CAdES", "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)), "hashType": "SHA2-256",
+        "dataToBeDisplayed": "Lease agreement 4B (browser)", "nonce": "n-0002", "state": "s-0002",
+    });
+    let answer = app.json("POST", "/v1/sign/pseudonym", &[("apikey", "key-a")], &body).await;
+    assert_eq!(answer.status, 302, "{}", answer.text());
+    let redirect = answer.header("location").unwrap();
+    assert!(redirect.contains("/v1/sign/interactivePseudonym?") && redirect.contains("callbackUrl="), "{redirect}");
+    // An unregistered callbackUrl is refused; without one, the client's only one is used.
+    let mut evil = body.clone();
+    evil["callbackUrl"] = json!("https://evil.example/cb");
+    assert_eq!(app.json("POST", "/v1/sign/pseudonym", &[("apikey", "key-a")], &evil).await.status, 400);
+
+    for (lang, words) in
+        [("", "No signing device is registered under this pseudonym"), ("&lang=fr", "Aucun appareil de signature")]
+    {
+        let opened = app.get(&format!("{}{lang}", local(&redirect)), &[]).await;
+        assert_eq!(opened.status, 303, "{}", opened.text());
+        let page_url = opened.header("location").unwrap();
+        assert!(page_url.contains("device=1"), "{page_url}");
+        let page = app.get(local(&page_url), &[]).await;
+        assert!(page.text().contains("Lease agreement 4B (browser)"), "the page shows the decoded text");
+        assert!(page.text().contains("name=\"pseudonym\"") && page.text().contains("autofocus"));
+        let token = query_param(&page_url, "token").unwrap();
+        let again = app.form("/sign/interactive/device", &format!("token={token}&pseudonym=not-a-device")).await;
+        assert_eq!(again.status, 422, "{lang}");
+        assert!(again.text().contains(words), "{lang}: {}", again.text());
+    }
+    // The query form names the eService by its callback when it is registered to one eService only.
+    let hash = URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(DOCUMENT));
+    let query = format!(
+        "/v1/sign/interactivePseudonym?format=CAdES&hash={hash}&hashType=SHA2-256&callbackUrl=https%3A%2F%2Fevil.example%2Fcb"
+    );
+    assert_eq!(app.get(&query, &[]).await.status, 400, "no eService registered that callback");
+}

@@ -1,0 +1,148 @@
+//! The in-process tier: the whole app — the service `esignd::app::build` makes from typed
+//! configuration, on the in-memory key store (provisioned as `esignctl provision --dev` would)
+//! and a temporary SQLite file — driven through the router (`esignd::http::handle`) without
+//! sockets. The daemon's own outbound calls still find it: it also serves on a loopback port, so
+//! its identity client discovers the demo profile's mock ID provider there, and the tests get
+//! ID-provider tokens from `/demo/id-token`. A case runs in milliseconds.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use esignd::config::Config;
+use esignd::hsm::KeyStore;
+use esignd::hsm::memory::MemoryKeyStore;
+use esignd::provision::{DevPlan, provision_dev};
+use esignd::service::EsignService;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use serde_json::Value;
+
+/// A running in-process app.
+pub struct App {
+    /// The service behind the door.
+    pub service: Arc<EsignService>,
+    /// Its public URL (a loopback port, for its own outbound calls).
+    pub url: String,
+    dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// An answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// Its status.
+    pub status: u16,
+    /// Its headers.
+    pub headers: hyper::HeaderMap,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON (`Null` when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The GovStack error message.
+    pub fn message(&self) -> String {
+        self.json()["status"]["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+}
+
+impl App {
+    /// The app in the demo profile with `extra` configuration (TOML appended to the file).
+    pub async fn start(extra: &str) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::fs::write(dir.path().join("pin"), "0000\n").unwrap();
+        let config_path = dir.path().join("esignd.toml");
+        let text = format!(
+            "[server]\nlisten = \"{addr}\"\n[hsm]\npin_file = \"pin\"\n[identity]\nmode = \"mock\"\n[store]\npath = \"esignd.db\"\n{extra}"
+        );
+        std::fs::write(&config_path, text).unwrap();
+        let config = Config::load(Some(&config_path)).unwrap_or_else(|e| panic!("{e}"));
+        let keys = MemoryKeyStore::new();
+        provision_dev(&keys.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
+        let service = esignd::app::build(Arc::new(keys), &config).unwrap();
+        let serving = Arc::clone(&service);
+        let server = tokio::spawn(async move {
+            esignd::http::serve(listener, serving, std::future::pending(), std::time::Duration::from_secs(1)).await;
+        });
+        App { service, url: format!("http://{addr}"), dir, server }
+    }
+
+    /// A file in the app's folder (its store is `esignd.db`).
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Rows of `table` in the store.
+    pub fn rows(&self, table: &str) -> i64 {
+        let db = rusqlite::Connection::open(self.path("esignd.db")).unwrap();
+        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0)).unwrap()
+    }
+
+    /// One request through the router.
+    pub async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+        let mut request = hyper::Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let response = esignd::http::handle(Arc::clone(&self.service), peer, request).await;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes().to_vec();
+        Answer { status: parts.status.as_u16(), headers: parts.headers, body }
+    }
+
+    /// GET `path`.
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> Answer {
+        self.call("GET", path, headers, b"").await
+    }
+
+    /// `method` `path` with a JSON body.
+    pub async fn json(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &Value) -> Answer {
+        let mut all = headers.to_vec();
+        all.push(("Content-Type", "application/json"));
+        self.call(method, path, &all, body.to_string().as_bytes()).await
+    }
+
+    /// POST a signing-page form.
+    pub async fn form(&self, path: &str, body: &str) -> Answer {
+        self.call("POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes()).await
+    }
+
+    /// An ID-provider token for `name` (subject `sub`), from the demo profile's mock provider.
+    pub async fn id_token(&self, name: &str, sub: &str) -> String {
+        let answer = self.get(&format!("/demo/id-token?name={}&sub={sub}", name.replace(' ', "+")), &[]).await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        answer.text().trim().to_owned()
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// `name`'s value in `url`'s query.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url.split_once('?')?.1.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then(|| v.to_owned())
+    })
+}

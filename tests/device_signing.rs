@@ -2,8 +2,9 @@
 //! the reference device `esign-device` (a key made by openssl, encrypted with the PIN) enrols,
 //! and signs by pseudonym — through the GovStack API and through the signing page — answering
 //! over the device API. The eService redeems the signature; `openssl cms -verify` and
-//! `openssl ts -verify` judge it. Suspended, revoked, refused and unanswered requests end with a
-//! clear status; bad device JWTs and bad signatures change nothing.
+//! `openssl ts -verify` judge it. Refused and unanswered requests end with a clear status (the
+//! sweeper and the webhook included); a stopping daemon answers waiting devices; wallets bind.
+//! The device-state and bad-input matrices are the in-process tier's (tests/app_devices.rs).
 
 mod common;
 
@@ -206,24 +207,6 @@ impl Setup {
         );
         subject
     }
-
-    fn patch(&self, user_token: &str, certificate_id: &str, code: &str) -> (u16, Value) {
-        let body = json!({ "status": { "code": code, "message": "test" } });
-        api(
-            self.addr,
-            "PATCH",
-            &format!("/v1/cert/{certificate_id}"),
-            &[("X-GovStack-AuthenticationToken", user_token)],
-            Some(&body),
-        )
-    }
-}
-
-fn certificate_id(device: &Device) -> String {
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(&device.state).unwrap()).unwrap();
-    let pem = state["certificate"].as_str().unwrap();
-    let der = <x509_cert::Certificate as der::DecodePem>::from_pem(pem).unwrap();
-    hex::encode(HashAlgorithm::Sha256.digest(&der::Encode::to_der(&der).unwrap()))
 }
 
 fn location(setup: &Setup, path: &str, method: &str, body: &[u8]) -> (u16, String) {
@@ -279,6 +262,14 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     let subject = setup.judge("api", &response, &phone);
     assert!(subject.contains("CN=Jane Doe"), "{subject}");
     assert_eq!(setup.redeem("key-a", &signature_id).0, 404, "redeemed once only");
+
+    // The user can refuse on the device: the request ends, and the eService hears why.
+    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
+    let refused = queued["signatureId"].as_str().unwrap().to_owned();
+    oracle::assert_ok(&setup.serve(&phone, 1, true).join().unwrap(), "esign-device serve --refuse");
+    let (status, answer) = setup.redeem_when_done("key-a", &refused);
+    assert_eq!(status, 410, "{answer}");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("refused"), "{answer}");
 
     // The webhook says so, signed by the service key.
     let delivered = setup.webhooks.wait_for(1);
@@ -380,72 +371,6 @@ fn a_citizen_signs_with_their_device_in_chromium() {
 }
 
 #[test]
-fn suspended_revoked_refused_and_reactivated_devices() {
-    let setup = setup();
-    let tablet = setup.device("tablet");
-    setup.enrol(&tablet, "bob", "bob-tablet");
-    let bob = setup.provider.access_token("eservice-jwt", "bob");
-    let id = certificate_id(&tablet);
-    let jwt = setup.pseudonym_token("key-a", "bob-tablet").1["jwt"].as_str().unwrap().to_owned();
-
-    // The user refuses on the device: the request ends, the eService hears why.
-    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
-    let refused = queued["signatureId"].as_str().unwrap().to_owned();
-    let device = setup.serve(&tablet, 1, true).join().unwrap();
-    oracle::assert_ok(&device, "esign-device serve --refuse");
-    let (status, answer) = setup.redeem_when_done("key-a", &refused);
-    assert_eq!(status, 410, "{answer}");
-    assert!(answer["status"]["message"].as_str().unwrap().contains("refused"), "{answer}");
-
-    // Suspended while a request waits: the request ends failed, new ones are refused, and the
-    // device itself is turned away.
-    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
-    let withdrawn = queued["signatureId"].as_str().unwrap().to_owned();
-    assert_eq!(setup.patch(&bob, &id, "SUSPEND").0, 200);
-    let (status, answer) = setup.redeem("key-a", &withdrawn);
-    assert_eq!(status, 410, "{answer}");
-    assert!(answer["status"]["message"].as_str().unwrap().contains("suspended"), "{answer}");
-    let (status, answer) = setup.sign_by_pseudonym("key-a", &jwt);
-    assert_eq!(status, 409, "{answer}");
-    assert!(answer["status"]["message"].as_str().unwrap().contains("SUSPENDED"), "{answer}");
-    assert_eq!(setup.pseudonym_token("key-a", "bob-tablet").0, 409);
-    let device = setup.serve(&tablet, 1, false).join().unwrap();
-    assert!(!device.status.success());
-    assert!(
-        text(&device.stderr).contains("403") && text(&device.stderr).contains("SUSPENDED"),
-        "{}",
-        text(&device.stderr)
-    );
-
-    // Reactivated: signing works again.
-    assert_eq!(setup.patch(&bob, &id, "ACTIVATE").0, 200);
-    let (status, queued) = setup.sign_by_pseudonym("key-a", &jwt);
-    assert_eq!(status, 200, "{queued}");
-    let device = setup.serve(&tablet, 1, false).join().unwrap();
-    oracle::assert_ok(&device, "esign-device serve after reactivation");
-    let (status, response) = setup.redeem_when_done("key-a", queued["signatureId"].as_str().unwrap());
-    assert_eq!(status, 200, "{response}");
-    setup.judge("reactivated", &response, &tablet);
-
-    // Revoked: refused for good, and on the CRL openssl reads.
-    assert_eq!(setup.patch(&bob, &id, "REVOKE").0, 200);
-    assert_eq!(setup.sign_by_pseudonym("key-a", &jwt).0, 409);
-    let (status, der) = common::http(setup.addr, "GET", "/v1/crl", None, &[]);
-    assert_eq!(status, 200);
-    std::fs::write(setup.path("crl.der"), der).unwrap();
-    let crl = text(
-        &openssl(["crl", "-inform", "DER", "-noout", "-text", "-in", setup.path("crl.der").to_str().unwrap()]).stdout,
-    );
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(&tablet.state).unwrap()).unwrap();
-    std::fs::write(setup.path("tablet.pem"), state["certificate"].as_str().unwrap()).unwrap();
-    let serial =
-        text(&openssl(["x509", "-noout", "-serial", "-in", setup.path("tablet.pem").to_str().unwrap()]).stdout);
-    let serial = serial.trim().trim_start_matches("serial=");
-    assert!(crl.contains(&format!("Serial Number: {serial}")), "serial {serial} on the CRL: {crl}");
-    drop(setup.daemon);
-}
-
-#[test]
 fn a_device_whose_key_lives_on_a_softhsm_token_signs() {
     let setup = setup();
     let phone_token = TokenDir::new();
@@ -528,15 +453,7 @@ fn an_unanswered_request_expires_and_the_eservice_is_told() {
     let auth = format!("Bearer {jwt}");
     let (status, listed) = api(setup.addr, "GET", "/v1/device/requests?wait=0", &[("Authorization", &auth)], None);
     assert_eq!((status, &listed["requests"]), (200, &json!([])), "{listed}");
-
-    // No eService floods a device: ten requests may wait, the eleventh is refused.
-    let token = setup.pseudonym_token("key-a", "jane-watch").1["jwt"].as_str().unwrap().to_owned();
-    for n in 0..10 {
-        assert_eq!(setup.sign_by_pseudonym("key-a", &token).0, 200, "request {n}");
-    }
-    let (status, answer) =
-        setup.sign_by_pseudonym("key-b", setup.pseudonym_token("key-b", "jane-watch").1["jwt"].as_str().unwrap());
-    assert_eq!(status, 429, "{answer}");
+    // (No eService floods a device: the in-process tier, tests/app_devices.rs.)
 }
 
 #[test]
@@ -564,108 +481,8 @@ fn a_stopping_daemon_answers_the_devices_waiting_for_requests() {
     assert!(log.contains("\"drained\"") && !log.contains("drain deadline reached"), "{log}");
 }
 
-/// A device JWT with the given claims, signed by `key`, naming `certificate_der`.
-fn device_jwt(key: &UnlockedKey, certificate_der: &[u8], claims: &Value) -> String {
-    let header = json!({ "alg": "ES256", "typ": "JWT", "x5t#S256": URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(certificate_der)) });
-    let input =
-        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(key.sign_jws(input.as_bytes()).unwrap()))
-}
-
 fn unlock(path: &Path) -> UnlockedKey {
     KeySource::File(path.to_owned()).unlock(&SecretString::from(PIN.to_owned())).unwrap()
-}
-
-#[test]
-fn bad_device_jwts_and_bad_signatures_change_nothing() {
-    let setup = setup();
-    let phone = setup.device("phone");
-    setup.enrol(&phone, "jane", "jane-phone");
-    let key = unlock(&phone.key);
-    let state: Value = serde_json::from_str(&std::fs::read_to_string(&phone.state).unwrap()).unwrap();
-    let certificate = der::Encode::to_der(
-        &<x509_cert::Certificate as der::DecodePem>::from_pem(state["certificate"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
-    let audience = format!("http://{}/v1/device", setup.addr);
-    let now = esignd::jose::claims::now();
-    let claims = |jti: &str, iat: i64, exp: i64| json!({ "sub": "jane-phone", "aud": audience, "iat": iat, "exp": exp, "jti": jti });
-    let poll = |jwt: &str| {
-        let auth = format!("Bearer {jwt}");
-        api(setup.addr, "GET", "/v1/device/requests?wait=0", &[("Authorization", &auth)], None)
-    };
-
-    let ours = Spec::device_api();
-    let good = device_jwt(&key, &certificate, &claims("one", now, now + 60));
-    let (status, listed) = poll(&good);
-    assert_eq!(status, 200, "{listed}");
-    assert_eq!(listed["requests"], json!([]));
-    let (status, answer) = poll(&good);
-    assert_eq!(status, 401, "replayed");
-    ours.assert_answer("/v1/device/requests", "get", "401", &answer, &["status"]);
-    assert!(answer["status"]["message"].as_str().unwrap().contains("used before"), "{answer}");
-    let (status, answer) = poll(&device_jwt(&key, &certificate, &claims("two", now - 600, now - 300)));
-    assert_eq!(status, 401, "expired: {answer}");
-    let (status, answer) = poll(&device_jwt(&key, &certificate, &claims("three", now, now + 3600)));
-    assert_eq!(status, 401, "lives too long: {answer}");
-    let stranger = setup.device("stranger");
-    let (status, answer) = poll(&device_jwt(&unlock(&stranger.key), &certificate, &claims("four", now, now + 60)));
-    assert_eq!(status, 401, "signed by another key: {answer}");
-    assert!(answer["status"]["message"].as_str().unwrap().contains("does not verify"), "{answer}");
-    let mut other_subject = claims("five", now, now + 60);
-    other_subject["sub"] = json!("someone-else");
-    assert_eq!(poll(&device_jwt(&key, &certificate, &other_subject)).0, 401);
-    assert_eq!(api(setup.addr, "GET", "/v1/device/requests", &[], None).0, 401);
-
-    // A signature that does not verify is refused; the request still waits and can be answered.
-    let jwt = setup.pseudonym_token("key-a", "jane-phone").1["jwt"].as_str().unwrap().to_owned();
-    let (_, queued) = setup.sign_by_pseudonym("key-a", &jwt);
-    let signature_id = queued["signatureId"].as_str().unwrap().to_owned();
-    let (_, listed) = poll(&device_jwt(&key, &certificate, &claims("six", now, now + 60)));
-    ours.assert_answer("/v1/device/requests", "get", "200", &listed, &["requests"]);
-    let request = &listed["requests"][0];
-    let request_id = request["requestId"].as_str().unwrap();
-    assert_eq!(request["signatureAlgorithm"], "ecdsa-with-SHA256");
-    let attributes = STANDARD.decode(request["signedAttributes"].as_str().unwrap()).unwrap();
-    let answer = |jti: &str, body: &Value| {
-        let auth = format!("Bearer {}", device_jwt(&key, &certificate, &claims(jti, now, now + 60)));
-        api(setup.addr, "POST", &format!("/v1/device/requests/{request_id}"), &[("Authorization", &auth)], Some(body))
-    };
-    let wrong = key.sign_der(HashAlgorithm::Sha256, b"something else").unwrap();
-    let (status, said) = answer("seven", &json!({ "signature": STANDARD.encode(&wrong) }));
-    assert_eq!(status, 422, "{said}");
-    ours.assert_answer("/v1/device/requests/{requestId}", "post", "422", &said, &["status"]);
-    assert_eq!(answer("eight", &json!({ "signature": "%%%" })).0, 400);
-    assert_eq!(answer("nine", &json!({})).0, 422);
-    assert_eq!(setup.redeem("key-a", &signature_id).0, 202, "still waiting");
-
-    // Another device cannot answer it.
-    setup.enrol(&stranger, "bob", "bob-phone");
-    let stranger_state: Value = serde_json::from_str(&std::fs::read_to_string(&stranger.state).unwrap()).unwrap();
-    let stranger_cert = der::Encode::to_der(
-        &<x509_cert::Certificate as der::DecodePem>::from_pem(stranger_state["certificate"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
-    let stranger_claims = json!({ "sub": "bob-phone", "aud": audience, "iat": now, "exp": now + 60, "jti": "ten" });
-    let auth = format!("Bearer {}", device_jwt(&unlock(&stranger.key), &stranger_cert, &stranger_claims));
-    let signature = key.sign_der(HashAlgorithm::Sha256, &attributes).unwrap();
-    let body = json!({ "signature": STANDARD.encode(&signature) });
-    let path = format!("/v1/device/requests/{request_id}");
-    assert_eq!(api(setup.addr, "POST", &path, &[("Authorization", &auth)], Some(&body)).0, 404);
-
-    // The right answer, once.
-    let (status, said) = answer("eleven", &body);
-    assert_eq!((status, said["status"].as_str()), (200, Some("signed")), "{said}");
-    ours.assert_answer("/v1/device/requests/{requestId}", "post", "200", &said, &["requestId", "status"]);
-    assert_eq!(answer("twelve", &body).0, 409, "answered already");
-    // Without registered binding partners, wallet binding is off.
-    let headers = [("partner-id", "mimoto"), ("partner-api-key", "partner-key")];
-    let (status, said) =
-        api(setup.addr, "POST", "/binding/wallet-binding", &headers, Some(&json!({ "requestTime": "x" })));
-    assert_eq!(status, 403, "{said}");
-    let (status, response) = setup.redeem("key-a", &signature_id);
-    assert_eq!(status, 200, "{response}");
-    setup.judge("after-bad-answers", &response, &phone);
 }
 
 /// POST a wallet binding; the answer must be HTTP 200 and fit e-Signet's schema.

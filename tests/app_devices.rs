@@ -10,7 +10,7 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::app::{Answer, App};
-use common::eservices::clients_toml;
+use common::eservices::{clients_toml, enrolment};
 use common::{openssl, oracle, text};
 use esignd::device_client::key::UnlockedKey;
 use esignd::hsm::HashAlgorithm;
@@ -83,17 +83,6 @@ impl Device {
 
 fn auth(token: &str) -> Vec<(&str, &str)> {
     vec![("X-GovStack-AuthenticationToken", token)]
-}
-
-fn enrolment(csr: &str, pseudonym: Option<&str>) -> Value {
-    let mut body = json!({
-        "CSR": csr, "SCDType": "REMOTE_SCD_APP_ANDROID", "SCDRemoteId": "654C4DB3-3F68-4969-8ED2-80EA16B46EB0",
-        "SCDKeyId": 0, "requestTimestamp": "2026-11-23T09:12:28Z",
-    });
-    if let Some(pseudonym) = pseudonym {
-        body["pseodonym"] = json!(pseudonym);
-    }
-    body
 }
 
 async fn pseudonym_token(app: &App, key: &str, pseudonym: &str) -> Answer {

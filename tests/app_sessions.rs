@@ -9,29 +9,14 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::app::{Answer, App, query_param};
-use common::eservices::{CALLBACK, clients_toml};
+use common::eservices::{CALLBACK, PERMIT, clients_toml, new_session};
 use esignd::hsm::HashAlgorithm;
 use serde_json::{Value, json};
 
-const DOCUMENT: &[u8] = b"Application for a building permit, form B-12\n";
+const DOCUMENT: &[u8] = PERMIT;
 
 async fn app() -> App {
     App::start(&clients_toml("http://127.0.0.1:9/webhook")).await
-}
-
-fn new_session(correlation_id: &str, extra: Value) -> Value {
-    let mut body = json!({
-        "correlationId": correlation_id,
-        "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)),
-        "hashType": "SHA2-256",
-        "format": "CAdES",
-        "dataToBeDisplayed": "Building permit B-12 <script>alert(1)</script>",
-        "callbackUrl": CALLBACK,
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    body
 }
 
 async fn create(app: &App, key: &str, body: &Value) -> Answer {

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use common::daemon::Daemon;
+use common::eservices::enrolment;
 use common::oidc::Provider;
 use common::{TokenDir, http_get, http_with, openssl, text};
 use serde_json::{Value, json};
@@ -99,17 +100,6 @@ fn csr(dir: &Path, name: &str, newkey: &str, options: &[&str]) -> String {
     let out = openssl(&args);
     assert!(out.status.success(), "openssl req: {}", text(&out.stderr));
     std::fs::read_to_string(request).unwrap()
-}
-
-fn enrolment(csr: &str, pseudonym: Option<&str>) -> Value {
-    let mut body = json!({
-        "CSR": csr, "SCDType": "REMOTE_SCD_APP_ANDROID", "SCDRemoteId": "654C4DB3-3F68-4969-8ED2-80EA16B46EB0",
-        "SCDKeyId": 0, "requestTimestamp": "2026-11-23T09:12:28Z",
-    });
-    if let Some(pseudonym) = pseudonym {
-        body["pseodonym"] = json!(pseudonym);
-    }
-    body
 }
 
 fn change(code: &str) -> Value {

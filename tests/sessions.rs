@@ -10,12 +10,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::daemon::Daemon;
-use common::eservices::{CALLBACK, Webhooks, clients_toml};
+use common::eservices::{CALLBACK, PERMIT, Webhooks, clients_toml, new_session};
 use common::oidc::Provider;
 use common::{TokenDir, http_get, http_with, openssl, oracle};
 use serde_json::{Value, json};
 
-const DOCUMENT: &[u8] = b"Application for a building permit, form B-12\n";
+const DOCUMENT: &[u8] = PERMIT;
 
 struct Setup {
     token: TokenDir,
@@ -66,21 +66,6 @@ fn api(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Opti
     }
     let (status, answer) = http_with(addr, method, path, &headers, body.as_bytes());
     (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
-}
-
-fn new_session(correlation_id: &str, extra: Value) -> Value {
-    let mut body = json!({
-        "correlationId": correlation_id,
-        "hash": STANDARD.encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT)),
-        "hashType": "SHA2-256",
-        "format": "CAdES",
-        "dataToBeDisplayed": "Building permit B-12 <script>alert(1)</script>",
-        "callbackUrl": CALLBACK,
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    body
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {

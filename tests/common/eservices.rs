@@ -1,6 +1,6 @@
 //! The eServices of the session and device tests: two registered clients (`eservice-a` with API
-//! key "key-a" and a webhook, `eservice-b` with "key-b"), and a webhook receiver that keeps what
-//! it was sent.
+//! key "key-a" and a webhook, `eservice-b` with "key-b"), the requests they send (a session for a
+//! building permit, a device enrolment), and a webhook receiver that keeps what it was sent.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,6 +9,38 @@ use super::fake_tsa::{FakeTsa, Reply, serve};
 
 /// eservice-a's callback URL.
 pub const CALLBACK: &str = "http://127.0.0.1:9/eservice/callback";
+
+/// The document of the session tests.
+pub const PERMIT: &[u8] = b"Application for a building permit, form B-12\n";
+
+/// A `POST /v1/sessions` body for [`PERMIT`], back to [`CALLBACK`], with `extra` members.
+pub fn new_session(correlation_id: &str, extra: serde_json::Value) -> serde_json::Value {
+    use base64::Engine as _;
+    let mut body = serde_json::json!({
+        "correlationId": correlation_id,
+        "hash": base64::engine::general_purpose::STANDARD.encode(esignd::hsm::HashAlgorithm::Sha256.digest(PERMIT)),
+        "hashType": "SHA2-256",
+        "format": "CAdES",
+        "dataToBeDisplayed": "Building permit B-12 <script>alert(1)</script>",
+        "callbackUrl": CALLBACK,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+/// A `POST /v1/cert/create` body for `csr`, under `pseudonym` when given.
+pub fn enrolment(csr: &str, pseudonym: Option<&str>) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "CSR": csr, "SCDType": "REMOTE_SCD_APP_ANDROID", "SCDRemoteId": "654C4DB3-3F68-4969-8ED2-80EA16B46EB0",
+        "SCDKeyId": 0, "requestTimestamp": "2026-11-23T09:12:28Z",
+    });
+    if let Some(pseudonym) = pseudonym {
+        body["pseodonym"] = serde_json::json!(pseudonym);
+    }
+    body
+}
 
 /// SHA-256 of `text`, hex: how API keys are configured.
 pub fn sha256_hex(text: &str) -> String {

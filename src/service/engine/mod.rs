@@ -1,5 +1,7 @@
-//! The orchestrator: [`SigningEngine`] runs the one-time signing transaction (DESIGN §3) over
-//! the key store, the CA, CMS assembly and the TSA, and answers built-in TSA requests.
+//! The signing engine: [`SigningEngine`] runs the one-time signing transaction (DESIGN §3) over
+//! the key store, the CA, CMS assembly and the TSA, finishes device signatures, signs device
+//! certificates, CRLs and the service's JWSs, and answers built-in TSA requests. The workflows
+//! above reach it as an [`Engine`] trait object, where the key store's type parameter stops.
 //!
 //! It knows the [`KeyStore`] trait, never cryptoki. The persistent keys it uses (CA, TSA) are
 //! found and checked once at start-up ([`crate::preflight`]) and looked up again only if the

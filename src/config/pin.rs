@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::hsm::Pin as AuthPin;
+use crate::hsm::Pin;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -36,7 +36,7 @@ impl PinSource {
     /// # Errors
     /// [`ConfigError::PinFile`] when the file cannot be read, [`ConfigError::PinUnusable`] when
     /// the PIN is empty.
-    pub fn read(&self) -> Result<AuthPin, ConfigError> {
+    pub fn read(&self) -> Result<Pin, ConfigError> {
         match self {
             Self::File(path) => {
                 let bytes = Zeroizing::new(
@@ -51,10 +51,10 @@ impl PinSource {
 }
 
 /// A PIN from file contents: UTF-8, without a trailing line break, not empty.
-pub fn pin_from_bytes(bytes: &[u8]) -> Option<AuthPin> {
+pub fn pin_from_bytes(bytes: &[u8]) -> Option<Pin> {
     let text = std::str::from_utf8(bytes).ok()?;
     let pin = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text);
-    (!pin.is_empty()).then(|| AuthPin::from(pin))
+    (!pin.is_empty()).then(|| Pin::from(pin))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use cryptoki::types::AuthPin;
+use crate::hsm::Pin;
 use zeroize::Zeroizing;
 
 use super::CtlError;
@@ -15,7 +15,7 @@ pub(super) fn read(
     what: &'static str,
     flag: &'static str,
     confirm: bool,
-) -> Result<AuthPin, CtlError> {
+) -> Result<Pin, CtlError> {
     if let Some(path) = file {
         return Ok(PinSource::File(path.to_owned()).read()?);
     }

@@ -7,11 +7,12 @@
 //! - [`sessions`]: signing sessions and the citizen's browser flow;
 //! - [`device_requests`]: requests queued for users' devices, their answers and expiry;
 //! - [`devices`]: device certificates, wallet binding, the CRL, device authentication;
-//! - [`callers`]: registered eServices and binding partners; [`payment`]: payment tokens.
+//! - `callers`: registered eServices and binding partners; [`payment`]: payment tokens;
+//!   `webhooks`: outcomes told to eServices.
 //!
-//! The façade's methods live beside what they serve: [`onetime`], [`eservice`], [`browser`],
-//! [`owner`], [`device_api`], [`public`], [`demo`]. Every failure is a [`ServiceError`], whose
-//! [`ErrorKind`] the door turns into a status.
+//! The façade's methods live beside what they serve: `onetime`, `eservice`, `browser`, `owner`,
+//! [`device_api`], `public`, `demo`. Every failure is a [`ServiceError`], whose [`ErrorKind`]
+//! the door turns into a status.
 
 mod browser;
 mod build;

@@ -38,6 +38,7 @@ use serde_json::{Value, json};
 /// What wrk's `done()` hook reports (see [`SCRIPT`]).
 #[derive(Clone, Copy)]
 struct Load {
+    requests: f64,
     requests_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -121,6 +122,7 @@ fn main() {
             .unwrap_or_else(|_| panic!("no summary from wrk:\n{stdout}"));
         let requests = summary["requests"].as_f64().unwrap();
         Load {
+            requests,
             requests_per_second: requests / (summary["duration_us"].as_f64().unwrap() / 1e6),
             p50_ms: summary["p50_us"].as_f64().unwrap() / 1e3,
             p99_ms: summary["p99_us"].as_f64().unwrap() / 1e3,
@@ -131,38 +133,58 @@ fn main() {
 
     println!("POST /v1/sign/onetime (CAdES B-T, built-in TSA, SoftHSM) with wrk vs the raw PKCS#11 cycle on 2 threads");
     println!(
-        "{:>5}  {:>5}  {:>12}  {:>10}  {:>8}  {:>8}  {:>7}",
-        "conns", "round", "raw cycles/s", "requests/s", "p50 ms", "p99 ms", "req/raw"
+        "{:>5}  {:>5}  {:>12}  {:>10}  {:>8}  {:>8}  {:>7}  {:>11}",
+        "conns", "round", "raw cycles/s", "requests/s", "p50 ms", "p99 ms", "req/raw", "cpu µs/req"
     );
+    let pid = daemon.pid();
     for connections in [16, 64] {
         let mut results = Vec::new();
         for round in 1..=rounds {
             let before = raw();
+            let cpu = cpu_seconds(pid);
             let load = wrk(connections, seconds);
+            let cpu_per_request = (cpu_seconds(pid) - cpu) * 1e6 / load.requests;
             let after = raw();
             assert_eq!(load.failures, 0, "{} of the requests failed at concurrency {connections}", load.failures);
             let raw_rate = (before + after) / 2.0;
             let ratio = load.requests_per_second / raw_rate;
             println!(
-                "{connections:>5}  {round:>5}  {raw_rate:>12.0}  {:>10.0}  {:>8.2}  {:>8.2}  {ratio:>7.3}",
+                "{connections:>5}  {round:>5}  {raw_rate:>12.0}  {:>10.0}  {:>8.2}  {:>8.2}  {ratio:>7.3}  {cpu_per_request:>11.0}",
                 load.requests_per_second, load.p50_ms, load.p99_ms
             );
-            results.push((raw_rate, load, ratio));
+            results.push((raw_rate, load, ratio, cpu_per_request));
         }
         if rounds > 1 {
-            let pick = |f: fn(&(f64, Load, f64)) -> f64| median(results.iter().map(f).collect());
+            let pick = |f: fn(&(f64, Load, f64, f64)) -> f64| median(results.iter().map(f).collect());
             println!(
-                "{connections:>5}  {:>5}  {:>12.0}  {:>10.0}  {:>8.2}  {:>8.2}  {:>7.3}",
+                "{connections:>5}  {:>5}  {:>12.0}  {:>10.0}  {:>8.2}  {:>8.2}  {:>7.3}  {:>11.0}",
                 "med",
                 pick(|r| r.0),
                 pick(|r| r.1.requests_per_second),
                 pick(|r| r.1.p50_ms),
                 pick(|r| r.1.p99_ms),
-                pick(|r| r.2)
+                pick(|r| r.2),
+                pick(|r| r.3)
             );
         }
     }
     drop(daemon);
+}
+
+/// CPU time the process `pid` has used, user and system (from `/proc/{pid}/stat`): what the
+/// daemon spends per request, HSM work included (SoftHSM runs in its process), whatever else
+/// shares the machine.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the daemon's /proc entry");
+    // Fields after the parenthesised command name: state is the 3rd field, utime the 14th, stime the 15th.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    static TICKS_PER_SECOND: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    let per_second = TICKS_PER_SECOND.get_or_init(|| {
+        let out = Command::new("getconf").arg("CLK_TCK").output().expect("getconf");
+        text(&out.stdout).trim().parse().expect("CLK_TCK is a number")
+    });
+    ticks / per_second
 }
 
 /// One request by hand before the load: a 200 with a signature, so that wrk measures signing

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::json;
+use super::call::Call;
 use super::form;
 use super::pages::escape;
 use super::response::{self, Body, bytes};
-use super::routes::Call;
 use crate::service::{Digest, HashAlgorithm, RequestError, ServiceError};
 
 /// A demo page: the mock banner's style, and the demo script when `script`.

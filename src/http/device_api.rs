@@ -16,10 +16,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::json;
+use super::call::Call;
 use super::form;
 use super::headers::bearer;
 use super::response::{self, Body};
-use super::routes::Call;
 use crate::service::{DeviceAnswer, RequestError, ServiceError, rfc3339};
 
 /// The longest a poll waits.

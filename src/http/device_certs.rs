@@ -12,10 +12,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::body::json;
+use super::call::Call;
 use super::form;
 use super::headers::{authentication_token, payment_token};
 use super::response::{self, Body};
-use super::routes::Call;
 use crate::service::{Action, CertificateStatus, DeviceCertificate, Enrolment, RequestError, ServiceError, rfc3339};
 
 /// Largest request body (a CSR with an RSA-8192 key is about 2 KB of PEM).

@@ -15,9 +15,9 @@
 use hyper::header::{HeaderValue, RETRY_AFTER};
 use hyper::{Response, StatusCode};
 
+use super::call::Wire;
 use super::pages;
 use super::response::{Body, json_with};
-use super::routes::Wire;
 use crate::service::{ErrorKind, Lang, ServiceError};
 
 /// The status of a failure of `kind`.

@@ -5,9 +5,9 @@
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use super::call::Call;
 use super::error::status;
 use super::response::{self, Body, json_with};
-use super::routes::Call;
 use crate::service::{Check, Dependency, ErrorKind, ServiceError, rfc3339};
 
 /// Liveness: the process is up.

@@ -10,11 +10,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::{Request, Response};
 
 use super::body::{RequestBody, form_fields};
+use super::call::Call;
 use super::error::refused_page;
 use super::form;
 use super::pages;
 use super::response::{Body, see_other};
-use super::routes::Call;
 use super::sign_request::{SignRequestBody, decode};
 use crate::service::{DeviceChoice, ErrorKind, Lang, Page, QueryForm, RequestError, ServiceError, SessionError};
 

@@ -6,11 +6,11 @@ use hyper::Response;
 use serde_json::json;
 
 use super::body::{BodyError, form_fields, read_limited};
+use super::call::Call;
 use super::demo::html;
 use super::form;
 use super::pages::escape;
 use super::response::{self, Body, see_other};
-use super::routes::Call;
 use crate::service::{MockLogin, MockToken, RequestError, ServiceError};
 
 /// `GET /mock-idp/.well-known/openid-configuration`

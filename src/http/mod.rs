@@ -8,6 +8,7 @@
 //! router without sockets.
 
 mod body;
+mod call;
 mod demo;
 mod device_api;
 mod device_certs;

@@ -6,9 +6,9 @@
 use hyper::Response;
 
 use super::body::json;
+use super::call::Call;
 use super::headers::{authentication_token, payment_token};
 use super::response::{self, Body};
-use super::routes::Call;
 use super::sign_request::{SignRequestBody, decode};
 use crate::service::ServiceError;
 

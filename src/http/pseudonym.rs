@@ -12,9 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::json;
+use super::call::Call;
 use super::headers::{api_key, pseudonym_token};
 use super::response::{self, Body, found};
-use super::routes::Call;
 use super::sign_request::{SignRequestBody, decode};
 use crate::service::{PseudonymOutcome, PseudonymSignRequest, RequestError, ServiceError, rfc3339};
 

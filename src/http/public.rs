@@ -5,8 +5,8 @@
 
 use hyper::Response;
 
+use super::call::Call;
 use super::response::{self, Body, bytes};
-use super::routes::Call;
 use crate::service::{RequestError, ServiceError};
 
 /// `GET /v1/ca`

@@ -10,9 +10,10 @@ use hyper::{Method, Request, Response};
 use tracing::Instrument;
 
 use super::body::RequestBody;
+use super::call::Call;
 use super::error;
 use super::response::Body;
-use super::routes::{Call, ROUTES, Route};
+use super::routes::{ROUTES, Route};
 use crate::ids::random_hex;
 use crate::service::EsignService;
 

@@ -5,43 +5,13 @@
 //! patterns (`/v1/cert/create` before `/v1/cert/{certificateId}`). Demo routes exist only in
 //! the demo profile.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+use hyper::Method;
 
-use hyper::{Method, Request, Response};
-
-use super::body::RequestBody;
-use super::response::Body;
+use super::call::{Answer, Call, Wire};
 use super::{
     demo, device_api, device_certs, health, interactive, mock_idp, onetime, pseudonym, public, sessions, tsa,
     wallet_binding,
 };
-use crate::service::{EsignService, ServiceError};
-
-/// What a handler gets: the service, the request, and the path's parameter (empty without one).
-pub(super) struct Call {
-    /// The service.
-    pub service: Arc<EsignService>,
-    /// The request.
-    pub request: Request<RequestBody>,
-    /// The `{name}` part of the path.
-    pub param: String,
-}
-
-/// What a handler returns.
-pub(super) type Answer = Pin<Box<dyn Future<Output = Result<Response<Body>, ServiceError>> + Send>>;
-
-/// The wire format a route's failures take (see `error.rs`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Wire {
-    /// GovStack's JSON error body.
-    Json,
-    /// e-Signet's `errors` list.
-    Esignet,
-    /// An HTML page for the citizen.
-    Page,
-}
 
 /// What a route's request carries, for the 405 answer's hint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::body::json;
+use super::call::Call;
 use super::headers::api_key;
 use super::response::{self, Body, json_with};
-use super::routes::Call;
 use super::sign_request::{SignRequestBody, decode};
 use crate::service::{Lang, NewSession, Redemption, RequestError, ServiceError, rfc3339};
 

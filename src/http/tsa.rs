@@ -6,8 +6,8 @@
 use hyper::Response;
 
 use super::body::{BodyError, has_content_type, read_limited};
+use super::call::Call;
 use super::response::{Body, bytes};
-use super::routes::Call;
 use crate::service::{RequestError, ServiceError};
 
 /// Answer one time-stamp request.

@@ -11,9 +11,9 @@ use hyper::Response;
 use serde_json::json;
 
 use super::body::json;
+use super::call::Call;
 use super::headers::header;
 use super::response::{self, Body};
-use super::routes::Call;
 use crate::service::{Envelope, ServiceError, rfc3339};
 
 /// Largest request (an RSA JWK and an ID token fit easily).

@@ -180,3 +180,90 @@ async fn without_a_pseudonym_token_the_user_is_sent_to_the_pseudonym_form_which_
     );
     assert_eq!(app.get(&query, &[]).await.status, 400, "no eService registered that callback");
 }
+
+/// Open a new session's signing page in the app's browser; returns its token.
+async fn opened(app: &App, correlation_id: &str) -> String {
+    let created = create(app, "key-a", &new_session(correlation_id, json!({}))).await.json();
+    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
+    let page = app.get(&page_path, &[]).await;
+    assert_eq!(page.status, 200);
+    query_param(&page_path, "token").unwrap()
+}
+
+async fn failed_for_consent(app: &App, correlation_id: &str) {
+    let status = app.get(&format!("/v1/sessions/{correlation_id}"), &[("apikey", "key-a")]).await.json();
+    assert_eq!(
+        (status["status"].as_str(), status["error"].as_str()),
+        (Some("failed"), Some("consent_not_verified")),
+        "{correlation_id}: {status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_browser_that_opened_the_page_can_sign_cancel_or_come_back_from_the_login() {
+    let app = app().await;
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let attacker = common::app::Jar::default();
+
+    // The page binds the session to the browser with an HttpOnly, SameSite cookie.
+    let created = create(&app, "key-a", &new_session("csrf-0", json!({}))).await.json();
+    let page = app.get(local(created["redirectUrl"].as_str().unwrap()), &[]).await;
+    let cookie = page.header("set-cookie").unwrap();
+    assert!(cookie.starts_with("esignd-binding=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
+
+    // A form another site submits in the citizen's own browser (cookie and all): refused by its
+    // Origin, or by Sec-Fetch-Site; the session fails and no later click revives it.
+    let token = opened(&app, "csrf-1").await;
+    let body = format!("token={token}");
+    let foreign = [form[0], ("Origin", "http://evil.example")];
+    let refused = app.call("POST", "/sign/interactive/start", &foreign, body.as_bytes()).await;
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused.text().contains("another site"), "{}", refused.text());
+    failed_for_consent(&app, "csrf-1").await;
+    assert_eq!(app.call("POST", "/sign/interactive/start", &form, body.as_bytes()).await.status, 409);
+    let token = opened(&app, "csrf-2").await;
+    let cross_site = [form[0], ("Sec-Fetch-Site", "cross-site")];
+    let body = format!("token={token}");
+    assert_eq!(app.call("POST", "/sign/interactive/cancel", &cross_site, body.as_bytes()).await.status, 403);
+    failed_for_consent(&app, "csrf-2").await;
+
+    // Another browser holding the link (the eService, a phisher) cannot press Sign or choose a
+    // device, nor watch the device wait.
+    let token = opened(&app, "csrf-3").await;
+    let body = format!("token={token}");
+    assert_eq!(app.call_from(&attacker, "POST", "/sign/interactive/start", &form, body.as_bytes()).await.status, 403);
+    failed_for_consent(&app, "csrf-3").await;
+    let token = opened(&app, "csrf-4").await;
+    let body = format!("token={token}&pseudonym=anyone");
+    let answer = app.call_from(&attacker, "POST", "/sign/interactive/device", &form, body.as_bytes()).await;
+    assert_eq!(answer.status, 403);
+    failed_for_consent(&app, "csrf-4").await;
+    let waiting = app.call_from(&attacker, "GET", &format!("/sign/interactive/device?token={token}"), &[], b"").await;
+    assert_eq!(waiting.status, 403);
+
+    // A flow started in the attacker's browser and finished in the citizen's: the login's return
+    // does not carry the attacker's binding, so nothing is signed.
+    let created = create(&app, "key-a", &new_session("csrf-5", json!({}))).await.json();
+    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
+    assert_eq!(app.call_from(&attacker, "GET", &page_path, &[], b"").await.status, 200);
+    let token = query_param(&page_path, "token").unwrap();
+    let start =
+        app.call_from(&attacker, "POST", "/sign/interactive/start", &form, format!("token={token}").as_bytes()).await;
+    assert_eq!(start.status, 303, "{}", start.text());
+    let authorize = start.header("location").unwrap();
+    let field = |name: &str| query_param(&authorize, name).unwrap_or_default();
+    let login = format!(
+        "name=Jane+Doe&sub=jane&client_id={}&redirect_uri={}&state={}&nonce={}&code_challenge={}",
+        field("client_id"),
+        field("redirect_uri"),
+        field("state"),
+        field("nonce"),
+        field("code_challenge")
+    );
+    let back = app.form("/mock-idp/authorize", &login).await;
+    let landed = app.get(local(&back.header("location").unwrap()), &[]).await;
+    assert_eq!(landed.status, 403, "{}", landed.text());
+    assert!(landed.header("location").is_none(), "no redirect with a signature");
+    failed_for_consent(&app, "csrf-5").await;
+    assert_eq!(app.rows("signatures"), 0, "nothing was signed");
+}

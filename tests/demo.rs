@@ -194,19 +194,23 @@ fn a_visitor_signs_with_the_reference_device() {
     let (status, started) = http(addr, "POST", "/demo/start", Some("application/json"), body.as_bytes());
     assert_eq!(status, 200);
     let redirect: Value = serde_json::from_slice(&started).unwrap();
-    let session_token = redirect["redirectUrl"].as_str().unwrap().split("token=").nth(1).unwrap().to_owned();
+    let redirect_url = redirect["redirectUrl"].as_str().unwrap();
+    let session_token = redirect_url.split("token=").nth(1).unwrap().to_owned();
+    // The citizen's browser opens the signing page (which binds the session to it) and chooses
+    // the device there.
+    let cookie = common::binding_cookie(addr, &redirect_url[redirect_url.find("/sign/").unwrap()..]);
     let (status, _, waiting) = common::http_full(
         addr,
         "POST",
         "/sign/interactive/device",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
+        &[("Content-Type", "application/x-www-form-urlencoded"), ("Cookie", &cookie)],
         format!("token={session_token}&pseudonym=jane").as_bytes(),
     );
     assert_eq!(status, 303);
     let served = device(&["serve", "--count", "1", "--wait", "5"]);
     common::oracle::assert_ok(&served, "esign-device serve");
     assert!(text(&served.stdout).contains("Demo: minutes.txt"), "{}", text(&served.stdout));
-    let (status, _, done) = common::http_full(addr, "GET", &waiting.unwrap(), &[], b"");
+    let (status, _, done) = common::http_full(addr, "GET", &waiting.unwrap(), &[("Cookie", &cookie)], b"");
     assert_eq!(status, 303);
     let done = done.unwrap();
     let done_path = done.strip_prefix(&format!("http://{addr}")).unwrap_or(&done);

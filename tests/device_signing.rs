@@ -209,9 +209,14 @@ impl Setup {
     }
 }
 
-fn location(setup: &Setup, path: &str, method: &str, body: &[u8]) -> (u16, String) {
-    let headers: Vec<(&str, &str)> =
+/// `method` `path` from a browser with `cookie` (when not empty): the status and where it was
+/// sent (or the page).
+fn location(setup: &Setup, path: &str, method: &str, body: &[u8], cookie: &str) -> (u16, String) {
+    let mut headers: Vec<(&str, &str)> =
         if body.is_empty() { vec![] } else { vec![("Content-Type", "application/x-www-form-urlencoded")] };
+    if !cookie.is_empty() {
+        headers.push(("Cookie", cookie));
+    }
     let (status, raw, location) = common::http_full(setup.addr, method, path, &headers, body);
     (status, location.unwrap_or_else(|| String::from_utf8_lossy(&raw).into_owned()))
 }
@@ -296,26 +301,27 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     assert_eq!(status, 302);
     assert!(redirect.contains("/v1/sign/interactivePseudonym?") && redirect.contains("callbackUrl="), "{redirect}");
     let path = &redirect[redirect.find("/v1/").unwrap()..];
-    let (status, page_url) = location(&setup, path, "GET", b"");
+    let (status, page_url) = location(&setup, path, "GET", b"", "");
     assert_eq!(status, 303, "{page_url}");
     assert!(page_url.contains("device=1"), "{page_url}");
-    let (status, page) = http_get(setup.addr, &page_url);
+    let cookie = common::binding_cookie(setup.addr, &page_url);
+    let (status, page) = location(&setup, &page_url, "GET", b"", &cookie);
     assert_eq!(status, 200);
     assert!(page.contains("Lease agreement 4B (browser)"), "the page shows the decoded text: {page}");
     assert!(page.contains("name=\"pseudonym\"") && page.contains("autofocus"), "{page}");
     let token = query_param(&page_url, "token").unwrap();
 
     // (An unknown pseudonym, in each language: the in-process tier, tests/app_sessions.rs.)
-    let (status, waiting_url) =
-        location(&setup, "/sign/interactive/device", "POST", format!("token={token}&pseudonym=jane-phone").as_bytes());
+    let choice = format!("token={token}&pseudonym=jane-phone");
+    let (status, waiting_url) = location(&setup, "/sign/interactive/device", "POST", choice.as_bytes(), &cookie);
     assert_eq!(status, 303, "{waiting_url}");
-    let (status, waiting) = http_get(setup.addr, &waiting_url);
+    let (status, waiting) = location(&setup, &waiting_url, "GET", b"", &cookie);
     assert_eq!(status, 200);
     assert!(waiting.contains("http-equiv=\"refresh\""), "{waiting}");
 
     let device = setup.serve(&phone, 1, false).join().unwrap();
     oracle::assert_ok(&device, "esign-device serve");
-    let (status, back) = location(&setup, &waiting_url, "GET", b"");
+    let (status, back) = location(&setup, &waiting_url, "GET", b"", &cookie);
     assert_eq!(status, 303);
     assert!(back.starts_with(CALLBACK), "{back}");
     assert_eq!(query_param(&back, "nonce").as_deref(), Some("n-0002"));
@@ -337,7 +343,7 @@ fn a_citizen_signs_with_their_device_in_chromium() {
          &nonce=n-chromium&state=s-chromium&callbackUrl={}",
         CALLBACK.replace(':', "%3A").replace('/', "%2F")
     );
-    let (status, page_url) = location(&setup, &query, "GET", b"");
+    let (status, page_url) = location(&setup, &query, "GET", b"", "");
     assert_eq!(status, 303, "{page_url}");
 
     // Chromium goes to the waiting page; only then does the device take the request.

@@ -146,6 +146,12 @@ pub struct IdentityConfig {
     pub scopes: Vec<String>,
     /// Resolve opaque access tokens by introspection (RFC 7662) rather than userinfo alone.
     pub introspection: bool,
+    /// How old the citizen's login at the provider may be when they sign (`max_age`, checked
+    /// against the ID token's `auth_time`); 0: a fresh login for every signature.
+    pub max_age: Duration,
+    /// The authentication context classes asked for (`acr_values`); the ID token's `acr` must
+    /// be one of them. Empty: none asked for, any accepted.
+    pub acr_values: Vec<String>,
 }
 
 /// Claim names mapped to the certificate subject.

@@ -89,6 +89,9 @@ pub struct RawIdentity {
     #[serde(default, deserialize_with = "list_or_comma_separated")]
     pub scopes: Option<Vec<String>>,
     pub introspection: Option<bool>,
+    pub max_age_secs: Option<u64>,
+    #[serde(default, deserialize_with = "list_or_comma_separated")]
+    pub acr_values: Option<Vec<String>>,
 }
 
 /// `[store]`

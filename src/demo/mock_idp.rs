@@ -23,6 +23,8 @@ struct Grant {
     client_id: String,
     redirect_uri: String,
     issued: Instant,
+    /// When the visitor logged in, seconds since the epoch (the ID token's `auth_time`).
+    logged_in_at: i64,
 }
 
 /// What the visitor sends from the mock login page.
@@ -104,6 +106,7 @@ impl MockIdp {
                 client_id: login.client_id.clone(),
                 redirect_uri: login.redirect_uri.clone(),
                 issued: Instant::now(),
+                logged_in_at: crate::jose::claims::now(),
             },
         );
         code
@@ -132,7 +135,7 @@ impl MockIdp {
         let now = crate::jose::claims::now();
         Ok(json!({
             "iss": self.issuer, "aud": grant.client_id, "sub": grant.subject, "name": grant.name,
-            "nonce": grant.nonce, "iat": now, "exp": now + 300,
+            "nonce": grant.nonce, "iat": now, "exp": now + 300, "auth_time": grant.logged_in_at,
         }))
     }
 }

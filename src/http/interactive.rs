@@ -11,12 +11,15 @@ use hyper::{Request, Response};
 
 use super::body::{RequestBody, form_fields};
 use super::call::Call;
+use super::cookie;
 use super::error::refused_page;
 use super::form;
 use super::pages;
 use super::response::{Body, see_other};
 use super::sign_request::{SignRequestBody, decode};
-use crate::service::{DeviceChoice, ErrorKind, Lang, Page, QueryForm, RequestError, ServiceError, SessionError};
+use crate::service::{
+    Browser, DeviceChoice, ErrorKind, Lang, Page, QueryForm, RequestError, ServiceError, SessionError,
+};
 
 /// Largest signing-page form.
 const MAX_FORM: usize = 8 * 1024;
@@ -25,12 +28,24 @@ fn query<B>(request: &Request<B>) -> Vec<(String, String)> {
     form::parse(request.uri().query().unwrap_or(""))
 }
 
+/// What the request tells of its browser.
+fn browser_of(call: &Call) -> Browser {
+    cookie::browser(&call.request, call.service.public_url())
+}
+
 /// `GET /sign/interactive` (`device` in the query puts the pseudonym form first)
 pub(super) async fn page(call: Call) -> Result<Response<Body>, ServiceError> {
     let query = query(&call.request);
     if let Some(token) = form::get(&query, "token") {
-        return Ok(match call.service.signing_page(token).await? {
-            Page::Show(session) => pages::signing(&session, token, form::get(&query, "device").is_some(), None),
+        let browser = browser_of(&call);
+        return Ok(match call.service.signing_page(token, &browser).await? {
+            Page::Show { session, binding } => {
+                let mut page = pages::signing(&session, token, form::get(&query, "device").is_some(), None);
+                if let Some(value) = binding {
+                    cookie::set(&mut page, &value, call.service.public_url());
+                }
+                page
+            }
             Page::Redirect(back) => see_other(&back),
         });
     }
@@ -87,32 +102,36 @@ async fn form_token(request: Request<RequestBody>) -> Result<String, ServiceErro
 
 /// `POST /sign/interactive/start`: off to the ID provider.
 pub(super) async fn start(call: Call) -> Result<Response<Body>, ServiceError> {
+    let browser = browser_of(&call);
     let token = form_token(call.request).await?;
-    Ok(see_other(&call.service.start_login(&token).await?))
+    Ok(see_other(&call.service.start_login(&token, &browser).await?))
 }
 
 /// `POST /sign/interactive/cancel`: back to the eService with `error=cancelled`.
 pub(super) async fn cancel(call: Call) -> Result<Response<Body>, ServiceError> {
+    let browser = browser_of(&call);
     let token = form_token(call.request).await?;
-    Ok(see_other(&call.service.cancel(&token).await?))
+    Ok(see_other(&call.service.cancel(&token, &browser).await?))
 }
 
 /// `GET /sign/oidc/callback`: the ID provider's answer.
 pub(super) async fn callback(call: Call) -> Result<Response<Body>, ServiceError> {
     let query = query(&call.request);
     let get = |name| form::get(&query, name);
-    Ok(see_other(&call.service.login_callback(get("state"), get("code"), get("error")).await?))
+    let browser = browser_of(&call);
+    Ok(see_other(&call.service.login_callback(get("state"), get("code"), get("error"), &browser).await?))
 }
 
 /// `POST /sign/interactive/device`: queue the session for the device behind the pseudonym typed
 /// in, then wait for it. An unknown pseudonym or a device that cannot sign shows the page again
 /// with the reason, in the session's language.
 pub(super) async fn choose_device(call: Call) -> Result<Response<Body>, ServiceError> {
+    let browser = browser_of(&call);
     let fields = form_fields(call.request, MAX_FORM).await?;
     let (Some(token), Some(pseudonym)) = (form::get(&fields, "token"), form::get(&fields, "pseudonym")) else {
         return Err(RequestError::invalid("Use the form on the signing page.").into());
     };
-    Ok(match call.service.choose_device(token, pseudonym).await? {
+    Ok(match call.service.choose_device(token, pseudonym, &browser).await? {
         DeviceChoice::Waiting(location) | DeviceChoice::Back(location) => see_other(&location),
         DeviceChoice::Refused { session, problem } => {
             refused_page(pages::signing(&session, token, true, Some(problem)), ErrorKind::Unprocessable)
@@ -125,8 +144,9 @@ pub(super) async fn choose_device(call: Call) -> Result<Response<Body>, ServiceE
 pub(super) async fn device_waiting(call: Call) -> Result<Response<Body>, ServiceError> {
     let query = query(&call.request);
     let token = form::get(&query, "token").ok_or(SessionError::UnknownSession)?;
-    Ok(match call.service.device_waiting(token).await? {
-        Page::Show(session) => pages::device_waiting(&session),
+    let browser = browser_of(&call);
+    Ok(match call.service.device_waiting(token, &browser).await? {
+        Page::Show { session, .. } => pages::device_waiting(&session),
         Page::Redirect(back) => see_other(&back),
     })
 }

@@ -9,6 +9,7 @@
 
 mod body;
 mod call;
+mod cookie;
 mod demo;
 mod device_api;
 mod device_certs;

@@ -7,11 +7,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::OnceCell;
 
 use super::access_token::identity_from_claims;
-use super::rp::{self, Authorization, TokenAuth};
+use super::rp::{self, Authorization, AuthorizationRequest, TokenAuth};
 use super::{AuthError, Identity, access_token, provider::Provider};
 use crate::config::{ClientAuth, IdentityConfig};
 use crate::outbound::HttpClient;
@@ -73,23 +74,36 @@ impl IdentityClient {
     /// Discovery failures.
     pub async fn authorization(&self, redirect_uri: &str, ui_locale: &str) -> Result<Authorization, AuthError> {
         let provider = self.provider().await?;
-        Ok(rp::authorize(provider, &self.config.client_id, redirect_uri, &self.config.scopes, ui_locale))
+        let request = AuthorizationRequest {
+            client_id: &self.config.client_id,
+            redirect_uri,
+            scopes: &self.config.scopes,
+            ui_locale,
+            max_age: self.config.max_age,
+            acr_values: &self.config.acr_values,
+        };
+        Ok(rp::authorize(provider, &request))
     }
 
-    /// Finish the browser flow: exchange `code`, verify the ID token against `authorization`,
-    /// and map the claims to an identity.
+    /// Finish the browser flow for a citizen who pressed Sign at `pressed_at`: exchange `code`,
+    /// verify the ID token against `authorization`, check that the login is fresh enough
+    /// (`auth_time` no earlier than `max_age` before `pressed_at`) and of an accepted `acr`, and
+    /// map the claims to an identity.
     ///
     /// # Errors
-    /// [`AuthError`] when the provider refuses the code or the claims are unusable.
+    /// [`AuthError`] when the provider refuses the code, the login is stale or of another
+    /// assurance, or the claims are unusable.
     pub async fn finish_login(
         &self,
         authorization: &Authorization,
         redirect_uri: &str,
         code: &str,
+        pressed_at: SystemTime,
     ) -> Result<Identity, AuthError> {
         let provider = self.provider().await?;
         let auth = self.client_auth(provider).await?;
         let claims = rp::finish(provider, &self.config.client_id, auth, redirect_uri, authorization, code).await?;
+        check_login(&claims, pressed_at, self.config.max_age, &self.config.acr_values)?;
         identity_from_claims(&claims, &self.config.claims)
     }
 
@@ -108,5 +122,62 @@ impl IdentityClient {
                 Ok(TokenAuth::Assertion(assertion))
             }
         }
+    }
+}
+
+/// The login behind an ID token's `claims` happened no earlier than `max_age` (plus the clock
+/// leeway) before the citizen pressed Sign, and with one of `acr_values` when any are asked for.
+fn check_login(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    pressed_at: SystemTime,
+    max_age: Duration,
+    acr_values: &[String],
+) -> Result<(), AuthError> {
+    let pressed = pressed_at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    let earliest = pressed - max_age.as_secs() as i64 - crate::jose::claims::LEEWAY_SECS;
+    match claims.get("auth_time").and_then(serde_json::Value::as_i64) {
+        Some(auth_time) if auth_time >= earliest => {}
+        _ => return Err(AuthError::StaleLogin),
+    }
+    let acr = claims.get("acr").and_then(serde_json::Value::as_str);
+    if !acr_values.is_empty() && !acr.is_some_and(|acr| acr_values.iter().any(|wanted| wanted == acr)) {
+        return Err(AuthError::Assurance(acr.unwrap_or("none").to_owned()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_login_must_be_fresh_and_of_an_accepted_assurance() {
+        let pressed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let claims = |auth_time: Option<i64>, acr: Option<&str>| {
+            let mut claims = serde_json::Map::new();
+            if let Some(at) = auth_time {
+                claims.insert("auth_time".into(), at.into());
+            }
+            if let Some(acr) = acr {
+                claims.insert("acr".into(), acr.into());
+            }
+            claims
+        };
+        let none: &[String] = &[];
+        let leeway = crate::jose::claims::LEEWAY_SECS;
+        assert!(check_login(&claims(Some(1_000_005), None), pressed, Duration::ZERO, none).is_ok());
+        assert!(check_login(&claims(Some(1_000_000 - leeway), None), pressed, Duration::ZERO, none).is_ok());
+        let stale = check_login(&claims(Some(1_000_000 - leeway - 1), None), pressed, Duration::ZERO, none);
+        assert!(matches!(stale, Err(AuthError::StaleLogin)));
+        assert!(check_login(&claims(Some(999_000), None), pressed, Duration::from_secs(3600), none).is_ok());
+        assert!(matches!(
+            check_login(&claims(None, None), pressed, Duration::from_secs(3600), none),
+            Err(AuthError::StaleLogin)
+        ));
+        let wanted = ["high".to_owned()];
+        assert!(check_login(&claims(Some(1_000_001), Some("high")), pressed, Duration::ZERO, &wanted).is_ok());
+        let low = check_login(&claims(Some(1_000_001), Some("low")), pressed, Duration::ZERO, &wanted);
+        assert!(matches!(low, Err(AuthError::Assurance(acr)) if acr == "low"));
+        assert!(check_login(&claims(Some(1_000_001), None), pressed, Duration::ZERO, &wanted).is_err());
     }
 }

@@ -42,6 +42,15 @@ pub enum AuthError {
     /// No provider is configured.
     #[error("no ID provider is configured (identity.issuer)")]
     NotConfigured,
+    /// The login is older than `[identity] max_age_secs` allows, or the ID token says nothing of
+    /// when it happened (`auth_time`).
+    #[error(
+        "the ID provider did not confirm a fresh login (auth_time missing or older than identity.max_age_secs allows)"
+    )]
+    StaleLogin,
+    /// The login's authentication context class is not one esignd asked for.
+    #[error("the login's assurance level (acr {0:?}) is not one of identity.acr_values")]
+    Assurance(String),
     /// esignd could not sign its `private_key_jwt` client assertion.
     #[error("the client assertion could not be signed with the service key: {0}")]
     ClientAssertion(String),
@@ -67,6 +76,8 @@ impl AuthError {
                 | AuthError::Rejected
                 | AuthError::MissingClaim(_)
                 | AuthError::Identity(_)
+                | AuthError::StaleLogin
+                | AuthError::Assurance(_)
         )
     }
 }

@@ -30,27 +30,44 @@ pub struct Authorization {
     pub verifier: String,
 }
 
-/// Build the authorization request (OpenID Connect Core §3.1.2.1, RFC 7636).
-pub fn authorize(
-    provider: &Provider,
-    client_id: &str,
-    redirect_uri: &str,
-    scopes: &[String],
-    ui_locale: &str,
-) -> Authorization {
+/// What an authorization request asks for.
+pub struct AuthorizationRequest<'a> {
+    /// esignd's client id at the provider.
+    pub client_id: &'a str,
+    /// Where the provider sends the browser back.
+    pub redirect_uri: &'a str,
+    /// The scopes asked for.
+    pub scopes: &'a [String],
+    /// The language of the provider's pages.
+    pub ui_locale: &'a str,
+    /// The oldest login the provider may reuse (`max_age`; 0: log in again).
+    pub max_age: std::time::Duration,
+    /// The authentication context classes asked for (`acr_values`), if any.
+    pub acr_values: &'a [String],
+}
+
+/// Build the authorization request (OpenID Connect Core §3.1.2.1, RFC 7636), always with
+/// `max_age` so that the provider's single sign-on session alone never signs anything.
+pub fn authorize(provider: &Provider, request: &AuthorizationRequest<'_>) -> Authorization {
     let (state, nonce, verifier) = (random_token(), random_token(), random_token());
     let challenge = b64(&HashAlgorithm::Sha256.digest(verifier.as_bytes()));
-    let query = [
+    let (scope, max_age, acr_values) =
+        (request.scopes.join(" "), request.max_age.as_secs().to_string(), request.acr_values.join(" "));
+    let mut query = vec![
         ("response_type", "code"),
-        ("client_id", client_id),
-        ("redirect_uri", redirect_uri),
-        ("scope", &scopes.join(" ")),
+        ("client_id", request.client_id),
+        ("redirect_uri", request.redirect_uri),
+        ("scope", &scope),
         ("state", &state),
         ("nonce", &nonce),
         ("code_challenge", &challenge),
         ("code_challenge_method", "S256"),
-        ("ui_locales", ui_locale),
+        ("ui_locales", request.ui_locale),
+        ("max_age", &max_age),
     ];
+    if !acr_values.is_empty() {
+        query.push(("acr_values", &acr_values));
+    }
     let endpoint = &provider.discovery().authorization_endpoint;
     let separator = if endpoint.contains('?') { '&' } else { '?' };
     Authorization { url: format!("{endpoint}{separator}{}", form_encode(&query)), state, nonce, verifier }

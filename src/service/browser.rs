@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::onetime::SignRequest;
-use super::sessions::{Lang, NewSession, Opened, Session, SessionError};
+use super::sessions::{Browser, Lang, NewSession, Opened, Session, SessionError};
 use super::{EsignService, ServiceError};
 use crate::config::ClientConfig;
 use crate::ids::random_hex;
@@ -14,8 +14,13 @@ use crate::ids::random_hex;
 /// Where a browser request leads.
 #[derive(Debug)]
 pub enum Page {
-    /// Show the page for this session.
-    Show(Box<Session>),
+    /// Show the page for this session, giving the browser this binding cookie when it has none.
+    Show {
+        /// The session.
+        session: Box<Session>,
+        /// A new binding cookie's value, to set.
+        binding: Option<String>,
+    },
     /// Send the browser here.
     Redirect(String),
 }
@@ -66,13 +71,17 @@ pub enum DeviceChoice {
 }
 
 impl EsignService {
-    /// `GET /sign/interactive?token=`: the pending session's page.
+    /// `GET /sign/interactive?token=`: the pending session's page, the session bound to the
+    /// `browser` that opens it.
     ///
     /// # Errors
     /// An invalid token; a used session; store failures.
-    pub async fn signing_page(&self, token: &str) -> Result<Page, ServiceError> {
+    pub async fn signing_page(&self, token: &str, browser: &Browser) -> Result<Page, ServiceError> {
         Ok(match self.sessions.open(token).await? {
-            Opened::Pending(session) => Page::Show(session),
+            Opened::Pending(session) => {
+                let (session, binding) = self.sessions.bind(*session, browser).await?;
+                Page::Show { session: Box::new(session), binding }
+            }
             Opened::Over(back) => Page::Redirect(back),
         })
     }
@@ -129,44 +138,53 @@ impl EsignService {
     /// `POST /sign/interactive/start`: where the browser goes to log in.
     ///
     /// # Errors
-    /// An invalid token or used session; the ID provider's discovery failing.
-    pub async fn start_login(&self, token: &str) -> Result<String, ServiceError> {
-        self.sessions.start(token).await
+    /// An invalid token or used session; a browser or site that did not open the page; the ID
+    /// provider's discovery failing.
+    pub async fn start_login(&self, token: &str, browser: &Browser) -> Result<String, ServiceError> {
+        self.sessions.start(token, browser).await
     }
 
     /// `POST /sign/interactive/cancel`: back to the eService with `error=cancelled`.
     ///
     /// # Errors
-    /// An invalid token or used session.
-    pub async fn cancel(&self, token: &str) -> Result<String, ServiceError> {
-        self.sessions.cancel(token).await
+    /// An invalid token or used session; a browser or site that did not open the page.
+    pub async fn cancel(&self, token: &str, browser: &Browser) -> Result<String, ServiceError> {
+        self.sessions.cancel(token, browser).await
     }
 
     /// `GET /sign/oidc/callback`: the ID provider's answer; the signature is made now. Returns
     /// the eService callback with `signatureId` or `error`.
     ///
     /// # Errors
-    /// A `state` that names no session in progress.
+    /// A `state` that names no session in progress; a browser that did not press Sign.
     pub async fn login_callback(
         &self,
         state: Option<&str>,
         code: Option<&str>,
         error: Option<&str>,
+        browser: &Browser,
     ) -> Result<String, ServiceError> {
         let state = state.ok_or(SessionError::UnknownState)?;
-        self.sessions.callback(state, code, error).await
+        self.sessions.callback(state, code, error, browser).await
     }
 
     /// `POST /sign/interactive/device`: queue the page's session for the device behind the
     /// pseudonym typed in.
     ///
     /// # Errors
-    /// An invalid token or used session; store and CMS failures.
-    pub async fn choose_device(&self, token: &str, pseudonym: &str) -> Result<DeviceChoice, ServiceError> {
+    /// An invalid token or used session; a browser or site that did not open the page; store
+    /// and CMS failures.
+    pub async fn choose_device(
+        &self,
+        token: &str,
+        pseudonym: &str,
+        browser: &Browser,
+    ) -> Result<DeviceChoice, ServiceError> {
         let session = match self.sessions.open(token).await? {
             Opened::Pending(session) => *session,
             Opened::Over(back) => return Ok(DeviceChoice::Back(back)),
         };
+        self.sessions.check_browser(&session, browser, true).await?;
         let queued = match self.devices.signer(pseudonym.trim()).await {
             Ok(device) => self.requests.queue_pending(session.clone(), &device).await,
             Err(e) => Err(e),
@@ -191,12 +209,14 @@ impl EsignService {
     /// to the eService once it has answered (or the request ended).
     ///
     /// # Errors
-    /// An invalid token; a session that never went to a device; store failures.
-    pub async fn device_waiting(&self, token: &str) -> Result<Page, ServiceError> {
+    /// An invalid token; another browser's session; a session that never went to a device;
+    /// store failures.
+    pub async fn device_waiting(&self, token: &str, browser: &Browser) -> Result<Page, ServiceError> {
         let session = self.sessions.load_by_token(token).await?;
+        self.sessions.same_browser(&session, browser)?;
         Ok(match self.requests.page_outcome(&session).await? {
             Some(back) => Page::Redirect(back),
-            None => Page::Show(Box::new(session)),
+            None => Page::Show { session: Box::new(session), binding: None },
         })
     }
 }

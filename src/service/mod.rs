@@ -47,7 +47,7 @@ pub use error::{CallerError, Dependency, ErrorKind, RequestError, ServiceError};
 pub use eservice::{PseudonymOutcome, PseudonymSignRequest, Redemption};
 pub use onetime::SignRequest;
 pub use public::{Check, Readiness};
-pub use sessions::{Created, Lang, NewSession, Session, SessionError, Status};
+pub use sessions::{Browser, Created, Lang, NewSession, Session, SessionError, Status};
 pub use webhooks::Retry;
 
 pub use crate::hsm::{HashAlgorithm, UnknownHash};

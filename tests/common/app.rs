@@ -23,8 +23,30 @@ pub struct App {
     pub service: Arc<EsignService>,
     /// Its public URL (a loopback port, for its own outbound calls).
     pub url: String,
+    /// The cookies of the browser every call comes from, unless another is named.
+    pub browser: Jar,
     dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
+}
+
+/// A browser's cookies: what answers set, sent with its next requests.
+#[derive(Default)]
+pub struct Jar(std::sync::Mutex<Vec<(String, String)>>);
+
+impl Jar {
+    fn header(&self) -> Option<String> {
+        let cookies = self.0.lock().unwrap();
+        (!cookies.is_empty()).then(|| cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+    }
+
+    fn keep(&self, headers: &hyper::HeaderMap) {
+        let mut cookies = self.0.lock().unwrap();
+        for set in headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            cookies.retain(|(k, _)| k != name);
+            cookies.push((name.to_owned(), value.to_owned()));
+        }
+    }
 }
 
 /// An answer.
@@ -80,7 +102,7 @@ impl App {
         let server = tokio::spawn(async move {
             esignd::http::serve(listener, serving, std::future::pending(), std::time::Duration::from_secs(1)).await;
         });
-        App { service, url: format!("http://{addr}"), dir, server }
+        App { service, url: format!("http://{addr}"), browser: Jar::default(), dir, server }
     }
 
     /// A file in the app's folder (its store is `esignd.db`).
@@ -94,16 +116,32 @@ impl App {
         db.query_row(&format!("SELECT count(*) FROM {table}"), [], |row| row.get(0)).unwrap()
     }
 
-    /// One request through the router.
+    /// One request through the router, from the app's browser.
     pub async fn call(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+        self.call_from(&self.browser, method, path, headers, body).await
+    }
+
+    /// One request through the router, from the browser with the cookies in `jar`.
+    pub async fn call_from(
+        &self,
+        jar: &Jar,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
         let mut request = hyper::Request::builder().method(method).uri(path);
         for (name, value) in headers {
             request = request.header(*name, *value);
+        }
+        if let Some(cookies) = jar.header() {
+            request = request.header("cookie", cookies);
         }
         let request = request.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let response = esignd::http::handle(Arc::clone(&self.service), peer, request).await;
         let (parts, body) = response.into_parts();
+        jar.keep(&parts.headers);
         let body = body.collect().await.unwrap().to_bytes().to_vec();
         Answer { status: parts.status.as_u16(), headers: parts.headers, body }
     }

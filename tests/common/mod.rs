@@ -272,6 +272,28 @@ pub fn http_full(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, Vec<u8>, Option<String>) {
+    let (status, head, body) = http_exchange(addr, method, path, headers, body);
+    let location = head.iter().find(|(name, _)| name.eq_ignore_ascii_case("location")).map(|(_, v)| v.clone());
+    (status, body, location)
+}
+
+/// GET a signing page as a browser would first open it: the `name=value` of the browser-binding
+/// cookie it sets, to send with the page's forms.
+pub fn binding_cookie(addr: SocketAddr, page: &str) -> String {
+    let (status, head, _) = http_exchange(addr, "GET", page, &[], b"");
+    assert_eq!(status, 200, "{page}");
+    let cookie = head.iter().find(|(name, _)| name.eq_ignore_ascii_case("set-cookie")).expect("a binding cookie");
+    cookie.1.split(';').next().unwrap().to_owned()
+}
+
+/// One HTTP/1.1 exchange: the status, the response headers and the body.
+pub fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut head =
@@ -288,11 +310,12 @@ pub fn http_full(
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("an HTTP response head");
     let head = String::from_utf8_lossy(&response[..split]);
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("an HTTP status line");
-    let location = head.lines().find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("location").then(|| value.trim().to_owned())
-    });
-    (status, response[split + 4..].to_vec(), location)
+    let headers = head
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(':').map(|(name, value)| (name.to_owned(), value.trim().to_owned())))
+        .collect();
+    (status, headers, response[split + 4..].to_vec())
 }
 
 /// A minimal HTTP/1.1 GET; returns the status code and the body as text.

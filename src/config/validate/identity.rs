@@ -37,7 +37,25 @@ pub(super) fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, 
             reason: "100 to 60000 milliseconds",
         });
     }
+    let max_age_secs = raw.max_age_secs.unwrap_or(0);
+    if max_age_secs > 86_400 {
+        return Err(ConfigError::Invalid {
+            key: "identity.max_age_secs",
+            value: max_age_secs.to_string(),
+            reason: "0 (a fresh login for every signature) to 86400 seconds",
+        });
+    }
+    let acr_values = raw.acr_values.unwrap_or_default();
+    if let Some(bad) = acr_values.iter().find(|acr| acr.is_empty() || acr.contains(char::is_whitespace)) {
+        return Err(ConfigError::Invalid {
+            key: "identity.acr_values",
+            value: bad.clone(),
+            reason: "authentication context class references without spaces",
+        });
+    }
     Ok(IdentityConfig {
+        max_age: Duration::from_secs(max_age_secs),
+        acr_values,
         mock,
         issuer: raw.issuer,
         audience: raw.audience.unwrap_or_else(|| client_id.clone()),

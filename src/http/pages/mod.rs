@@ -56,7 +56,9 @@ fn page(lang: Lang, title: &str, head: &str, main: &str) -> Response<Body> {
         set("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
     );
     headers.insert("x-frame-options", set("DENY"));
-    headers.insert("referrer-policy", set("no-referrer"));
+    // The page's URL carries its session token: no other site may see it. Same-origin (not
+    // no-referrer) so that the browser names esignd's origin in the forms' `Origin` header.
+    headers.insert("referrer-policy", set("same-origin"));
     headers.insert("x-content-type-options", set("nosniff"));
     response
 }

@@ -62,6 +62,7 @@ impl DeviceRequests {
             eservice_state: request.state,
             expires_at: epoch_secs(SystemTime::now() + self.lifetime),
             status: Status::Pending,
+            binding: None,
         };
         self.queue(session, device, None, signature_id.clone()).await?;
         Ok(signature_id)

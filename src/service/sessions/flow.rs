@@ -6,7 +6,7 @@
 use std::time::SystemTime;
 
 use super::model::{Failure, Session, Status};
-use super::{SessionError, Sessions};
+use super::{Browser, SessionError, Sessions};
 use crate::identity::rp::{Authorization, form_encode};
 use crate::ids::random_hex;
 use crate::service::ServiceError;
@@ -40,33 +40,39 @@ impl Sessions {
         Ok(Opened::Pending(Box::new(session)))
     }
 
-    /// Sign: the provider URL the user's browser goes to (or back to the eService when the
-    /// session expired).
+    /// Sign, from `browser`: the provider URL the user's browser goes to (or back to the
+    /// eService when the session expired).
     ///
     /// # Errors
-    /// As [`Self::open`]; the provider's discovery failing.
-    pub async fn start(&self, token: &str) -> Result<String, ServiceError> {
+    /// As [`Self::open`]; a browser that did not open the page ([`Self::check_browser`]); the
+    /// provider's discovery failing.
+    pub async fn start(&self, token: &str, browser: &Browser) -> Result<String, ServiceError> {
         let session = match self.open(token).await? {
             Opened::Pending(session) => *session,
             Opened::Over(back) => return Ok(back),
         };
+        self.check_browser(&session, browser, true).await?;
         let Authorization { url, state, nonce, verifier } =
             self.identity.authorization(&self.redirect_uri(), session.lang.tag()).await?;
         let mut moved = session;
-        moved.status = Status::Authenticating { oidc_state: state, oidc_nonce: nonce, verifier };
+        let pressed_at = super::model::epoch_secs(SystemTime::now());
+        moved.status = Status::Authenticating { oidc_state: state, oidc_nonce: nonce, verifier, pressed_at };
         if !self.core.store.update_session(&moved.to_row(), SessionState::Pending).await? {
             return Err(SessionError::AlreadyUsed.into());
         }
         Ok(url)
     }
 
-    /// Cancel: back to the eService with `error=cancelled`.
+    /// Cancel, from `browser`: back to the eService with `error=cancelled`.
     ///
     /// # Errors
-    /// As [`Self::open`].
-    pub async fn cancel(&self, token: &str) -> Result<String, ServiceError> {
+    /// As [`Self::open`]; a browser that did not open the page.
+    pub async fn cancel(&self, token: &str, browser: &Browser) -> Result<String, ServiceError> {
         match self.open(token).await? {
-            Opened::Pending(session) => self.fail(*session, Failure::Cancelled, "the user cancelled the signing").await,
+            Opened::Pending(session) => {
+                self.check_browser(&session, browser, true).await?;
+                self.fail(*session, Failure::Cancelled, "the user cancelled the signing").await
+            }
             Opened::Over(back) => Ok(back),
         }
     }
@@ -77,12 +83,19 @@ impl Sessions {
     /// # Errors
     /// [`SessionError::UnknownState`] for a state that names no session in progress (never a
     /// redirect: the eService cannot be known).
-    pub async fn callback(&self, state: &str, code: Option<&str>, error: Option<&str>) -> Result<String, ServiceError> {
+    pub async fn callback(
+        &self,
+        state: &str,
+        code: Option<&str>,
+        error: Option<&str>,
+        browser: &Browser,
+    ) -> Result<String, ServiceError> {
         let row = self.core.store.session_by_oidc_state(state).await?.ok_or(SessionError::UnknownState)?;
         let session = Session::from_row(&row).map_err(|_| SessionError::UnknownState)?;
-        let Status::Authenticating { oidc_nonce, verifier, oidc_state } = session.status.clone() else {
+        let Status::Authenticating { oidc_nonce, verifier, oidc_state, pressed_at } = session.status.clone() else {
             return Err(SessionError::UnknownState.into());
         };
+        self.check_browser(&session, browser, false).await?;
         if session.expired(SystemTime::now()) {
             return self.fail(session, Failure::Expired, "the signing session expired").await;
         }
@@ -94,11 +107,12 @@ impl Sessions {
         };
         let mut signing = session;
         signing.status = Status::Signing;
+        let pressed_at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(pressed_at);
         if !self.core.store.update_session(&signing.to_row(), SessionState::Authenticating).await? {
             return Err(SessionError::AlreadyUsed.into());
         }
         let authorization = Authorization { url: String::new(), state: oidc_state, nonce: oidc_nonce, verifier };
-        match self.sign(&signing, &authorization, code).await {
+        match self.sign(&signing, &authorization, code, pressed_at).await {
             Ok((response, certificate)) => self.signed(signing, response, certificate).await,
             Err(e) => {
                 tracing::warn!(correlation_id = %signing.correlation_id, error = %e, "session signing failed");
@@ -119,8 +133,9 @@ impl Sessions {
         session: &Session,
         authorization: &Authorization,
         code: &str,
+        pressed_at: SystemTime,
     ) -> Result<(serde_json::Value, CertificateRow), ServiceError> {
-        let identity = self.identity.finish_login(authorization, &self.redirect_uri(), code).await?;
+        let identity = self.identity.finish_login(authorization, &self.redirect_uri(), code, pressed_at).await?;
         let request = OneTimeRequest { identity, digest: session.digest.clone(), format: session.format };
         let record = self.core.engine.sign_one_time(request).await?;
         let der = der::Encode::to_der(&record.leaf).map_err(|e| ServiceError::damaged("certificate", e))?;
@@ -156,7 +171,12 @@ impl Sessions {
 
     /// Move `session` (from its current status) to failed, notify, and say where the browser
     /// goes.
-    async fn fail(&self, mut session: Session, error: Failure, description: &str) -> Result<String, ServiceError> {
+    pub(super) async fn fail(
+        &self,
+        mut session: Session,
+        error: Failure,
+        description: &str,
+    ) -> Result<String, ServiceError> {
         let from = session.status.state();
         session.status = Status::Failed { error, description: description.to_owned() };
         if !self.core.store.update_session(&session.to_row(), from).await? {

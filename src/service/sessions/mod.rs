@@ -4,6 +4,7 @@
 //! the eService hears of the outcome by webhook, by the redirect to its callback, or by polling
 //! (`GET /v1/sessions/{correlationId}`).
 
+mod browser;
 mod flow;
 pub mod model;
 pub mod token;
@@ -11,6 +12,7 @@ pub mod token;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+pub use browser::Browser;
 pub use flow::{Opened, callback_redirect};
 pub use model::{Failure, Lang, Session, Status};
 
@@ -59,6 +61,12 @@ pub enum SessionError {
     /// The OpenID callback names no session in progress.
     #[error("this sign-in answer does not belong to a signing in progress")]
     UnknownState,
+    /// A signing-page form sent from another site.
+    #[error("this request came from another site; sign on esignd's own page")]
+    CrossSite,
+    /// The request came from a browser that did not open the signing page.
+    #[error("this signing session belongs to the browser that opened the signing page; open the eService's link again")]
+    NotThisBrowser,
 }
 
 impl SessionError {
@@ -67,6 +75,7 @@ impl SessionError {
         match self {
             Self::CorrelationIdTaken(_) | Self::AlreadyUsed => ErrorKind::Conflict,
             Self::UnknownSession | Self::UnknownCorrelation | Self::UnknownSignature => ErrorKind::NotFound,
+            Self::CrossSite | Self::NotThisBrowser => ErrorKind::Forbidden,
             Self::CallbackNotRegistered
             | Self::WebhookNotRegistered
             | Self::InvalidField { .. }

@@ -72,6 +72,10 @@ pub enum Status {
         oidc_nonce: String,
         /// PKCE verifier.
         verifier: String,
+        /// When the citizen pressed Sign, seconds since the epoch (the login must not be older
+        /// than `max_age` before it).
+        #[serde(default)]
+        pressed_at: u64,
     },
     /// The user came back; the signature is being made.
     Signing,
@@ -107,6 +111,9 @@ pub enum Failure {
     LoginFailed,
     /// The signature could not be made (or the user's device refused or was withdrawn).
     SigningFailed,
+    /// Sign, Cancel or the login's return came from a browser or site that did not open the
+    /// signing page: no signature is made for it.
+    ConsentNotVerified,
 }
 
 impl Failure {
@@ -117,6 +124,7 @@ impl Failure {
             Self::Expired => "expired",
             Self::LoginFailed => "login_failed",
             Self::SigningFailed => "signing_failed",
+            Self::ConsentNotVerified => "consent_not_verified",
         }
     }
 }
@@ -180,6 +188,9 @@ pub struct Session {
     pub expires_at: u64,
     /// Where it is.
     pub status: Status,
+    /// SHA-256 (hex) of the binding cookie of the browser that opened the signing page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<String>,
 }
 
 impl Session {
@@ -200,6 +211,7 @@ impl Session {
             eservice_state: new.eservice_state,
             expires_at: epoch_secs(SystemTime::now() + new.lifetime),
             status: Status::Pending,
+            binding: None,
         }
     }
 

@@ -10,6 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::app::{Answer, App, query_param};
 use common::eservices::{CALLBACK, PERMIT, clients_toml, new_session};
+use common::request_object;
 use esignd::hsm::HashAlgorithm;
 use serde_json::{Value, json};
 
@@ -56,8 +57,10 @@ async fn bad_session_requests_are_refused_and_never_redirect_elsewhere() {
     assert_eq!(app.get("/v1/sessions/dup-1", &[("apikey", "key-b")]).await.status, 404, "another client's session");
 
     // The GovStack query form with an unregistered callback: an error page, not a redirect.
-    let link = "/sign/interactive?client_id=eservice-a&hash=AAAA&hashType=SHA2-256&format=CAdES&callbackUrl=https%3A%2F%2Fevil.example%2F";
-    let answer = app.get(link, &[]).await;
+    let parameters = json!({"hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)), "hashType": "SHA2-256",
+        "format": "CAdES", "callbackUrl": "https://evil.example/"});
+    let request = request_object::sign(&request_object::claims(&app.url, parameters));
+    let answer = app.get(&format!("/sign/interactive?client_id=eservice-a&request={request}"), &[]).await;
     assert_eq!(answer.status, 400, "{}", answer.text());
     assert!(answer.header("location").is_none());
     // A forged or mismatched OpenID state, a broken token.
@@ -158,27 +161,41 @@ async fn without_a_pseudonym_token_the_user_is_sent_to_the_pseudonym_form_which_
     evil["callbackUrl"] = json!("https://evil.example/cb");
     assert_eq!(app.json("POST", "/v1/sign/pseudonym", &[("apikey", "key-a")], &evil).await.status, 400);
 
-    for (lang, words) in
-        [("", "No signing device is registered under this pseudonym"), ("&lang=fr", "Aucun appareil de signature")]
-    {
-        let opened = app.get(&format!("{}{lang}", local(&redirect)), &[]).await;
-        assert_eq!(opened.status, 303, "{}", opened.text());
-        let page_url = opened.header("location").unwrap();
-        assert!(page_url.contains("device=1"), "{page_url}");
-        let page = app.get(local(&page_url), &[]).await;
-        assert!(page.text().contains("Lease agreement 4B (browser)"), "the page shows the decoded text");
-        assert!(page.text().contains("name=\"pseudonym\"") && page.text().contains("autofocus"));
-        let token = query_param(&page_url, "token").unwrap();
-        let again = app.form("/sign/interactive/device", &format!("token={token}&pseudonym=not-a-device")).await;
-        assert_eq!(again.status, 422, "{lang}");
-        assert!(again.text().contains(words), "{lang}: {}", again.text());
-    }
-    // The query form names the eService by its callback when it is registered to one eService only.
+    // The redirect carries the session made under the API key; the page opens on the device form.
+    let token = query_param(&redirect, "token").expect("the redirect names its session");
+    let page = app.get(local(&redirect), &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Lease agreement 4B (browser)"), "the page shows the text");
+    assert!(page.text().contains("name=\"pseudonym\"") && page.text().contains("autofocus"));
+    let again = app.form("/sign/interactive/device", &format!("token={token}&pseudonym=not-a-device")).await;
+    assert_eq!(again.status, 422);
+    assert!(again.text().contains("No signing device is registered under this pseudonym"), "{}", again.text());
+
+    // The GovStack pseudonym query form, signed by the eService, in French.
+    let display = URL_SAFE_NO_PAD.encode("Lease agreement 4B (browser)");
+    let parameters = json!({
+        "format": "CAdES", "hash": URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)),
+        "hashType": "SHA2-256", "dataToBeDisplayed": display, "callbackUrl": CALLBACK, "lang": "fr",
+    });
+    let request = request_object::sign(&request_object::claims(&app.url, parameters.clone()));
+    let opened = app.get(&format!("/v1/sign/interactivePseudonym?client_id=eservice-a&request={request}"), &[]).await;
+    assert_eq!(opened.status, 303, "{}", opened.text());
+    let page_url = opened.header("location").unwrap();
+    assert!(page_url.contains("device=1"), "{page_url}");
+    let page = app.get(local(&page_url), &[]).await;
+    assert!(page.text().contains("Lease agreement 4B (browser)"), "the page shows the decoded text");
+    let token = query_param(&page_url, "token").unwrap();
+    let again = app.form("/sign/interactive/device", &format!("token={token}&pseudonym=not-a-device")).await;
+    assert_eq!(again.status, 422);
+    assert!(again.text().contains("Aucun appareil de signature"), "{}", again.text());
+    // Unsigned, it is nobody's: refused.
     let hash = URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(DOCUMENT));
     let query = format!(
-        "/v1/sign/interactivePseudonym?format=CAdES&hash={hash}&hashType=SHA2-256&callbackUrl=https%3A%2F%2Fevil.example%2Fcb"
+        "/v1/sign/interactivePseudonym?client_id=eservice-a&format=CAdES&hash={hash}&hashType=SHA2-256&callbackUrl=http%3A%2F%2F127.0.0.1%3A9%2Feservice%2Fcallback"
     );
-    assert_eq!(app.get(&query, &[]).await.status, 400, "no eService registered that callback");
+    let refused = app.get(&query, &[]).await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert!(refused.text().contains("the pseudonym form must be signed"), "{}", refused.text());
 }
 
 /// Open a new session's signing page in the app's browser; returns its token.

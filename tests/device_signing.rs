@@ -19,7 +19,7 @@ use common::daemon::Daemon;
 use common::eservices::{CALLBACK, Webhooks, clients_toml, sha256_hex};
 use common::oidc::Provider;
 use common::spec::Spec;
-use common::{TokenDir, http_get, http_with, openssl, oracle, text};
+use common::{TokenDir, http_get, http_with, openssl, oracle, request_object, text};
 use esignd::device_client::key::{KeySource, UnlockedKey};
 use esignd::hsm::HashAlgorithm;
 use secrecy::SecretString;
@@ -283,8 +283,8 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     assert_eq!(verified["payload"]["isSuccess"], true, "{verified}");
     assert_eq!(verified["payload"]["signatureId"], signature_id.as_str());
 
-    // Without a pseudonym token: 302 to the GovStack pseudonym page, which opens the signing
-    // page with the pseudonym form first.
+    // Without a pseudonym token: 302 to the GovStack pseudonym page of a session made for the
+    // request, which opens with the pseudonym form first.
     let body = json!({
         "format": "CAdES", "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)), "hashType": "SHA2-256",
         "dataToBeDisplayed": "Lease agreement 4B (browser)", "nonce": "n-0002", "state": "s-0002",
@@ -300,16 +300,13 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     let redirect = redirect.expect("a Location");
     assert_eq!(status, 302);
     assert!(redirect.contains("/v1/sign/interactivePseudonym?") && redirect.contains("callbackUrl="), "{redirect}");
-    let path = &redirect[redirect.find("/v1/").unwrap()..];
-    let (status, page_url) = location(&setup, path, "GET", b"", "");
-    assert_eq!(status, 303, "{page_url}");
-    assert!(page_url.contains("device=1"), "{page_url}");
-    let cookie = common::binding_cookie(setup.addr, &page_url);
-    let (status, page) = location(&setup, &page_url, "GET", b"", &cookie);
+    let page_url = &redirect[redirect.find("/v1/").unwrap()..];
+    let cookie = common::binding_cookie(setup.addr, page_url);
+    let (status, page) = location(&setup, page_url, "GET", b"", &cookie);
     assert_eq!(status, 200);
     assert!(page.contains("Lease agreement 4B (browser)"), "the page shows the decoded text: {page}");
     assert!(page.contains("name=\"pseudonym\"") && page.contains("autofocus"), "{page}");
-    let token = query_param(&page_url, "token").unwrap();
+    let token = query_param(page_url, "token").unwrap();
 
     // (An unknown pseudonym, in each language: the in-process tier, tests/app_sessions.rs.)
     let choice = format!("token={token}&pseudonym=jane-phone");
@@ -336,13 +333,16 @@ fn a_citizen_signs_with_their_device_in_chromium() {
     let setup = setup();
     let phone = setup.device("phone");
     setup.enrol(&phone, "jane", "jane-phone");
-    let hash = URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(DOCUMENT));
-    let display = URL_SAFE_NO_PAD.encode("Lease agreement 4B, signed in Chromium");
-    let query = format!(
-        "/v1/sign/interactivePseudonym?format=CAdES&hash={hash}&hashType=SHA2-256&dataToBeDisplayed={display}\
-         &nonce=n-chromium&state=s-chromium&callbackUrl={}",
-        CALLBACK.replace(':', "%3A").replace('/', "%2F")
-    );
+    // The eService's signed GovStack pseudonym link (signed by the npm jose library).
+    let parameters = json!({
+        "format": "CAdES", "hash": URL_SAFE_NO_PAD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)),
+        "hashType": "SHA2-256", "dataToBeDisplayed": URL_SAFE_NO_PAD.encode("Lease agreement 4B, signed in Chromium"),
+        "nonce": "n-chromium", "state": "s-chromium", "callbackUrl": CALLBACK,
+    });
+    let claims = request_object::claims(&format!("http://{}", setup.addr), parameters).to_string();
+    let request =
+        common::node("tests/oidc", &["request-object.mjs", &request_object::private_jwk().to_string(), &claims]);
+    let query = format!("/v1/sign/interactivePseudonym?client_id=eservice-a&request={request}");
     let (status, page_url) = location(&setup, &query, "GET", b"", "");
     assert_eq!(status, 303, "{page_url}");
 

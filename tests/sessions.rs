@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use common::daemon::Daemon;
 use common::eservices::{CALLBACK, PERMIT, Webhooks, clients_toml, new_session};
 use common::oidc::Provider;
-use common::{TokenDir, http_get, http_with, openssl, oracle};
+use common::{TokenDir, http_get, http_with, node, openssl, oracle, request_object};
 use serde_json::{Value, json};
 
 const DOCUMENT: &[u8] = PERMIT;
@@ -188,18 +188,17 @@ fn cancel_and_a_login_failure_go_back_with_errors_and_encrypted_failure_webhooks
 }
 
 #[test]
-fn the_govstack_query_form_echoes_nonce_and_state() {
+fn the_govstack_query_form_signed_by_the_eservice_echoes_nonce_and_state() {
     let setup = setup(false, 0);
-    let hash = STANDARD
-        .encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT))
-        .replace('+', "%2B")
-        .replace('/', "%2F")
-        .replace('=', "%3D");
-    let link = format!(
-        "http://{}/sign/interactive?client_id=eservice-a&hash={hash}&hashType=SHA2-256&format=PAdES&callbackUrl={}&nonce=n-123&state=s-456&lang=de",
-        setup.addr,
-        CALLBACK.replace(':', "%3A").replace('/', "%2F")
-    );
+    // The eService signs its link with the npm jose library: esignd is judged by a signer it did
+    // not write.
+    let parameters = json!({
+        "hash": STANDARD.encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT)), "hashType": "SHA2-256",
+        "format": "PAdES", "callbackUrl": CALLBACK, "nonce": "n-123", "state": "s-456", "lang": "de",
+    });
+    let claims = request_object::claims(&format!("http://{}", setup.addr), parameters).to_string();
+    let request = node("tests/oidc", &["request-object.mjs", &request_object::private_jwk().to_string(), &claims]);
+    let link = format!("http://{}/sign/interactive?client_id=eservice-a&request={}", setup.addr, request.trim());
     let walk = setup.provider.citizen(&link, CALLBACK, "jane", "start", false);
     assert!(walk["pages"][0]["html"].as_str().unwrap().contains("Mit meiner nationalen ID unterschreiben"));
     let landed = walk["url"].as_str().unwrap();

@@ -104,6 +104,23 @@ pub struct ClientConfig {
     pub callback_urls: Vec<String>,
     /// The webhook URL its sessions may notify.
     pub webhook_url: Option<String>,
+    /// The keys its signed request objects (RFC 9101) verify with.
+    pub request_keys: RequestKeys,
+    /// Whether the GovStack query forms may come unsigned from it (such sessions get no webhook
+    /// and cannot use the user's device).
+    pub allow_unsigned_query: bool,
+}
+
+/// Where an eService's request-object keys are.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RequestKeys {
+    /// None registered: its query forms cannot be signed.
+    #[default]
+    None,
+    /// Published at this URL (`jwks_url`), fetched and cached.
+    Url(String),
+    /// Read from `jwks_file` at start.
+    Inline(crate::jose::jwk::JwkSet),
 }
 
 /// How esignd authenticates to the ID provider's token endpoint.

@@ -69,6 +69,9 @@ pub struct RawClient {
     #[serde(default)]
     pub callback_urls: Vec<String>,
     pub webhook_url: Option<String>,
+    pub jwks_url: Option<String>,
+    pub jwks_file: Option<PathBuf>,
+    pub allow_unsigned_query: Option<bool>,
 }
 
 /// `[identity]`: the OpenID provider.

@@ -1,5 +1,6 @@
 //! The citizen's browser: `GET /sign/interactive` (by session token, or the GovStack query form
-//! for registered clients), `POST /sign/interactive/start` and `/cancel`,
+//! signed by a registered eService: `client_id` and `request`, an RFC 9101 request object),
+//! `POST /sign/interactive/start` and `/cancel`,
 //! `GET /sign/oidc/callback` from the ID provider, and the user's own device:
 //! `POST /sign/interactive/device` (a pseudonym), `GET /sign/interactive/device` (waiting for
 //! the device) and the GovStack `GET /v1/sign/interactivePseudonym` query form. Outcomes are
@@ -18,7 +19,8 @@ use super::pages;
 use super::response::{Body, see_other};
 use super::sign_request::{SignRequestBody, decode};
 use crate::service::{
-    Browser, DeviceChoice, ErrorKind, Lang, Page, QueryForm, RequestError, ServiceError, SessionError,
+    Browser, DeviceChoice, ErrorKind, EsignService, Lang, Page, QueryForm, RequestError, RequestObjectError,
+    ServiceError, SessionError,
 };
 
 /// Largest signing-page form.
@@ -37,47 +39,82 @@ fn browser_of(call: &Call) -> Browser {
 pub(super) async fn page(call: Call) -> Result<Response<Body>, ServiceError> {
     let query = query(&call.request);
     if let Some(token) = form::get(&query, "token") {
-        let browser = browser_of(&call);
-        return Ok(match call.service.signing_page(token, &browser).await? {
-            Page::Show { session, binding } => {
-                let mut page = pages::signing(&session, token, form::get(&query, "device").is_some(), None);
-                if let Some(value) = binding {
-                    cookie::set(&mut page, &value, call.service.public_url());
-                }
-                page
-            }
-            Page::Redirect(back) => see_other(&back),
-        });
+        return show(&call.service, &browser_of(&call), token, form::get(&query, "device").is_some()).await;
     }
-    let display = form::get(&query, "dataToBeDisplayed").map(str::to_owned);
-    Ok(see_other(&call.service.page_from_query(query_form(&query, display)?).await?))
+    let form = query_form(&call.service, query, str::to_owned).await?;
+    Ok(see_other(&call.service.page_from_query(form).await?))
 }
 
-/// `GET /v1/sign/interactivePseudonym`: as the query form, with `hash` and `dataToBeDisplayed`
-/// in base64url as the spec has them; the eService may be named by its `callbackUrl` alone.
+/// The signing page of the session `token` names, binding it to this browser.
+async fn show(
+    service: &EsignService,
+    browser: &Browser,
+    token: &str,
+    device_first: bool,
+) -> Result<Response<Body>, ServiceError> {
+    Ok(match service.signing_page(token, browser).await? {
+        Page::Show { session, binding } => {
+            let mut page = pages::signing(&session, token, device_first, None);
+            if let Some(value) = binding {
+                cookie::set(&mut page, &value, service.public_url());
+            }
+            page
+        }
+        Page::Redirect(back) => see_other(&back),
+    })
+}
+
+/// `GET /v1/sign/interactivePseudonym`: the page `POST /v1/sign/pseudonym` sends the user to
+/// (by the session `token` it made), or a signed query form as `/sign/interactive` takes,
+/// with `hash` and `dataToBeDisplayed` in base64url as the spec has them. The pseudonym form
+/// comes first.
 pub(super) async fn pseudonym_page(call: Call) -> Result<Response<Body>, ServiceError> {
     let query = query(&call.request);
-    let display = form::get(&query, "dataToBeDisplayed").map(base64url_text);
-    Ok(see_other(&call.service.page_from_pseudonym_query(query_form(&query, display)?).await?))
+    if let Some(token) = form::get(&query, "token") {
+        return show(&call.service, &browser_of(&call), token, true).await;
+    }
+    let form = query_form(&call.service, query, base64url_text).await?;
+    Ok(see_other(&call.service.page_from_pseudonym_query(form).await?))
 }
 
-/// The GovStack query parameters (`client_id, hash, hashType, format, callbackUrl, nonce,
-/// state, lang`).
-fn query_form(query: &[(String, String)], data_to_be_displayed: Option<String>) -> Result<QueryForm, ServiceError> {
-    let get = |name| form::get(query, name).map(str::to_owned);
-    let body =
-        SignRequestBody { format: get("format"), hash: get("hash"), hash_type: get("hashType"), data_to_be_displayed };
+/// The GovStack query parameters (`hash, hashType, format, dataToBeDisplayed, callbackUrl,
+/// nonce, state, lang`): those of the eService's verified request object when the query has
+/// `request`, else the query's own; `display` decodes `dataToBeDisplayed`.
+async fn query_form(
+    service: &EsignService,
+    query: Vec<(String, String)>,
+    display: fn(&str) -> String,
+) -> Result<QueryForm, ServiceError> {
+    if form::get(&query, "request_uri").is_some() {
+        return Err(RequestObjectError::ByReference.into());
+    }
+    let client_id = form::get(&query, "client_id").map(str::to_owned);
+    let (parameters, signed) = match form::get(&query, "request") {
+        Some(request) => {
+            let signed = service.open_request_object(client_id.as_deref(), request).await?;
+            (signed.parameters().to_vec(), Some(signed))
+        }
+        None => (query, None),
+    };
+    let get = |name| form::get(&parameters, name).map(str::to_owned);
+    let body = SignRequestBody {
+        format: get("format"),
+        hash: get("hash"),
+        hash_type: get("hashType"),
+        data_to_be_displayed: form::get(&parameters, "dataToBeDisplayed").map(display),
+    };
     let request = decode(body).map_err(|_| SessionError::InvalidField {
         field: "hash, hashType or format",
         reason: "a base64 digest of its hashType, in CAdES or PAdES",
     })?;
     Ok(QueryForm {
-        client_id: get("client_id"),
+        client_id,
         request,
         callback_url: get("callbackUrl").unwrap_or_default(),
         nonce: get("nonce"),
         state: get("state"),
-        lang: form::get(query, "lang").and_then(Lang::parse).unwrap_or(Lang::En),
+        lang: form::get(&parameters, "lang").and_then(Lang::parse).unwrap_or(Lang::En),
+        signed,
     })
 }
 

@@ -47,11 +47,6 @@ pub(super) async fn sign(call: Call) -> Result<Response<Body>, ServiceError> {
     let key = api_key(&call.request).map(str::to_owned);
     let token = pseudonym_token(&call.request);
     let body: PseudonymSignBody = json(call.request, MAX_BODY).await?;
-    for (name, value) in [("nonce", &body.nonce), ("state", &body.state)] {
-        if value.as_ref().is_some_and(|v| v.len() > 256) {
-            return Err(RequestError::invalid(format!("{name} is longer than 256 characters")).into());
-        }
-    }
     let request = PseudonymSignRequest {
         sign: decode(body.sign)?,
         nonce: body.nonce,

@@ -78,6 +78,7 @@ fn new_session(body: CreateSession) -> Result<NewSession, ServiceError> {
         pub_key_pem,
         eservice_nonce: None,
         eservice_state: None,
+        unsigned_query: false,
     })
 }
 

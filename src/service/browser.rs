@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use super::onetime::SignRequest;
+use super::request_objects::{RequestObjectError, SignedQuery};
 use super::sessions::{Browser, Lang, NewSession, Opened, Session, SessionError};
 use super::{EsignService, ServiceError};
 use crate::config::ClientConfig;
@@ -41,6 +42,9 @@ pub struct QueryForm {
     pub state: Option<String>,
     /// `lang`.
     pub lang: Lang,
+    /// The eService's signed request object these parameters came from; `None` for a plain
+    /// query (taken only from a client with `allow_unsigned_query`).
+    pub signed: Option<SignedQuery>,
 }
 
 /// Why the pseudonym typed on the signing page did not work.
@@ -86,39 +90,58 @@ impl EsignService {
         })
     }
 
-    /// `GET /sign/interactive?client_id=…`: a session for the registered eService named by
-    /// `client_id`; returns the signing page's URL.
+    /// A query form's `request` (RFC 9101): verified with the keys the eService named by
+    /// `client_id` registered, its `jti` spent. Its parameters make the [`QueryForm`].
     ///
     /// # Errors
-    /// A missing or unknown `client_id`; an unregistered callback; store and HSM failures.
+    /// A missing or unknown `client_id`; a request object that does not verify, names another
+    /// client or audience, has expired, lives too long or was used before; the eService's
+    /// published keys or the store failing.
+    pub async fn open_request_object(
+        &self,
+        client_id: Option<&str>,
+        request: &str,
+    ) -> Result<SignedQuery, ServiceError> {
+        let client = self.callers.client_by_id(required_client_id(client_id)?)?;
+        Ok(self.request_objects.open(self.core.store.as_ref(), client, request).await?)
+    }
+
+    /// `GET /sign/interactive?client_id=…&request=…`: a session for the registered eService
+    /// named by `client_id`; returns the signing page's URL. Unsigned (no `request`), only from
+    /// a client with `allow_unsigned_query`, and then without webhook or device.
+    ///
+    /// # Errors
+    /// A missing or unknown `client_id`; an unsigned form from a client that signs; an
+    /// unregistered callback; store and HSM failures.
     pub async fn page_from_query(&self, form: QueryForm) -> Result<String, ServiceError> {
-        let client_id = form.client_id.as_deref().ok_or(SessionError::InvalidField {
-            field: "client_id",
-            reason: "a token or the GovStack query parameters are required",
-        })?;
-        let client = self.callers.client_by_id(client_id)?;
-        self.query_session(client, form).await
+        let client = self.callers.client_by_id(required_client_id(form.client_id.as_deref())?)?;
+        let unsigned = match &form.signed {
+            Some(signed) if signed.client_id() == client.id => false,
+            Some(_) => return Err(RequestObjectError::WrongClient.into()),
+            None if client.allow_unsigned_query => true,
+            None => return Err(RequestObjectError::Required(client.id.clone()).into()),
+        };
+        self.query_session(client, form, unsigned).await
     }
 
-    /// `GET /v1/sign/interactivePseudonym`: as [`Self::page_from_query`], the eService named by
-    /// `client_id` or else by its registered `callbackUrl`; the page opens with the pseudonym
-    /// form first.
+    /// `GET /v1/sign/interactivePseudonym?client_id=…&request=…`: as [`Self::page_from_query`],
+    /// always signed (it leads to the user's device); the page opens with the pseudonym form
+    /// first.
     ///
     /// # Errors
-    /// As [`Self::page_from_query`].
+    /// As [`Self::page_from_query`]; an unsigned form.
     pub async fn page_from_pseudonym_query(&self, form: QueryForm) -> Result<String, ServiceError> {
-        let client = match form.client_id.as_deref() {
-            Some(id) => self.callers.client_by_id(id).ok(),
-            None => self.callers.client_by_callback(&form.callback_url),
-        };
-        let client = client.ok_or(SessionError::InvalidField {
-            field: "client_id or callbackUrl",
-            reason: "name a registered eService, or give a callbackUrl registered to exactly one",
-        })?;
-        Ok(format!("{}&device=1", self.query_session(client, form).await?))
+        let signed = form.signed.as_ref().ok_or(RequestObjectError::RequiredForDevices)?;
+        let client = self.callers.client_by_id(signed.client_id())?;
+        Ok(format!("{}&device=1", self.query_session(client, form, false).await?))
     }
 
-    async fn query_session(&self, client: &ClientConfig, form: QueryForm) -> Result<String, ServiceError> {
+    async fn query_session(
+        &self,
+        client: &ClientConfig,
+        form: QueryForm,
+        unsigned: bool,
+    ) -> Result<String, ServiceError> {
         let new = NewSession {
             correlation_id: random_hex(16),
             digest: form.request.digest,
@@ -131,6 +154,7 @@ impl EsignService {
             pub_key_pem: None,
             eservice_nonce: form.nonce,
             eservice_state: form.state,
+            unsigned_query: unsigned,
         };
         Ok(self.sessions.create(client, new).await?.redirect_url)
     }
@@ -185,6 +209,9 @@ impl EsignService {
             Opened::Over(back) => return Ok(DeviceChoice::Back(back)),
         };
         self.sessions.check_browser(&session, browser, true).await?;
+        if session.unsigned_query {
+            return Err(RequestObjectError::RequiredForDevices.into());
+        }
         let queued = match self.devices.signer(pseudonym.trim()).await {
             Ok(device) => self.requests.queue_pending(session.clone(), &device).await,
             Err(e) => Err(e),
@@ -219,6 +246,14 @@ impl EsignService {
             None => Page::Show { session: Box::new(session), binding: None },
         })
     }
+}
+
+/// The query's `client_id`, which every query form needs.
+fn required_client_id(client_id: Option<&str>) -> Result<&str, SessionError> {
+    client_id.filter(|id| !id.is_empty()).ok_or(SessionError::InvalidField {
+        field: "client_id",
+        reason: "a token, or the eService's client_id with its signed request",
+    })
 }
 
 /// The page's words for a pseudonym that did not work, if that is what `e` says.

@@ -12,10 +12,11 @@ use super::device_requests::DeviceRequests;
 use super::devices::Devices;
 use super::engine::Engine;
 use super::payment::PaymentGate;
+use super::request_objects::RequestObjects;
 use super::sessions::Sessions;
 use super::webhooks::{Retry, Webhooks};
 use super::{EsignService, ServiceError};
-use crate::config::{ClientConfig, Config, DEMO_CLIENT};
+use crate::config::{ClientConfig, Config, DEMO_CLIENT, RequestKeys};
 use crate::identity::client::{AssertionSigner, IdentityClient};
 use crate::jose::jwk::{Jwk, JwkSet};
 use crate::outbound::HttpClient;
@@ -55,6 +56,7 @@ impl EsignService {
         });
         let requests =
             Arc::new(DeviceRequests::new(Arc::clone(&core), config.devices.request_timeout, config.store.response_ttl));
+        let request_objects = RequestObjects::new(&clients, &public_url, &http, config.identity.timeout);
         Ok(Self {
             identity: Arc::clone(&identity),
             callers: Callers::new(clients, config.devices.binding_partners.clone()),
@@ -63,6 +65,7 @@ impl EsignService {
             devices: Devices::new(Arc::clone(&core), Arc::clone(&requests), config.ca.crl_validity),
             requests,
             demo,
+            request_objects,
             tsa_request_limit: config.tsa.max_request_bytes,
             core,
         })
@@ -126,6 +129,8 @@ fn demo_client(public_url: &str) -> ClientConfig {
         api_key_sha256: unusable_key,
         callback_urls: vec![format!("{public_url}/demo/done")],
         webhook_url: None,
+        request_keys: RequestKeys::None,
+        allow_unsigned_query: false,
     }
 }
 

@@ -115,6 +115,7 @@ impl EsignService {
             pub_key_pem: None,
             eservice_nonce: None,
             eservice_state: None,
+            unsigned_query: false,
         };
         Ok(self.sessions.create(client, new).await?.redirect_url)
     }

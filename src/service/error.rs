@@ -17,6 +17,7 @@ use super::devices::binding::BindingError;
 use super::devices::device_jwt::DeviceAuthError;
 use super::engine::EngineError;
 use super::payment::PaymentError;
+use super::request_objects::RequestObjectError;
 use super::sessions::SessionError;
 use crate::identity::AuthError;
 use crate::store::StoreError;
@@ -65,6 +66,8 @@ pub enum Dependency {
     IdentityProvider,
     /// The payment provider.
     PaymentProvider,
+    /// An eService's published keys.
+    Eservice,
 }
 
 /// What was sent cannot be used (decided at the door while decoding, or by a workflow's checks
@@ -148,6 +151,9 @@ pub enum ServiceError {
     /// The payment token.
     #[error(transparent)]
     Payment(#[from] PaymentError),
+    /// A query form that is not the eService's signed request.
+    #[error(transparent)]
+    RequestObject(#[from] RequestObjectError),
     /// The signing engine (HSM, CA, CMS, TSA, the final checks).
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -197,6 +203,9 @@ impl ServiceError {
             Self::Auth(_) => ErrorKind::Unavailable(Dependency::IdentityProvider),
             Self::Payment(e) if e.is_callers_fault() => ErrorKind::PaymentRequired,
             Self::Payment(_) => ErrorKind::Unavailable(Dependency::PaymentProvider),
+            Self::RequestObject(RequestObjectError::Store(_)) => ErrorKind::Unavailable(Dependency::Store),
+            Self::RequestObject(e) if e.is_callers_fault() => ErrorKind::Unauthorized,
+            Self::RequestObject(_) => ErrorKind::Unavailable(Dependency::Eservice),
             Self::Engine(e) => engine_kind(e),
             Self::Store(_) => ErrorKind::Unavailable(Dependency::Store),
             Self::Damaged { .. } => ErrorKind::Internal,

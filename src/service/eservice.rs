@@ -2,16 +2,19 @@
 //! signature once, get a pseudonym token, and sign by pseudonym — queued for the user's device
 //! with the token, or sent to the GovStack pseudonym page without one.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::callers::callback_allowed;
 use super::device_requests::{Progress, PseudonymRequest};
 use super::onetime::SignRequest;
-use super::sessions::{Created, NewSession, Session, SessionError};
+use super::sessions::{Created, Lang, NewSession, Session, SessionError, check_echoed};
 use super::{EsignService, RequestError, ServiceError};
 use crate::config::ClientConfig;
 use crate::identity::rp::form_encode;
+use crate::ids::random_hex;
 
 /// What a redemption finds.
 #[derive(Clone, Debug)]
@@ -109,8 +112,9 @@ impl EsignService {
         request: PseudonymSignRequest,
     ) -> Result<PseudonymOutcome, ServiceError> {
         let client = self.callers.client(api_key)?;
+        check_echoed(request.nonce.as_deref(), request.state.as_deref())?;
         let Some(token) = token else {
-            return Ok(PseudonymOutcome::ToPseudonymPage(self.pseudonym_page_url(client, &request)?));
+            return Ok(PseudonymOutcome::ToPseudonymPage(self.pseudonym_page(client, request).await?));
         };
         let pseudonym = self.devices.pseudonym_of(token, &client.id)?;
         let device = self.devices.signer(&pseudonym).await?;
@@ -125,12 +129,14 @@ impl EsignService {
         Ok(PseudonymOutcome::Queued { signature_id })
     }
 
-    /// The GovStack pseudonym page with the request in its query. The callback is the body's
+    /// A signing session for the request, made now under the eService's API key, and the GovStack
+    /// pseudonym page's URL for it: the spec's query parameters, for the eService to read, and
+    /// the session's `token`, which is all the page goes by. The callback is the body's
     /// `callbackUrl` (registered) or the client's only registered callback URL.
-    fn pseudonym_page_url(
+    async fn pseudonym_page(
         &self,
         client: &ClientConfig,
-        request: &PseudonymSignRequest,
+        request: PseudonymSignRequest,
     ) -> Result<String, ServiceError> {
         let callback = match &request.callback_url {
             Some(url) if callback_allowed(client, url) => url.clone(),
@@ -148,6 +154,21 @@ impl EsignService {
         let sign = &request.sign;
         let display = URL_SAFE_NO_PAD.encode(sign.data_to_be_displayed.as_deref().unwrap_or_default());
         let hash = URL_SAFE_NO_PAD.encode(sign.digest.bytes());
+        let new = NewSession {
+            correlation_id: random_hex(16),
+            digest: sign.digest.clone(),
+            format: sign.format,
+            data_to_be_displayed: sign.data_to_be_displayed.clone().unwrap_or_default(),
+            callback_url: callback.clone(),
+            webhook_url: None,
+            lifetime: Duration::from_secs(600),
+            lang: Lang::En,
+            pub_key_pem: None,
+            eservice_nonce: request.nonce.clone(),
+            eservice_state: request.state.clone(),
+            unsigned_query: false,
+        };
+        let Created { token, .. } = self.sessions.create(client, new).await?;
         let mut pairs = vec![
             ("client_id", client.id.as_str()),
             ("format", sign.format.name()),
@@ -163,6 +184,7 @@ impl EsignService {
                 pairs.push((name, value));
             }
         }
+        pairs.push(("token", token.as_str()));
         Ok(format!("{}/v1/sign/interactivePseudonym?{}", self.core.public_url, form_encode(&pairs)))
     }
 }

@@ -7,7 +7,8 @@
 //! - [`sessions`]: signing sessions and the citizen's browser flow;
 //! - [`device_requests`]: requests queued for users' devices, their answers and expiry;
 //! - [`devices`]: device certificates, wallet binding, the CRL, device authentication;
-//! - `callers`: registered eServices and binding partners; [`payment`]: payment tokens;
+//! - `callers`: registered eServices and binding partners; `request_objects`: their signed query
+//!   forms; [`payment`]: payment tokens;
 //!   `webhooks`: outcomes told to eServices.
 //!
 //! The façade's methods live beside what they serve: `onetime`, `eservice`, `browser`, `owner`,
@@ -29,6 +30,7 @@ mod onetime;
 mod owner;
 pub mod payment;
 mod public;
+mod request_objects;
 pub mod sessions;
 mod webhooks;
 
@@ -47,6 +49,7 @@ pub use error::{CallerError, Dependency, ErrorKind, RequestError, ServiceError};
 pub use eservice::{PseudonymOutcome, PseudonymSignRequest, Redemption};
 pub use onetime::SignRequest;
 pub use public::{Check, Readiness};
+pub use request_objects::{RequestObjectError, SignedQuery};
 pub use sessions::{Browser, Created, Lang, NewSession, Session, SessionError, Status};
 pub use webhooks::Retry;
 
@@ -73,5 +76,6 @@ pub struct EsignService {
     requests: Arc<DeviceRequests>,
     devices: Devices,
     demo: Option<demo::Demo>,
+    request_objects: request_objects::RequestObjects,
     tsa_request_limit: usize,
 }

@@ -47,12 +47,15 @@ pub fn sha256_hex(text: &str) -> String {
     hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(text.as_bytes()))
 }
 
-/// The `[[clients]]` tables of the two eServices, eservice-a's webhook at `webhook_url`.
+/// The `[[clients]]` tables of the two eServices, eservice-a's webhook at `webhook_url` and its
+/// request-object keys in a JWKS file (`super::request_object`).
 pub fn clients_toml(webhook_url: &str) -> String {
     format!(
         "\n[[clients]]\nid = \"eservice-a\"\napi_key_sha256 = \"{a}\"\ncallback_urls = [\"{CALLBACK}\"]\nwebhook_url = \"{webhook_url}\"\n\
+         jwks_file = {jwks:?}\n\
          \n[[clients]]\nid = \"eservice-b\"\napi_key_sha256 = \"{b}\"\ncallback_urls = [\"http://127.0.0.1:9/b/callback\"]\n",
         a = sha256_hex("key-a"),
+        jwks = super::request_object::jwks_file(),
         b = sha256_hex("key-b"),
     )
 }

@@ -1,7 +1,9 @@
-//! Who may call: `[[clients]]` (eServices: API key hashes, exact callback and webhook URLs),
-//! `[devices]` (binding partners, how long a device may take) and `[webhooks]`.
+//! Who may call: `[[clients]]` (eServices: API key hashes, exact callback and webhook URLs,
+//! the keys of their signed request objects), `[devices]` (binding partners, how long a device may take) and `[webhooks]`.
 
 use super::*;
+use crate::config::RequestKeys;
+use crate::jose::jwk::JwkSet;
 
 pub(super) fn devices(raw: RawDevices) -> Result<DevicesConfig, ConfigError> {
     let secs = raw.request_timeout_secs.unwrap_or(300);
@@ -38,6 +40,30 @@ pub(super) fn api_key_hash(key: &'static str, text: &str) -> Result<[u8; 32], Co
     })
 }
 
+/// `jwks_url` or `jwks_file` (not both): the keys an eService signs its request objects with.
+fn request_keys(url: Option<String>, file: Option<PathBuf>, base: &Path) -> Result<RequestKeys, ConfigError> {
+    match (url, file) {
+        (Some(_), Some(file)) => Err(ConfigError::Invalid {
+            key: "clients.jwks_file",
+            value: file.display().to_string(),
+            reason: "give jwks_url or jwks_file, not both",
+        }),
+        (Some(url), None) => Ok(RequestKeys::Url(http_url("clients.jwks_url", &url)?)),
+        (None, Some(file)) => {
+            let path = base.join(&file);
+            let invalid = |reason: String| ConfigError::File { key: "clients.jwks_file", path: path.clone(), reason };
+            let text = std::fs::read_to_string(&path).map_err(|e| invalid(e.to_string()))?;
+            let keys: JwkSet =
+                serde_json::from_str(&text).map_err(|e| invalid(format!("not a JWKS ({{\"keys\": [...]}}): {e}")))?;
+            if keys.keys.is_empty() {
+                return Err(invalid("the JWKS holds no keys".into()));
+            }
+            Ok(RequestKeys::Inline(keys))
+        }
+        (None, None) => Ok(RequestKeys::None),
+    }
+}
+
 pub(super) fn webhooks(raw: RawWebhooks) -> Result<WebhookConfig, ConfigError> {
     let attempts = raw.attempts.unwrap_or(6);
     if !(1..=20).contains(&attempts) {
@@ -54,7 +80,7 @@ pub(super) fn webhooks(raw: RawWebhooks) -> Result<WebhookConfig, ConfigError> {
     Ok(WebhookConfig { attempts, first_retry: Duration::from_millis(first_retry_ms) })
 }
 
-pub(super) fn clients(raw: Vec<RawClient>) -> Result<Vec<ClientConfig>, ConfigError> {
+pub(super) fn clients(raw: Vec<RawClient>, base: &Path) -> Result<Vec<ClientConfig>, ConfigError> {
     let mut clients: Vec<ClientConfig> = Vec::new();
     for client in raw {
         if client.id.is_empty() || clients.iter().any(|c| c.id == client.id) {
@@ -68,11 +94,14 @@ pub(super) fn clients(raw: Vec<RawClient>) -> Result<Vec<ClientConfig>, ConfigEr
         for url in client.callback_urls.iter().chain(client.webhook_url.iter()) {
             http_url("clients.callback_urls", url)?;
         }
+        let request_keys = request_keys(client.jwks_url, client.jwks_file, base)?;
         clients.push(ClientConfig {
             id: client.id,
             api_key_sha256: hash,
             callback_urls: client.callback_urls,
             webhook_url: client.webhook_url,
+            request_keys,
+            allow_unsigned_query: client.allow_unsigned_query.unwrap_or(false),
         });
     }
     Ok(clients)

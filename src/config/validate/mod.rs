@@ -49,7 +49,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         }
         identity.issuer = Some(super::mock_issuer(&server.public_url));
     }
-    let clients = callers::clients(raw.clients)?;
+    let clients = callers::clients(raw.clients, &base)?;
     if identity.mock && clients.iter().any(|c| c.id == super::DEMO_CLIENT) {
         return Err(ConfigError::Invalid {
             key: "clients.id",

@@ -3,7 +3,7 @@
 
 use hyper::Response;
 
-use super::words::words;
+use super::words::{Words, words};
 use super::{escape, page};
 use crate::http::response::Body;
 use crate::service::{DeviceProblem, Session};
@@ -30,11 +30,7 @@ pub(crate) fn signing(
          <dl><dt>{fingerprint_label}</dt><dd><code>{fingerprint}</code> ({hash_type})</dd><dt>{format_label}</dt><dd>{format}</dd></dl></section>\
          <section aria-labelledby=\"how\"><h2 id=\"how\">{model}</h2><p>{model_one_time}</p></section>\
          <form method=\"post\" action=\"/sign/interactive/start\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\" id=\"sign\">{sign}</button></form>\
-         <section aria-labelledby=\"device\"><h2 id=\"device\">{device_heading}</h2><p>{model_device}</p>\
-         <form method=\"post\" action=\"/sign/interactive/device\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
-         <label for=\"pseudonym\">{pseudonym_label}</label> <input id=\"pseudonym\" name=\"pseudonym\" required minlength=\"3\" maxlength=\"64\" autocomplete=\"username\"{autofocus}{described}> \
-         <button type=\"submit\" id=\"sign-device\">{sign_device}</button></form>{device_error}</section>\
-         <form method=\"post\" action=\"/sign/interactive/cancel\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\" id=\"cancel\" class=\"secondary\">{cancel}</button></form>\
+         {device}<form method=\"post\" action=\"/sign/interactive/cancel\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button type=\"submit\" id=\"cancel\" class=\"secondary\">{cancel}</button></form>\
          <p><small>{expires_label} <time datetime=\"{expires}\">{expires}</time></small></p>",
         heading = escape(w.heading),
         requested_by = escape(w.requested_by),
@@ -50,8 +46,25 @@ pub(crate) fn signing(
         model_one_time = escape(w.model_one_time),
         token = escape(token),
         sign = escape(w.sign),
+        // An unsigned query form's session cannot go to the user's device.
+        device = if session.unsigned_query { String::new() } else { device_form(w, token, device_first, device_error) },
+        cancel = escape(w.cancel),
+        expires_label = escape(w.expires),
+        expires = escape(&expires),
+    );
+    page(session.lang, w.title, "", &main)
+}
+
+/// The pseudonym form for the user's own device, with why the last pseudonym did not work.
+fn device_form(w: &Words, token: &str, device_first: bool, device_error: Option<DeviceProblem>) -> String {
+    format!(
+        "<section aria-labelledby=\"device\"><h2 id=\"device\">{device_heading}</h2><p>{model_device}</p>\
+         <form method=\"post\" action=\"/sign/interactive/device\"><input type=\"hidden\" name=\"token\" value=\"{token}\">\
+         <label for=\"pseudonym\">{pseudonym_label}</label> <input id=\"pseudonym\" name=\"pseudonym\" required minlength=\"3\" maxlength=\"64\" autocomplete=\"username\"{autofocus}{described}> \
+         <button type=\"submit\" id=\"sign-device\">{sign_device}</button></form>{device_error}</section>",
         device_heading = escape(w.device_heading),
         model_device = escape(w.model_device),
+        token = escape(token),
         pseudonym_label = escape(w.pseudonym),
         autofocus = if device_first { " autofocus" } else { "" },
         described =
@@ -67,11 +80,7 @@ pub(crate) fn signing(
                 format!("<p id=\"device-error\" role=\"alert\">{}</p>", escape(text))
             })
             .unwrap_or_default(),
-        cancel = escape(w.cancel),
-        expires_label = escape(w.expires),
-        expires = escape(&expires),
-    );
-    page(session.lang, w.title, "", &main)
+    )
 }
 
 /// The page shown while the user's device is asked; it reloads itself every two seconds, and

@@ -63,6 +63,7 @@ impl DeviceRequests {
             expires_at: epoch_secs(SystemTime::now() + self.lifetime),
             status: Status::Pending,
             binding: None,
+            unsigned_query: false,
         };
         self.queue(session, device, None, signature_id.clone()).await?;
         Ok(signature_id)

@@ -85,6 +85,23 @@ impl SessionError {
     }
 }
 
+/// The longest `nonce` or `state` esignd keeps to echo back, in bytes.
+pub const MAX_ECHOED: usize = 256;
+
+/// The eService's `nonce` and `state` are echoed back, so they are kept: at most
+/// [`MAX_ECHOED`] bytes each, on every path.
+///
+/// # Errors
+/// [`SessionError::InvalidField`] naming the one too long.
+pub(crate) fn check_echoed(nonce: Option<&str>, state: Option<&str>) -> Result<(), SessionError> {
+    for (field, value) in [("nonce", nonce), ("state", state)] {
+        if value.is_some_and(|v| v.len() > MAX_ECHOED) {
+            return Err(SessionError::InvalidField { field, reason: "at most 256 bytes" });
+        }
+    }
+    Ok(())
+}
+
 /// What a new session needs, already checked for form at the door.
 #[derive(Clone, Debug)]
 pub struct NewSession {
@@ -110,6 +127,8 @@ pub struct NewSession {
     pub eservice_nonce: Option<String>,
     /// GovStack query form: state to echo back.
     pub eservice_state: Option<String>,
+    /// An unsigned GovStack query form made it: no webhook, no device.
+    pub unsigned_query: bool,
 }
 
 /// A created session: its token and the signing page's URL.
@@ -146,6 +165,7 @@ impl Sessions {
         if new.webhook_url.is_some() && new.webhook_url != client.webhook_url {
             return Err(SessionError::WebhookNotRegistered.into());
         }
+        check_echoed(new.eservice_nonce.as_deref(), new.eservice_state.as_deref())?;
         if let Some(pem) = &new.pub_key_pem {
             crate::jose::jwe::RecipientKey::from_pem(pem).map_err(|_| SessionError::InvalidField {
                 field: "pubKey",

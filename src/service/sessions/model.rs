@@ -191,6 +191,9 @@ pub struct Session {
     /// SHA-256 (hex) of the binding cookie of the browser that opened the signing page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<String>,
+    /// Made from an unsigned query form (anyone could have): no webhook, no device.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsigned_query: bool,
 }
 
 impl Session {
@@ -204,7 +207,7 @@ impl Session {
             format: new.format,
             data_to_be_displayed: new.data_to_be_displayed,
             callback_url: new.callback_url,
-            webhook_url: new.webhook_url.or_else(|| client.webhook_url.clone()),
+            webhook_url: if new.unsigned_query { None } else { new.webhook_url.or_else(|| client.webhook_url.clone()) },
             lang: new.lang,
             pub_key_pem: new.pub_key_pem,
             eservice_nonce: new.eservice_nonce,
@@ -212,6 +215,7 @@ impl Session {
             expires_at: epoch_secs(SystemTime::now() + new.lifetime),
             status: Status::Pending,
             binding: None,
+            unsigned_query: new.unsigned_query,
         }
     }
 

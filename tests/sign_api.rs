@@ -90,28 +90,43 @@ fn a_jwt_access_token_signs_cades_for_the_named_user() {
     assert!(subject.contains("CN=Jane Doe") && subject.contains("serialNumber=jane"), "{subject}");
 }
 
+/// Tokens the provider really issued, but not to esignd: an opaque token of any relying party
+/// (userinfo would accept it), an ID token esignd itself could have received, a token for
+/// several audiences that does not say who holds it. Each used to sign; none does now.
 #[test]
-fn an_opaque_access_token_is_resolved_at_userinfo() {
+fn tokens_issued_to_others_or_not_access_tokens_sign_nothing() {
     let setup = setup(|_| String::new());
-    let token = setup.provider.access_token("eservice-opaque", "o-brien");
-    assert_eq!(token.split('.').count(), 1, "the provider issues opaque access tokens to this client");
-    let (status, response) =
-        sign(setup.addr, Some(&token), None, "application/json", &request("PAdES", "SHA2-256", &sha256(DOCUMENT)));
-    assert_eq!(status, 200, "{response}");
-    let subject = judge(&setup, &response, "opaque");
-    // The name's comma stays inside the CN (RFC 4514 escapes it as \,).
-    assert!(subject.contains(r"CN=Seán O'Brien\, Jr."), "{subject}");
-
-    // Userinfo alone accepts any live token of the user's, including one that introspection
-    // would call inactive (see the next test).
-    let quarantined = setup.provider.access_token("eservice-quarantined", "jane");
-    let (status, response) = sign(
-        setup.addr,
-        Some(&quarantined),
-        None,
-        "application/json",
-        &request("CAdES", "SHA2-256", &sha256(DOCUMENT)),
+    let body = request("CAdES", "SHA2-256", &sha256(DOCUMENT));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let lowtrust = setup.provider.access_token("eservice-lowtrust", "jane");
+    assert_eq!(lowtrust.split('.').count(), 1, "the provider issues opaque access tokens to this client");
+    let opaque_for_us = setup.provider.access_token("eservice-opaque", "jane");
+    // What the provider's ID token for esignd looks like: typ JWT, aud = esignd's client_id.
+    let id_token = setup.provider.mint_typed(
+        &json!({"sub": "jane", "name": "Jane Doe", "aud": "esignd", "exp": now + 300, "nonce": "n"}),
+        "JWT",
     );
+    let several =
+        setup.provider.mint(&json!({"sub": "jane", "name": "Jane Doe", "aud": ["esignd", "x"], "exp": now + 300}));
+    let esignds_own = setup
+        .provider
+        .mint(&json!({"sub": "jane", "name": "Jane Doe", "aud": ["esignd", "x"], "azp": "esignd", "exp": now + 300}));
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("an opaque token of another relying party", &lowtrust, "opaque access tokens are not accepted"),
+        ("an opaque token, introspection off", &opaque_for_us, "opaque access tokens are not accepted"),
+        ("an ID token", &id_token, "not an access token for esignd"),
+        ("several audiences, no azp", &several, "azp"),
+        ("issued to esignd itself", &esignds_own, "issued to esignd itself"),
+    ];
+    for (what, token, says) in cases {
+        let (status, response) = sign(setup.addr, Some(token), None, "application/json", &body);
+        assert_eq!(status, 401, "{what}: {response}");
+        let said = response["status"]["message"].as_str().unwrap_or_default();
+        assert!(said.contains(says), "{what}: {said:?}");
+    }
+    // The same claims as a typed access token sign.
+    let typed = setup.provider.mint(&json!({"sub": "jane", "name": "Jane Doe", "aud": "esignd", "exp": now + 300}));
+    let (status, response) = sign(setup.addr, Some(&typed), None, "application/json", &body);
     assert_eq!(status, 200, "{response}");
 }
 
@@ -136,10 +151,18 @@ fn with_introspection_the_providers_verdict_on_an_opaque_token_decides() {
     let body = request("CAdES", "SHA2-256", &sha256(DOCUMENT));
 
     let opaque = provider.access_token("eservice-opaque", "o-brien");
+    assert_eq!(opaque.split('.').count(), 1, "the provider issues opaque access tokens to this client");
     let (status, response) = sign(addr, Some(&opaque), None, "application/json", &body);
     assert_eq!(status, 200, "{response}\n{}", daemon.log());
     let setup = Setup { token, provider, daemon, addr };
+    // The name's comma stays inside the CN (RFC 4514 escapes it as \,).
     assert!(judge(&setup, &response, "introspected").contains(r"CN=Seán O'Brien\, Jr."));
+
+    // Active, but for no audience of esignd's: a token of any relying party.
+    let lowtrust = setup.provider.access_token("eservice-lowtrust", "jane");
+    let (status, response) = sign(addr, Some(&lowtrust), None, "application/json", &body);
+    assert_eq!(status, 401, "{response}");
+    assert!(response["status"]["message"].as_str().unwrap().contains("another audience"), "{response}");
 
     let quarantined = setup.provider.access_token("eservice-quarantined", "jane");
     let (status, response) = sign(addr, Some(&quarantined), None, "application/json", &body);
@@ -171,7 +194,7 @@ fn tokens_the_provider_does_not_vouch_for_are_refused_and_leave_nothing_behind()
     let good = request("CAdES", "SHA2-256", &sha256(DOCUMENT));
     // (what, token, expected status, words the message must contain)
     let cases: Vec<(&str, &str, u16, &str)> = vec![
-        ("opaque token the provider does not know", "not-a-token-the-provider-issued", 401, "does not accept"),
+        ("opaque token the provider does not know", "not-a-token-the-provider-issued", 401, "opaque"),
         ("expired token", &expired, 401, "expired"),
         ("wrong audience", &other_audience, 401, "another audience"),
     ];

@@ -1,10 +1,13 @@
 //! `X-GovStack-AuthenticationToken`: the user's access token from the ID provider, turned into
 //! an [`Identity`]. A JWT is verified locally (signature by the provider's JWKS, `iss`, `exp`,
-//! `aud` = `[identity] audience`); an opaque token is introspected when `[identity]
-//! introspection` is on (active, issuer, expiry, audience), and resolved at the userinfo
-//! endpoint. The certificate subject comes from the configured claims; when the JWT or the
-//! introspection answer lacks them, userinfo is asked with the same token and must name the
-//! same subject.
+//! `aud` = `[identity] audience`) and must be an access token: typed `at+jwt` (RFC 9068), or
+//! for an audience that is not esignd's own `client_id` — an ID token issued to esignd is never
+//! taken; with several audiences its `azp` must name who holds it, and not esignd. An opaque
+//! token is taken only through introspection (`[identity] introspection`: active, issuer,
+//! expiry, and esignd's audience in `aud` or `client_id`); userinfo alone would accept any live
+//! token of the user, whichever relying party got it. The certificate subject comes from the
+//! configured claims; when the JWT or the introspection answer lacks them, userinfo is asked
+//! with the same token and must name the same subject.
 
 use serde_json::{Map, Value};
 
@@ -31,17 +34,20 @@ pub async fn identify<'a>(
         return Err(AuthError::Missing);
     }
     let claims = &config.claims;
-    let mut found = if jws::is_compact_jws(token) {
+    let mut found = if let Ok(jwt) = jws::decode(token) {
+        let typ = jwt.header.typ.clone();
         let expect = Expectations {
             issuer: Some(&provider.discovery().issuer),
             audience: Some(&config.audience),
             require_exp: true,
         };
-        provider.verify_jwt(token, &expect).await?
+        let claims = provider.verify_jwt(token, &expect).await?;
+        access_token_for_us(typ.as_deref(), &claims, config)?;
+        claims
     } else if config.introspection {
         introspect(provider, &config.client_id, client_auth().await?, token, &config.audience).await?
     } else {
-        Map::new()
+        return Err(AuthError::Opaque);
     };
     if text(&found, &claims.name).is_none() || text(&found, &claims.subject_id).is_none() {
         // Opaque token, or a JWT without profile claims: ask userinfo (which also checks the token).
@@ -54,6 +60,29 @@ pub async fn identify<'a>(
         found.extend(userinfo);
     }
     identity_from_claims(&found, claims)
+}
+
+/// A verified JWT is an access token for esignd: typed `at+jwt`, or for an audience other than
+/// esignd's `client_id` (which is what an ID token for esignd carries); and not issued to esignd
+/// itself (`azp`).
+///
+/// # Errors
+/// [`AuthError::NotAnAccessToken`]; [`AuthError::Token`] for a missing `azp`.
+fn access_token_for_us(
+    typ: Option<&str>,
+    claims: &Map<String, Value>,
+    config: &IdentityConfig,
+) -> Result<(), AuthError> {
+    let typed = typ.is_some_and(|t| matches!(t.to_ascii_lowercase().as_str(), "at+jwt" | "application/at+jwt"));
+    if !typed && config.audience == config.client_id {
+        return Err(AuthError::NotAnAccessToken(
+            "its audience is esignd's client_id, as an ID token's is, and it is not typed at+jwt",
+        ));
+    }
+    if super::authorized_party(claims, None)? == Some(config.client_id.as_str()) {
+        return Err(AuthError::NotAnAccessToken("it was issued to esignd itself"));
+    }
+    Ok(())
 }
 
 /// The certificate subject from a claims set, by the configured claim names.

@@ -1,8 +1,8 @@
 //! Token introspection (RFC 7662), for opaque access tokens when `[identity] introspection =
 //! true`: the provider itself says whether the token is active, and for whom it was issued.
 //! Unlike userinfo — which accepts any of the user's tokens that may read their profile — this
-//! binds the token to esignd: when the answer names an audience, `[identity] audience` must be
-//! among it. esignd authenticates as at the token endpoint (`client_secret_basic`, or
+//! binds the token to esignd: `[identity] audience` must be in the answer's `aud` or, when it
+//! has none, be its `client_id`. esignd authenticates as at the token endpoint (`client_secret_basic`, or
 //! `private_key_jwt` by the HSM service key).
 
 use hyper::Method;
@@ -51,7 +51,8 @@ pub async fn introspect(
     check(answer, &provider.discovery().issuer, audience, crate::jose::claims::now())
 }
 
-/// RFC 7662 §2.2: `active` decides; `iss`, `exp` and `aud` are checked when present.
+/// RFC 7662 §2.2: `active` decides; `iss` and `exp` are checked when present; esignd's
+/// audience must be in `aud` (or, without `aud`, be `client_id`).
 fn check(answer: Map<String, Value>, issuer: &str, audience: &str, now: i64) -> Result<Map<String, Value>, AuthError> {
     if answer.get("active") != Some(&Value::Bool(true)) {
         return Err(AuthError::Rejected);
@@ -65,7 +66,7 @@ fn check(answer: Map<String, Value>, issuer: &str, audience: &str, now: i64) -> 
         return Err(AuthError::Token(JoseError::Expired));
     }
     let addressed = match answer.get("aud") {
-        None => true,
+        None => answer.get("client_id").and_then(Value::as_str) == Some(audience),
         Some(Value::String(aud)) => aud == audience,
         Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
         Some(_) => false,
@@ -90,7 +91,13 @@ mod tests {
     fn only_an_active_unexpired_token_of_our_issuer_and_audience_passes() {
         let ok = json!({"active": true, "sub": "jane", "iss": "https://id", "aud": ["esignd", "x"], "exp": 2000});
         assert!(check(answer(ok), "https://id", "esignd", 1000).is_ok());
-        assert!(check(answer(json!({"active": true, "sub": "jane"})), "https://id", "esignd", 1000).is_ok());
+        let for_us = json!({"active": true, "sub": "jane", "client_id": "esignd"});
+        assert!(check(answer(for_us), "https://id", "esignd", 1000).is_ok());
+        // A live token for no audience (a token only userinfo would take) is not esignd's.
+        let anyones = json!({"active": true, "sub": "jane", "client_id": "another-rp"});
+        assert!(matches!(check(answer(anyones), "https://id", "esignd", 1000), Err(AuthError::Token(_))));
+        let bare = json!({"active": true, "sub": "jane"});
+        assert!(matches!(check(answer(bare), "https://id", "esignd", 1000), Err(AuthError::Token(_))));
         assert!(matches!(
             check(answer(json!({"active": false})), "https://id", "esignd", 1000),
             Err(AuthError::Rejected)
@@ -101,9 +108,9 @@ mod tests {
         ));
         let other = json!({"active": true, "aud": "another-service"});
         assert!(matches!(check(answer(other), "https://id", "esignd", 1000), Err(AuthError::Token(_))));
-        let expired = json!({"active": true, "exp": 999});
+        let expired = json!({"active": true, "aud": "esignd", "exp": 999});
         assert!(matches!(check(answer(expired), "https://id", "esignd", 1000), Err(AuthError::Token(_))));
-        let foreign = json!({"active": true, "iss": "https://elsewhere"});
+        let foreign = json!({"active": true, "aud": "esignd", "iss": "https://elsewhere"});
         assert!(matches!(check(answer(foreign), "https://id", "esignd", 1000), Err(AuthError::Token(_))));
     }
 }

@@ -51,6 +51,17 @@ pub enum AuthError {
     /// The login's authentication context class is not one esignd asked for.
     #[error("the login's assurance level (acr {0:?}) is not one of identity.acr_values")]
     Assurance(String),
+    /// An opaque access token while introspection is off: userinfo would accept any live token
+    /// of the user, whichever relying party holds it.
+    #[error(
+        "opaque access tokens are not accepted here: send a JWT access token (typ at+jwt) for esignd's audience, \
+         or the operator turns on identity.introspection"
+    )]
+    Opaque,
+    /// A JWT that is not an access token for esignd: an ID token, or a token issued to esignd
+    /// itself.
+    #[error("the authentication token is not an access token for esignd: send one typed at+jwt ({0})")]
+    NotAnAccessToken(&'static str),
     /// esignd could not sign its `private_key_jwt` client assertion.
     #[error("the client assertion could not be signed with the service key: {0}")]
     ClientAssertion(String),
@@ -78,8 +89,33 @@ impl AuthError {
                 | AuthError::Identity(_)
                 | AuthError::StaleLogin
                 | AuthError::Assurance(_)
+                | AuthError::Opaque
+                | AuthError::NotAnAccessToken(_)
         )
     }
+}
+
+/// The authorized party of a JWT (OpenID Connect Core §3.1.3.7, 4–5): a token for several
+/// audiences must name the one it was issued to in `azp`; when `expected` is given, a present
+/// `azp` must be it.
+///
+/// # Errors
+/// [`AuthError::Token`] naming `azp`.
+pub(crate) fn authorized_party<'a>(
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+    expected: Option<&str>,
+) -> Result<Option<&'a str>, AuthError> {
+    let azp = claims.get("azp").and_then(serde_json::Value::as_str);
+    let several = claims.get("aud").and_then(serde_json::Value::as_array).is_some_and(|auds| auds.len() > 1);
+    if several && azp.is_none() {
+        return Err(AuthError::Token(crate::jose::Error::MissingClaim("azp (the token has several audiences)")));
+    }
+    if let (Some(expected), Some(azp)) = (expected, azp)
+        && azp != expected
+    {
+        return Err(AuthError::Token(crate::jose::Error::MissingClaim("azp (matching)")));
+    }
+    Ok(azp)
 }
 
 /// A verified signer: display name and the partner-specific subject identifier.
@@ -159,5 +195,19 @@ mod tests {
         assert_eq!(Identity::new("", "x").unwrap_err(), IdentityError::Empty("name"));
         assert_eq!(Identity::new("a", "x".repeat(65)).unwrap_err(), IdentityError::TooLong("subject id"));
         assert_eq!(Identity::new("a\u{7}", "x").unwrap_err(), IdentityError::Control("name"));
+    }
+
+    #[test]
+    fn several_audiences_need_an_authorized_party_and_it_must_be_the_expected_one() {
+        let claims = |value: serde_json::Value| value.as_object().unwrap().clone();
+        let one = claims(serde_json::json!({"aud": "esignd"}));
+        assert_eq!(authorized_party(&one, Some("esignd")).unwrap(), None);
+        let several = claims(serde_json::json!({"aud": ["esignd", "other"]}));
+        assert!(authorized_party(&several, None).is_err());
+        let named = claims(serde_json::json!({"aud": ["esignd", "other"], "azp": "esignd"}));
+        assert_eq!(authorized_party(&named, Some("esignd")).unwrap(), Some("esignd"));
+        let other = claims(serde_json::json!({"aud": "esignd", "azp": "other"}));
+        assert!(authorized_party(&other, Some("esignd")).is_err(), "an ID token issued to another client");
+        assert_eq!(authorized_party(&other, None).unwrap(), Some("other"));
     }
 }

@@ -143,6 +143,7 @@ pub async fn finish(
     let expect =
         Expectations { issuer: Some(&provider.discovery().issuer), audience: Some(client_id), require_exp: true };
     let mut claims = provider.verify_jwt(&id_token, &expect).await?;
+    super::authorized_party(&claims, Some(client_id))?;
     if claims.get("nonce").and_then(Value::as_str) != Some(authorization.nonce.as_str()) {
         return Err(AuthError::Token(crate::jose::Error::MissingClaim("nonce (matching)")));
     }

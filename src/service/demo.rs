@@ -142,14 +142,14 @@ impl EsignService {
         Ok(self.demo()?.shop.get(id).ok_or(DemoError::DownloadGone)?)
     }
 
-    /// `GET /demo/id-token`: a mock ID-provider token for a device's owner, for
-    /// `esign-device enroll --id-token-file`.
+    /// `GET /demo/id-token`: a mock ID-provider access token (typed `at+jwt`, RFC 9068) for a
+    /// device's owner, for `esign-device enroll --id-token-file`.
     ///
     /// # Errors
     /// HSM failures.
     pub async fn demo_id_token(&self, name: &str, subject: &str) -> Result<String, ServiceError> {
         let claims = self.demo()?.idp.device_owner_claims(name, subject, &self.identity.config().client_id);
-        self.core.sign_claims(&claims).await
+        Ok(self.core.engine.sign_jws("at+jwt", claims.to_string().into_bytes()).await?)
     }
 
     /// The mock provider's discovery document.

@@ -66,7 +66,12 @@ impl Provider {
 
     /// A JWT signed with the provider's own key, with `claims` (plus `iss` and `iat`).
     pub fn mint(&self, claims: &serde_json::Value) -> String {
-        self.node(&["mint.mjs", self.state.path().to_str().unwrap(), &claims.to_string()])
+        self.mint_typed(claims, "at+jwt")
+    }
+
+    /// As [`Provider::mint`], with the header's `typ` (an ID token is a plain `JWT`).
+    pub fn mint_typed(&self, claims: &serde_json::Value, typ: &str) -> String {
+        self.node(&["mint.mjs", self.state.path().to_str().unwrap(), &claims.to_string(), typ])
     }
 
     /// Play the citizen from `url` (a signing link) until the browser reaches `stop_at`;

@@ -7,8 +7,10 @@
 //                   private_key_jwt with the keys at $ESIGND_JWKS_URI when that is set
 //   eservice-jwt    an eService whose access tokens are RS256 JWTs for audience "esignd",
 //                   carrying the `name` claim
-//   eservice-opaque an eService whose access tokens are opaque (resolved at userinfo, or
-//                   introspected)
+//   eservice-opaque an eService whose access tokens are opaque, for audience "esignd"
+//                   (introspection names it)
+//   eservice-lowtrust  any other relying party of the provider: opaque access tokens for no
+//                   audience but userinfo (which accepts them): esignd must refuse them
 //   eservice-quarantined  like eservice-opaque, but introspection calls its tokens inactive
 //                   (userinfo still accepts them): shows whose verdict esignd follows
 // Users: any login; `sub` is the login and `name` comes from NAMES below (or "User <login>").
@@ -26,6 +28,12 @@ const nameOf = (sub) => NAMES[sub] ?? `User ${sub}`;
 const { privateKey } = await generateKeyPair('RS256', { extractable: true });
 const signingKey = { ...(await exportJWK(privateKey)), kid: 'test-rs256', alg: 'RS256', use: 'sig' };
 writeFileSync(`${stateDir}/signing-key.json`, JSON.stringify({ issuer, key: signingKey }));
+
+// The resource (and so the audience "esignd") each eService's access tokens are for; none for
+// eservice-lowtrust.
+const RESOURCES = {
+  'eservice-jwt': 'urn:esignd', 'eservice-opaque': 'urn:esignd-opaque', 'eservice-quarantined': 'urn:esignd-opaque',
+};
 
 const eserviceClient = (clientId) => ({
   client_id: clientId,
@@ -47,6 +55,7 @@ const provider = new Provider(issuer, {
     },
     eserviceClient('eservice-jwt'),
     eserviceClient('eservice-opaque'),
+    eserviceClient('eservice-lowtrust'),
     eserviceClient('eservice-quarantined'),
   ],
   jwks: { keys: [signingKey] },
@@ -64,14 +73,15 @@ const provider = new Provider(issuer, {
     },
     resourceIndicators: {
       enabled: true,
-      defaultResource: (ctx, client) => (client.clientId === 'eservice-jwt' ? 'urn:esignd' : undefined),
+      defaultResource: (ctx, client) => RESOURCES[client.clientId],
       useGrantedResource: () => true,
-      getResourceServerInfo: () => ({
+      getResourceServerInfo: (ctx, resource) => ({
         scope: 'openid profile',
         audience: 'esignd',
-        accessTokenFormat: 'jwt',
         accessTokenTTL: 300,
-        jwt: { sign: { alg: 'RS256' } },
+        ...(resource === 'urn:esignd'
+          ? { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
+          : { accessTokenFormat: 'opaque' }),
       }),
     },
   },

@@ -340,3 +340,57 @@ async fn bad_enrolments_are_refused_and_store_nothing() {
     assert_eq!(app.rows("device_certificates"), 0);
     assert_eq!(app.get("/v1/cert/list?filter=SOME", &auth(&jane)).await.status, 400);
 }
+
+/// The phone is lost: any token of the owner suspends it. Bringing it back (or revoking it)
+/// takes a fresh login, or the device's own word signed by its key — so neither an eService
+/// with an old token of the citizen nor a thief with the citizen's stale token can reactivate it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reactivation_and_revocation_need_a_fresh_login_or_the_devices_own_word() {
+    let app = app().await;
+    let phone = Device::enrol(&app, "carol", "carol-phone").await;
+    let other = Device::enrol(&app, "carol", "carol-tablet").await;
+    let id = phone.certificate_id();
+    let stale = app.mock_token("carol Doe", "carol", "&login_age_secs=3600").await;
+    assert_eq!(patch(&app, &stale, &id, "SUSPEND").await.status, 200, "suspending is never held up");
+
+    let with_proof = |proof: Option<String>, code: &str| {
+        let mut body = json!({ "status": { "code": code, "message": "found it" } });
+        if let Some(proof) = proof {
+            body["deviceProof"] = proof.into();
+        }
+        body
+    };
+    let change =
+        async |token: &str, body: Value| app.json("PATCH", &format!("/v1/cert/{id}"), &auth(token), &body).await;
+    let refused = change(&stale, with_proof(None, "ACTIVATE")).await;
+    assert_eq!(refused.status, 401, "{}", refused.text());
+    assert!(refused.message().contains("fresh login"), "{}", refused.text());
+    let signing = app.signing_token("carol Doe", "carol").await;
+    assert_eq!(change(&signing, with_proof(None, "ACTIVATE")).await.status, 401, "a signing token");
+
+    let proof = |device: &Device, action: &str| {
+        esignd::device_client::jwt::change_proof(&device.key, &device.certificate, &device.pseudonym, &app.url, action)
+            .unwrap()
+    };
+    let attacks = [
+        ("a proof for another action", proof(&phone, "REVOKE")),
+        ("another device's proof", proof(&other, "ACTIVATE")),
+        ("a device JWT for the device API", phone.jwt(&app)),
+    ];
+    for (attack, bad) in attacks {
+        let answer = change(&stale, with_proof(Some(bad), "ACTIVATE")).await;
+        assert_eq!(answer.status, 401, "{attack}: {}", answer.text());
+    }
+    let good = proof(&phone, "ACTIVATE");
+    let answer = change(&stale, with_proof(Some(good.clone()), "ACTIVATE")).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["status"]["code"], "ACTIVATED");
+    assert_eq!(patch(&app, &stale, &id, "SUSPEND").await.status, 200);
+    let replayed = change(&stale, with_proof(Some(good), "ACTIVATE")).await;
+    assert_eq!(replayed.status, 401, "a replayed proof: {}", replayed.text());
+    assert!(replayed.message().contains("used before"), "{}", replayed.text());
+
+    // A fresh login needs no proof.
+    let fresh = app.id_token("carol Doe", "carol").await;
+    assert_eq!(patch(&app, &fresh, &id, "REVOKE").await.status, 200);
+}

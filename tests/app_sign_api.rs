@@ -22,7 +22,8 @@ fn request(format: &str, hash_type: &str, digest: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_with_the_right_status_and_leave_nothing_behind() {
     let app = App::start("").await;
-    let token = app.id_token("Jane Doe", "jane").await;
+    let token = app.signing_token("Jane Doe", "jane").await;
+    let devices_token = app.id_token("Jane Doe", "jane").await;
     let digest = HashAlgorithm::Sha256.digest(DOCUMENT);
     let good = request("CAdES", "SHA2-256", &digest);
     // (what, token, content type, body, expected status, words the message must contain)
@@ -61,6 +62,7 @@ async fn bad_requests_are_refused_with_the_right_status_and_leave_nothing_behind
         ("missing token", None, "application/json", good.clone(), 401, "X-GovStack-AuthenticationToken is required"),
         ("blank token", Some("  "), "application/json", good.clone(), 401, "X-GovStack-AuthenticationToken is required"),
         ("a JWT the provider did not sign", Some("eyJhbGciOiJFUzI1NiJ9.e30.AAAA"), "application/json", good.clone(), 401, "not valid"),
+        ("a token for device management", Some(&devices_token), "application/json", good.clone(), 401, "another audience"),
     ];
     for (what, token, content_type, body, want, words) in cases {
         let mut headers = vec![("Content-Type", content_type)];

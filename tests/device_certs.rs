@@ -109,8 +109,8 @@ fn change(code: &str) -> Value {
 #[test]
 fn a_user_enrols_a_device_and_walks_its_certificate_through_the_lifecycle() {
     let setup = setup();
-    let jane = setup.provider.access_token("eservice-jwt", "jane");
-    let bob = setup.provider.access_token("eservice-jwt", "bob");
+    let jane = setup.provider.access_token("wallet-app", "jane");
+    let bob = setup.provider.access_token("wallet-app", "bob");
     let dir = setup.token.dir.path();
 
     let (status, created) = setup.call(
@@ -180,7 +180,27 @@ fn a_user_enrols_a_device_and_walks_its_certificate_through_the_lifecycle() {
     let (_, held) = setup.call("GET", "/v1/cert/list?filter=SUSPENDED", Some(&jane), None);
     assert_eq!(held.as_array().unwrap().len(), 1);
 
-    // Reactivated: off the CRL again.
+    // An eService holding jane's signing token cannot touch her devices; a token of hers from an
+    // old login may suspend (safety first) but not bring the lost phone back.
+    let signing = setup.provider.access_token("eservice-jwt", "jane");
+    for (method, route, body) in
+        [("PATCH", path.as_str(), Some(change("ACTIVATE"))), ("GET", "/v1/cert/list?filter=ALL", None)]
+    {
+        let (status, answer) = setup.call(method, route, Some(&signing), body.as_ref());
+        assert_eq!(status, 401, "{method} {route}: {answer}");
+        assert!(answer["status"]["message"].as_str().unwrap().contains("another audience"), "{answer}");
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let stale = setup.provider.mint(&json!({
+        "sub": "jane", "name": "Jane Doe", "aud": "esignd-devices", "exp": now + 300, "auth_time": now - 3600,
+    }));
+    let (status, answer) = setup.call("PATCH", &path, Some(&stale), Some(&change("ACTIVATE")));
+    assert_eq!(status, 401, "{answer}");
+    assert!(answer["status"]["message"].as_str().unwrap().contains("fresh login"), "{answer}");
+    let (_, held) = setup.call("GET", "/v1/cert/list?filter=SUSPENDED", Some(&stale), None);
+    assert_eq!(held.as_array().unwrap().len(), 1, "still suspended");
+
+    // Reactivated with a fresh login: off the CRL again.
     let (status, answer) = setup.call("PATCH", &path, Some(&jane), Some(&change("ACTIVATE")));
     assert_eq!((status, answer["status"]["code"].as_str()), (200, Some("ACTIVATED")), "{answer}");
     assert!(!setup.crl_text().contains(&serial));

@@ -138,7 +138,7 @@ impl Setup {
     /// Enrol `device` for `user` under `pseudonym`.
     fn enrol(&self, device: &Device, user: &str, pseudonym: &str) {
         let token_file = self.path(&format!("{}-{user}.token", device.name));
-        std::fs::write(&token_file, self.provider.access_token("eservice-jwt", user)).unwrap();
+        std::fs::write(&token_file, self.provider.access_token("wallet-app", user)).unwrap();
         let out = self.esign_device(
             device,
             &["enroll", "--id-token-file", token_file.to_str().unwrap(), "--pseudonym", pseudonym],
@@ -511,7 +511,7 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     std::fs::write(setup.path("partner-key"), "partner-key\n").unwrap();
     let partner_key = setup.path("partner-key");
     let token_file = setup.path("jane.token");
-    let jane = setup.provider.access_token("eservice-jwt", "jane");
+    let jane = setup.provider.access_token("wallet-app", "jane");
     std::fs::write(&token_file, &jane).unwrap();
     let bind = |device: &Device, individual: &str, partner: &str| {
         setup.esign_device(
@@ -572,7 +572,7 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     assert!(setup.judge("wallet", &response, &second).contains("CN=Jane Doe"));
 
     // Someone else binding jane's key: duplicate_public_key, and nothing issued.
-    std::fs::write(&token_file, setup.provider.access_token("eservice-jwt", "bob")).unwrap();
+    std::fs::write(&token_file, setup.provider.access_token("wallet-app", "bob")).unwrap();
     let out = bind(&second, "bob", "mimoto");
     assert!(!out.status.success() && text(&out.stderr).contains("duplicate_public_key"), "{}", text(&out.stderr));
 

@@ -72,6 +72,10 @@ pub struct DevicesConfig {
     /// The partners allowed to bind wallets (`POST /binding/wallet-binding`); none: binding is
     /// off.
     pub binding_partners: Vec<BindingPartner>,
+    /// The `aud` of the owner's tokens that manage device certificates (`/v1/cert/*`, wallet
+    /// binding): never the signing audience, so that a token an eService holds to sign cannot
+    /// enrol or reactivate a device (default: `{identity.audience}-devices`).
+    pub audience: String,
 }
 
 /// A wallet-binding partner (`[[devices.binding_partners]]`), e.g. MOSIP's Mimoto: it sends

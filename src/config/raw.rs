@@ -40,6 +40,7 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawDevices {
     pub request_timeout_secs: Option<u64>,
+    pub audience: Option<String>,
     #[serde(default)]
     pub binding_partners: Vec<RawPartner>,
 }

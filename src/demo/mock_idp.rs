@@ -141,11 +141,15 @@ impl MockIdp {
 }
 
 impl MockIdp {
-    /// The claims of a token for a device's owner, without a browser: what the demo's
-    /// `esign-device enroll` presents (the mock believes any name, as its login page does).
-    pub fn device_owner_claims(&self, name: &str, subject: &str, client_id: &str) -> Value {
+    /// The claims of an access token for `audience`, without a browser: what the demo's
+    /// `esign-device enroll` presents (the mock believes any name, as its login page does),
+    /// logged in `login_age_secs` ago.
+    pub fn access_token_claims(&self, name: &str, subject: &str, audience: &str, login_age_secs: u32) -> Value {
         let now = crate::jose::claims::now();
-        json!({ "iss": self.issuer, "aud": client_id, "sub": subject, "name": name, "iat": now, "exp": now + 300 })
+        json!({
+            "iss": self.issuer, "aud": audience, "sub": subject, "name": name, "iat": now, "exp": now + 300,
+            "auth_time": now - i64::from(login_age_secs),
+        })
     }
 }
 

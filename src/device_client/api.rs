@@ -107,6 +107,28 @@ impl Server {
         })
     }
 
+    /// `PATCH /v1/cert/{certificate_id}`: `code` (`ACTIVATE`, `SUSPEND`, `REVOKE`) for the user
+    /// of `id_token`, with the device's `proof` for it when given; the new status code.
+    ///
+    /// # Errors
+    /// Transport errors and refusals.
+    pub async fn change(
+        &self,
+        id_token: &str,
+        certificate_id: &str,
+        code: &str,
+        proof: Option<&str>,
+    ) -> Result<String, DeviceClientError> {
+        let mut body = json!({ "status": { "code": code, "message": "by esign-device" } });
+        if let Some(proof) = proof {
+            body["deviceProof"] = proof.into();
+        }
+        let headers = vec![(HeaderName::from_static("x-govstack-authenticationtoken"), id_token.to_owned())];
+        let path = format!("/v1/cert/{certificate_id}");
+        let answer = self.call(Method::PATCH, &path, headers, Some(&body), Duration::from_secs(30)).await?;
+        Ok(answer["status"]["code"].as_str().unwrap_or_default().to_owned())
+    }
+
     /// `POST /binding/wallet-binding`: bind `public_jwk` to the individual, proving who they are
     /// with an ID-provider token (challenge `IDT`), as binding partner `partner` (id, API key).
     ///

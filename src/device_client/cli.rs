@@ -87,6 +87,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         partner_api_key_file: PathBuf,
     },
+    /// Change the certificate's state (`PATCH /v1/cert/{id}`): SUSPEND (a lost device: any
+    /// token of the owner will do), ACTIVATE or REVOKE (a fresh login, or this key's own word:
+    /// the request carries a proof signed by it).
+    Status {
+        /// ACTIVATE, SUSPEND or REVOKE.
+        code: String,
+        /// A file holding the user's access token from the ID provider.
+        #[arg(long, value_name = "FILE")]
+        id_token_file: PathBuf,
+        /// Do not sign a proof with the key (rely on a fresh login alone).
+        #[arg(long)]
+        no_proof: bool,
+    },
     /// Answer signing requests: show each, ask for the PIN, sign (or refuse).
     Serve {
         /// Stop after this many requests.
@@ -198,6 +211,20 @@ pub async fn run(cli: Cli) -> Result<(), DeviceClientError> {
                 server.bind(&read_token(id_token_file)?, individual_id, (partner_id, &partner_key), jwk).await?;
             cli.save(&server, &certified)?;
             println!("bound: walletUserId={}", certified.pseudonym);
+        }
+        Command::Status { code, id_token_file, no_proof } => {
+            let state = cli.load()?;
+            let certificate = pem_der(&state.certificate)?;
+            let proof = match no_proof {
+                true => None,
+                false => {
+                    let key = source.unlock(&cli.pin()?)?;
+                    Some(super::jwt::change_proof(&key, &certificate, &state.pseudonym, server.url(), code)?)
+                }
+            };
+            let id = hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(&certificate));
+            let now = server.change(&read_token(id_token_file)?, &id, code, proof.as_deref()).await?;
+            println!("certificate {id}: {now}");
         }
         Command::Serve { count, refuse, wait } => serve(&cli, &source, &server, *count, *refuse, *wait).await?,
     }

@@ -1,5 +1,7 @@
 //! Device JWTs: a fresh one for every call, signed by the device key, naming its certificate
-//! (`x5t#S256`), its pseudonym (`sub`) and esignd's device API (`aud`), valid one minute.
+//! (`x5t#S256`), its pseudonym (`sub`) and esignd's device API (`aud`), valid one minute; and
+//! the same form as the device's word for a change of its certificate (`aud` `/v1/cert`,
+//! `action`).
 
 use crate::hsm::HashAlgorithm;
 use crate::jose::b64;
@@ -18,6 +20,33 @@ pub fn make(
     pseudonym: &str,
     server: &str,
 ) -> Result<String, DeviceClientError> {
+    let audience = crate::service::devices::device_jwt::audience(server);
+    signed(key, certificate_der, pseudonym, &audience, serde_json::json!({}))
+}
+
+/// The device's proof for `action` (`ACTIVATE`, `REVOKE`, `SUSPEND`) on its own certificate, at
+/// esignd `server` (`deviceProof` in `PATCH /v1/cert/{certificateId}`).
+///
+/// # Errors
+/// Signing failures.
+pub fn change_proof(
+    key: &UnlockedKey,
+    certificate_der: &[u8],
+    pseudonym: &str,
+    server: &str,
+    action: &str,
+) -> Result<String, DeviceClientError> {
+    let audience = crate::service::devices::device_jwt::change_audience(server);
+    signed(key, certificate_der, pseudonym, &audience, serde_json::json!({ "action": action }))
+}
+
+fn signed(
+    key: &UnlockedKey,
+    certificate_der: &[u8],
+    pseudonym: &str,
+    audience: &str,
+    extra: serde_json::Value,
+) -> Result<String, DeviceClientError> {
     let (alg, _) = key.jws();
     let header = Header {
         alg: alg.to_owned(),
@@ -26,13 +55,16 @@ pub fn make(
         ..Default::default()
     };
     let now = crate::jose::claims::now();
-    let claims = serde_json::json!({
+    let mut claims = serde_json::json!({
         "sub": pseudonym,
-        "aud": crate::service::devices::device_jwt::audience(server),
+        "aud": audience,
         "iat": now,
         "exp": now + 60,
         "jti": crate::ids::random_hex(16),
     });
+    for (name, value) in extra.as_object().into_iter().flatten() {
+        claims[name] = value.clone();
+    }
     let header = serde_json::to_vec(&header).map_err(|e| DeviceClientError::Key(e.to_string()))?;
     let input = format!("{}.{}", b64(&header), b64(claims.to_string().as_bytes()));
     let signature = key.sign_jws(input.as_bytes())?;

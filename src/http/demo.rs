@@ -17,7 +17,7 @@ use super::call::Call;
 use super::form;
 use super::pages::escape;
 use super::response::{self, Body, bytes};
-use crate::service::{Digest, HashAlgorithm, RequestError, ServiceError};
+use crate::service::{Digest, HashAlgorithm, MockPurpose, RequestError, ServiceError};
 
 /// A demo page: the mock banner's style, and the demo script when `script`.
 pub(super) fn html(title: &str, main: &str, script: bool) -> Response<Body> {
@@ -61,15 +61,26 @@ $D keygen\n$D enroll --id-token-file token.txt --pseudonym jane\n$D serve</pre>"
     ))
 }
 
-/// `GET /demo/id-token?name=&sub=`: a mock ID-provider token for a device's owner (plain text),
-/// for `esign-device enroll --id-token-file`. Demo profile only, like the mock provider.
+/// `GET /demo/id-token?name=&sub=[&for=signing][&login_age_secs=]`: a mock ID-provider access
+/// token (plain text) for a device's owner, for `esign-device enroll --id-token-file` — or,
+/// `for=signing`, for `POST /v1/sign/onetime`; its login happened `login_age_secs` ago (default
+/// now). Demo profile only, like the mock provider.
 pub(super) async fn id_token(call: Call) -> Result<Response<Body>, ServiceError> {
     let query = form::parse(call.request.uri().query().unwrap_or(""));
     let get = |name| form::get(&query, name).map(str::trim).filter(|v| !v.is_empty() && v.len() <= 200);
     let (Some(name), Some(subject)) = (get("name"), get("sub")) else {
         return Err(RequestError::invalid("name and sub are required (up to 200 characters each)").into());
     };
-    let token = call.service.demo_id_token(name, subject).await?;
+    let purpose = match get("for") {
+        None | Some("devices") => MockPurpose::Devices,
+        Some("signing") => MockPurpose::Signing,
+        Some(_) => return Err(RequestError::invalid("for is devices (the default) or signing").into()),
+    };
+    let login_age = get("login_age_secs")
+        .map(|age| age.parse::<u32>().map_err(|_| RequestError::invalid("login_age_secs is a number of seconds")))
+        .transpose()?
+        .unwrap_or(0);
+    let token = call.service.demo_id_token(name, subject, purpose, login_age).await?;
     Ok(bytes("text/plain; charset=utf-8", Some("no-store"), format!("{token}\n")))
 }
 

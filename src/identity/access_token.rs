@@ -18,7 +18,16 @@ use crate::config::{IdentityClaims, IdentityConfig};
 use crate::jose::claims::Expectations;
 use crate::jose::jws;
 
-/// Who the token belongs to.
+/// Who a token belongs to, and when they last logged in, if it says.
+#[derive(Debug)]
+pub struct Identified {
+    /// The certificate subject.
+    pub identity: Identity,
+    /// The token's `auth_time` (seconds since the epoch), when it carries one.
+    pub auth_time: Option<i64>,
+}
+
+/// Who the token for `audience` belongs to.
 ///
 /// # Errors
 /// [`AuthError`] for a missing, invalid, expired or wrong-audience token, a provider that
@@ -26,9 +35,10 @@ use crate::jose::jws;
 pub async fn identify<'a>(
     provider: &Provider,
     token: &str,
+    audience: &str,
     config: &IdentityConfig,
     client_auth: impl AsyncFnOnce() -> Result<TokenAuth<'a>, AuthError>,
-) -> Result<Identity, AuthError> {
+) -> Result<Identified, AuthError> {
     let token = token.trim();
     if token.is_empty() {
         return Err(AuthError::Missing);
@@ -36,16 +46,13 @@ pub async fn identify<'a>(
     let claims = &config.claims;
     let mut found = if let Ok(jwt) = jws::decode(token) {
         let typ = jwt.header.typ.clone();
-        let expect = Expectations {
-            issuer: Some(&provider.discovery().issuer),
-            audience: Some(&config.audience),
-            require_exp: true,
-        };
+        let expect =
+            Expectations { issuer: Some(&provider.discovery().issuer), audience: Some(audience), require_exp: true };
         let claims = provider.verify_jwt(token, &expect).await?;
-        access_token_for_us(typ.as_deref(), &claims, config)?;
+        access_token_for_us(typ.as_deref(), &claims, audience, &config.client_id)?;
         claims
     } else if config.introspection {
-        introspect(provider, &config.client_id, client_auth().await?, token, &config.audience).await?
+        introspect(provider, &config.client_id, client_auth().await?, token, audience).await?
     } else {
         return Err(AuthError::Opaque);
     };
@@ -59,7 +66,8 @@ pub async fn identify<'a>(
         }
         found.extend(userinfo);
     }
-    identity_from_claims(&found, claims)
+    let auth_time = found.get("auth_time").and_then(Value::as_i64);
+    Ok(Identified { identity: identity_from_claims(&found, claims)?, auth_time })
 }
 
 /// A verified JWT is an access token for esignd: typed `at+jwt`, or for an audience other than
@@ -71,15 +79,16 @@ pub async fn identify<'a>(
 fn access_token_for_us(
     typ: Option<&str>,
     claims: &Map<String, Value>,
-    config: &IdentityConfig,
+    audience: &str,
+    client_id: &str,
 ) -> Result<(), AuthError> {
     let typed = typ.is_some_and(|t| matches!(t.to_ascii_lowercase().as_str(), "at+jwt" | "application/at+jwt"));
-    if !typed && config.audience == config.client_id {
+    if !typed && audience == client_id {
         return Err(AuthError::NotAnAccessToken(
             "its audience is esignd's client_id, as an ID token's is, and it is not typed at+jwt",
         ));
     }
-    if super::authorized_party(claims, None)? == Some(config.client_id.as_str()) {
+    if super::authorized_party(claims, None)? == Some(client_id) {
         return Err(AuthError::NotAnAccessToken("it was issued to esignd itself"));
     }
     Ok(())

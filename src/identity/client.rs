@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::OnceCell;
 
-use super::access_token::identity_from_claims;
+use super::access_token::{Identified, identity_from_claims};
 use super::rp::{self, Authorization, AuthorizationRequest, TokenAuth};
 use super::{AuthError, Identity, access_token, provider::Provider};
 use crate::config::{ClientAuth, IdentityConfig};
@@ -58,13 +58,32 @@ impl IdentityClient {
         self.provider.get_or_try_init(|| Provider::discover(issuer, self.http.clone(), self.config.timeout)).await
     }
 
-    /// The identity behind a GovStack authentication token (the user's access token).
+    /// The identity behind a GovStack authentication token (the user's access token for
+    /// signing: `[identity] audience`).
     ///
     /// # Errors
     /// [`AuthError`]: [`AuthError::is_callers_fault`] tells 401 from 503.
     pub async fn identify(&self, access_token: &str) -> Result<Identity, AuthError> {
+        Ok(self.identify_for(access_token, &self.config.audience).await?.identity)
+    }
+
+    /// The identity behind an access token for `audience` (e.g. device management's), with
+    /// its `auth_time` when it has one.
+    ///
+    /// # Errors
+    /// As [`Self::identify`].
+    pub async fn identify_for(&self, access_token: &str, audience: &str) -> Result<Identified, AuthError> {
         let provider = self.provider().await?;
-        access_token::identify(provider, access_token, &self.config, async || self.client_auth(provider).await).await
+        let client_auth = async || self.client_auth(provider).await;
+        access_token::identify(provider, access_token, audience, &self.config, client_auth).await
+    }
+
+    /// Whether a login at `auth_time` is fresh now: no older than `[identity] max_age_secs`
+    /// (with the clock leeway).
+    pub fn fresh(&self, auth_time: Option<i64>) -> bool {
+        let earliest =
+            crate::jose::claims::now() - self.config.max_age.as_secs() as i64 - crate::jose::claims::LEEWAY_SECS;
+        auth_time.is_some_and(|at| at >= earliest)
     }
 
     /// The authorization request that sends a browser to the provider (code flow, PKCE, state,

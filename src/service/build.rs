@@ -66,6 +66,7 @@ impl EsignService {
             requests,
             demo,
             request_objects,
+            device_audience: config.devices.audience.clone(),
             tsa_request_limit: config.tsa.max_request_bytes,
             core,
         })

@@ -142,13 +142,23 @@ impl EsignService {
         Ok(self.demo()?.shop.get(id).ok_or(DemoError::DownloadGone)?)
     }
 
-    /// `GET /demo/id-token`: a mock ID-provider access token (typed `at+jwt`, RFC 9068) for a
-    /// device's owner, for `esign-device enroll --id-token-file`.
+    /// `GET /demo/id-token`: a mock ID-provider access token (typed `at+jwt`, RFC 9068) for
+    /// `purpose`'s audience, its login `login_age_secs` ago.
     ///
     /// # Errors
     /// HSM failures.
-    pub async fn demo_id_token(&self, name: &str, subject: &str) -> Result<String, ServiceError> {
-        let claims = self.demo()?.idp.device_owner_claims(name, subject, &self.identity.config().client_id);
+    pub async fn demo_id_token(
+        &self,
+        name: &str,
+        subject: &str,
+        purpose: MockPurpose,
+        login_age_secs: u32,
+    ) -> Result<String, ServiceError> {
+        let audience = match purpose {
+            MockPurpose::Devices => &self.device_audience,
+            MockPurpose::Signing => &self.identity.config().audience,
+        };
+        let claims = self.demo()?.idp.access_token_claims(name, subject, audience, login_age_secs);
         Ok(self.core.engine.sign_jws("at+jwt", claims.to_string().into_bytes()).await?)
     }
 
@@ -201,6 +211,15 @@ impl EsignService {
             .map_err(DemoError::from)?;
         self.core.sign_claims(&claims).await
     }
+}
+
+/// What a demo access token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MockPurpose {
+    /// Device management (`/v1/cert/*`, wallet binding): `[devices] audience`.
+    Devices,
+    /// `POST /v1/sign/onetime`: `[identity] audience`.
+    Signing,
 }
 
 /// What the result page needs from a SignResponse: the `.p7s`, the time-stamp's genTime and

@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 pub use browser::{DeviceChoice, DeviceProblem, Page, QueryForm};
 pub use build::Parts;
-pub use demo::{Collected, DemoError, MockLogin, MockToken};
+pub use demo::{Collected, DemoError, MockLogin, MockPurpose, MockToken};
 pub use device_api::PendingRequest;
 pub use device_requests::DeviceAnswer;
 pub use devices::binding::Envelope;
@@ -77,5 +77,6 @@ pub struct EsignService {
     devices: Devices,
     demo: Option<demo::Demo>,
     request_objects: request_objects::RequestObjects,
+    device_audience: String,
     tsa_request_limit: usize,
 }

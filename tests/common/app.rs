@@ -163,9 +163,21 @@ impl App {
         self.call("POST", path, &[("Content-Type", "application/x-www-form-urlencoded")], body.as_bytes()).await
     }
 
-    /// An ID-provider token for `name` (subject `sub`), from the demo profile's mock provider.
+    /// An ID-provider access token for device management, for `name` (subject `sub`), from the
+    /// demo profile's mock provider; logged in just now.
     pub async fn id_token(&self, name: &str, sub: &str) -> String {
-        let answer = self.get(&format!("/demo/id-token?name={}&sub={sub}", name.replace(' ', "+")), &[]).await;
+        self.mock_token(name, sub, "").await
+    }
+
+    /// As [`App::id_token`], for signing (`POST /v1/sign/onetime`).
+    pub async fn signing_token(&self, name: &str, sub: &str) -> String {
+        self.mock_token(name, sub, "&for=signing").await
+    }
+
+    /// A mock access token with `extra` query parameters (`&for=signing`, `&login_age_secs=`).
+    pub async fn mock_token(&self, name: &str, sub: &str, extra: &str) -> String {
+        let path = format!("/demo/id-token?name={}&sub={sub}{extra}", name.replace(' ', "+"));
+        let answer = self.get(&path, &[]).await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         answer.text().trim().to_owned()
     }

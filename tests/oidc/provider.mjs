@@ -13,6 +13,8 @@
 //                   audience but userinfo (which accepts them): esignd must refuse them
 //   eservice-quarantined  like eservice-opaque, but introspection calls its tokens inactive
 //                   (userinfo still accepts them): shows whose verdict esignd follows
+//   wallet-app      the citizen's own app: JWT access tokens for audience "esignd-devices"
+//                   (device management), with the login's auth_time
 // Users: any login; `sub` is the login and `name` comes from NAMES below (or "User <login>").
 // The signing key is written to STATE_DIR/signing-key.json so tests can mint tokens the
 // provider would have signed (expired ones, wrong audiences) with mint.mjs.
@@ -33,6 +35,7 @@ writeFileSync(`${stateDir}/signing-key.json`, JSON.stringify({ issuer, key: sign
 // eservice-lowtrust.
 const RESOURCES = {
   'eservice-jwt': 'urn:esignd', 'eservice-opaque': 'urn:esignd-opaque', 'eservice-quarantined': 'urn:esignd-opaque',
+  'wallet-app': 'urn:esignd-devices',
 };
 
 const eserviceClient = (clientId) => ({
@@ -57,6 +60,7 @@ const provider = new Provider(issuer, {
     eserviceClient('eservice-opaque'),
     eserviceClient('eservice-lowtrust'),
     eserviceClient('eservice-quarantined'),
+    eserviceClient('wallet-app'),
   ],
   jwks: { keys: [signingKey] },
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: nameOf(sub) }) }),
@@ -77,15 +81,17 @@ const provider = new Provider(issuer, {
       useGrantedResource: () => true,
       getResourceServerInfo: (ctx, resource) => ({
         scope: 'openid profile',
-        audience: 'esignd',
+        audience: resource === 'urn:esignd-devices' ? 'esignd-devices' : 'esignd',
         accessTokenTTL: 300,
-        ...(resource === 'urn:esignd'
-          ? { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }
-          : { accessTokenFormat: 'opaque' }),
+        ...(resource === 'urn:esignd-opaque'
+          ? { accessTokenFormat: 'opaque' }
+          : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } }),
       }),
     },
   },
   extraTokenClaims: async (ctx, token) =>
-    token.kind === 'AccessToken' && token.aud ? { name: nameOf(token.accountId) } : undefined,
+    token.kind === 'AccessToken' && token.aud
+      ? { name: nameOf(token.accountId), auth_time: ctx.oidc.entities.AuthorizationCode?.authTime }
+      : undefined,
 });
 provider.listen(port, '127.0.0.1', () => console.log(`ready ${issuer}`));

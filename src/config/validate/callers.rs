@@ -5,7 +5,7 @@ use super::*;
 use crate::config::RequestKeys;
 use crate::jose::jwk::JwkSet;
 
-pub(super) fn devices(raw: RawDevices) -> Result<DevicesConfig, ConfigError> {
+pub(super) fn devices(raw: RawDevices, signing_audience: &str) -> Result<DevicesConfig, ConfigError> {
     let secs = raw.request_timeout_secs.unwrap_or(300);
     if !(5..=1800).contains(&secs) {
         return Err(ConfigError::Invalid {
@@ -28,7 +28,15 @@ pub(super) fn devices(raw: RawDevices) -> Result<DevicesConfig, ConfigError> {
         let api_key_sha256 = api_key_hash("devices.binding_partners.api_key_sha256", &partner.api_key_sha256)?;
         binding_partners.push(BindingPartner { id: partner.id, api_key_sha256 });
     }
-    Ok(DevicesConfig { request_timeout: Duration::from_secs(secs), binding_partners })
+    let audience = raw.audience.unwrap_or_else(|| format!("{signing_audience}-devices"));
+    if audience.trim().is_empty() || audience == signing_audience {
+        return Err(ConfigError::Invalid {
+            key: "devices.audience",
+            value: audience,
+            reason: "an audience of its own, not identity.audience: a token an eService holds to sign must not manage the citizen's devices",
+        });
+    }
+    Ok(DevicesConfig { request_timeout: Duration::from_secs(secs), binding_partners, audience })
 }
 
 /// A configured API key hash: 64 hex characters.

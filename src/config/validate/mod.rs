@@ -57,6 +57,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
             reason: "the demo profile registers its own client by that name; rename yours",
         });
     }
+    let devices = callers::devices(raw.devices, &identity.audience)?;
     Ok(Config {
         server,
         hsm: hsm::hsm(raw.hsm, &base)?,
@@ -68,7 +69,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         payment: identity::payment(raw.payment)?,
         clients,
         webhooks: callers::webhooks(raw.webhooks)?,
-        devices: callers::devices(raw.devices)?,
+        devices,
         file,
     })
 }

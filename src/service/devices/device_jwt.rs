@@ -9,6 +9,10 @@
 //!
 //! The signature is checked before anything about the certificate's state is said; a device
 //! whose certificate is not ACTIVE (suspended, revoked, expired) is refused after that.
+//!
+//! The same form, for `aud` = `{public_url}/v1/cert` with an `action` claim, is the device's own
+//! word for a state change of its certificate (`deviceProof` in `PATCH /v1/cert/{id}`): the only
+//! thing a key whose certificate is not ACTIVE may still sign.
 
 use std::time::{Duration, SystemTime};
 
@@ -64,6 +68,11 @@ pub enum DeviceAuthError {
     Unfit(CertificateStatus),
 }
 
+/// The `aud` of a device's proof for a change of its certificate.
+pub fn change_audience(public_url: &str) -> String {
+    format!("{public_url}/v1/cert")
+}
+
 /// The device certificate whose key signed `token`, after every check above.
 ///
 /// # Errors
@@ -74,6 +83,45 @@ pub async fn authenticate(
     audience: &str,
     now: SystemTime,
 ) -> Result<DeviceCertificateRow, ServiceError> {
+    let signed = verify(store, token, audience, now).await?;
+    let status = status_now(&signed.row, now);
+    if status != CertificateStatus::Active {
+        return Err(DeviceAuthError::Unfit(status).into());
+    }
+    signed.spend(store).await?;
+    Ok(signed.row)
+}
+
+/// A device JWT whose signature and claims check out, its `jti` not spent yet.
+pub struct Signed {
+    /// The certificate whose key signed it (in whatever state).
+    pub row: DeviceCertificateRow,
+    /// Its claims.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    jti: String,
+    exp: i64,
+}
+
+impl Signed {
+    /// Spend its `jti`: a second use is refused.
+    ///
+    /// # Errors
+    /// [`DeviceAuthError::Replayed`]; store failures.
+    pub async fn spend(&self, store: &dyn Store) -> Result<(), ServiceError> {
+        let until = SystemTime::UNIX_EPOCH + Duration::from_secs((self.exp + LEEWAY_SECS).max(0) as u64);
+        if !store.remember_once("device-jwt", &format!("{}:{}", self.row.certificate_id, self.jti), until).await? {
+            return Err(DeviceAuthError::Replayed.into());
+        }
+        Ok(())
+    }
+}
+
+/// Check `token`'s signature by the key of the certificate it names, and its claims (not the
+/// certificate's state, not its `jti`'s use).
+///
+/// # Errors
+/// [`DeviceAuthError`]; store failures.
+pub async fn verify(store: &dyn Store, token: &str, audience: &str, now: SystemTime) -> Result<Signed, ServiceError> {
     let unverified = jws::decode(token).map_err(DeviceAuthError::Invalid)?;
     let thumbprint = unverified.header.x5t_s256.as_deref().ok_or(DeviceAuthError::NoThumbprint)?;
     let digest = unb64(thumbprint, "x5t#S256").ok().filter(|d| d.len() == 32).ok_or(DeviceAuthError::NoThumbprint)?;
@@ -95,15 +143,6 @@ pub async fn authenticate(
         return Err(DeviceAuthError::TooLong.into());
     }
     let jti = found.get("jti").and_then(|j| j.as_str()).filter(|j| !j.is_empty() && j.len() <= 256);
-    let jti = jti.ok_or(DeviceAuthError::NoJti)?;
-
-    let status = status_now(&row, now);
-    if status != CertificateStatus::Active {
-        return Err(DeviceAuthError::Unfit(status).into());
-    }
-    let until = SystemTime::UNIX_EPOCH + Duration::from_secs((exp + LEEWAY_SECS).max(0) as u64);
-    if !store.remember_once("device-jwt", &format!("{}:{jti}", row.certificate_id), until).await? {
-        return Err(DeviceAuthError::Replayed.into());
-    }
-    Ok(row)
+    let jti = jti.ok_or(DeviceAuthError::NoJti)?.to_owned();
+    Ok(Signed { row, claims: found, jti, exp })
 }

@@ -19,6 +19,17 @@ pub enum Action {
     Revoke,
 }
 
+impl Action {
+    /// The spec's spelling (`ACTIVATE`, `SUSPEND`, `REVOKE`), as a device proof's `action`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Activate => "ACTIVATE",
+            Self::Suspend => "SUSPEND",
+            Self::Revoke => "REVOKE",
+        }
+    }
+}
+
 impl FromStr for Action {
     type Err = String;
 

@@ -62,6 +62,15 @@ pub enum DeviceError {
     /// The pseudonym token is not acceptable.
     #[error(transparent)]
     PseudonymToken(#[from] pseudonym_token::PseudonymTokenError),
+    /// Reactivation or revocation without a fresh login or the device's word.
+    #[error(
+        "reactivating or revoking a device certificate needs a fresh login (an access token whose auth_time is \
+         within identity.max_age_secs) or deviceProof: a device JWT for this change signed by the certificate's key"
+    )]
+    FreshLoginNeeded,
+    /// The device proof is for another certificate or change.
+    #[error("deviceProof is not the device's word for this change: it must name this certificate and action")]
+    ProofNotForThis,
 }
 
 impl DeviceError {
@@ -72,7 +81,7 @@ impl DeviceError {
             Self::PseudonymTaken(_) | Self::DuplicateKey | Self::Raced | Self::Unfit(_) => ErrorKind::Conflict,
             Self::NotFound | Self::UnknownPseudonym => ErrorKind::NotFound,
             Self::Transition(_) => ErrorKind::Unprocessable,
-            Self::PseudonymToken(_) => ErrorKind::Unauthorized,
+            Self::PseudonymToken(_) | Self::FreshLoginNeeded | Self::ProofNotForThis => ErrorKind::Unauthorized,
         }
     }
 }

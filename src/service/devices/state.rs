@@ -1,18 +1,51 @@
 //! A device certificate's state change (`PATCH /v1/cert/{certificateId}`) by its owner: the
 //! transition must be one the spec allows ([`super::lifecycle`]); the CRL that reflects it is
 //! signed first and stored with the change in one transaction, or neither is; and the requests
-//! waiting for a device that can no longer sign end now, their eServices told.
+//! waiting for a device that can no longer sign end now, their eServices told. Reactivation
+//! and revocation also need a fresh login or the device's own signed word
+//! ([`Devices::check_change_proof`]); the façade decides which.
 
 use std::time::SystemTime;
 
 use super::crl::{withheld, withheld_entry};
 use super::lifecycle::{Action, transition};
-use super::{DeviceCertificate, DeviceError, Devices};
+use super::{DeviceCertificate, DeviceError, Devices, device_jwt};
 use crate::service::ServiceError;
-use crate::store::devices::StateChange;
+use crate::store::devices::{DeviceCertificateRow, StateChange};
 use crate::vocabulary::{CertificateState, CertificateStatus};
 
 impl Devices {
+    /// `owner`'s certificate `certificate_id`.
+    ///
+    /// # Errors
+    /// [`DeviceError::NotFound`] (also for another user's certificate); store failures.
+    pub async fn owned(&self, owner: &str, certificate_id: &str) -> Result<DeviceCertificateRow, ServiceError> {
+        let row = self.core.store.device_certificate(certificate_id).await?;
+        Ok(row.filter(|row| row.owner == owner).ok_or(DeviceError::NotFound)?)
+    }
+
+    /// Check `proof`: the device's own word (a device JWT for `{public_url}/v1/cert` with
+    /// `action`) for `action` on `certificate_id`, signed by that certificate's key whatever its
+    /// state; its `jti` is spent.
+    ///
+    /// # Errors
+    /// [`device_jwt::DeviceAuthError`], [`DeviceError::ProofNotForThis`]; store failures.
+    pub async fn check_change_proof(
+        &self,
+        proof: &str,
+        certificate_id: &str,
+        action: Action,
+    ) -> Result<(), ServiceError> {
+        let store = self.core.store.as_ref();
+        let audience = device_jwt::change_audience(&self.core.public_url);
+        let signed = device_jwt::verify(store, proof, &audience, SystemTime::now()).await?;
+        let says = signed.claims.get("action").and_then(serde_json::Value::as_str);
+        if signed.row.certificate_id != certificate_id || says != Some(action.code()) {
+            return Err(DeviceError::ProofNotForThis.into());
+        }
+        signed.spend(store).await
+    }
+
     /// Apply `action` to `owner`'s certificate `certificate_id`; returns it as it is now.
     ///
     /// # Errors
@@ -26,11 +59,7 @@ impl Devices {
         message: Option<String>,
     ) -> Result<DeviceCertificate, ServiceError> {
         let store = &self.core.store;
-        let row = store
-            .device_certificate(certificate_id)
-            .await?
-            .filter(|row| row.owner == owner)
-            .ok_or(DeviceError::NotFound)?;
+        let row = self.owned(owner, certificate_id).await?;
         let from = row.state;
         let now = SystemTime::now();
         let to = transition(from, row.not_after < now, action).map_err(DeviceError::from)?;

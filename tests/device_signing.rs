@@ -22,6 +22,7 @@ use common::spec::Spec;
 use common::{TokenDir, http_get, http_with, openssl, oracle, request_object, text};
 use esignd::device_client::key::{KeySource, UnlockedKey};
 use esignd::hsm::HashAlgorithm;
+use esignd::service::devices::binding::Possession;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -584,26 +585,40 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     }
 
     // The envelope: e-Signet's codes, HTTP 200.
-    let key = serde_json::to_value(
-        esignd::jose::jwk::Jwk::from_spki(&unlock(&setup.device("wallet-4").key).public_key().unwrap(), "ES256")
-            .unwrap(),
-    )
-    .unwrap();
-    let envelope = |time: String, individual: &str, token: &str| {
+    let wallet = unlock(&setup.device("wallet-4").key);
+    let stranger = unlock(&setup.device("wallet-5").key);
+    let key = serde_json::to_value(esignd::jose::jwk::Jwk::from_spki(&wallet.public_key().unwrap(), "ES256").unwrap())
+        .unwrap();
+    let signed_by = |signer: &UnlockedKey, time: &str, individual: &str, token: &str| {
+        let nonce = esignd::service::devices::binding::nonce(token);
+        let said = Possession { individual_id: individual, partner_id: "mimoto", request_time: time, nonce: &nonce };
+        esignd::device_client::jwt::key_proof(signer, &said).unwrap()
+    };
+    let envelope_with = |time: String, individual: &str, token: &str, proof: Option<String>| {
         json!({
             "requestTime": time,
             "request": {
                 "individualId": individual, "authFactorType": "WLA", "format": "jwt",
                 "challengeList": [{ "authFactorType": "IDT", "challenge": token, "format": "jwt" }],
-                "publicKey": key,
+                "publicKey": key, "keyProof": proof,
             }
         })
+    };
+    let envelope = |time: String, individual: &str, token: &str| {
+        let proof = signed_by(&wallet, &time, individual, token);
+        envelope_with(time, individual, token, Some(proof))
     };
     let now = std::time::SystemTime::now();
     let time = |at: std::time::SystemTime| esignd::vocabulary::rfc3339(at);
     let code = |answer: &Value| answer["errors"][0]["errorCode"].as_str().unwrap_or("none").to_owned();
     let late = wallet_binding(&setup, "mimoto", &envelope(time(now - Duration::from_secs(300)), "jane", &jane));
     assert_eq!(code(&late), "key_binding_failed", "{late}");
+    // A partner cannot have a key it does not hold certified in jane's name: no proof, or one by
+    // another key, is refused.
+    for proof in [None, Some(signed_by(&stranger, &time(now), "jane", &jane))] {
+        let refused = wallet_binding(&setup, "mimoto", &envelope_with(time(now), "jane", &jane, proof));
+        assert_eq!(code(&refused), "key_binding_failed", "{refused}");
+    }
     assert_eq!(code(&wallet_binding(&setup, "mimoto", &envelope(time(now), "john", &jane))), "invalid_auth_challenge");
     assert_eq!(
         code(&wallet_binding(&setup, "mimoto", &envelope(time(now), "jane", "not.a.token"))),
@@ -621,4 +636,27 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     assert_eq!(bound["errors"], json!([]), "{bound}");
     assert_eq!(bound["response"]["walletUserId"], id.as_str());
     assert!(bound["response"]["expireDateTime"].as_str().is_some_and(|t| t.ends_with('Z')), "{bound}");
+
+    // e-Signet's own partner authentication: a bearer token the ID provider issued to the partner
+    // with the wallet_binding scope. Another partner's token, one without the scope, and the
+    // citizen's own token are refused.
+    let by_bearer = |partner: &str, token: &str| {
+        let bearer = format!("Bearer {token}");
+        let headers = [("partner-id", partner), ("Authorization", bearer.as_str())];
+        api(setup.addr, "POST", "/binding/wallet-binding", &headers, Some(&envelope(time(now), "jane", &jane)))
+    };
+    let mimoto = setup.provider.partner_token("mimoto", "wallet_binding");
+    let (status, bound) = by_bearer("mimoto", &mimoto);
+    assert_eq!((status, &bound["errors"]), (200, &json!([])), "{bound}");
+    assert_eq!(bound["response"]["walletUserId"], id.as_str());
+    let cases = [
+        ("another partner's token", setup.provider.partner_token("other-partner", "wallet_binding"), "partner-id"),
+        ("no wallet_binding scope", setup.provider.partner_token("mimoto", ""), "wallet_binding scope"),
+        ("the citizen's token", jane.clone(), "wallet_binding scope"),
+    ];
+    for (attack, token, says) in cases {
+        let (status, answer) = by_bearer("mimoto", &token);
+        assert_eq!(status, 401, "{attack}: {answer}");
+        assert!(answer.to_string().contains(says), "{attack}: {answer}");
+    }
 }

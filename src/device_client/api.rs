@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::DeviceClientError;
+use crate::service::devices::binding::Possession;
 
 /// esignd, as the device sees it.
 #[derive(Clone, Debug)]
@@ -140,18 +141,23 @@ impl Server {
         individual_id: &str,
         partner: (&str, &str),
         public_jwk: Value,
+        key_proof: impl FnOnce(&Possession<'_>) -> Result<String, DeviceClientError>,
     ) -> Result<Certified, DeviceClientError> {
+        let request_time = crate::vocabulary::rfc3339(std::time::SystemTime::now());
+        let (partner_id, partner_api_key) = partner;
+        let nonce = crate::service::devices::binding::nonce(id_token);
+        let proof = key_proof(&Possession { individual_id, partner_id, request_time: &request_time, nonce: &nonce })?;
         let body = json!({
-            "requestTime": crate::vocabulary::rfc3339(std::time::SystemTime::now()),
+            "requestTime": request_time,
             "request": {
                 "individualId": individual_id,
                 "authFactorType": "WLA",
                 "format": "jwt",
                 "challengeList": [{ "authFactorType": "IDT", "challenge": id_token, "format": "jwt" }],
                 "publicKey": public_jwk,
+                "keyProof": proof,
             }
         });
-        let (partner_id, partner_api_key) = partner;
         let headers = vec![
             (HeaderName::from_static("partner-id"), partner_id.to_owned()),
             (HeaderName::from_static("partner-api-key"), partner_api_key.to_owned()),

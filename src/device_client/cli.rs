@@ -17,6 +17,7 @@ use super::DeviceClientError;
 use super::api::{Certified, Server};
 use super::key::{KeySource, UnlockedKey};
 use crate::hsm::{HashAlgorithm, KeyAlgorithm};
+use crate::service::devices::binding::Possession;
 
 /// Command line of `esign-device`.
 #[derive(Debug, Parser)]
@@ -207,8 +208,9 @@ pub async fn run(cli: Cli) -> Result<(), DeviceClientError> {
                 .map_err(|e| DeviceClientError::Key(e.to_string()))?;
             let jwk = serde_json::to_value(jwk).map_err(|e| DeviceClientError::Key(e.to_string()))?;
             let partner_key = read_token(partner_api_key_file)?;
+            let proof = |possession: &Possession<'_>| super::jwt::key_proof(&key, possession);
             let certified =
-                server.bind(&read_token(id_token_file)?, individual_id, (partner_id, &partner_key), jwk).await?;
+                server.bind(&read_token(id_token_file)?, individual_id, (partner_id, &partner_key), jwk, proof).await?;
             cli.save(&server, &certified)?;
             println!("bound: walletUserId={}", certified.pseudonym);
         }

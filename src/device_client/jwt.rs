@@ -6,6 +6,7 @@
 use crate::hsm::HashAlgorithm;
 use crate::jose::b64;
 use crate::jose::jws::Header;
+use crate::service::devices::binding::Possession;
 
 use super::DeviceClientError;
 use super::key::UnlockedKey;
@@ -40,6 +41,24 @@ pub fn change_proof(
     signed(key, certificate_der, pseudonym, &audience, serde_json::json!({ "action": action }))
 }
 
+/// The wallet's proof that it holds `key`, for a wallet binding that says `possession`
+/// (`keyProof`).
+///
+/// # Errors
+/// Signing failures.
+pub fn key_proof(key: &UnlockedKey, possession: &Possession<'_>) -> Result<String, DeviceClientError> {
+    let (alg, _) = key.jws();
+    let header = Header { alg: alg.to_owned(), typ: Some("JWT".into()), ..Default::default() };
+    compact(key, &header, &possession.claims())
+}
+
+fn compact(key: &UnlockedKey, header: &Header, claims: &serde_json::Value) -> Result<String, DeviceClientError> {
+    let header = serde_json::to_vec(header).map_err(|e| DeviceClientError::Key(e.to_string()))?;
+    let input = format!("{}.{}", b64(&header), b64(claims.to_string().as_bytes()));
+    let signature = key.sign_jws(input.as_bytes())?;
+    Ok(format!("{input}.{}", b64(&signature)))
+}
+
 fn signed(
     key: &UnlockedKey,
     certificate_der: &[u8],
@@ -65,8 +84,5 @@ fn signed(
     for (name, value) in extra.as_object().into_iter().flatten() {
         claims[name] = value.clone();
     }
-    let header = serde_json::to_vec(&header).map_err(|e| DeviceClientError::Key(e.to_string()))?;
-    let input = format!("{}.{}", b64(&header), b64(claims.to_string().as_bytes()));
-    let signature = key.sign_jws(input.as_bytes())?;
-    Ok(format!("{input}.{}", b64(&signature)))
+    compact(key, &header, &claims)
 }

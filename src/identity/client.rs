@@ -78,6 +78,35 @@ impl IdentityClient {
         access_token::identify(provider, access_token, audience, &self.config, client_auth).await
     }
 
+    /// A service's own token from the provider (client credentials, RFC 9068): a JWT for
+    /// `audience` carrying `scope` (in `scope` or `scp`). Returns the party it was issued to
+    /// (`client_id`, else `azp`, else `sub`).
+    ///
+    /// # Errors
+    /// [`AuthError`]; [`AuthError::Scope`] without the scope.
+    pub async fn service_token(&self, token: &str, audience: &str, scope: &'static str) -> Result<String, AuthError> {
+        let provider = self.provider().await?;
+        let expect = crate::jose::claims::Expectations {
+            issuer: Some(&provider.discovery().issuer),
+            audience: Some(audience),
+            require_exp: true,
+        };
+        let claims = provider.verify_jwt(token.trim(), &expect).await?;
+        let scopes: Vec<&str> = match (claims.get("scope"), claims.get("scp")) {
+            (Some(serde_json::Value::String(text)), _) => text.split_whitespace().collect(),
+            (_, Some(serde_json::Value::Array(list))) => list.iter().filter_map(|s| s.as_str()).collect(),
+            _ => Vec::new(),
+        };
+        if !scopes.contains(&scope) {
+            return Err(AuthError::Scope(scope));
+        }
+        ["client_id", "azp", "sub"]
+            .iter()
+            .find_map(|name| claims.get(*name).and_then(serde_json::Value::as_str))
+            .map(str::to_owned)
+            .ok_or(AuthError::Token(crate::jose::Error::MissingClaim("client_id")))
+    }
+
     /// Whether a login at `auth_time` is fresh now: no older than `[identity] max_age_secs`
     /// (with the clock leeway).
     pub fn fresh(&self, auth_time: Option<i64>) -> bool {

@@ -62,6 +62,9 @@ pub enum AuthError {
     /// itself.
     #[error("the authentication token is not an access token for esignd: send one typed at+jwt ({0})")]
     NotAnAccessToken(&'static str),
+    /// A service token (a partner's) without the scope the route needs.
+    #[error("the bearer token lacks the {0} scope")]
+    Scope(&'static str),
     /// esignd could not sign its `private_key_jwt` client assertion.
     #[error("the client assertion could not be signed with the service key: {0}")]
     ClientAssertion(String),
@@ -91,6 +94,7 @@ impl AuthError {
                 | AuthError::Assurance(_)
                 | AuthError::Opaque
                 | AuthError::NotAnAccessToken(_)
+                | AuthError::Scope(_)
         )
     }
 }

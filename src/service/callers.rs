@@ -41,6 +41,18 @@ impl Callers {
         self.clients.iter().find(|client| client.id == id).ok_or(CallerError::UnknownClient)
     }
 
+    /// The registered binding partner `id` (authenticated otherwise, e.g. by a token issued to
+    /// it).
+    ///
+    /// # Errors
+    /// [`CallerError::BindingOff`] when no partner is registered, [`CallerError::UnknownPartner`].
+    pub fn partner_by_id(&self, id: &str) -> Result<&BindingPartner, CallerError> {
+        if self.partners.is_empty() {
+            return Err(CallerError::BindingOff);
+        }
+        self.partners.iter().find(|partner| partner.id == id).ok_or(CallerError::UnknownPartner)
+    }
+
     /// The binding partner `id`, if `api_key` is its key.
     ///
     /// # Errors

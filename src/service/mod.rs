@@ -48,6 +48,7 @@ pub use engine::TsaReadiness;
 pub use error::{CallerError, Dependency, ErrorKind, RequestError, ServiceError};
 pub use eservice::{PseudonymOutcome, PseudonymSignRequest, Redemption};
 pub use onetime::SignRequest;
+pub use owner::PartnerCredential;
 pub use public::{Check, Readiness};
 pub use request_objects::{RequestObjectError, SignedQuery};
 pub use sessions::{Browser, Created, Lang, NewSession, Session, SessionError, Status};

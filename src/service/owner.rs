@@ -11,9 +11,19 @@ use std::time::SystemTime;
 use super::devices::binding::{BindingCode, BindingError, Envelope, check_envelope};
 use super::devices::lifecycle::Action;
 use super::devices::{DeviceCertificate, DeviceError, Enrolment};
-use super::{EsignService, ServiceError};
+use super::{CallerError, EsignService, ServiceError};
 use crate::identity::access_token::Identified;
 use crate::vocabulary::CertificateStatus;
+
+/// How a wallet-binding partner proves who it is.
+#[derive(Clone, Copy, Debug)]
+pub enum PartnerCredential<'a> {
+    /// `partner-api-key`.
+    ApiKey(&'a str),
+    /// `Authorization: Bearer`, a token the ID provider issued to the partner with the
+    /// `wallet_binding` scope.
+    Bearer(&'a str),
+}
 
 impl EsignService {
     /// Enrol a device for the user behind `access_token`, paid by `payment_token` when payment
@@ -77,19 +87,31 @@ impl EsignService {
         Ok(self.identity.identify_for(access_token, &self.device_audience).await?)
     }
 
-    /// Bind a wallet for the partner `partner_id` (authenticated by `partner_key`). Refusals
-    /// e-Signet names carry its codes ([`ServiceError::binding_refusal`]).
+    /// Bind a wallet for the partner `partner_id`, authenticated by its API key or, as e-Signet
+    /// lets partners, by a bearer token the ID provider issued to it with the `wallet_binding`
+    /// scope (for `[devices] audience`). Refusals e-Signet names carry its codes
+    /// ([`ServiceError::binding_refusal`]).
     ///
     /// # Errors
     /// The partner; [`BindingError`]s; ID-provider, HSM and store outages.
     pub async fn bind_wallet(
         &self,
         partner_id: &str,
-        partner_key: &str,
+        credential: PartnerCredential<'_>,
         envelope: Envelope,
     ) -> Result<DeviceCertificate, ServiceError> {
-        let partner = self.callers.partner(partner_id, partner_key)?;
-        let checked = check_envelope(envelope, SystemTime::now())?;
+        let partner = match credential {
+            PartnerCredential::ApiKey(key) => self.callers.partner(partner_id, key)?,
+            PartnerCredential::Bearer(token) => {
+                let partner = self.callers.partner_by_id(partner_id)?;
+                let holder = self.identity.service_token(token, &self.device_audience, "wallet_binding").await?;
+                if holder != partner.id {
+                    return Err(CallerError::UnknownPartner.into());
+                }
+                partner
+            }
+        };
+        let checked = check_envelope(envelope, &partner.id, SystemTime::now())?;
         let identity = match self.device_owner(&checked.id_token).await {
             Ok(owner) => owner.identity,
             Err(ServiceError::Auth(e)) if e.is_callers_fault() => {

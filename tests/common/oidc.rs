@@ -64,6 +64,11 @@ impl Provider {
         tokens["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// Wallet-binding partner `client`'s own token (client credentials) with `scope`.
+    pub fn partner_token(&self, client: &str, scope: &str) -> String {
+        self.node(&["partner-token.mjs", &self.issuer, client, scope])
+    }
+
     /// A JWT signed with the provider's own key, with `claims` (plus `iss` and `iat`).
     pub fn mint(&self, claims: &serde_json::Value) -> String {
         self.mint_typed(claims, "at+jwt")

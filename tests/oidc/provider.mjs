@@ -15,6 +15,8 @@
 //                   (userinfo still accepts them): shows whose verdict esignd follows
 //   wallet-app      the citizen's own app: JWT access tokens for audience "esignd-devices"
 //                   (device management), with the login's auth_time
+//   mimoto, other-partner  wallet-binding partners: client-credentials tokens for
+//                   "esignd-devices" with the wallet_binding scope (partner-token.mjs)
 // Users: any login; `sub` is the login and `name` comes from NAMES below (or "User <login>").
 // The signing key is written to STATE_DIR/signing-key.json so tests can mint tokens the
 // provider would have signed (expired ones, wrong audiences) with mint.mjs.
@@ -35,8 +37,18 @@ writeFileSync(`${stateDir}/signing-key.json`, JSON.stringify({ issuer, key: sign
 // eservice-lowtrust.
 const RESOURCES = {
   'eservice-jwt': 'urn:esignd', 'eservice-opaque': 'urn:esignd-opaque', 'eservice-quarantined': 'urn:esignd-opaque',
-  'wallet-app': 'urn:esignd-devices',
+  'wallet-app': 'urn:esignd-devices', mimoto: 'urn:esignd-devices', 'other-partner': 'urn:esignd-devices',
 };
+
+const partnerClient = (clientId) => ({
+  client_id: clientId,
+  client_secret: `${clientId}-secret`,
+  redirect_uris: [],
+  grant_types: ['client_credentials'],
+  response_types: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  scope: 'wallet_binding',
+});
 
 const eserviceClient = (clientId) => ({
   client_id: clientId,
@@ -61,16 +73,20 @@ const provider = new Provider(issuer, {
     eserviceClient('eservice-lowtrust'),
     eserviceClient('eservice-quarantined'),
     eserviceClient('wallet-app'),
+    partnerClient('mimoto'),
+    partnerClient('other-partner'),
   ],
   jwks: { keys: [signingKey] },
   findAccount: async (ctx, sub) => ({ accountId: sub, claims: async () => ({ sub, name: nameOf(sub) }) }),
   claims: { openid: ['sub'], profile: ['name'] },
+  scopes: ['openid', 'offline_access', 'profile', 'wallet_binding'],
   conformIdTokenClaims: false,
   pkce: { required: () => false },
   cookies: { keys: ['esignd-test-cookie-key'] },
   ttl: { AccessToken: 300, AuthorizationCode: 60, IdToken: 300, Interaction: 300, Session: 600, Grant: 600 },
   features: {
     devInteractions: { enabled: true },
+    clientCredentials: { enabled: true },
     introspection: {
       enabled: true,
       allowedPolicy: async (ctx, client, token) => token.clientId !== 'eservice-quarantined',
@@ -80,7 +96,7 @@ const provider = new Provider(issuer, {
       defaultResource: (ctx, client) => RESOURCES[client.clientId],
       useGrantedResource: () => true,
       getResourceServerInfo: (ctx, resource) => ({
-        scope: 'openid profile',
+        scope: resource === 'urn:esignd-devices' ? 'openid profile wallet_binding' : 'openid profile',
         audience: resource === 'urn:esignd-devices' ? 'esignd-devices' : 'esignd',
         accessTokenTTL: 300,
         ...(resource === 'urn:esignd-opaque'

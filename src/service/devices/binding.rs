@@ -12,8 +12,15 @@
 //!   in the same store transaction. A key already certified for another person is refused
 //!   (`duplicate_public_key`).
 //!
-//! This module checks the envelope (request time, auth factor, challenge, key) and names each
-//! refusal with e-Signet's error codes; [`super::wallet`] does the rest.
+//! - The wallet proves it holds the key: `request.keyProof` (esignd's extension) is a compact
+//!   JWS by the key being bound whose claims are the request's `individualId`, the `partnerId`,
+//!   the `requestTime` and a `nonce` — the IDT's `jti` (or, for an IDT without one, base64url
+//!   SHA-256 of the IDT), so the proof belongs to this login. Without it a partner could have
+//!   any key certified in the citizen's name (`key_binding_failed`).
+//!
+//! This module checks the envelope (request time, auth factor, challenge, key, proof of
+//! possession) and names each refusal with e-Signet's error codes; [`super::wallet`] does the
+//! rest.
 
 use std::time::{Duration, SystemTime};
 
@@ -22,7 +29,8 @@ use spki::SubjectPublicKeyInfoOwned;
 
 use super::csr::check_key;
 use crate::jose::b64;
-use crate::jose::jwk::Jwk;
+use crate::jose::jwk::{Jwk, JwkSet};
+use crate::jose::jws;
 
 /// How far `requestTime` may be from now.
 pub const REQUEST_TIME_SKEW: Duration = Duration::from_secs(120);
@@ -52,6 +60,8 @@ pub struct BindingRequest {
     pub challenge_list: Vec<Challenge>,
     /// The key to bind, a public JWK.
     pub public_key: Option<serde_json::Value>,
+    /// A JWS by that key over `individualId`, `partnerId`, `requestTime` and `nonce`.
+    pub key_proof: Option<String>,
 }
 
 /// One proof of identity.
@@ -153,7 +163,7 @@ pub struct Checked {
 ///
 /// # Errors
 /// The first [`BindingError`].
-pub fn check_envelope(envelope: Envelope, now: SystemTime) -> Result<Checked, BindingError> {
+pub fn check_envelope(envelope: Envelope, partner_id: &str, now: SystemTime) -> Result<Checked, BindingError> {
     let invalid = |m: &str| BindingError::new(BindingCode::KeyBindingFailed, m);
     let time = envelope.request_time.ok_or_else(|| invalid("requestTime is required"))?;
     let at = parse_time(&time).ok_or_else(|| invalid("requestTime is not an ISO 8601 UTC time"))?;
@@ -194,7 +204,66 @@ pub fn check_envelope(envelope: Envelope, now: SystemTime) -> Result<Checked, Bi
     let jwk =
         request.public_key.ok_or_else(|| BindingError::new(BindingCode::InvalidPublicKey, "publicKey is required"))?;
     let key = public_key(&jwk)?;
+    let proven =
+        Possession { individual_id: &individual_id, partner_id, request_time: &time, nonce: &nonce(&id_token) };
+    proven.check(request.key_proof.as_deref(), &jwk)?;
     Ok(Checked { individual_id, id_token, key })
+}
+
+/// What the key's proof of possession must say.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Possession<'a> {
+    /// `individualId`.
+    pub individual_id: &'a str,
+    /// The partner binding it.
+    pub partner_id: &'a str,
+    /// `requestTime`, as sent.
+    pub request_time: &'a str,
+    /// The IDT's `jti`, or base64url SHA-256 of the IDT.
+    pub nonce: &'a str,
+}
+
+impl Possession<'_> {
+    /// The claims a proof carries.
+    pub fn claims(&self) -> serde_json::Value {
+        serde_json::json!({
+            "individualId": self.individual_id, "partnerId": self.partner_id,
+            "requestTime": self.request_time, "nonce": self.nonce,
+        })
+    }
+
+    /// `proof` is a JWS by `jwk` saying exactly this.
+    fn check(&self, proof: Option<&str>, jwk: &serde_json::Value) -> Result<(), BindingError> {
+        let refuse = |m: String| BindingError::new(BindingCode::KeyBindingFailed, m);
+        let proof = proof.ok_or_else(|| {
+            refuse("keyProof is required: a JWS by the key being bound over individualId, partnerId, requestTime and nonce (the IDT's jti)".into())
+        })?;
+        let not_by_the_key =
+            |e: crate::jose::Error| refuse(format!("keyProof is not a JWS by the key being bound: {e}"));
+        let key: Jwk = serde_json::from_value(jwk.clone()).map_err(|e| refuse(e.to_string()))?;
+        let unverified = jws::decode(proof).map_err(not_by_the_key)?;
+        // The key is the one in this request, whatever key id either names.
+        let keys = JwkSet { keys: vec![Jwk { kid: unverified.header.kid.clone(), ..key }] };
+        let payload = unverified.verify(&keys).map_err(not_by_the_key)?;
+        let said: serde_json::Value = serde_json::from_slice(&payload).unwrap_or_default();
+        let expected = self.claims();
+        let fields = ["individualId", "partnerId", "requestTime", "nonce"];
+        if let Some(field) = fields.iter().find(|field| said.get(**field) != expected.get(**field)) {
+            return Err(refuse(format!("keyProof's {field} is not this request's")));
+        }
+        Ok(())
+    }
+}
+
+/// The nonce a key proof carries for the IDT `id_token`: its `jti`, or base64url SHA-256 of it.
+pub fn nonce(id_token: &str) -> String {
+    let jti = id_token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| crate::jose::unb64(payload, "IDT").ok())
+        .and_then(|payload| serde_json::from_slice::<serde_json::Value>(&payload).ok())
+        .and_then(|claims| claims.get("jti").and_then(|jti| jti.as_str()).map(str::to_owned));
+    jti.unwrap_or_else(|| b64(&crate::hsm::HashAlgorithm::Sha256.digest(id_token.as_bytes())))
 }
 
 /// The SPKI of a public JWK esignd can certify.
@@ -240,14 +309,32 @@ mod tests {
     use super::*;
 
     fn envelope(time: &str, challenge: serde_json::Value, key: serde_json::Value) -> Envelope {
+        let nonce = nonce(challenge["challenge"].as_str().unwrap_or_default());
+        let proof = key_proof(
+            5,
+            &Possession { individual_id: "jane", partner_id: "mimoto", request_time: time, nonce: &nonce },
+        );
+        with_proof(time, challenge, key, Some(&proof))
+    }
+
+    fn with_proof(time: &str, challenge: serde_json::Value, key: serde_json::Value, proof: Option<&str>) -> Envelope {
         serde_json::from_value(serde_json::json!({
             "requestTime": time,
             "request": {
                 "individualId": "jane", "authFactorType": "WLA", "format": "jwt",
-                "challengeList": [challenge], "publicKey": key,
+                "challengeList": [challenge], "publicKey": key, "keyProof": proof,
             }
         }))
         .unwrap()
+    }
+
+    /// A proof by the P-256 key whose scalar is `seed` repeated.
+    fn key_proof(seed: u8, said: &Possession<'_>) -> String {
+        use p256::ecdsa::signature::Signer as _;
+        let key = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
+        let input = format!("{}.{}", b64(br#"{"alg":"ES256"}"#), b64(said.claims().to_string().as_bytes()));
+        let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", b64(&signature.to_bytes()))
     }
 
     fn jwk() -> serde_json::Value {
@@ -263,8 +350,8 @@ mod tests {
     #[test]
     fn envelopes_are_checked_in_order_with_esignets_codes() {
         let now = parse_time("2026-11-23T10:00:00.000Z").unwrap();
-        assert!(check_envelope(envelope("2026-11-23T10:01:59Z", idt(), jwk()), now).is_ok());
-        let code = |e: Envelope| check_envelope(e, now).unwrap_err().code.as_str();
+        assert!(check_envelope(envelope("2026-11-23T10:01:59Z", idt(), jwk()), "mimoto", now).is_ok());
+        let code = |e: Envelope| check_envelope(e, "mimoto", now).unwrap_err().code.as_str();
         assert_eq!(code(envelope("2026-11-23T10:02:01Z", idt(), jwk())), "key_binding_failed");
         assert_eq!(code(envelope("2026-11-23T09:57:59.5Z", idt(), jwk())), "key_binding_failed");
         assert_eq!(code(envelope("yesterday", idt(), jwk())), "key_binding_failed");
@@ -280,6 +367,36 @@ mod tests {
         let mut off_curve = jwk();
         off_curve["y"] = b64(&[7u8; 32]).into();
         assert_eq!(code(envelope("2026-11-23T10:00:00Z", idt(), off_curve)), "invalid_public_key");
+    }
+
+    #[test]
+    fn the_wallet_must_prove_it_holds_the_key_for_this_request() {
+        let now = parse_time("2026-11-23T10:00:00.000Z").unwrap();
+        let time = "2026-11-23T10:00:00Z";
+        let refused = |proof: Option<&str>| {
+            let error = check_envelope(with_proof(time, idt(), jwk(), proof), "mimoto", now).unwrap_err();
+            (error.code.as_str(), error.message)
+        };
+        let login = nonce("a.b.c");
+        let said = Possession { individual_id: "jane", partner_id: "mimoto", request_time: time, nonce: &login };
+        assert!(check_envelope(with_proof(time, idt(), jwk(), Some(&key_proof(5, &said))), "mimoto", now).is_ok());
+        let (code, message) = refused(None);
+        assert_eq!((code, message.contains("keyProof is required")), ("key_binding_failed", true));
+        let (code, message) = refused(Some(&key_proof(6, &said)));
+        assert_eq!((code, message.contains("not a JWS by the key")), ("key_binding_failed", true), "{message}");
+        for (field, other) in [
+            ("individualId", Possession { individual_id: "john", ..said }),
+            ("partnerId", Possession { partner_id: "other-partner", ..said }),
+            ("requestTime", Possession { request_time: "2026-11-23T09:59:59Z", ..said }),
+            ("nonce", Possession { nonce: "another-login", ..said }),
+        ] {
+            let (code, message) = refused(Some(&key_proof(5, &other)));
+            assert_eq!(code, "key_binding_failed");
+            assert!(message.contains(field), "{field}: {message}");
+        }
+        // The nonce is the IDT's jti when it has one.
+        let with_jti = format!("x.{}.y", b64(br#"{"jti":"login-7"}"#));
+        assert_eq!(nonce(&with_jti), "login-7");
     }
 
     #[test]

@@ -155,7 +155,15 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             shutdown_signal().await;
             stopping.stop_device_polls();
         };
-        crate::http::serve(listener, service, shutdown, config.server.drain).await;
+        let server = &config.server;
+        let limits = crate::http::Limits {
+            max_connections: server.max_connections,
+            max_connections_per_ip: server.max_connections_per_ip,
+            body_timeout: server.body_timeout,
+            idle_timeout: server.idle_timeout,
+            requests_per_ip_per_second: server.requests_per_ip_per_second,
+        };
+        crate::http::serve(listener, service, limits, shutdown, server.drain).await;
         Ok(())
     })
 }

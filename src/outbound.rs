@@ -13,6 +13,27 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+/// Whether esignd may call `url`: https, or plain http to a loopback address only (tests, a
+/// sidecar on the same host) — never a token, key set or signature in clear over a network.
+///
+/// # Errors
+/// What is wrong with it, for the operator.
+pub fn check_url(url: &str) -> Result<(), &'static str> {
+    let uri: hyper::Uri = url.parse().map_err(|_| "not a URL")?;
+    let host = uri.host().ok_or("an absolute URL with a host")?;
+    match uri.scheme_str() {
+        Some("https") => Ok(()),
+        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") => Err("https:// (plain http only to a loopback address such as 127.0.0.1)"),
+        _ => Err("an absolute https:// URL"),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The largest response body read from anyone.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
@@ -127,5 +148,22 @@ impl HttpClient {
             headers.push((AUTHORIZATION, format!("Bearer {token}")));
         }
         self.send(Method::GET, url, &headers, Vec::new(), timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http_is_called() {
+        for good in ["https://id.example.gov/x", "http://127.0.0.1:8080/cb", "http://[::1]:9/x", "http://localhost/x"] {
+            assert_eq!(check_url(good), Ok(()), "{good}");
+        }
+        for bad in
+            ["http://id.example.gov", "http://10.0.0.1/x", "ftp://x", "/relative", "http://127.0.0.1.evil.example/"]
+        {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -265,6 +265,18 @@ pub struct ServerConfig {
     pub public_url: String,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain: Duration,
+    /// Open connections at most (default 1024); more are closed at once.
+    pub max_connections: usize,
+    /// Open connections from one address (an IPv6 /64) at most (default 64).
+    pub max_connections_per_ip: usize,
+    /// How long a request's body may take to arrive, from its head (default 10 s): 408 after.
+    pub body_timeout: Duration,
+    /// How long a connection may wait for a complete request head, idle keep-alive included
+    /// (default 10 s).
+    pub idle_timeout: Duration,
+    /// Requests per second one address may make, with a burst of twice that (default 100;
+    /// 0: no limit, e.g. behind a proxy that limits).
+    pub requests_per_ip_per_second: u32,
 }
 
 /// `[hsm]`: the PKCS#11 token and the objects on it.
@@ -279,6 +291,10 @@ pub struct HsmConfig {
     pub pin: Option<PinSource>,
     /// Session pool size.
     pub sessions: usize,
+    /// How many of them unauthenticated work (the built-in TSA's `/tsa`, readiness probes)
+    /// may hold at once: `public_share_percent` of the pool, at least one, so that it can never
+    /// starve signing.
+    pub public_sessions: usize,
     /// Algorithm of one-time keys.
     pub ephemeral_key: KeyAlgorithm,
     /// Per-call deadline for HSM work.

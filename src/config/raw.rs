@@ -151,6 +151,11 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub drain_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_ip: Option<usize>,
+    pub body_timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub requests_per_ip_per_second: Option<u32>,
 }
 
 /// `[hsm]`
@@ -164,6 +169,7 @@ pub struct RawHsm {
     /// Only accepted from the environment (`ESIGND__HSM__PIN`); a PIN in the file is refused.
     pub pin: Option<SecretString>,
     pub sessions: Option<u64>,
+    pub public_share_percent: Option<u64>,
     pub ephemeral_key: Option<String>,
     pub call_timeout_ms: Option<u64>,
     #[serde(default)]

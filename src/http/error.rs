@@ -31,6 +31,7 @@ pub(super) fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Gone => StatusCode::GONE,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::TimedOut => StatusCode::REQUEST_TIMEOUT,
         ErrorKind::Unsupported => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::Busy => StatusCode::TOO_MANY_REQUESTS,
@@ -68,6 +69,23 @@ pub(super) fn answer(wire: Wire, e: &ServiceError) -> Response<Body> {
         (Wire::Page, _) => page_answer(status(kind), &message),
         _ => govstack(status(kind), &message),
     }
+    .with_close(kind == ErrorKind::TimedOut)
+}
+
+/// Closing the connection after an answer.
+trait Close {
+    /// Say `Connection: close` when `close` (a body that never came leaves the connection in
+    /// no state to take another request).
+    fn with_close(self, close: bool) -> Self;
+}
+
+impl Close for Response<Body> {
+    fn with_close(mut self, close: bool) -> Self {
+        if close {
+            self.headers_mut().insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        self
+    }
 }
 
 /// The GovStack error body, with `Retry-After` when retrying later may help.
@@ -89,6 +107,15 @@ fn page_answer(status: StatusCode, message: &str) -> Response<Body> {
 pub(super) fn refused_page(mut page: Response<Body>, kind: ErrorKind) -> Response<Body> {
     *page.status_mut() = status(kind);
     page
+}
+
+/// 429 for an address over its request rate, with how long to wait.
+pub(super) fn too_many_requests(wait: std::time::Duration) -> Response<Body> {
+    let seconds = wait.as_secs().max(1);
+    let mut response =
+        govstack(StatusCode::TOO_MANY_REQUESTS, "too many requests from this address; slow down and retry later");
+    response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 /// 404 for a path no route serves.

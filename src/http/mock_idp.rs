@@ -56,6 +56,7 @@ pub(super) async fn login(call: Call) -> Result<Response<Body>, ServiceError> {
 /// `POST /mock-idp/token`: the code for an ID token signed by the service key.
 pub(super) async fn token(call: Call) -> Result<Response<Body>, ServiceError> {
     let body = read_limited(call.request, 16 * 1024).await.map_err(|e| match e {
+        BodyError::TimedOut => RequestError::timed_out("invalid_request"),
         BodyError::TooLarge | BodyError::Read => RequestError::invalid("invalid_request"),
     })?;
     let fields = form::parse(&String::from_utf8_lossy(&body));

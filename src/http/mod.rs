@@ -18,6 +18,7 @@ mod form;
 mod headers;
 mod health;
 mod interactive;
+mod limits;
 mod mock_idp;
 mod onetime;
 mod pages;
@@ -43,12 +44,14 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use body::RequestBody;
+pub use limits::Limits;
 pub use response::Body;
 
 use crate::service::EsignService;
 
 /// Answer one request: route, decode, call the service, encode. Any body type will do (hyper's
-/// `Incoming` from a socket, `Full<Bytes>` in tests); `peer` is only logged.
+/// `Incoming` from a socket, `Full<Bytes>` in tests); `peer` is only logged. The body must
+/// arrive within the default body deadline.
 pub async fn handle<B>(
     service: Arc<EsignService>,
     peer: SocketAddr,
@@ -58,17 +61,35 @@ where
     B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    router::route(service, peer, request.map(body::boxed)).await
+    handle_within(service, peer, request, Limits::default().body_timeout).await
 }
 
-/// Serve `listener` until `shutdown` completes, then give open connections `drain` to finish.
+async fn handle_within<B>(
+    service: Arc<EsignService>,
+    peer: SocketAddr,
+    request: hyper::Request<B>,
+    body_timeout: Duration,
+) -> hyper::Response<Body>
+where
+    B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let request = request.map(|body| body::with_deadline(body::boxed(body), body_timeout));
+    router::route(service, peer, request).await
+}
+
+/// Serve `listener` within `limits` until `shutdown` completes, then give open connections
+/// `drain` to finish.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<EsignService>,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) {
     let graceful = GracefulShutdown::new();
+    let gate = limits::Gate::new(limits);
+    let mut forget = tokio::time::interval(Duration::from_secs(60));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -81,19 +102,38 @@ pub async fn serve(
                     continue;
                 }
             },
+            _ = forget.tick() => {
+                gate.forget_idle();
+                continue;
+            }
             () = &mut shutdown => break,
         };
+        let Some(admitted) = gate.admit(peer.ip()) else {
+            // Over a connection limit: closed before anything is read.
+            tracing::debug!(%peer, "connection refused: too many open");
+            drop(stream);
+            continue;
+        };
         let service = Arc::clone(&service);
+        let requests = Arc::clone(&gate);
+        let body_timeout = gate.limits().body_timeout;
         let answer = service_fn(move |request| {
             let service = Arc::clone(&service);
-            async move { Ok::<_, std::convert::Infallible>(handle(service, peer, request).await) }
+            let allowed = requests.allow_request(peer.ip());
+            async move {
+                Ok::<_, std::convert::Infallible>(match allowed {
+                    Ok(()) => handle_within(service, peer, request, body_timeout).await,
+                    Err(wait) => error::too_many_requests(wait),
+                })
+            }
         });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(10))
+            .header_read_timeout(gate.limits().idle_timeout)
             .serve_connection(TokioIo::new(stream), answer);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
+            let _place = admitted;
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }

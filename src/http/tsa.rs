@@ -5,7 +5,7 @@
 
 use hyper::Response;
 
-use super::body::{BodyError, has_content_type, read_limited};
+use super::body::{has_content_type, read_limited};
 use super::call::Call;
 use super::response::{Body, bytes};
 use crate::service::{RequestError, ServiceError};
@@ -16,11 +16,8 @@ pub(super) async fn stamp(call: Call) -> Result<Response<Body>, ServiceError> {
     if !has_content_type(&call.request, "application/timestamp-query") {
         return Err(RequestError::unsupported("send an RFC 3161 TimeStampReq as application/timestamp-query").into());
     }
-    let body = read_limited(call.request, limit).await.map_err(|e| match e {
-        BodyError::TooLarge => {
-            RequestError::too_large("a TimeStampReq is a few hundred bytes; this body is larger than allowed")
-        }
-        BodyError::Read => RequestError::invalid("the request body could not be read"),
+    let body = read_limited(call.request, limit).await.map_err(|e| {
+        e.into_request_error("a TimeStampReq is a few hundred bytes; this body is larger than allowed".into())
     })?;
     let reply = call.service.timestamp(body.to_vec()).await?;
     Ok(bytes("application/timestamp-reply", None, reply))

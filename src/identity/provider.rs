@@ -57,6 +57,16 @@ impl Provider {
                 discovery.issuer
             )));
         }
+        let endpoints =
+            [Some(&discovery.jwks_uri), Some(&discovery.token_endpoint), Some(&discovery.authorization_endpoint)]
+                .into_iter()
+                .chain([discovery.userinfo_endpoint.as_ref(), discovery.introspection_endpoint.as_ref()])
+                .flatten();
+        for endpoint in endpoints {
+            crate::outbound::check_url(endpoint).map_err(|reason| {
+                AuthError::Discovery(format!("{url} announces {endpoint:?}; esignd calls only {reason}"))
+            })?;
+        }
         let keys = RemoteKeySet::new(discovery.jwks_uri.clone(), http.clone(), timeout);
         Ok(Self { discovery, keys, http, timeout })
     }

@@ -67,6 +67,8 @@ impl EsignService {
             demo,
             request_objects,
             device_audience: config.devices.audience.clone(),
+            public_work: tokio::sync::Semaphore::new(config.hsm.public_sessions),
+            last_readiness: tokio::sync::Mutex::new(None),
             tsa_request_limit: config.tsa.max_request_bytes,
             core,
         })

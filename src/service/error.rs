@@ -41,6 +41,8 @@ pub enum ErrorKind {
     Gone,
     /// The body is larger than this route takes.
     TooLarge,
+    /// The request did not arrive in time (its body was too slow).
+    TimedOut,
     /// The body is not in a media type this route takes.
     Unsupported,
     /// The request is well-formed but lacks something or asks for what esignd does not do.
@@ -93,6 +95,11 @@ impl RequestError {
     /// Larger than allowed (413).
     pub fn too_large(message: impl Into<Cow<'static, str>>) -> Self {
         Self { kind: ErrorKind::TooLarge, message: message.into() }
+    }
+
+    /// Did not arrive in time (408).
+    pub fn timed_out(message: impl Into<Cow<'static, str>>) -> Self {
+        Self { kind: ErrorKind::TimedOut, message: message.into() }
     }
 
     /// Not in a media type the route takes (415).
@@ -180,6 +187,9 @@ pub enum ServiceError {
     /// The demo profile's own refusals.
     #[error(transparent)]
     Demo(#[from] super::demo::DemoError),
+    /// The public share of the HSM sessions is taken (the built-in TSA under load).
+    #[error("the built-in TSA is busy; retry shortly")]
+    PublicShareBusy,
     /// `POST /tsa` when time-stamps come from external TSAs.
     #[error("this esignd uses external TSAs; it runs no TSA of its own")]
     NoBuiltinTsa,
@@ -210,6 +220,7 @@ impl ServiceError {
             Self::Store(_) => ErrorKind::Unavailable(Dependency::Store),
             Self::Damaged { .. } => ErrorKind::Internal,
             Self::UnknownCertificate | Self::NoDemo | Self::NoBuiltinTsa => ErrorKind::NotFound,
+            Self::PublicShareBusy => ErrorKind::Busy,
             Self::TsaUnavailable(_) => ErrorKind::Unavailable(Dependency::Tsa),
             Self::Demo(e) => e.kind(),
         }

@@ -79,5 +79,8 @@ pub struct EsignService {
     demo: Option<demo::Demo>,
     request_objects: request_objects::RequestObjects,
     device_audience: String,
+    /// Permits for unauthenticated HSM work (the built-in TSA, probes): a share of the pool.
+    public_work: tokio::sync::Semaphore,
+    last_readiness: tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>,
     tsa_request_limit: usize,
 }

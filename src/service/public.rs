@@ -8,6 +8,9 @@ use der::{Decode, EncodePem};
 use super::engine::TsaReadiness;
 use super::{EsignService, ServiceError};
 
+/// How long a readiness answer is given again.
+const READINESS_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether esignd can do its job now.
 #[derive(Clone, Debug)]
 pub struct Readiness {
@@ -72,14 +75,33 @@ impl EsignService {
     /// # Errors
     /// [`ServiceError::NoBuiltinTsa`]; no HSM session within the deadline.
     pub async fn timestamp(&self, request: Vec<u8>) -> Result<Vec<u8>, ServiceError> {
+        // Anyone may ask: only the public share of the HSM sessions, never a wait for more.
+        let Ok(_share) = self.public_work.try_acquire() else {
+            return Err(ServiceError::PublicShareBusy);
+        };
         match self.core.engine.respond_tsa(request).await {
             Some(reply) => reply.map_err(ServiceError::TsaUnavailable),
             None => Err(ServiceError::NoBuiltinTsa),
         }
     }
 
-    /// Whether every dependency answers now.
+    /// Whether every dependency answers now. Probes cost HSM work and anyone may ask, so an
+    /// answer less than a second old is given again, and while the public share of the HSM is
+    /// taken the last answer stands.
     pub async fn readiness(&self) -> Readiness {
+        let mut last = self.last_readiness.lock().await;
+        let share = self.public_work.try_acquire();
+        if let Some((at, readiness)) = last.as_ref()
+            && (at.elapsed() < READINESS_REUSE || share.is_err())
+        {
+            return readiness.clone();
+        }
+        let readiness = self.probe().await;
+        *last = Some((std::time::Instant::now(), readiness.clone()));
+        readiness
+    }
+
+    async fn probe(&self) -> Readiness {
         let engine = &self.core.engine;
         let (hsm, store, tsa) = tokio::join!(engine.hsm_status(), self.core.store.ping(), engine.tsa_readiness());
         let hsm = match hsm {

@@ -100,7 +100,9 @@ impl App {
         let service = esignd::app::build(Arc::new(keys), &config).unwrap();
         let serving = Arc::clone(&service);
         let server = tokio::spawn(async move {
-            esignd::http::serve(listener, serving, std::future::pending(), std::time::Duration::from_secs(1)).await;
+            let limits = esignd::http::Limits::default();
+            esignd::http::serve(listener, serving, limits, std::future::pending(), std::time::Duration::from_secs(1))
+                .await;
         });
         App { service, url: format!("http://{addr}"), browser: Jar::default(), dir, server }
     }

@@ -52,11 +52,20 @@ pub(super) fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
             reason: "the CA, TSA and service keys need three different labels",
         });
     }
+    let share = raw.public_share_percent.unwrap_or(25);
+    if !(1..=100).contains(&share) {
+        return Err(ConfigError::Invalid {
+            key: "hsm.public_share_percent",
+            value: share.to_string(),
+            reason: "1 to 100 (percent of hsm.sessions the built-in TSA and probes may hold)",
+        });
+    }
     Ok(HsmConfig {
         module: base.join(raw.module.unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE))),
         token,
         pin,
         sessions: sessions as usize,
+        public_sessions: ((sessions * share / 100) as usize).max(1),
         ephemeral_key,
         call_timeout: Duration::from_millis(call_timeout_ms),
         keys,

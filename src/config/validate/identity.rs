@@ -122,13 +122,10 @@ fn client_auth(
     })
 }
 
+/// A URL esignd will call or send a browser to: https, or http to a loopback address only.
 pub(super) fn http_url(key: &'static str, url: &str) -> Result<String, ConfigError> {
-    let uri: Result<hyper::Uri, _> = url.parse();
-    if uri.is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some()) {
-        Ok(url.trim_end_matches('/').to_owned())
-    } else {
-        Err(ConfigError::Invalid { key, value: url.to_owned(), reason: "an absolute http(s) URL" })
-    }
+    crate::outbound::check_url(url).map_err(|reason| ConfigError::Invalid { key, value: url.to_owned(), reason })?;
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 pub(super) fn payment(raw: RawPayment) -> Result<PaymentConfig, ConfigError> {

@@ -82,10 +82,39 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         reason: "expected IP:PORT, e.g. 127.0.0.1:8080 or [::]:8443",
     })?;
     let public_url = raw.public_url.unwrap_or_else(|| format!("http://{listen}"));
+    let range = |key: &'static str, value: u64, allowed: std::ops::RangeInclusive<u64>, reason: &'static str| {
+        if allowed.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid { key, value: value.to_string(), reason })
+        }
+    };
+    let max_connections =
+        range("server.max_connections", raw.max_connections.unwrap_or(1024) as u64, 1..=1_000_000, "1 to 1000000")?;
+    let per_ip = raw.max_connections_per_ip.unwrap_or(64) as u64;
+    let per_ip = range("server.max_connections_per_ip", per_ip, 1..=max_connections, "1 to server.max_connections")?;
+    let body_ms = range(
+        "server.body_timeout_ms",
+        raw.body_timeout_ms.unwrap_or(10_000),
+        100..=600_000,
+        "100 to 600000 milliseconds",
+    )?;
+    let idle_ms = range(
+        "server.idle_timeout_ms",
+        raw.idle_timeout_ms.unwrap_or(10_000),
+        100..=600_000,
+        "100 to 600000 milliseconds",
+    )?;
+    let rate = raw.requests_per_ip_per_second.unwrap_or(100);
     Ok(ServerConfig {
         listen,
         public_url: public_url_checked(&public_url)?,
         drain: Duration::from_secs(raw.drain_secs.unwrap_or(10)),
+        max_connections: max_connections as usize,
+        max_connections_per_ip: per_ip as usize,
+        body_timeout: Duration::from_millis(body_ms),
+        idle_timeout: Duration::from_millis(idle_ms),
+        requests_per_ip_per_second: rate,
     })
 }
 

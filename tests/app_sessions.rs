@@ -92,15 +92,7 @@ async fn a_session_is_signed_at_the_mock_provider_redeemed_once_and_no_link_work
     let authorize = start.header("location").unwrap();
     let login = app.get(&authorize[authorize.find("/mock-idp/").unwrap()..], &[]).await;
     assert_eq!(login.status, 200, "{}", login.text());
-    let field = |name: &str| query_param(&authorize, name).unwrap_or_default();
-    let form = format!(
-        "name=Jane+Doe&sub=jane&client_id={}&redirect_uri={}&state={}&nonce={}&code_challenge={}",
-        field("client_id"),
-        field("redirect_uri"),
-        field("state"),
-        field("nonce"),
-        field("code_challenge")
-    );
+    let form = mock_login(&authorize);
     let back = app.form("/mock-idp/authorize", &form).await;
     assert_eq!(back.status, 303, "{}", back.text());
     let callback = back.header("location").unwrap();
@@ -198,6 +190,19 @@ async fn without_a_pseudonym_token_the_user_is_sent_to_the_pseudonym_form_which_
     assert!(refused.text().contains("the pseudonym form must be signed"), "{}", refused.text());
 }
 
+/// The mock provider's login form for Jane, answering the authorization request `authorize`.
+fn mock_login(authorize: &str) -> String {
+    let field = |name: &str| query_param(authorize, name).unwrap_or_default();
+    format!(
+        "name=Jane+Doe&sub=jane&client_id={}&redirect_uri={}&state={}&nonce={}&code_challenge={}",
+        field("client_id"),
+        field("redirect_uri"),
+        field("state"),
+        field("nonce"),
+        field("code_challenge")
+    )
+}
+
 /// Open a new session's signing page in the app's browser; returns its token.
 async fn opened(app: &App, correlation_id: &str) -> String {
     let created = create(app, "key-a", &new_session(correlation_id, json!({}))).await.json();
@@ -268,15 +273,7 @@ async fn only_the_browser_that_opened_the_page_can_sign_cancel_or_come_back_from
         app.call_from(&attacker, "POST", "/sign/interactive/start", &form, format!("token={token}").as_bytes()).await;
     assert_eq!(start.status, 303, "{}", start.text());
     let authorize = start.header("location").unwrap();
-    let field = |name: &str| query_param(&authorize, name).unwrap_or_default();
-    let login = format!(
-        "name=Jane+Doe&sub=jane&client_id={}&redirect_uri={}&state={}&nonce={}&code_challenge={}",
-        field("client_id"),
-        field("redirect_uri"),
-        field("state"),
-        field("nonce"),
-        field("code_challenge")
-    );
+    let login = mock_login(&authorize);
     let back = app.form("/mock-idp/authorize", &login).await;
     let landed = app.get(local(&back.header("location").unwrap()), &[]).await;
     assert_eq!(landed.status, 403, "{}", landed.text());

@@ -110,9 +110,7 @@ impl IdentityClient {
     /// Whether a login at `auth_time` is fresh now: no older than `[identity] max_age_secs`
     /// (with the clock leeway).
     pub fn fresh(&self, auth_time: Option<i64>) -> bool {
-        let earliest =
-            crate::jose::claims::now() - self.config.max_age.as_secs() as i64 - crate::jose::claims::LEEWAY_SECS;
-        auth_time.is_some_and(|at| at >= earliest)
+        logged_in_within(auth_time, crate::jose::claims::now(), self.config.max_age)
     }
 
     /// The authorization request that sends a browser to the provider (code flow, PKCE, state,
@@ -173,6 +171,13 @@ impl IdentityClient {
     }
 }
 
+/// Whether a login at `auth_time` (absent: unknown, so not) was no more than `max_age`, plus the
+/// clock leeway, before `at` (seconds since the epoch).
+fn logged_in_within(auth_time: Option<i64>, at: i64, max_age: Duration) -> bool {
+    let earliest = at - max_age.as_secs() as i64 - crate::jose::claims::LEEWAY_SECS;
+    auth_time.is_some_and(|auth_time| auth_time >= earliest)
+}
+
 /// The login behind an ID token's `claims` happened no earlier than `max_age` (plus the clock
 /// leeway) before the citizen pressed Sign, and with one of `acr_values` when any are asked for.
 fn check_login(
@@ -182,10 +187,8 @@ fn check_login(
     acr_values: &[String],
 ) -> Result<(), AuthError> {
     let pressed = pressed_at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-    let earliest = pressed - max_age.as_secs() as i64 - crate::jose::claims::LEEWAY_SECS;
-    match claims.get("auth_time").and_then(serde_json::Value::as_i64) {
-        Some(auth_time) if auth_time >= earliest => {}
-        _ => return Err(AuthError::StaleLogin),
+    if !logged_in_within(claims.get("auth_time").and_then(serde_json::Value::as_i64), pressed, max_age) {
+        return Err(AuthError::StaleLogin);
     }
     let acr = claims.get("acr").and_then(serde_json::Value::as_str);
     if !acr_values.is_empty() && !acr.is_some_and(|acr| acr_values.iter().any(|wanted| wanted == acr)) {

@@ -35,11 +35,6 @@ pub struct Unverified<'a> {
     signature: Vec<u8>,
 }
 
-/// Whether `token` looks like a compact JWS (three base64url parts, a JSON header).
-pub fn is_compact_jws(token: &str) -> bool {
-    decode(token).is_ok()
-}
-
 /// Split and decode a compact JWS without verifying it.
 ///
 /// # Errors

@@ -142,12 +142,17 @@ impl RequestObjects {
         token: &str,
     ) -> Result<SignedQuery, RequestObjectError> {
         let keys = self.keys.get(&client.id).ok_or_else(|| RequestObjectError::NoKeys(client.id.clone()))?;
-        let typ = jws::decode(token)?.header.typ;
-        if let Some(typ) = typ.filter(|t| !matches!(t.to_ascii_lowercase().as_str(), "oauth-authz-req+jwt" | "jwt")) {
-            return Err(RequestObjectError::WrongType(typ));
+        let unverified = jws::decode(token)?;
+        if let Some(typ) = unverified
+            .header
+            .typ
+            .as_ref()
+            .filter(|t| !matches!(t.to_ascii_lowercase().as_str(), "oauth-authz-req+jwt" | "jwt"))
+        {
+            return Err(RequestObjectError::WrongType(typ.clone()));
         }
         let payload = match keys {
-            Keys::Inline(set) => jws::decode(token)?.verify(set)?,
+            Keys::Inline(set) => unverified.verify(set)?,
             Keys::Published(remote) => remote.verify(token).await.map_err(|e| match e {
                 RemoteError::Token(e) => RequestObjectError::Invalid(e),
                 other => RequestObjectError::Unavailable(other.to_string()),

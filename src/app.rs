@@ -6,6 +6,7 @@
 //! Start-up fails closed: a missing PIN, an unreachable token, or a CA/TSA certificate that
 //! does not match its key stops the daemon before any port is bound.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,6 +118,22 @@ pub fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
     Ok(Arc::new(SqliteStore::open(&config.path)?))
 }
 
+/// Connections the kernel completes and queues before the daemon accepts them (capped by
+/// `net.core.somaxconn`): a burst of connects waits in the queue instead of being dropped and
+/// retransmitted seconds later (std's default is 128).
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A non-blocking listener on `addr` with [`LISTEN_BACKLOG`].
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
 /// Run the daemon until SIGTERM or SIGINT.
 ///
 /// # Errors
@@ -126,9 +143,7 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
     // Bound before anything uses the public URL: with `listen = "…:0"` and no public_url, the
     // URL (in certificates, redirects, CRL distribution points) must name the port chosen.
     let addr = config.server.listen;
-    let listener = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|source| DaemonError::Bind { addr, source })?;
+    let listener = listen(addr).map_err(|source| DaemonError::Bind { addr, source })?;
     if addr.port() == 0 && config.server.public_url == format!("http://{addr}") {
         let bound = listener.local_addr().map_err(|source| DaemonError::Bind { addr, source })?;
         config.server.public_url = format!("http://{bound}");

@@ -139,3 +139,23 @@ async fn the_built_in_tsa_refuses_what_is_not_a_timestamp_query() {
     assert_eq!(garbage.status, 200);
     assert_eq!(garbage.header("content-type").as_deref(), Some("application/timestamp-reply"));
 }
+
+#[tokio::test]
+async fn readiness_tells_the_public_only_whether_and_the_operator_why() {
+    let app = App::start("").await;
+    // From elsewhere: ready or not, nothing about the token, the TSA or the errors met.
+    let public = app.get_from("203.0.113.7:40000", "/readyz").await;
+    assert_eq!(public.status, 200, "{}", public.text());
+    assert_eq!(public.json(), json!({ "status": "ready" }));
+    let public_v6 = app.get_from("[2001:db8::7]:40000", "/readyz").await;
+    assert_eq!(public_v6.json(), json!({ "status": "ready" }));
+    // On loopback (the operator on the machine): every check, with the token it reached.
+    for peer in ["127.0.0.1:40000", "[::1]:40000", "[::ffff:127.0.0.1]:40000"] {
+        let local = app.get_from(peer, "/readyz").await;
+        assert_eq!(local.status, 200);
+        let body = local.json();
+        assert_eq!(body["checks"]["hsm"]["status"], "ok", "{body}");
+        assert!(body["checks"]["hsm"]["token"].is_string(), "{body}");
+        assert_eq!(body["checks"]["tsa"]["mode"], "builtin", "{body}");
+    }
+}

@@ -20,6 +20,8 @@ pub(super) struct Call {
     pub request: Request<RequestBody>,
     /// The `{name}` part of the path.
     pub param: String,
+    /// Who is on the other end of the connection (a proxy's address when there is one).
+    pub peer: std::net::SocketAddr,
 }
 
 /// What a handler returns.

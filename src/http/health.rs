@@ -1,6 +1,10 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its job: the HSM session pool hands
 //! out a logged-in session within the per-call deadline, the store answers, and the TSA gives a
 //! valid token).
+//!
+//! Anyone may ask whether the daemon is ready, and is told only that (`{"status": …}`, 200 or
+//! 503): the token's label and serial, the TSA's URL and the errors met are for the operator,
+//! on a loopback connection.
 
 use hyper::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -18,6 +22,7 @@ pub(super) async fn live(_call: Call) -> Result<Response<Body>, ServiceError> {
 /// Readiness: every dependency answers (503 when one does not, with each one's state).
 pub(super) async fn ready(call: Call) -> Result<Response<Body>, ServiceError> {
     let readiness = call.service.readiness().await;
+    let detailed = call.peer.ip().to_canonical().is_loopback();
     let hsm = check(&readiness.hsm);
     let store = check(&readiness.store);
     let tsa = &readiness.tsa;
@@ -40,6 +45,9 @@ pub(super) async fn ready(call: Call) -> Result<Response<Body>, ServiceError> {
         None => (StatusCode::OK, "ready"),
         Some((_, dependency)) => (status(ErrorKind::Unavailable(dependency)), "unavailable"),
     };
+    if !detailed {
+        return Ok(json_with(status, &json!({ "status": word })));
+    }
     Ok(json_with(status, &json!({ "status": word, "checks": { "hsm": hsm, "store": store, "tsa": tsa_check } })))
 }
 

@@ -29,14 +29,19 @@ pub(super) async fn route(
     async move {
         let started = Instant::now();
         let path = request.uri().path().to_owned();
-        let response = dispatch(service, request, &path).await;
+        let response = dispatch(service, request, &path, peer).await;
         finish(response, &request_id, &path, started, peer)
     }
     .instrument(span)
     .await
 }
 
-async fn dispatch(service: Arc<EsignService>, request: Request<RequestBody>, path: &str) -> Response<Body> {
+async fn dispatch(
+    service: Arc<EsignService>,
+    request: Request<RequestBody>,
+    path: &str,
+    peer: SocketAddr,
+) -> Response<Body> {
     let served = |route: &&Route| !route.demo || service.demo_enabled();
     let mut candidates: Vec<(&Route, &str)> =
         ROUTES.iter().filter(served).filter(|r| r.is_literal()).filter_map(|r| Some((r, r.matches(path)?))).collect();
@@ -55,7 +60,7 @@ async fn dispatch(service: Arc<EsignService>, request: Request<RequestBody>, pat
             }
         };
     };
-    let call = Call { service, request, param: param.to_owned() };
+    let call = Call { service, request, param: param.to_owned(), peer };
     match (route.handler)(call).await {
         Ok(response) => response,
         Err(e) => error::answer(route.wire, &e),

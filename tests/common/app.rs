@@ -132,6 +132,24 @@ impl App {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Answer {
+        self.send(jar, "127.0.0.1:1", method, path, headers, body).await
+    }
+
+    /// GET `path` from a client at `peer` (an address the machine may not have: the request
+    /// goes straight to the router).
+    pub async fn get_from(&self, peer: &str, path: &str) -> Answer {
+        self.send(&Jar::default(), peer, "GET", path, &[], b"").await
+    }
+
+    async fn send(
+        &self,
+        jar: &Jar,
+        peer: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
         let mut request = hyper::Request::builder().method(method).uri(path);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -140,7 +158,7 @@ impl App {
             request = request.header("cookie", cookies);
         }
         let request = request.body(Full::new(Bytes::copy_from_slice(body))).unwrap();
-        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let peer: SocketAddr = peer.parse().unwrap();
         let response = esignd::http::handle(Arc::clone(&self.service), peer, request).await;
         let (parts, body) = response.into_parts();
         jar.keep(&parts.headers);

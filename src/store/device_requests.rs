@@ -10,11 +10,14 @@
 //! ```
 //! Every move is a compare-and-set from `pending`, made in the same transaction as its session's
 //! move from `device`, so a second answer finds the request gone and a session never disagrees
-//! with its request.
+//! with its request. A signature is kept only if, in that same transaction, its certificate is
+//! still active and has not changed state since the signature's time-stamp: a suspension or
+//! revocation that lands while the answer is being finished wins.
 
 use std::time::SystemTime;
 
 use super::{SessionRow, SignatureRow, StoreError};
+
 use crate::vocabulary::{RequestState, SessionState};
 
 /// A device signing request as stored.
@@ -42,14 +45,17 @@ pub struct DeviceRequestRow {
 #[async_trait::async_trait]
 pub trait DeviceRequestStore: Send + Sync + 'static {
     /// In one transaction: queue a request and move its session to `session` (status `device`)
-    /// — from status `from`, or as a new session when `from` is `None`. `false`, with nothing
-    /// written, when the session had moved on (or, new, its correlation id was taken).
+    /// — from status `from`, or as a new session when `from` is `None` — unless `max_pending`
+    /// unexpired requests already wait for the certificate (counted in the transaction, so
+    /// that requests made at once cannot pass the cap together). Nothing is written unless the
+    /// answer is [`Queued::Done`].
     async fn add_device_request(
         &self,
         row: &DeviceRequestRow,
         session: &SessionRow,
         from: Option<SessionState>,
-    ) -> Result<bool, StoreError>;
+        max_pending: usize,
+    ) -> Result<Queued, StoreError>;
 
     /// A request by its id.
     async fn device_request(&self, request_id: &str) -> Result<Option<DeviceRequestRow>, StoreError>;
@@ -72,12 +78,47 @@ pub trait DeviceRequestStore: Send + Sync + 'static {
     async fn overdue_device_requests(&self, now: SystemTime) -> Result<Vec<DeviceRequestRow>, StoreError>;
 
     /// In one transaction: move the request from `pending` to `row`'s status and body, its
-    /// session from `device` to `session`, and keep `signature` for redemption if given. `false`,
-    /// with nothing written, when either had moved on.
+    /// session from `device` to `session`, and keep `signed` for redemption if given — only if
+    /// the request's certificate is active and unchanged since `signed.stamped_at`. Nothing is
+    /// written unless the answer is [`Finish::Done`].
     async fn finish_device_request(
         &self,
         row: &DeviceRequestRow,
         session: &SessionRow,
-        signature: Option<&SignatureRow>,
-    ) -> Result<bool, StoreError>;
+        signed: Option<&DeviceSigned>,
+    ) -> Result<Finish, StoreError>;
+}
+
+/// How queueing a device request went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Queued {
+    /// Written.
+    Done,
+    /// The session had moved on (or, new, its correlation id was taken); nothing written.
+    SessionMoved,
+    /// The device's queue is full; nothing written.
+    DeviceBusy,
+}
+
+/// A device's signature to keep for redemption.
+#[derive(Clone, Debug)]
+pub struct DeviceSigned {
+    /// The finished SignResponse.
+    pub signature: SignatureRow,
+    /// The time-stamp's genTime: the certificate must not have changed state after it.
+    pub stamped_at: SystemTime,
+}
+
+/// How finishing a device request went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Finish {
+    /// Written.
+    Done,
+    /// The request or its session had moved on; nothing written.
+    Moved,
+    /// The certificate is no longer active, or changed state after the time-stamp (suspended
+    /// and reactivated meanwhile); nothing written.
+    CertificateWithdrawn,
 }

@@ -15,7 +15,7 @@ use crate::service::ServiceError;
 use crate::service::engine::{DeviceSignature, SignatureRecord};
 use crate::service::sessions::Status;
 use crate::store::SignatureRow;
-use crate::store::device_requests::DeviceRequestRow;
+use crate::store::device_requests::{DeviceRequestRow, DeviceSigned, Finish};
 use crate::store::devices::DeviceCertificateRow;
 use crate::vocabulary::RequestState;
 
@@ -98,10 +98,20 @@ impl DeviceRequests {
         let mut finished = row.clone();
         finished.status = RequestState::Signed;
         let store = &self.core.store;
-        if !store.finish_device_request(&finished, &done.to_row(), Some(&signature)).await? {
-            // It ended while the signature was being finished (expired, withdrawn, answered).
-            let now = store.device_request(&row.request_id).await?.map(|row| row.status);
-            return Err(DeviceRequestError::Closed(now).into());
+        let signed = DeviceSigned { signature, stamped_at: record.gen_time };
+        match store.finish_device_request(&finished, &done.to_row(), Some(&signed)).await? {
+            Finish::Done => {}
+            Finish::Moved => {
+                // It ended while the signature was being finished (expired, withdrawn, answered).
+                let now = store.device_request(&row.request_id).await?.map(|row| row.status);
+                return Err(DeviceRequestError::Closed(now).into());
+            }
+            Finish::CertificateWithdrawn => {
+                // Suspended or revoked while the signature was being finished: the change wins.
+                let reason = "the device certificate was suspended or revoked while the answer was being finished";
+                self.end(row, RequestState::Failed, reason).await?;
+                return Err(DeviceRequestError::Ended { state: RequestState::Failed, reason: reason.into() }.into());
+            }
         }
         tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, request_id = %row.request_id, timestamp_serial = %record.timestamp_serial, "device signature made");
         self.core.notify(&done);

@@ -9,7 +9,7 @@ use super::{DeviceRequest, DeviceRequestError, DeviceRequests};
 use crate::config::ClientConfig;
 use crate::service::ServiceError;
 use crate::service::sessions::{Failure, Session, SessionError, Status, callback_redirect};
-use crate::store::device_requests::DeviceRequestRow;
+use crate::store::device_requests::{DeviceRequestRow, Finish};
 use crate::vocabulary::{CertificateStatus, RequestState};
 
 /// Why a request ended expired.
@@ -40,7 +40,7 @@ impl DeviceRequests {
         let mut session = self.session_of(row).await?;
         let error = if status == RequestState::Expired { Failure::Expired } else { Failure::SigningFailed };
         session.status = Status::Failed { error, description: reason.to_owned() };
-        if !self.core.store.finish_device_request(&finished, &session.to_row(), None).await? {
+        if self.core.store.finish_device_request(&finished, &session.to_row(), None).await? != Finish::Done {
             return Ok(false);
         }
         tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, request_id = %row.request_id, status = %status, "device request ended without a signature");

@@ -14,6 +14,7 @@ use crate::service::ServiceError;
 use crate::service::engine::device_signed_attributes;
 use crate::service::sessions::model::epoch_secs;
 use crate::service::sessions::{Lang, Session, SessionError, Status};
+use crate::store::device_requests::Queued;
 use crate::store::devices::DeviceCertificateRow;
 use crate::vocabulary::{Digest, Format, RequestState, SessionState};
 
@@ -88,10 +89,6 @@ impl DeviceRequests {
         signature_id: String,
     ) -> Result<(), ServiceError> {
         let store = &self.core.store;
-        let waiting = store.pending_device_requests(&device.certificate_id, SystemTime::now()).await?;
-        if waiting.len() >= MAX_PENDING_PER_DEVICE {
-            return Err(DeviceRequestError::Busy.into());
-        }
         let certificate =
             Certificate::from_der(&device.der).map_err(|e| ServiceError::damaged("device certificate", e))?;
         let signed_attributes =
@@ -110,12 +107,16 @@ impl DeviceRequests {
         };
         session.status = Status::Device { request_id: request.request_id.clone() };
         let row = request.to_row(&session.client_id, &session.id, RequestState::Pending);
-        if !store.add_device_request(&row, &session.to_row(), from).await? {
-            return Err(match from {
-                Some(_) => SessionError::AlreadyUsed,
-                None => SessionError::CorrelationIdTaken(session.correlation_id),
+        match store.add_device_request(&row, &session.to_row(), from, MAX_PENDING_PER_DEVICE).await? {
+            Queued::Done => {}
+            Queued::DeviceBusy => return Err(DeviceRequestError::Busy.into()),
+            Queued::SessionMoved => {
+                return Err(match from {
+                    Some(_) => SessionError::AlreadyUsed,
+                    None => SessionError::CorrelationIdTaken(session.correlation_id),
+                }
+                .into());
             }
-            .into());
         }
         self.waiters.notify_waiters();
         tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, request_id = %request.request_id, "signing request queued for a device");

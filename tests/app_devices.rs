@@ -10,7 +10,9 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::app::{Answer, App};
-use common::eservices::{clients_toml, enrolment};
+use common::eservices::{clients_toml, enrolment, new_session};
+use common::fake_tsa::{FakeTsa, Reply, serve};
+use common::request_object;
 use common::{openssl, oracle, text};
 use esignd::device_client::key::UnlockedKey;
 use esignd::hsm::HashAlgorithm;
@@ -32,12 +34,19 @@ struct Device {
 impl Device {
     /// Enrol a fresh P-256 key for `user` under `pseudonym`.
     async fn enrol(app: &App, user: &str, pseudonym: &str) -> Device {
+        Self::enrol_paid(app, user, pseudonym, None).await
+    }
+
+    /// As [`Device::enrol`], with a payment token.
+    async fn enrol_paid(app: &App, user: &str, pseudonym: &str, payment: Option<&str>) -> Device {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).unwrap();
         let key = UnlockedKey::P256(p256::ecdsa::SigningKey::from_slice(&secret).unwrap());
         let csr = esignd::device_client::csr::make(&key).unwrap();
         let token = app.id_token(&format!("{user} Doe"), user).await;
-        let answer = app.json("POST", "/v1/cert/create", &auth(&token), &enrolment(&csr, Some(pseudonym))).await;
+        let mut headers = auth(&token);
+        headers.extend(payment.map(|p| ("X-GovStack-PaymentToken", p)));
+        let answer = app.json("POST", "/v1/cert/create", &headers, &enrolment(&csr, Some(pseudonym))).await;
         assert_eq!(answer.status, 200, "{}", answer.text());
         let pem = answer.json()["certificate"].as_str().unwrap().to_owned();
         let certificate =
@@ -90,11 +99,17 @@ async fn pseudonym_token(app: &App, key: &str, pseudonym: &str) -> Answer {
 }
 
 async fn sign_by_pseudonym(app: &App, key: &str, token: &str) -> Answer {
+    sign_by_pseudonym_paid(app, key, token, None).await
+}
+
+async fn sign_by_pseudonym_paid(app: &App, key: &str, token: &str, payment: Option<&str>) -> Answer {
+    let mut headers = vec![("apikey", key), ("X-Pseodonym-Token", token)];
+    headers.extend(payment.map(|p| ("X-GovStack-PaymentToken", p)));
     let body = json!({
         "format": "CAdES", "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)), "hashType": "SHA2-256",
         "dataToBeDisplayed": "Lease agreement 4B", "nonce": "n-0001", "state": "s-0001",
     });
-    app.json("POST", "/v1/sign/pseudonym", &[("apikey", key), ("X-Pseodonym-Token", token)], &body).await
+    app.json("POST", "/v1/sign/pseudonym", &headers, &body).await
 }
 
 async fn redeem(app: &App, key: &str, signature_id: &str) -> Answer {
@@ -393,4 +408,85 @@ async fn reactivation_and_revocation_need_a_fresh_login_or_the_devices_own_word(
     // A fresh login needs no proof.
     let fresh = app.id_token("carol Doe", "carol").await;
     assert_eq!(patch(&app, &fresh, &id, "REVOKE").await.status, 200);
+}
+
+/// A payment provider on loopback publishing the test's fixed key ([`request_object::jwks`]),
+/// and a payment token from it.
+fn payment_provider() -> (FakeTsa, impl Fn(&str) -> String) {
+    let provider = serve(|_| Reply::Body(request_object::jwks().to_string().into_bytes()));
+    let pay = |jti: &str| {
+        let now = request_object::now();
+        request_object::sign(&json!({ "iss": "payments", "aud": "esignd-payment", "exp": now + 300, "jti": jti }))
+    };
+    (provider, pay)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_flow_is_paid_for_and_a_payment_is_spent_once_with_the_signature_it_delivers() {
+    let (provider, pay) = payment_provider();
+    let app = App::start(&format!(
+        "{}\n[payment]\nrequired = true\njwks_url = \"{}\"\nissuer = \"payments\"\naudience = \"esignd-payment\"\n",
+        clients_toml("http://127.0.0.1:9/webhook"),
+        provider.url
+    ))
+    .await;
+    let phone = Device::enrol_paid(&app, "jane", "jane-phone", Some(&pay("enrolment-1"))).await;
+    let jwt = pseudonym_token(&app, "key-a", "jane-phone").await.json()["jwt"].as_str().unwrap().to_owned();
+
+    // Unpaid: refused in every flow, before anything is queued or stored.
+    let sessions = app.rows("sessions");
+    let unpaid = sign_by_pseudonym(&app, "key-a", &jwt).await;
+    assert_eq!(unpaid.status, 402, "{}", unpaid.text());
+    let unpaid = app.json("POST", "/v1/sessions", &[("apikey", "key-a")], &new_session("c-1", json!({}))).await;
+    assert_eq!(unpaid.status, 402, "{}", unpaid.text());
+    let link = request_object::sign(&request_object::claims(&app.url, link_parameters(None)));
+    let unpaid = app.get(&format!("/sign/interactive?client_id=eservice-a&request={link}"), &[]).await;
+    assert_eq!(unpaid.status, 402, "{}", unpaid.text());
+    assert_eq!(app.rows("sessions"), sessions, "no session for an unpaid request");
+
+    // Paid: a session (by body or by signed link) keeps the verified payment, unspent.
+    let headers = [("apikey", "key-a"), ("X-GovStack-PaymentToken", &pay("session-1"))];
+    let paid = app.json("POST", "/v1/sessions", &headers, &new_session("c-2", json!({}))).await;
+    assert_eq!(paid.status, 201, "{}", paid.text());
+    let link = request_object::sign(&request_object::claims(&app.url, link_parameters(Some(&pay("link-1")))));
+    let opened = app.get(&format!("/sign/interactive?client_id=eservice-a&request={link}"), &[]).await;
+    assert_eq!(opened.status, 303, "{}", opened.text());
+
+    // A device signature: the payment is spent when the signature is delivered, not before.
+    let token = pay("device-1");
+    let queued = sign_by_pseudonym_paid(&app, "key-a", &jwt, Some(&token)).await;
+    assert_eq!(queued.status, 200, "{}", queued.text());
+    assert_eq!(phone.answer(&app, false).await.status, 200);
+    let signed = redeem(&app, "key-a", queued.json()["signatureId"].as_str().unwrap()).await;
+    assert_eq!(signed.status, 200, "{}", signed.text());
+
+    // The same payment again: verified when asked (it is not expired), refused at delivery —
+    // no second signature for one payment; the request ends and the eService hears why.
+    let again = sign_by_pseudonym_paid(&app, "key-a", &jwt, Some(&token)).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    let answered = phone.answer(&app, false).await;
+    assert_eq!(answered.status, 402, "{}", answered.text());
+    assert!(answered.message().contains("already been used"), "{}", answered.text());
+    let redeemed = redeem(&app, "key-a", again.json()["signatureId"].as_str().unwrap()).await;
+    assert_eq!(redeemed.status, 410, "{}", redeemed.text());
+    assert!(redeemed.message().contains("payment"), "{}", redeemed.text());
+    // Two requests queued on one payment: only the first answered is delivered.
+    let token = pay("device-2");
+    for _ in 0..2 {
+        assert_eq!(sign_by_pseudonym_paid(&app, "key-a", &jwt, Some(&token)).await.status, 200);
+    }
+    let statuses = [phone.answer(&app, false).await.status, phone.answer(&app, false).await.status];
+    assert_eq!(statuses, [200, 402]);
+}
+
+/// The query parameters of a signed link for [`DOCUMENT`], with `paymentToken` when given.
+fn link_parameters(payment: Option<&str>) -> Value {
+    let mut parameters = json!({
+        "hash": STANDARD.encode(HashAlgorithm::Sha256.digest(DOCUMENT)), "hashType": "SHA2-256", "format": "CAdES",
+        "callbackUrl": common::eservices::CALLBACK, "nonce": "n-1", "state": "s-1",
+    });
+    if let Some(payment) = payment {
+        parameters["paymentToken"] = payment.into();
+    }
+    parameters
 }

@@ -219,7 +219,11 @@ fn tokens_the_provider_does_not_vouch_for_are_refused_and_leave_nothing_behind()
 #[test]
 fn payment_tokens_are_required_checked_and_spent_once() {
     let setup = setup(|provider| {
-        format!("\n[payment]\nrequired = true\njwks_url = \"{}\"\naudience = \"esignd-payment\"\n", provider.jwks_url())
+        format!(
+            "\n[payment]\nrequired = true\njwks_url = \"{}\"\nissuer = \"{}\"\naudience = \"esignd-payment\"\n",
+            provider.jwks_url(),
+            provider.issuer
+        )
     });
     let token = setup.provider.access_token("eservice-jwt", "jane");
     let body = request("CAdES", "SHA2-256", &sha256(DOCUMENT));

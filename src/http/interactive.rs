@@ -114,6 +114,7 @@ async fn query_form(
         nonce: get("nonce"),
         state: get("state"),
         lang: form::get(&parameters, "lang").and_then(Lang::parse).unwrap_or(Lang::En),
+        payment_token: signed.as_ref().and(get("paymentToken")),
         signed,
     })
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::body::json;
 use super::call::Call;
-use super::headers::{api_key, pseudonym_token};
+use super::headers::{api_key, payment_token, pseudonym_token};
 use super::response::{self, Body, found};
 use super::sign_request::{SignRequestBody, decode};
 use crate::service::{PseudonymOutcome, PseudonymSignRequest, RequestError, ServiceError, rfc3339};
@@ -46,6 +46,7 @@ pub(super) async fn token(call: Call) -> Result<Response<Body>, ServiceError> {
 pub(super) async fn sign(call: Call) -> Result<Response<Body>, ServiceError> {
     let key = api_key(&call.request).map(str::to_owned);
     let token = pseudonym_token(&call.request);
+    let payment = payment_token(&call.request);
     let body: PseudonymSignBody = json(call.request, MAX_BODY).await?;
     let request = PseudonymSignRequest {
         sign: decode(body.sign)?,
@@ -55,7 +56,7 @@ pub(super) async fn sign(call: Call) -> Result<Response<Body>, ServiceError> {
         request_timestamp: body.request_timestamp,
     };
     let (nonce, state) = (request.nonce.clone(), request.state.clone());
-    match call.service.sign_by_pseudonym(key.as_deref(), token.as_deref(), request).await? {
+    match call.service.sign_by_pseudonym(key.as_deref(), token.as_deref(), payment.as_deref(), request).await? {
         PseudonymOutcome::ToPseudonymPage(location) => Ok(found(&location)),
         PseudonymOutcome::Queued { signature_id } => {
             let mut answer = json!({

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::body::json;
 use super::call::Call;
-use super::headers::api_key;
+use super::headers::{api_key, payment_token};
 use super::response::{self, Body, json_with};
 use super::sign_request::{SignRequestBody, decode};
 use crate::service::{Lang, NewSession, Redemption, RequestError, ServiceError, rfc3339};
@@ -41,8 +41,9 @@ struct CreateSession {
 /// `POST /v1/sessions`
 pub(super) async fn create(call: Call) -> Result<Response<Body>, ServiceError> {
     let key = api_key(&call.request).map(str::to_owned);
+    let payment = payment_token(&call.request);
     let body: CreateSession = json(call.request, MAX_BODY).await?;
-    let created = call.service.create_session(key.as_deref(), new_session(body)?).await?;
+    let created = call.service.create_session(key.as_deref(), payment.as_deref(), new_session(body)?).await?;
     Ok(json_with(StatusCode::CREATED, &json!({ "token": created.token, "redirectUrl": created.redirect_url })))
 }
 
@@ -79,6 +80,7 @@ fn new_session(body: CreateSession) -> Result<NewSession, ServiceError> {
         eservice_nonce: None,
         eservice_state: None,
         unsigned_query: false,
+        payment: None,
     })
 }
 

@@ -45,6 +45,8 @@ pub struct QueryForm {
     /// The eService's signed request object these parameters came from; `None` for a plain
     /// query (taken only from a client with `allow_unsigned_query`).
     pub signed: Option<SignedQuery>,
+    /// `paymentToken`, from the signed request object only.
+    pub payment_token: Option<String>,
 }
 
 /// Why the pseudonym typed on the signing page did not work.
@@ -142,6 +144,7 @@ impl EsignService {
         form: QueryForm,
         unsigned: bool,
     ) -> Result<String, ServiceError> {
+        let payment = self.payment.verify(form.payment_token.as_deref()).await?;
         let new = NewSession {
             correlation_id: random_hex(16),
             digest: form.request.digest,
@@ -155,6 +158,7 @@ impl EsignService {
             eservice_nonce: form.nonce,
             eservice_state: form.state,
             unsigned_query: unsigned,
+            payment,
         };
         Ok(self.sessions.create(client, new).await?.redirect_url)
     }

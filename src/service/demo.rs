@@ -116,6 +116,7 @@ impl EsignService {
             eservice_nonce: None,
             eservice_state: None,
             unsigned_query: false,
+            payment: None,
         };
         Ok(self.sessions.create(client, new).await?.redirect_url)
     }

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::callers::callback_allowed;
 use super::device_requests::{Progress, PseudonymRequest};
 use super::onetime::SignRequest;
+use super::payment::Paid;
 use super::sessions::{Created, Lang, NewSession, Session, SessionError, check_echoed};
 use super::{EsignService, RequestError, ServiceError};
 use crate::config::ClientConfig;
@@ -54,12 +55,19 @@ pub enum PseudonymOutcome {
 }
 
 impl EsignService {
-    /// `POST /v1/sessions`: a session for the eService with `api_key`.
+    /// `POST /v1/sessions`: a session for the eService with `api_key`, paid by `payment_token`
+    /// when payment is required (spent when the signature is delivered).
     ///
     /// # Errors
-    /// The caller; [`SessionError`]s; store and HSM failures.
-    pub async fn create_session(&self, api_key: Option<&str>, new: NewSession) -> Result<Created, ServiceError> {
+    /// The caller; the payment; [`SessionError`]s; store and HSM failures.
+    pub async fn create_session(
+        &self,
+        api_key: Option<&str>,
+        payment_token: Option<&str>,
+        mut new: NewSession,
+    ) -> Result<Created, ServiceError> {
         let client = self.callers.client(api_key)?;
+        new.payment = self.payment.verify(payment_token).await?;
         self.sessions.create(client, new).await
     }
 
@@ -109,12 +117,14 @@ impl EsignService {
         &self,
         api_key: Option<&str>,
         token: Option<&str>,
+        payment_token: Option<&str>,
         request: PseudonymSignRequest,
     ) -> Result<PseudonymOutcome, ServiceError> {
         let client = self.callers.client(api_key)?;
         check_echoed(request.nonce.as_deref(), request.state.as_deref())?;
+        let payment = self.payment.verify(payment_token).await?;
         let Some(token) = token else {
-            return Ok(PseudonymOutcome::ToPseudonymPage(self.pseudonym_page(client, request).await?));
+            return Ok(PseudonymOutcome::ToPseudonymPage(self.pseudonym_page(client, request, payment).await?));
         };
         let pseudonym = self.devices.pseudonym_of(token, &client.id)?;
         let device = self.devices.signer(&pseudonym).await?;
@@ -124,6 +134,7 @@ impl EsignService {
             data_to_be_displayed: request.sign.data_to_be_displayed.unwrap_or_default(),
             nonce: request.nonce,
             state: request.state,
+            payment,
         };
         let signature_id = self.requests.queue_new(client, &device, queued).await?;
         Ok(PseudonymOutcome::Queued { signature_id })
@@ -137,6 +148,7 @@ impl EsignService {
         &self,
         client: &ClientConfig,
         request: PseudonymSignRequest,
+        payment: Option<Paid>,
     ) -> Result<String, ServiceError> {
         let callback = match &request.callback_url {
             Some(url) if callback_allowed(client, url) => url.clone(),
@@ -167,6 +179,7 @@ impl EsignService {
             eservice_nonce: request.nonce.clone(),
             eservice_state: request.state.clone(),
             unsigned_query: false,
+            payment,
         };
         let Created { token, .. } = self.sessions.create(client, new).await?;
         let mut pairs = vec![

@@ -1,10 +1,13 @@
 //! `POST /v1/sign/onetime` (GovStack): a one-time signature for a citizen the eService has
 //! already authenticated at the ID provider. The request arrives checked (format, a digest of
-//! the right length); here the access token is validated, the payment spent, the signature made
-//! and its certificate published (`GET /v1/certs/{serial}`) before the answer goes out.
+//! the right length); here the access token and the payment are validated, the signature made,
+//! and its certificate published (`GET /v1/certs/{serial}`) with the payment spent, in one store
+//! transaction, before the answer goes out.
 
 use super::engine::{OneTimeRequest, SignatureRecord};
+use super::payment::{Paid, spent_twice};
 use super::{EsignService, ServiceError};
+use crate::store::CertificateRow;
 use crate::vocabulary::{Digest, Format};
 
 /// A GovStack `SignRequest`, decoded at the door.
@@ -32,16 +35,18 @@ impl EsignService {
         request: SignRequest,
     ) -> Result<serde_json::Value, ServiceError> {
         let identity = self.identity.identify(access_token).await?;
-        self.payment.check(self.core.store.as_ref(), payment_token).await?;
+        let paid = self.payment.verify(payment_token).await?;
         let request = OneTimeRequest { identity, digest: request.digest, format: request.format };
         let record = self.core.engine.sign_one_time(request).await?;
-        self.publish(&record).await?;
+        self.publish(&record, paid.as_ref()).await?;
         Ok(record.sign_response())
     }
 
-    /// Publish a one-time certificate under its serial.
-    async fn publish(&self, record: &SignatureRecord) -> Result<(), ServiceError> {
+    /// Publish a one-time certificate under its serial, spending the payment with it.
+    async fn publish(&self, record: &SignatureRecord, paid: Option<&Paid>) -> Result<(), ServiceError> {
         let der = der::Encode::to_der(&record.leaf).map_err(|e| ServiceError::damaged("certificate", e))?;
-        Ok(self.core.store.publish_certificate(&record.leaf_serial, &der, record.not_after).await?)
+        let certificate = CertificateRow { serial: record.leaf_serial.clone(), der, not_after: record.not_after };
+        let spend = paid.map(Paid::spend);
+        self.core.store.publish_certificate(&certificate, spend.as_ref()).await.map_err(spent_twice)
     }
 }

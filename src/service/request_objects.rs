@@ -23,9 +23,20 @@ use crate::store::{Store, StoreError};
 /// The longest a request object may be valid.
 pub const MAX_LIFETIME_SECS: i64 = 600;
 
-/// The parameters a request object may carry; others in it are ignored.
-const PARAMETERS: [&str; 9] =
-    ["hash", "hashType", "format", "dataToBeDisplayed", "callbackUrl", "nonce", "state", "lang", "requestTimestamp"];
+/// The parameters a request object may carry; others in it are ignored. `paymentToken` (the
+/// GovStack payment token, which a link cannot send as a header) is taken from here only.
+const PARAMETERS: [&str; 10] = [
+    "hash",
+    "hashType",
+    "format",
+    "dataToBeDisplayed",
+    "callbackUrl",
+    "nonce",
+    "state",
+    "lang",
+    "requestTimestamp",
+    "paymentToken",
+];
 
 /// Why a query form was not accepted as the eService's.
 #[derive(Debug, thiserror::Error)]

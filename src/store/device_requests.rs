@@ -16,7 +16,7 @@
 
 use std::time::SystemTime;
 
-use super::{SessionRow, SignatureRow, StoreError};
+use super::{SessionRow, SignatureRow, Spend, StoreError};
 
 use crate::vocabulary::{RequestState, SessionState};
 
@@ -108,6 +108,8 @@ pub struct DeviceSigned {
     pub signature: SignatureRow,
     /// The time-stamp's genTime: the certificate must not have changed state after it.
     pub stamped_at: SystemTime,
+    /// What paid for it, spent with it.
+    pub spend: Option<Spend>,
 }
 
 /// How finishing a device request went.

@@ -33,6 +33,10 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A single-use id (a payment token's `jti`) given with a write was used before; nothing
+    /// was written.
+    #[error("the {0} has already been used")]
+    AlreadySpent(&'static str),
     /// The database was written by a newer esignd.
     #[error("the store's schema version {found} is newer than this esignd understands ({supported}); upgrade esignd")]
     SchemaTooNew {
@@ -60,6 +64,18 @@ pub struct SessionRow {
     pub expires_at: SystemTime,
     /// Everything else, as the service serialised it.
     pub body: String,
+}
+
+/// A single-use id spent in the same transaction as the write it pays for: the write fails
+/// with [`StoreError::AlreadySpent`], and nothing is written, when it was spent before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spend {
+    /// What kind of id (the replay cache's namespace, and the error's words).
+    pub kind: &'static str,
+    /// The id.
+    pub id: String,
+    /// Until when it must be remembered.
+    pub until: SystemTime,
 }
 
 /// A finished signature waiting to be redeemed once by the eService that asked for it.
@@ -110,14 +126,15 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
     async fn update_session(&self, row: &SessionRow, from: SessionState) -> Result<bool, StoreError>;
 
     /// In one transaction: move the session from `from` to `row`, keep `signature` for
-    /// redemption and publish `certificate`. `false` (and nothing written) when the session had
-    /// moved on.
+    /// redemption, publish `certificate` and `spend` what paid for it. `false` (and nothing
+    /// written) when the session had moved on.
     async fn finish_session(
         &self,
         row: &SessionRow,
         from: SessionState,
         signature: &SignatureRow,
         certificate: &CertificateRow,
+        spend: Option<&Spend>,
     ) -> Result<bool, StoreError>;
 
     /// Sessions past their expiry that are still in one of `statuses`.
@@ -133,8 +150,9 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
         now: SystemTime,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Publish an issued certificate under its hex serial (`GET /v1/certs/{serial}`).
-    async fn publish_certificate(&self, serial: &str, der: &[u8], not_after: SystemTime) -> Result<(), StoreError>;
+    /// Publish an issued certificate under its hex serial (`GET /v1/certs/{serial}`), and
+    /// `spend` what paid for it, in one transaction.
+    async fn publish_certificate(&self, certificate: &CertificateRow, spend: Option<&Spend>) -> Result<(), StoreError>;
 
     /// A published certificate, by hex serial.
     async fn certificate(&self, serial: &str) -> Result<Option<Vec<u8>>, StoreError>;

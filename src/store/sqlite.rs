@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{CertificateRow, SessionRow, SignatureRow, Store, StoreError, epoch, schema};
+use super::{CertificateRow, SessionRow, SignatureRow, Spend, Store, StoreError, epoch, schema};
 use crate::vocabulary::{RequestState, SessionState};
 
 const SESSION_COLUMNS: &str = "id, client_id, correlation_id, status, oidc_state, expires_at, body";
@@ -41,6 +41,16 @@ pub(super) fn insert_session(conn: &Connection, row: &SessionRow) -> rusqlite::R
 }
 
 /// `UPDATE` a session if its status is still `from`; true when it was.
+/// Remember `spend` in the replay cache within the caller's transaction; [`StoreError::AlreadySpent`]
+/// (the caller's transaction then rolls back) when it was there.
+pub(super) fn spend_once(conn: &Connection, spend: &Spend) -> Result<(), StoreError> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO seen_once (kind, id, until) VALUES (?1, ?2, ?3)",
+        params![spend.kind, spend.id, epoch(spend.until)],
+    )?;
+    if inserted == 1 { Ok(()) } else { Err(StoreError::AlreadySpent(spend.kind)) }
+}
+
 pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionState) -> rusqlite::Result<bool> {
     let changed = conn.execute(
         "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
@@ -128,12 +138,17 @@ impl Store for SqliteStore {
         from: SessionState,
         signature: &SignatureRow,
         certificate: &CertificateRow,
+        spend: Option<&Spend>,
     ) -> Result<bool, StoreError> {
-        let (row, signature, certificate) = (row.clone(), signature.clone(), certificate.clone());
+        let (row, signature, certificate, spend) =
+            (row.clone(), signature.clone(), certificate.clone(), spend.cloned());
         self.with(move |conn| {
             let tx = conn.transaction()?;
             if !swap_session(&tx, &row, from)? {
                 return Ok(false);
+            }
+            if let Some(spend) = &spend {
+                spend_once(&tx, spend)?;
             }
             tx.execute(
                 "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -187,13 +202,18 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn publish_certificate(&self, serial: &str, der: &[u8], not_after: SystemTime) -> Result<(), StoreError> {
-        let (serial, der) = (serial.to_owned(), der.to_vec());
+    async fn publish_certificate(&self, certificate: &CertificateRow, spend: Option<&Spend>) -> Result<(), StoreError> {
+        let (certificate, spend) = (certificate.clone(), spend.cloned());
         self.with(move |conn| {
-            conn.execute(
+            let tx = conn.transaction()?;
+            if let Some(spend) = &spend {
+                spend_once(&tx, spend)?;
+            }
+            tx.execute(
                 "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![serial, der, epoch(not_after), epoch(SystemTime::now())],
+                params![certificate.serial, certificate.der, epoch(certificate.not_after), epoch(SystemTime::now())],
             )?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -210,6 +230,7 @@ impl Store for SqliteStore {
     }
 
     async fn remember_once(&self, kind: &str, id: &str, until: SystemTime) -> Result<bool, StoreError> {
+        // The same table as [`spend_once`].
         let (kind, id) = (kind.to_owned(), id.to_owned());
         self.with(move |conn| {
             let inserted = conn.execute(

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::device_requests::{DeviceRequestRow, DeviceRequestStore, DeviceSigned, Finish, Queued};
 use super::sqlite::SqliteStore;
-use super::sqlite::{insert_session, swap_session};
+use super::sqlite::{insert_session, spend_once, swap_session};
 use super::{SessionRow, StoreError, epoch, from_epoch};
 use crate::vocabulary::{CertificateState, RequestState, SessionState};
 
@@ -140,7 +140,7 @@ impl DeviceRequestStore for SqliteStore {
             if changed != 1 || !swap_session(&tx, &session, SessionState::Device)? {
                 return Ok(Finish::Moved);
             }
-            if let Some(DeviceSigned { signature, stamped_at }) = signed {
+            if let Some(DeviceSigned { signature, stamped_at, spend }) = signed {
                 let certificate: Option<(CertificateState, i64)> = tx
                     .query_row(
                         "SELECT state, changed_at FROM device_certificates WHERE certificate_id = ?1",
@@ -153,6 +153,9 @@ impl DeviceRequestStore for SqliteStore {
                 });
                 if !still_active {
                     return Ok(Finish::CertificateWithdrawn);
+                }
+                if let Some(spend) = &spend {
+                    spend_once(&tx, spend)?;
                 }
                 tx.execute(
                     "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -234,7 +237,7 @@ mod tests {
             response: "{}".into(),
             expires_at: SystemTime::now() + Duration::from_secs(300),
         };
-        DeviceSigned { signature, stamped_at }
+        DeviceSigned { signature, stamped_at, spend: None }
     }
 
     /// Finish request `n` as signed at `stamped_at`.

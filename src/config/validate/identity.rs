@@ -138,5 +138,16 @@ pub(super) fn payment(raw: RawPayment) -> Result<PaymentConfig, ConfigError> {
             reason: "payment.required = true needs the payment provider's JWKS URL",
         });
     }
+    // Without both, a token the provider issued to anyone else, or a token of another issuer
+    // sharing the key set, would pay for esignd's signatures.
+    for (key, value) in [("payment.audience", &raw.audience), ("payment.issuer", &raw.issuer)] {
+        if required && value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                key,
+                value: String::new(),
+                reason: "payment.required = true needs the payment provider's issuer and esignd's audience in its tokens",
+            });
+        }
+    }
     Ok(PaymentConfig { required, jwks_url, issuer: raw.issuer, audience: raw.audience })
 }

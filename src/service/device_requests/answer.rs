@@ -11,9 +11,10 @@ use x509_cert::Certificate;
 
 use super::expiry::NO_ANSWER;
 use super::{DeviceAnswer, DeviceRequest, DeviceRequestError, DeviceRequests};
-use crate::service::ServiceError;
 use crate::service::engine::{DeviceSignature, SignatureRecord};
+use crate::service::payment::{Paid, spent_twice};
 use crate::service::sessions::Status;
+use crate::service::{ErrorKind, ServiceError};
 use crate::store::SignatureRow;
 use crate::store::device_requests::{DeviceRequestRow, DeviceSigned, Finish};
 use crate::store::devices::DeviceCertificateRow;
@@ -98,8 +99,20 @@ impl DeviceRequests {
         let mut finished = row.clone();
         finished.status = RequestState::Signed;
         let store = &self.core.store;
-        let signed = DeviceSigned { signature, stamped_at: record.gen_time };
-        match store.finish_device_request(&finished, &done.to_row(), Some(&signed)).await? {
+        let signed =
+            DeviceSigned { signature, stamped_at: record.gen_time, spend: done.payment.as_ref().map(Paid::spend) };
+        let finish = match store.finish_device_request(&finished, &done.to_row(), Some(&signed)).await {
+            Ok(finish) => finish,
+            Err(e) => {
+                let error = spent_twice(e);
+                if error.kind() == ErrorKind::PaymentRequired {
+                    // Paid twice with one token: the signature is not delivered, the request fails.
+                    self.end(row, RequestState::Failed, "the payment token has already been used").await?;
+                }
+                return Err(error);
+            }
+        };
+        match finish {
             Finish::Done => {}
             Finish::Moved => {
                 // It ended while the signature was being finished (expired, withdrawn, answered).

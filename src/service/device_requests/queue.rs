@@ -32,6 +32,8 @@ pub struct PseudonymRequest {
     pub nonce: Option<String>,
     /// Echoed back.
     pub state: Option<String>,
+    /// The verified payment, spent when the signature is delivered.
+    pub payment: Option<crate::service::payment::Paid>,
 }
 
 impl DeviceRequests {
@@ -65,6 +67,7 @@ impl DeviceRequests {
             status: Status::Pending,
             binding: None,
             unsigned_query: false,
+            payment: request.payment,
         };
         self.queue(session, device, None, signature_id.clone()).await?;
         Ok(signature_id)

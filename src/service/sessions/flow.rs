@@ -9,8 +9,9 @@ use super::model::{Failure, Session, Status};
 use super::{Browser, SessionError, Sessions};
 use crate::identity::rp::{Authorization, form_encode};
 use crate::ids::random_hex;
-use crate::service::ServiceError;
 use crate::service::engine::OneTimeRequest;
+use crate::service::payment::{Paid, spent_twice};
+use crate::service::{ErrorKind, ServiceError};
 use crate::store::{CertificateRow, SignatureRow};
 use crate::vocabulary::SessionState;
 
@@ -152,7 +153,7 @@ impl Sessions {
         certificate: CertificateRow,
     ) -> Result<String, ServiceError> {
         let signature_id = random_hex(32);
-        let mut done = signing;
+        let mut done = signing.clone();
         done.status = Status::Signed { signature_id: signature_id.clone() };
         let signature = SignatureRow {
             signature_id,
@@ -161,8 +162,21 @@ impl Sessions {
             expires_at: SystemTime::now() + self.response_ttl,
         };
         let store = &self.core.store;
-        if !store.finish_session(&done.to_row(), SessionState::Signing, &signature, &certificate).await? {
-            return Err(SessionError::AlreadyUsed.into());
+        let spend = done.payment.as_ref().map(Paid::spend);
+        match store
+            .finish_session(&done.to_row(), SessionState::Signing, &signature, &certificate, spend.as_ref())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Err(SessionError::AlreadyUsed.into()),
+            Err(e) => {
+                let error = spent_twice(e);
+                if error.kind() == ErrorKind::PaymentRequired {
+                    // Paid twice with one token: the signature is not delivered, the session fails.
+                    self.fail(signing, Failure::SigningFailed, "the payment token has already been used").await?;
+                }
+                return Err(error);
+            }
         }
         tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, "session signed");
         self.core.notify(&done);

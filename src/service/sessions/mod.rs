@@ -129,6 +129,8 @@ pub struct NewSession {
     pub eservice_state: Option<String>,
     /// An unsigned GovStack query form made it: no webhook, no device.
     pub unsigned_query: bool,
+    /// The verified payment for its signature (set by the service, not by the door).
+    pub payment: Option<crate::service::payment::Paid>,
 }
 
 /// A created session: its token and the signing page's URL.

@@ -194,6 +194,9 @@ pub struct Session {
     /// Made from an unsigned query form (anyone could have): no webhook, no device.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unsigned_query: bool,
+    /// The verified payment, spent when the signature is delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<crate::service::payment::Paid>,
 }
 
 impl Session {
@@ -216,6 +219,7 @@ impl Session {
             status: Status::Pending,
             binding: None,
             unsigned_query: new.unsigned_query,
+            payment: new.payment,
         }
     }
 

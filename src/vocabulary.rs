@@ -1,7 +1,8 @@
 //! The values every layer shares, parsed once at the door and carried typed to the store's
 //! encoding: the signature [`Format`], a checked [`Digest`], and the states of sessions
 //! ([`SessionState`]), device requests ([`RequestState`]) and device certificates
-//! ([`CertificateState`], [`CertificateStatus`]).
+//! ([`CertificateState`], [`CertificateStatus`]); the text shown before signing
+//! ([`display_text`]).
 //!
 //! Text appears only at the edges: the names here are the wire's and the store's spellings, and
 //! nothing in between compares strings against them.
@@ -13,6 +14,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::hsm::HashAlgorithm;
+
+pub mod display_text;
 
 /// The signature format an eService asks for (GovStack `format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

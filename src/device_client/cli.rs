@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::DeviceClientError;
 use super::api::{Certified, Server};
 use super::key::{KeySource, UnlockedKey};
+use super::request_check::{checked_digest, fingerprint};
 use crate::hsm::{HashAlgorithm, KeyAlgorithm};
 use crate::service::devices::binding::Possession;
 
@@ -266,8 +267,15 @@ async fn serve(
                 "request {}: {:?} ({}, {})",
                 request.request_id, request.data_to_be_displayed, request.hash_type, request.signature_algorithm
             );
+            let checked = checked_digest(&request);
+            match &checked {
+                Ok(digest) => {
+                    println!("request {}: document {} {}", request.request_id, request.hash_type, fingerprint(digest))
+                }
+                Err(e) => eprintln!("esign-device: request {}: {e}", request.request_id),
+            }
             let jwt = super::jwt::make(&session_key, &certificate, &state.pseudonym, server.url())?;
-            let outcome = if refuse {
+            let outcome = if refuse || checked.is_err() {
                 server.answer(&jwt, &request.request_id, None).await?
             } else {
                 let key = source.unlock(&cli.pin()?)?;

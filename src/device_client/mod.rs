@@ -2,7 +2,9 @@
 //! signature creation device against esignd, with a software key or a PKCS#11 key
 //! ([`key`]). It enrols its key (`POST /v1/cert/create` with a CSR, [`csr`]), binds it as a
 //! wallet (`POST /binding/wallet-binding`), and serves signing requests through the device API:
-//! it polls, shows what is to be signed, asks for the PIN, signs and answers ([`api`]). Every call
+//! it polls, shows what is to be signed with its digest's fingerprint, checks that the signed
+//! attributes commit to that digest ([`request_check`]), asks for the PIN, signs and answers
+//! ([`api`]). Every call
 //! is authenticated by a fresh device JWT ([`jwt`]).
 
 pub mod api;
@@ -10,6 +12,7 @@ pub mod cli;
 pub mod csr;
 pub mod jwt;
 pub mod key;
+pub mod request_check;
 
 /// What went wrong on the device's side.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 
-use crate::service::{Digest, Format, HashAlgorithm, RequestError, ServiceError, SignRequest, UnknownFormat};
+use crate::service::{
+    Digest, Format, HashAlgorithm, RequestError, ServiceError, SignRequest, UnknownFormat, display_text,
+};
 
 /// GovStack `SignRequest` as sent. Every member is optional here so that a missing one gets a
 /// 422 naming it, not a serde message; `requestTimestamp` and unknown members are accepted and
@@ -24,7 +26,8 @@ pub(super) struct SignRequestBody {
 }
 
 /// Decode a SignRequest: format, hash type, then the hash (base64 or base64url, of the hash
-/// type's length), and the text shown (at most 1000 characters).
+/// type's length), and the text shown (at most 1000 characters, no control or format
+/// characters but the newline, NFC).
 ///
 /// # Errors
 /// 422 for a missing or unsupported member, 400 for a malformed or wrong-length hash.
@@ -42,10 +45,13 @@ pub(super) fn decode(body: SignRequestBody) -> Result<SignRequest, ServiceError>
         .or_else(|_| URL_SAFE_NO_PAD.decode(encoded))
         .map_err(|_| RequestError::invalid("hash is not valid base64 (or base64url)"))?;
     let digest = Digest::new(hash, bytes).map_err(|e| RequestError::invalid(e.to_string()))?;
-    if body.data_to_be_displayed.as_ref().is_some_and(|d| d.chars().count() > 1000) {
-        return Err(RequestError::invalid("dataToBeDisplayed is longer than 1000 characters").into());
-    }
-    Ok(SignRequest { format, digest, data_to_be_displayed: body.data_to_be_displayed })
+    let data_to_be_displayed = body
+        .data_to_be_displayed
+        .as_deref()
+        .map(display_text)
+        .transpose()
+        .map_err(|e| RequestError::invalid(e.to_string()))?;
+    Ok(SignRequest { format, digest, data_to_be_displayed })
 }
 
 fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, RequestError> {

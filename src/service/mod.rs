@@ -55,6 +55,7 @@ pub use sessions::{Browser, Created, Lang, NewSession, Session, SessionError, St
 pub use webhooks::Retry;
 
 pub use crate::hsm::{HashAlgorithm, UnknownHash};
+pub use crate::vocabulary::display_text::display_text;
 pub use crate::vocabulary::{
     CertificateStatus, Digest, DigestLength, Format, RequestState, SessionState, UnknownFormat, rfc3339,
 };

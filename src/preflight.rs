@@ -1,8 +1,11 @@
 //! The start-up check: before esignd serves anything, every persistent object it needs is on
 //! the token and fit for purpose. The CA certificate certifies the CA key and is a CA; the TSA
 //! certificate certifies the TSA key, has the critical timeStamping EKU only, and is signed by
-//! the CA; the service key exists. `esignctl provision --dev` runs the same check after it
-//! has made things, and the daemon refuses to start when it fails.
+//! the CA; the service key exists. The CA certificate may sign CRLs (device certificates name
+//! esignd's CRL). Every one of these keys is `CKA_SENSITIVE`, `CKA_NEVER_EXTRACTABLE` and
+//! `CKA_ALWAYS_SENSITIVE`: made on the token and never out of it. `esignctl provision --dev`
+//! runs the same check after it has made things, and the daemon refuses to start when it
+//! fails.
 
 use x509_cert::Certificate;
 
@@ -49,11 +52,14 @@ pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inven
         chain::load(session, &labels.ca)?.ok_or_else(|| ca::Error::NoCaCertificate { label: labels.ca.clone() })?;
     checks::certifies(&ca_chain[0], ca_key.public_key())?;
     checks::is_ca(&ca_chain[0])?;
+    checks::signs_crls(&ca_chain[0])?;
+    protected(session, &ca_key)?;
 
     let tsa_key = session.key(&labels.tsa, None)?;
     let tsa_certificate = certificate_of(session, &labels.tsa)?;
     checks::certifies(&tsa_certificate, tsa_key.public_key())?;
     checks::is_tsa(&tsa_certificate)?;
+    protected(session, &tsa_key)?;
     verify_certificate(&tsa_certificate, ca_key.public_key()).map_err(|reason| ca::Error::ChainBroken {
         child: tsa_certificate.tbs_certificate().subject().to_string(),
         parent: ca_chain[0].tbs_certificate().subject().to_string(),
@@ -61,7 +67,16 @@ pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inven
     })?;
 
     let service_key = session.key(&labels.service, None)?;
+    protected(session, &service_key)?;
     Ok(Inventory { ca_key, ca_chain, tsa_key, tsa_certificate, service_key })
+}
+
+/// The key never left the HSM.
+fn protected<S: KeySession>(session: &S, key: &KeyPair<S::Handle>) -> ca::Result<()> {
+    match session.protection(key)?.missing() {
+        None => Ok(()),
+        Some(missing) => Err(ca::Error::KeyExposed { label: key.label().to_owned(), missing }),
+    }
 }
 
 /// The certificate stored under `label`.

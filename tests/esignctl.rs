@@ -157,6 +157,38 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
     );
     assert!(!token.esignctl(&["ca", "show"]).status.success());
 
+    // A CA certificate that may not sign CRLs is refused (device certificates name our CRL).
+    std::fs::write(
+        token.path("nocrl.cnf"),
+        "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign\n",
+    )
+    .unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("ca.csr"),
+        "-CA",
+        &p("root.pem"),
+        "-CAkey",
+        &p("root.key"),
+        "-days",
+        "20",
+        "-extfile",
+        &p("nocrl.cnf"),
+        "-out",
+        &p("nocrl.pem"),
+    ]);
+    let bundle = format!(
+        "{}{}",
+        std::fs::read_to_string(p("root.pem")).unwrap(),
+        std::fs::read_to_string(p("nocrl.pem")).unwrap()
+    );
+    std::fs::write(p("nocrl-bundle.pem"), bundle).unwrap();
+    let no_crl = token.esignctl(&["ca", "import", "--chain", &p("nocrl-bundle.pem")]);
+    assert!(!no_crl.status.success() && text(&no_crl.stderr).contains("cRLSign"), "{}", text(&no_crl.stderr));
+    assert!(!token.esignctl(&["ca", "show"]).status.success(), "nothing was stored");
+
     // The right chain (in any order) is accepted; the stored chain verifies with openssl.
     let bundle = format!(
         "{}{}",
@@ -210,4 +242,46 @@ fn the_user_pin_is_changed_and_reset_from_files() {
     ok(&token.esignctl(&["token", "pin", "--reset", "--so-pin-file", &p("so-pin"), "--new-pin-file", &p("reset-pin")]));
     std::fs::copy(p("reset-pin"), p("pin")).unwrap();
     ok(&token.esignctl(&["key", "list"]));
+}
+
+#[test]
+fn a_key_that_was_ever_outside_the_hsm_is_refused() {
+    let token = TokenDir::new();
+    // A service key made by openssl and written onto the token, as an operator might "import" one.
+    let p = |name: &str| token.path(name).to_str().unwrap().to_owned();
+    for args in [
+        vec!["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &p("outside.pem")],
+        vec!["pkey", "-in", &p("outside.pem"), "-outform", "DER", "-out", &p("outside.der")],
+        vec!["pkey", "-in", &p("outside.pem"), "-pubout", "-outform", "DER", "-out", &p("outside-pub.der")],
+    ] {
+        let out = openssl(&args);
+        assert!(out.status.success(), "openssl {args:?}: {}", text(&out.stderr));
+    }
+    for (file, kind) in [("outside.der", "privkey"), ("outside-pub.der", "pubkey")] {
+        let out = token.pkcs11_tool(&[
+            "--write-object",
+            &p(file),
+            "--type",
+            kind,
+            "--label",
+            "outside-service",
+            "--id",
+            "0a0b0c",
+            "--usage-sign",
+        ]);
+        assert!(out.status.success(), "pkcs11-tool {kind}: {}", text(&out.stderr));
+    }
+    let config = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nservice = \"outside-service\"\n")).unwrap();
+
+    // esignctl's check and the daemon both refuse it, naming the key and what is wrong.
+    let checked = token.esignctl(&["provision", "--dev"]);
+    let said = text(&checked.stderr);
+    assert!(!checked.status.success(), "{said}");
+    assert!(said.contains("'outside-service' is not protected by the HSM"), "{said}");
+    assert!(said.contains("CKA_NEVER_EXTRACTABLE") || said.contains("CKA_ALWAYS_SENSITIVE"), "{said}");
+    let daemon = token.command(env!("CARGO_BIN_EXE_esignd")).arg("--config").arg(token.config()).output().unwrap();
+    assert!(!daemon.status.success());
+    let said = text(&daemon.stderr) + &text(&daemon.stdout);
+    assert!(said.contains("'outside-service' is not protected by the HSM"), "{said}");
 }

@@ -74,6 +74,7 @@ pub fn import<S: KeySession>(session: &S, label: &str, pem_text: &[u8]) -> Resul
         .ok_or_else(|| Error::ChainWithoutKey { label: label.to_owned() })?;
     let mut chain = vec![pool.remove(position)];
     checks::is_ca(&chain[0])?;
+    checks::signs_crls(&chain[0])?;
     loop {
         let current = chain.last().expect("the chain starts with the CA certificate");
         let tbs = current.tbs_certificate();

@@ -68,6 +68,19 @@ pub enum Error {
     #[error("the certificate just issued does not verify with the issuer key ({0}); nothing was stored")]
     SelfCheck(VerifyError),
 
+    /// A persistent key that was, or could be, outside the HSM.
+    #[error(
+        "the key '{label}' is not protected by the HSM ({missing} is false): a key that was ever readable or \
+         exportable cannot be trusted to stay secret; generate a new one on the token (`esignctl provision --dev` \
+         in development, `esignctl key generate` and a new certificate in production) and destroy this one"
+    )]
+    KeyExposed {
+        /// Label of the key.
+        label: String,
+        /// The attribute that is not true.
+        missing: &'static str,
+    },
+
     /// The CA has no certificate yet.
     #[error(
         "the CA key '{label}' has no certificate on the token; run `esignctl ca create-root` or `esignctl ca csr` and `esignctl ca import`"

@@ -17,8 +17,8 @@ use signature::hazmat::PrehashSigner;
 use spki::SubjectPublicKeyInfoOwned;
 
 use super::{
-    EphemeralKey, Error, HashAlgorithm, KeyAlgorithm, KeyPair, KeySession, KeyStore, ObjectClass, ObjectInfo, Result,
-    SignatureScheme, StoredCertificate, TokenStatus, check_sign_request, new_key_id,
+    EphemeralKey, Error, HashAlgorithm, KeyAlgorithm, KeyPair, KeyProtection, KeySession, KeyStore, ObjectClass,
+    ObjectInfo, Result, SignatureScheme, StoredCertificate, TokenStatus, check_sign_request, new_key_id,
 };
 
 /// A key store held in process memory.
@@ -214,6 +214,13 @@ impl KeySession for MemorySession {
         let objects = lock(&self.objects);
         let entry = objects.keys.get(key.handle()).ok_or(Error::KeyNotFound { label: key.label().to_owned() })?;
         entry.key.sign(scheme, digest)
+    }
+
+    fn protection(&self, key: &KeyPair<u64>) -> Result<KeyProtection> {
+        // Every key here was made by the store itself and is never handed out: modelled as
+        // generated inside a token.
+        lock(&self.objects).keys.get(key.handle()).ok_or(Error::KeyNotFound { label: key.label().to_owned() })?;
+        Ok(KeyProtection { sensitive: true, never_extractable: true, always_sensitive: true })
     }
 
     fn destroy_key(&self, key: &KeyPair<u64>) -> Result<()> {

@@ -91,6 +91,13 @@ pub trait KeySession: Send {
     /// Token errors; both halves are attempted even when the first fails.
     fn destroy_key(&self, key: &KeyPair<Self::Handle>) -> Result<()>;
 
+    /// How `key`'s private half is protected (`CKA_SENSITIVE`, `CKA_NEVER_EXTRACTABLE`,
+    /// `CKA_ALWAYS_SENSITIVE`).
+    ///
+    /// # Errors
+    /// Token errors.
+    fn protection(&self, key: &KeyPair<Self::Handle>) -> Result<KeyProtection>;
+
     /// Every object this session can see (token objects and this process's session objects).
     ///
     /// # Errors
@@ -204,6 +211,32 @@ pub struct ObjectInfo {
     pub id: Vec<u8>,
     /// `CKA_TOKEN`: true for persistent objects, false for session objects.
     pub on_token: bool,
+}
+
+/// How a private key is protected on the token: a key that is sensitive now, never was
+/// extractable and always was sensitive has never existed outside the HSM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyProtection {
+    /// `CKA_SENSITIVE`: its value cannot be read now.
+    pub sensitive: bool,
+    /// `CKA_NEVER_EXTRACTABLE`: it could never be exported, even wrapped.
+    pub never_extractable: bool,
+    /// `CKA_ALWAYS_SENSITIVE`: its value could never be read.
+    pub always_sensitive: bool,
+}
+
+impl KeyProtection {
+    /// The first attribute that is not true, by its PKCS#11 name; `None` for a key that never
+    /// left the HSM.
+    pub fn missing(&self) -> Option<&'static str> {
+        [
+            (self.sensitive, "CKA_SENSITIVE"),
+            (self.never_extractable, "CKA_NEVER_EXTRACTABLE"),
+            (self.always_sensitive, "CKA_ALWAYS_SENSITIVE"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| (!set).then_some(name))
+    }
 }
 
 /// A certificate object read from the token.

@@ -82,6 +82,21 @@ pub fn is_ca(cert: &Certificate) -> Result<(), CertProblem> {
     }
 }
 
+/// The CA certificate may sign CRLs (keyUsage cRLSign): device certificates name esignd's CRL,
+/// and a validator rejects a CRL signed by a CA without it.
+///
+/// # Errors
+/// [`CertProblem::NotCa`].
+pub fn signs_crls(cert: &Certificate) -> Result<(), CertProblem> {
+    match cert.tbs_certificate().get_extension::<KeyUsage>().map_err(malformed(cert))? {
+        Some((_, ku)) if ku.0.contains(KeyUsages::CRLSign) => Ok(()),
+        _ => Err(CertProblem::NotCa {
+            subject: subject(cert),
+            missing: "keyUsage lacks cRLSign, which the CRL of device certificates needs; have the CA certified again with cRLSign",
+        }),
+    }
+}
+
 /// The certificate may sign timestamps: its extendedKeyUsage is present, critical, and holds
 /// id-kp-timeStamping only (RFC 3161 §2.3).
 ///

@@ -18,8 +18,8 @@ use super::pool::Pool;
 use super::templates::{self, Naming};
 use crate::hsm::encoding::{algorithm_from_ec_params, digest_info, ec_point, ec_spki, ecdsa_raw_to_der, rsa_spki};
 use crate::hsm::{
-    EphemeralKey, Error, HashAlgorithm, KeyAlgorithm, KeyPair, KeySession, ObjectClass as Class, ObjectInfo, Result,
-    SignatureScheme, StoredCertificate, check_sign_request, new_key_id,
+    EphemeralKey, Error, HashAlgorithm, KeyAlgorithm, KeyPair, KeyProtection, KeySession, ObjectClass as Class,
+    ObjectInfo, Result, SignatureScheme, StoredCertificate, check_sign_request, new_key_id,
 };
 
 /// The two objects of a key pair on a PKCS#11 token.
@@ -273,6 +273,21 @@ impl KeySession for Pkcs11Session {
 
     fn destroy_key(&self, key: &KeyPair<Pkcs11Handle>) -> Result<()> {
         destroy_pair(self, *key.handle())
+    }
+
+    fn protection(&self, key: &KeyPair<Pkcs11Handle>) -> Result<KeyProtection> {
+        let types = [AttributeType::Sensitive, AttributeType::NeverExtractable, AttributeType::AlwaysSensitive];
+        let attrs = self.attributes(key.handle().private, &types)?;
+        let mut protection = KeyProtection { sensitive: false, never_extractable: false, always_sensitive: false };
+        for attribute in attrs {
+            match attribute {
+                Attribute::Sensitive(set) => protection.sensitive = set,
+                Attribute::NeverExtractable(set) => protection.never_extractable = set,
+                Attribute::AlwaysSensitive(set) => protection.always_sensitive = set,
+                _ => {}
+            }
+        }
+        Ok(protection)
     }
 
     fn objects(&self) -> Result<Vec<ObjectInfo>> {

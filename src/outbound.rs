@@ -29,6 +29,11 @@ pub fn check_url(url: &str) -> Result<(), &'static str> {
     }
 }
 
+/// Whether `url` names a loopback host (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback_url(url: &str) -> bool {
+    url.parse::<hyper::Uri>().ok().and_then(|uri| uri.host().map(is_loopback)).unwrap_or(false)
+}
+
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())

@@ -67,7 +67,7 @@ pub fn provision_dev<S: KeySession>(
     } else if session.find_key(&labels.ca, None)?.is_some() {
         return Err(ca::Error::NoCaCertificate { label: labels.ca.clone() });
     } else {
-        root::create_root(session, &labels.ca, plan.algorithm, &plan.ca_subject, plan.ca_days)?;
+        root::create_root(session, &labels.ca, plan.algorithm, &plan.ca_subject, plan.ca_days, true)?;
         Outcome::Created
     };
     report.push((labels.ca.clone(), ca));

@@ -136,6 +136,23 @@ fn the_flow_without_a_browser_and_what_the_demo_refuses() {
 
     let done_path = landed.strip_prefix(&format!("http://{addr}")).unwrap();
     download_and_verify(&token, addr, done_path, "CN=Bo Citizen");
+    // The demo's certificate says what it is, to a person (O) and to a validator (its policy,
+    // under RFC 5612's documentation arc), as does the development CA above it.
+    let signature = token.path("signature.p7s");
+    let out =
+        openssl(["pkcs7", "-inform", "DER", "-in", signature.to_str().unwrap(), "-print_certs", "-text", "-noout"]);
+    let printed = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let signer = printed
+        .split("Certificate:")
+        .find(|c| c.contains("CN=Bo Citizen"))
+        .unwrap_or_else(|| panic!("no signer certificate in {printed}"));
+    assert!(signer.contains("O=esignd DEMO - not a real signature"), "{signer}");
+    assert!(signer.contains("Policy: 1.3.6.1.4.1.32473.4713.1"), "{signer}");
+    let (_, chain) = http_get(addr, "/v1/ca");
+    std::fs::write(token.path("ca.pem"), chain).unwrap();
+    let out = openssl(["x509", "-in", token.path("ca.pem").to_str().unwrap(), "-noout", "-text"]);
+    assert!(text(&out.stdout).contains("Policy: 1.3.6.1.4.1.32473.4713.1"), "the development CA is marked");
 
     // The signature is redeemed once; coming back shows that it is gone.
     let (status, _) = http_get(addr, done_path);

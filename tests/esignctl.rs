@@ -285,3 +285,23 @@ fn a_key_that_was_ever_outside_the_hsm_is_refused() {
     let said = text(&daemon.stderr) + &text(&daemon.stdout);
     assert!(said.contains("'outside-service' is not protected by the HSM"), "{said}");
 }
+
+#[test]
+fn the_demo_profile_signs_only_under_a_development_ca() {
+    let token = TokenDir::new();
+    // A production-style CA and TSA beside the development ones, made by the ceremony commands.
+    let config = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nca = \"agency-ca\"\ntsa = \"agency-tsa\"\n"))
+        .unwrap();
+    ok(&token.esignctl(&["ca", "create-root", "--subject", "CN=Agency Root CA,O=Example Agency,C=EE", "--days", "30"]));
+    ok(&token.esignctl(&["tsa", "provision", "--subject", "CN=Agency TSA,O=Example Agency,C=EE", "--days", "10"]));
+    let production = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), format!("{production}\n[identity]\nmode = \"mock\"\n")).unwrap();
+
+    // The daemon refuses the demo profile on it (and says how to get a development token).
+    let daemon = token.command(env!("CARGO_BIN_EXE_esignd")).arg("--config").arg(token.config()).output().unwrap();
+    let said = text(&daemon.stderr) + &text(&daemon.stdout);
+    assert!(!daemon.status.success(), "{said}");
+    assert!(said.contains("signs only under a development CA"), "{said}");
+    assert!(said.contains("'agency-ca'"), "{said}");
+}

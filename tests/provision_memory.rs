@@ -44,9 +44,15 @@ fn create_root_refuses_an_existing_ca() {
     let session = store.session().unwrap();
     provision_dev(&session, &labels(), &DevPlan::default()).unwrap();
     let before = chain::load(&session, "esignd-ca").unwrap().unwrap();
-    let err =
-        esignd::ca::root::create_root(&session, "esignd-ca", esignd::hsm::KeyAlgorithm::P256, "CN=Other,O=X,C=EE", 10)
-            .unwrap_err();
+    let err = esignd::ca::root::create_root(
+        &session,
+        "esignd-ca",
+        esignd::hsm::KeyAlgorithm::P256,
+        "CN=Other,O=X,C=EE",
+        10,
+        false,
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     assert_eq!(chain::load(&session, "esignd-ca").unwrap().unwrap(), before);
 }

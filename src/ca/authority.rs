@@ -34,7 +34,13 @@ pub struct IssuancePolicy {
     pub template: SubjectTemplate,
     /// The AIA caIssuers URL (`{public_url}/v1/ca`).
     pub ca_issuers_url: String,
+    /// The demo profile: every certificate says so in its organizationName
+    /// ([`DEMO_ORGANIZATION`]) and carries the demo policy.
+    pub demo: bool,
 }
+
+/// The organizationName of every certificate the demo profile issues.
+pub const DEMO_ORGANIZATION: &str = "esignd DEMO - not a real signature";
 
 /// The CA of the signing service.
 #[derive(Clone, Debug)]
@@ -48,6 +54,9 @@ impl Ca {
     /// A CA issuing under `chain[0]` (the CA certificate stored beside the CA key). Missing
     /// country or organization in the policy are taken from the CA certificate's subject.
     pub fn new(chain: Vec<Certificate>, mut policy: IssuancePolicy) -> Self {
+        if policy.demo {
+            policy.template.organization = Some(DEMO_ORGANIZATION.to_owned());
+        }
         let ca_subject = chain[0].tbs_certificate().subject();
         let from_ca = |oid| attribute_text(ca_subject, oid);
         policy.template.country = policy.template.country.or_else(|| from_ca(const_oid::db::rfc4519::COUNTRY_NAME));
@@ -121,6 +130,7 @@ impl Ca {
             subject: one_time_subject(identity, &self.policy.template)?,
             issuer: self.chain[0].tbs_certificate().subject().clone(),
             issuer_key_id: self.issuer_key_id.clone(),
+            demo: self.policy.demo,
         };
         issue(session, ca_key, profile, validity, key)
     }

@@ -6,10 +6,11 @@ use der::Encode;
 use der::asn1::{Ia5String, Null, OctetString};
 use spki::SubjectPublicKeyInfoRef;
 use x509_cert::ext::Extension;
+use x509_cert::ext::pkix::certpolicy::PolicyInformation;
 use x509_cert::ext::pkix::name::GeneralName;
 use x509_cert::ext::pkix::{
-    AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage,
-    KeyUsages, SubjectKeyIdentifier,
+    AccessDescription, AuthorityInfoAccessSyntax, AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies,
+    ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectKeyIdentifier,
 };
 
 use crate::hsm::HashAlgorithm;
@@ -39,6 +40,25 @@ pub fn key_usage(usages: impl Into<der::flagset::FlagSet<KeyUsages>>) -> der::Re
 /// extendedKeyUsage id-kp-timeStamping only, critical (RFC 3161 §2.3).
 pub fn time_stamping_only() -> der::Result<Extension> {
     extension(&ExtendedKeyUsage(vec![const_oid::db::rfc5912::ID_KP_TIME_STAMPING]), true)
+}
+
+/// The policy of everything the demo profile issues, and the mark of a CA made by `esignctl
+/// provision --dev`: an OID under the enterprise number RFC 5612 reserves for documentation
+/// (32473), so that no relying party can mistake it for a real policy.
+pub const ID_ESIGND_DEMO_POLICY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.4713.1");
+
+/// certificatePolicies naming only `policy`, non-critical.
+pub fn certificate_policy(policy: ObjectIdentifier) -> der::Result<Extension> {
+    let information = PolicyInformation { policy_identifier: policy, policy_qualifiers: None };
+    extension(&CertificatePolicies(vec![information]), false)
+}
+
+/// Whether `certificate` names `policy` in its certificatePolicies.
+pub fn has_policy(certificate: &x509_cert::Certificate, policy: ObjectIdentifier) -> bool {
+    matches!(
+        certificate.tbs_certificate().get_extension::<CertificatePolicies>(),
+        Ok(Some((_, policies))) if policies.0.iter().any(|p| p.policy_identifier == policy)
+    )
 }
 
 /// subjectKeyIdentifier, non-critical.

@@ -53,6 +53,9 @@ pub(crate) struct Profile {
     /// The issuer certificate's subjectKeyIdentifier, when it has one (an imported CA may use
     /// another key-identifier method than ours; AKI must match the issuer's SKI).
     pub issuer_key_id: Option<Vec<u8>>,
+    /// Made for a demonstration: the certificate carries the demo policy
+    /// ([`extensions::ID_ESIGND_DEMO_POLICY`]).
+    pub demo: bool,
 }
 
 impl BuilderProfile for Profile {
@@ -76,7 +79,7 @@ impl BuilderProfile for Profile {
             let id = self.issuer_key_id.clone().unwrap_or_else(|| extensions::key_identifier(issuer_spk));
             extensions::authority_key_identifier(&id)
         };
-        Ok(match &self.kind {
+        let mut made = match &self.kind {
             Kind::Root => {
                 vec![extensions::basic_constraints(true, Some(0))?, extensions::key_usage(KeyCertSign | CRLSign)?, ski]
             }
@@ -104,7 +107,11 @@ impl BuilderProfile for Profile {
                 extensions::ca_issuers(ca_issuers_url)?,
                 extensions::crl_distribution_point(crl_url)?,
             ],
-        })
+        };
+        if self.demo {
+            made.push(extensions::certificate_policy(extensions::ID_ESIGND_DEMO_POLICY)?);
+        }
+        Ok(made)
     }
 }
 

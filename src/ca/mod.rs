@@ -81,6 +81,17 @@ pub enum Error {
         missing: &'static str,
     },
 
+    /// The demo profile on a CA that was not made for demonstrations.
+    #[error(
+        "the demo profile (identity.mode = \"mock\") hands out tokens for any name, so it signs only under a \
+         development CA made by `esignctl provision --dev`; the CA '{label}' on this token is not one. Use a \
+         development token (softhsm/make-token) or set identity.mode = \"oidc\""
+    )]
+    NotDemoCa {
+        /// Label of the CA key.
+        label: String,
+    },
+
     /// The CA has no certificate yet.
     #[error(
         "the CA key '{label}' has no certificate on the token; run `esignctl ca create-root` or `esignctl ca csr` and `esignctl ca import`"

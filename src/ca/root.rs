@@ -12,7 +12,8 @@ use super::{Error, Result};
 use crate::hsm::{KeyAlgorithm, KeySession};
 
 /// Generate the CA key `label`, self-sign a CA certificate for `subject` valid `days` days,
-/// and store it on the token.
+/// and store it on the token. A `demo` root (`esignctl provision --dev`) carries the demo
+/// policy: the demo profile signs only under such a CA, and relying parties can tell.
 ///
 /// # Errors
 /// [`crate::hsm::Error::ObjectExists`] (wrapped) when the CA key or a certificate labelled
@@ -24,6 +25,7 @@ pub fn create_root<S: KeySession>(
     algorithm: KeyAlgorithm,
     subject: &str,
     days: u32,
+    demo: bool,
 ) -> Result<Certificate> {
     let name = parse_subject(subject)?;
     let validity = validity_days(days)?;
@@ -32,7 +34,7 @@ pub fn create_root<S: KeySession>(
     }
     let key = session.generate_persistent(algorithm, label)?;
     let made = (|| {
-        let profile = Profile { kind: Kind::Root, subject: name.clone(), issuer: name, issuer_key_id: None };
+        let profile = Profile { kind: Kind::Root, subject: name.clone(), issuer: name, issuer_key_id: None, demo };
         let certificate = issue(session, &key, profile, validity, key.public_key().clone())?;
         chain::store(session, label, key.id(), std::slice::from_ref(&certificate))?;
         Ok(certificate)

@@ -52,6 +52,7 @@ pub fn issue_tsa_certificate<S: KeySession>(
             subject: name,
             issuer: ca_cert.tbs_certificate().subject().clone(),
             issuer_key_id: chain::subject_key_id(ca_cert),
+            demo: false,
         };
         let certificate = issue(session, &ca_key, profile, validity, tsa_key.public_key().clone())?;
         checks::is_tsa(&certificate)?;

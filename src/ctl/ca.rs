@@ -67,7 +67,7 @@ pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
     let label = &config.hsm.keys.ca;
     match command {
         CaCommand::CreateRoot { subject, days, alg } => {
-            let cert = root::create_root(&session, label, alg.alg, &subject, days)?;
+            let cert = root::create_root(&session, label, alg.alg, &subject, days, false)?;
             let tbs = cert.tbs_certificate();
             println!(
                 "created CA '{}' serial {} valid until {} sha256:{}",

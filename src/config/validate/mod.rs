@@ -47,6 +47,14 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
                 reason: "the mock ID provider is for demonstrations on this machine only; server.listen must be a loopback address",
             });
         }
+        // A proxy on this machine could still publish it: the public URL must be local too.
+        if !crate::outbound::is_loopback_url(&server.public_url) {
+            return Err(ConfigError::Invalid {
+                key: "identity.mode",
+                value: "mock".into(),
+                reason: "the mock ID provider is for demonstrations on this machine only; server.public_url must name a loopback address (a proxy must not publish it)",
+            });
+        }
         identity.issuer = Some(super::mock_issuer(&server.public_url));
     }
     let clients = callers::clients(raw.clients, &base)?;

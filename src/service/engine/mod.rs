@@ -27,6 +27,7 @@ pub use one_time::OneTimeRequest;
 pub use readiness::{PROBE_INTERVAL, TsaReadiness};
 pub use record::SignatureRecord;
 
+use crate::ca::extensions::{ID_ESIGND_DEMO_POLICY, has_policy};
 use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};
 use crate::config::{Config, KeyLabels, TsaMode};
 use crate::hsm::blocking::AsyncKeys;
@@ -79,7 +80,15 @@ impl<K: KeyStore> SigningEngine<K> {
                 organization: config.ca.organization.clone(),
             },
             ca_issuers_url: format!("{}/v1/ca", config.server.public_url),
+            demo: config.identity.mock,
         };
+        let demo_ca = has_policy(&inventory.ca_chain[0], ID_ESIGND_DEMO_POLICY);
+        if config.identity.mock && !demo_ca {
+            return Err(crate::ca::Error::NotDemoCa { label: config.hsm.keys.ca.clone() }.into());
+        }
+        if demo_ca && !config.identity.mock {
+            tracing::warn!(ca = %config.hsm.keys.ca, "the CA is a development CA (made by esignctl provision --dev); relying parties will not trust it");
+        }
         let ca = Ca::new(inventory.ca_chain.clone(), policy);
         let timestamper = match &config.tsa.mode {
             TsaMode::Builtin => {

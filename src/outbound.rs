@@ -1,7 +1,9 @@
 //! Outbound HTTP: the one client esignd uses to reach ID providers, payment providers, TSAs and
-//! eService webhooks. HTTPS with the Mozilla root set (`webpki-roots`, rustls on `ring`) or plain
-//! HTTP; every call has a deadline and a cap on the response size.
+//! eService webhooks. HTTPS (rustls on `ring`) trusting the operating system's roots and/or the
+//! operator's `[outbound] ca_file`, or plain HTTP to loopback; every call has a deadline and a
+//! cap on the response size.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,6 +14,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rustls::pki_types::CertificateDer;
 
 /// Whether esignd may call `url`: https, or plain http to a loopback address only (tests, a
 /// sidecar on the same host) — never a token, key set or signature in clear over a network.
@@ -97,10 +100,41 @@ impl Default for HttpClient {
 }
 
 impl HttpClient {
-    /// A client trusting the Mozilla root set for HTTPS.
+    /// A client trusting the operating system's roots for HTTPS.
     pub fn new() -> Self {
+        Self::trusting(true, &[])
+    }
+
+    /// A client trusting the operating system's roots (when `system_roots`) and the DER
+    /// certificates `anchors` (`[outbound] ca_file`: an ID provider or payment provider on a
+    /// private PKI).
+    pub fn trusting(system_roots: bool, anchors: &[Vec<u8>]) -> Self {
+        let mut roots = rustls::RootCertStore::empty();
+        if system_roots {
+            let found = rustls_native_certs::load_native_certs();
+            for error in &found.errors {
+                tracing::warn!(%error, "a system trust anchor could not be read");
+            }
+            let (added, ignored) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                tracing::warn!(
+                    ignored,
+                    "no system trust anchors found (install ca-certificates, or set outbound.ca_file): HTTPS calls will fail"
+                );
+            }
+        }
+        let (_, ignored) = roots.add_parsable_certificates(anchors.iter().map(|der| CertificateDer::from(der.clone())));
+        if ignored > 0 {
+            tracing::warn!(ignored, "certificates of outbound.ca_file are not usable trust anchors");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         let connector =
-            hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
+            hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
         Self { client: Client::builder(TokioExecutor::new()).build(connector) }
     }
 

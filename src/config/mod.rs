@@ -56,6 +56,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[payment]`
     pub payment: PaymentConfig,
+    /// `[outbound]`
+    pub outbound: OutboundConfig,
     /// `[[clients]]`: the registered eServices.
     pub clients: Vec<ClientConfig>,
     /// `[webhooks]`
@@ -193,6 +195,16 @@ pub struct StoreConfig {
     pub response_ttl: Duration,
     /// How often expired and redeemed records are deleted.
     pub sweep_interval: Duration,
+}
+
+/// `[outbound]`: the trust anchors of esignd's HTTPS calls (ID provider, JWKS, webhooks,
+/// payment provider).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundConfig {
+    /// Trust the operating system's roots (default true).
+    pub system_roots: bool,
+    /// DER certificates from `ca_file`, trusted as well (a private PKI).
+    pub anchors: Vec<Vec<u8>>,
 }
 
 /// `[payment]`: the GovStack payment token.

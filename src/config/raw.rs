@@ -33,6 +33,16 @@ pub struct RawConfig {
     pub webhooks: RawWebhooks,
     #[serde(default)]
     pub devices: RawDevices,
+    #[serde(default)]
+    pub outbound: RawOutbound,
+}
+
+/// `[outbound]`: whom esignd's HTTPS calls trust.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbound {
+    pub system_roots: Option<bool>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `[devices]`

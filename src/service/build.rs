@@ -37,7 +37,7 @@ impl EsignService {
     /// A service key that cannot sign ES256 tokens (it must be P-256).
     pub fn new(parts: Parts, config: &Config) -> Result<Self, crate::jose::Error> {
         let Parts { engine, store } = parts;
-        let http = HttpClient::new();
+        let http = HttpClient::trusting(config.outbound.system_roots, &config.outbound.anchors);
         let jwks = JwkSet { keys: vec![Jwk::from_spki(&engine.service_public_key(), "ES256")?] };
         let retry = Retry { attempts: config.webhooks.attempts, first_delay: config.webhooks.first_retry };
         let public_url = config.server.public_url.clone();

@@ -1,5 +1,5 @@
-//! `[identity]` (the OpenID provider, or the demo's mock, and how esignd authenticates to it)
-//! and `[payment]` (the GovStack payment token).
+//! `[identity]` (the OpenID provider, or the demo's mock, and how esignd authenticates to it),
+//! `[payment]` (the GovStack payment token) and `[outbound]` (whom its HTTPS calls trust).
 
 use super::*;
 
@@ -126,6 +126,39 @@ fn client_auth(
 pub(super) fn http_url(key: &'static str, url: &str) -> Result<String, ConfigError> {
     crate::outbound::check_url(url).map_err(|reason| ConfigError::Invalid { key, value: url.to_owned(), reason })?;
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+pub(super) fn outbound(raw: RawOutbound, base: &Path) -> Result<OutboundConfig, ConfigError> {
+    let system_roots = raw.system_roots.unwrap_or(true);
+    let anchors = match raw.ca_file {
+        None => Vec::new(),
+        Some(file) => {
+            let path = base.join(file);
+            let pem = std::fs::read(&path).map_err(|e| ConfigError::File {
+                key: "outbound.ca_file",
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            let certificates = crate::pki::pem::read_chain(&pem).map_err(|e| ConfigError::File {
+                key: "outbound.ca_file",
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            certificates
+                .iter()
+                .map(der::Encode::to_der)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ConfigError::File { key: "outbound.ca_file", path, reason: e.to_string() })?
+        }
+    };
+    if !system_roots && anchors.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: "outbound.system_roots",
+            value: "false".into(),
+            reason: "without the system roots, give outbound.ca_file, or no HTTPS call can succeed",
+        });
+    }
+    Ok(OutboundConfig { system_roots, anchors })
 }
 
 pub(super) fn payment(raw: RawPayment) -> Result<PaymentConfig, ConfigError> {

@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{
-    RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawLog, RawPayment, RawServer, RawStore, RawTsa,
-    RawWebhooks,
+    RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawLog, RawOutbound, RawPayment, RawServer, RawStore,
+    RawTsa, RawWebhooks,
 };
 use super::{
     BindingPartner, CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig, HsmConfig, IdentityClaims,
-    IdentityConfig, KeyLabels, LogConfig, LogFormat, PaymentConfig, PinSource, ServerConfig, StoreConfig, TsaConfig,
-    TsaMode, WebhookConfig,
+    IdentityConfig, KeyLabels, LogConfig, LogFormat, OutboundConfig, PaymentConfig, PinSource, ServerConfig,
+    StoreConfig, TsaConfig, TsaMode, WebhookConfig,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -75,6 +75,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         identity,
         store: store(raw.store, &base)?,
         payment: identity::payment(raw.payment)?,
+        outbound: identity::outbound(raw.outbound, &base)?,
         clients,
         webhooks: callers::webhooks(raw.webhooks)?,
         devices,

@@ -115,7 +115,13 @@ pub struct ClientConfig {
     /// Whether the GovStack query forms may come unsigned from it (such sessions get no webhook
     /// and cannot use the user's device).
     pub allow_unsigned_query: bool,
+    /// Calls per second its API key may make (bursts as large; 0: no limit). Default
+    /// [`DEFAULT_CLIENT_REQUESTS_PER_SECOND`].
+    pub requests_per_second: u32,
 }
+
+/// What `[[clients]] requests_per_second` is when not set.
+pub const DEFAULT_CLIENT_REQUESTS_PER_SECOND: u32 = 100;
 
 /// Where an eService's request-object keys are.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

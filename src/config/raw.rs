@@ -83,6 +83,7 @@ pub struct RawClient {
     pub jwks_url: Option<String>,
     pub jwks_file: Option<PathBuf>,
     pub allow_unsigned_query: Option<bool>,
+    pub requests_per_second: Option<u32>,
 }
 
 /// `[identity]`: the OpenID provider.

@@ -134,6 +134,7 @@ fn demo_client(public_url: &str) -> ClientConfig {
         webhook_url: None,
         request_keys: RequestKeys::None,
         allow_unsigned_query: false,
+        requests_per_second: 0,
     }
 }
 

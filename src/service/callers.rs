@@ -2,7 +2,13 @@
 //! their registered callback and webhook URLs, exactly — never an open redirect) and
 //! wallet-binding partners (`[[devices.binding_partners]]`, `partner-id` + `partner-api-key`).
 //! Keys are compared as SHA-256 digests in constant time; the keys themselves are never
-//! configured.
+//! configured. Each eService's calls are limited to its `requests_per_second` (`governor`; over
+//! it, 429 with `Retry-After`), so that one eService, or a stolen key, cannot take the HSM from
+//! the others.
+
+use std::num::NonZeroU32;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::error::CallerError;
 use crate::config::{BindingPartner, ClientConfig};
@@ -11,26 +17,43 @@ use crate::hsm::HashAlgorithm;
 /// The registered callers.
 pub(crate) struct Callers {
     clients: Vec<ClientConfig>,
+    /// One limiter per client, in the order of `clients` (`None`: no limit).
+    limits: Vec<Option<DefaultDirectRateLimiter>>,
     partners: Vec<BindingPartner>,
 }
 
 impl Callers {
     /// These eServices and binding partners.
     pub fn new(clients: Vec<ClientConfig>, partners: Vec<BindingPartner>) -> Self {
-        Self { clients, partners }
+        let limits = clients
+            .iter()
+            .map(|client| NonZeroU32::new(client.requests_per_second))
+            .map(|rate| rate.map(|rate| RateLimiter::direct(Quota::per_second(rate).allow_burst(rate))))
+            .collect();
+        Self { clients, limits, partners }
     }
 
-    /// The eService whose `apikey` header this is.
+    /// The eService whose `apikey` header this is, if it is within its rate.
     ///
     /// # Errors
-    /// [`CallerError::Missing`] without a key, [`CallerError::UnknownApiKey`] for any other.
+    /// [`CallerError::Missing`] without a key, [`CallerError::UnknownApiKey`] for any other,
+    /// [`CallerError::TooManyRequests`] over the client's rate.
     pub fn client(&self, api_key: Option<&str>) -> Result<&ClientConfig, CallerError> {
         let key = api_key.filter(|k| !k.is_empty()).ok_or(CallerError::Missing("the apikey header"))?;
         let digest = HashAlgorithm::Sha256.digest(key.as_bytes());
-        self.clients
+        let index = self
+            .clients
             .iter()
-            .find(|client| constant_time_eq(&client.api_key_sha256, &digest))
-            .ok_or(CallerError::UnknownApiKey)
+            .position(|client| constant_time_eq(&client.api_key_sha256, &digest))
+            .ok_or(CallerError::UnknownApiKey)?;
+        let client = &self.clients[index];
+        if let Some(limiter) = &self.limits[index]
+            && limiter.check().is_err()
+        {
+            tracing::debug!(client = %client.id, "over the client's rate");
+            return Err(CallerError::TooManyRequests(client.requests_per_second));
+        }
+        Ok(client)
     }
 
     /// The eService `id`.
@@ -82,21 +105,27 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::service::ServiceError;
 
     fn callers() -> Callers {
-        let client = |id: &str, key: &[u8], callback: &str| ClientConfig {
+        let client = |id: &str, key: &[u8], callback: &str, rate: u32| ClientConfig {
             id: id.into(),
             api_key_sha256: HashAlgorithm::Sha256.digest(key).try_into().unwrap(),
             callback_urls: vec![callback.into()],
             webhook_url: None,
             request_keys: crate::config::RequestKeys::None,
             allow_unsigned_query: false,
+            requests_per_second: rate,
         };
         let partner = BindingPartner {
             id: "mimoto".into(),
             api_key_sha256: HashAlgorithm::Sha256.digest(b"partner-key").try_into().unwrap(),
         };
-        Callers::new(vec![client("eservice", b"key-1", "https://e.example/cb")], vec![partner])
+        let clients = vec![
+            client("eservice", b"key-1", "https://e.example/cb", 3),
+            client("unlimited", b"key-2", "https://u.example/cb", 0),
+        ];
+        Callers::new(clients, vec![partner])
     }
 
     #[test]
@@ -110,6 +139,23 @@ mod tests {
         assert!(callback_allowed(client, "https://e.example/cb"));
         assert!(!callback_allowed(client, "https://e.example/cb/"));
         assert!(!callback_allowed(client, "https://e.example/cb?next=https://evil.example"));
+    }
+
+    #[test]
+    fn an_eservice_over_its_rate_is_told_to_slow_down_and_the_others_are_not() {
+        let callers = callers();
+        // A burst as large as the rate passes (the first test call is one of them).
+        for _ in 0..3 {
+            assert_eq!(callers.client(Some("key-1")).unwrap().id, "eservice");
+        }
+        let refused = callers.client(Some("key-1")).unwrap_err();
+        assert_eq!(refused, CallerError::TooManyRequests(3));
+        assert_eq!(ServiceError::from(refused).kind(), crate::service::ErrorKind::Busy);
+        // Another eService, and a wrong key, are not held up by it.
+        for _ in 0..50 {
+            assert_eq!(callers.client(Some("key-2")).unwrap().id, "unlimited");
+        }
+        assert_eq!(callers.client(Some("key-9")).unwrap_err(), CallerError::UnknownApiKey);
     }
 
     #[test]

@@ -126,6 +126,9 @@ pub enum CallerError {
     /// `partner-id` and `partner-api-key` do not match.
     #[error("partner-id and partner-api-key do not name a registered binding partner")]
     UnknownPartner,
+    /// The eService made more calls than its rate allows.
+    #[error("this client may make {0} calls per second; slow down and retry")]
+    TooManyRequests(u32),
 }
 
 /// Why the service did not do what it was asked.
@@ -202,6 +205,7 @@ impl ServiceError {
             Self::Request(e) => e.kind,
             Self::Caller(CallerError::BindingOff) => ErrorKind::Forbidden,
             Self::Caller(CallerError::UnknownClient) => ErrorKind::Invalid,
+            Self::Caller(CallerError::TooManyRequests(_)) => ErrorKind::Busy,
             Self::Caller(_) => ErrorKind::Unauthorized,
             Self::Session(e) => e.kind(),
             Self::DeviceRequest(e) => e.kind(),

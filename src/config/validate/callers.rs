@@ -110,6 +110,7 @@ pub(super) fn clients(raw: Vec<RawClient>, base: &Path) -> Result<Vec<ClientConf
             webhook_url: client.webhook_url,
             request_keys,
             allow_unsigned_query: client.allow_unsigned_query.unwrap_or(false),
+            requests_per_second: client.requests_per_second.unwrap_or(super::super::DEFAULT_CLIENT_REQUESTS_PER_SECOND),
         });
     }
     Ok(clients)

@@ -490,3 +490,42 @@ fn link_parameters(payment: Option<&str>) -> Value {
     }
     parameters
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_holds_one_long_poll_and_only_its_own_requests_wake_it() {
+    let app = std::sync::Arc::new(app().await);
+    let phone = std::sync::Arc::new(Device::enrol(&app, "jane", "jane-phone").await);
+    let watch = Device::enrol(&app, "bob", "bob-watch").await;
+    let long_poll = |device: &Device| {
+        let (app, jwt) = (std::sync::Arc::clone(&app), device.jwt(&app));
+        tokio::spawn(async move {
+            app.get("/v1/device/requests?wait=30", &[("Authorization", &format!("Bearer {jwt}"))]).await
+        })
+    };
+    let bound = |task| tokio::time::timeout(std::time::Duration::from_secs(20), task);
+    let limit = std::time::Duration::from_secs(20);
+    let (mut one, mut two) = (long_poll(&phone), long_poll(&phone));
+    // Whichever came second answers the other at once, empty, and holds the place.
+    let (answered, second) = tokio::time::timeout(limit, async {
+        tokio::select! {
+            answered = &mut one => (answered, two),
+            answered = &mut two => (answered, one),
+        }
+    })
+    .await
+    .expect("the older poll was answered");
+    let answered = answered.unwrap();
+    assert_eq!(answered.status, 200);
+    assert_eq!(answered.json()["requests"], json!([]), "{}", answered.text());
+    // Another device's request does not wake the phone; the phone's own does.
+    let watching = long_poll(&watch);
+    let token = pseudonym_token(&app, "key-a", "bob-watch").await.json()["jwt"].as_str().unwrap().to_owned();
+    assert_eq!(sign_by_pseudonym(&app, "key-a", &token).await.status, 200);
+    let woken = bound(watching).await.expect("the watch's poll woke").unwrap();
+    assert_eq!(woken.json()["requests"].as_array().map(Vec::len), Some(1));
+    assert!(!second.is_finished(), "the phone's poll still waits");
+    let token = pseudonym_token(&app, "key-a", "jane-phone").await.json()["jwt"].as_str().unwrap().to_owned();
+    assert_eq!(sign_by_pseudonym(&app, "key-a", &token).await.status, 200);
+    let woken = bound(second).await.expect("the phone's poll woke").unwrap();
+    assert_eq!(woken.json()["requests"].as_array().map(Vec::len), Some(1), "{}", woken.text());
+}

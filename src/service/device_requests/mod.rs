@@ -16,6 +16,7 @@ mod expiry;
 pub mod model;
 mod queue;
 mod wait;
+mod waiters;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -82,13 +83,13 @@ pub(crate) struct DeviceRequests {
     core: Arc<Core>,
     lifetime: Duration,
     response_ttl: Duration,
-    waiters: tokio::sync::Notify,
+    waiters: waiters::Waiters,
     stopping: AtomicBool,
 }
 
 impl DeviceRequests {
     /// Requests a device has `lifetime` to answer; signatures wait `response_ttl` for redemption.
     pub fn new(core: Arc<Core>, lifetime: Duration, response_ttl: Duration) -> Self {
-        Self { core, lifetime, response_ttl, waiters: tokio::sync::Notify::new(), stopping: AtomicBool::new(false) }
+        Self { core, lifetime, response_ttl, waiters: waiters::Waiters::default(), stopping: AtomicBool::new(false) }
     }
 }

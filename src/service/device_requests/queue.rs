@@ -121,7 +121,7 @@ impl DeviceRequests {
                 .into());
             }
         }
-        self.waiters.notify_waiters();
+        self.waiters.wake(&device.certificate_id);
         tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, request_id = %request.request_id, "signing request queued for a device");
         Ok(())
     }

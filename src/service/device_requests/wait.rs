@@ -1,6 +1,7 @@
 //! The device's long poll: its pending requests now, or the first to be queued within the
-//! wait. Queueing a request wakes every waiting poll (each looks again in the store); a stopping
-//! daemon answers them all at once, so that its drain need not wait out their timeouts.
+//! wait. Queueing a request wakes that device's poll only ([`super::waiters`]); a newer poll of
+//! the same device answers the older; a stopping daemon answers them all at once, so that its
+//! drain need not wait out their timeouts.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -20,17 +21,16 @@ impl DeviceRequests {
         wait: Duration,
     ) -> Result<Vec<DeviceRequest>, ServiceError> {
         let deadline = tokio::time::Instant::now() + wait;
+        // Taken before the store is read, so a request queued meanwhile wakes it.
+        let place = self.waiters.enter(&device.certificate_id);
         loop {
-            let notified = self.waiters.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
             let rows = self.core.store.pending_device_requests(&device.certificate_id, SystemTime::now()).await?;
-            let stopping = self.stopping.load(Ordering::Acquire);
-            if !rows.is_empty() || stopping || tokio::time::Instant::now() >= deadline {
+            let over = self.stopping.load(Ordering::Acquire) || place.superseded();
+            if !rows.is_empty() || over || tokio::time::Instant::now() >= deadline {
                 return Ok(rows.iter().map(DeviceRequest::from_row).collect::<Result<_, _>>()?);
             }
             tokio::select! {
-                () = notified => {}
+                () = place.woken() => {}
                 () = tokio::time::sleep_until(deadline) => {}
             }
         }
@@ -40,6 +40,6 @@ impl DeviceRequests {
     /// later one at once.
     pub fn stop_polls(&self) {
         self.stopping.store(true, Ordering::Release);
-        self.waiters.notify_waiters();
+        self.waiters.wake_all();
     }
 }

@@ -181,6 +181,11 @@ pub struct IdentityConfig {
     /// The authentication context classes asked for (`acr_values`); the ID token's `acr` must
     /// be one of them. Empty: none asked for, any accepted.
     pub acr_values: Vec<String>,
+    /// Reuse a `private_key_jwt` client assertion until shortly before it expires (one HSM
+    /// signature a minute instead of one per login). Off by default: OpenID Connect Core §9
+    /// has assertions used once unless the provider agreed, and many providers refuse a `jti`
+    /// seen before.
+    pub reuse_client_assertion: bool,
 }
 
 /// Claim names mapped to the certificate subject.

@@ -107,6 +107,7 @@ pub struct RawIdentity {
     pub max_age_secs: Option<u64>,
     #[serde(default, deserialize_with = "list_or_comma_separated")]
     pub acr_values: Option<Vec<String>>,
+    pub reuse_client_assertion: Option<bool>,
 }
 
 /// `[store]`

@@ -30,6 +30,7 @@ pub struct IdentityClient {
     http: HttpClient,
     signer: AssertionSigner,
     provider: OnceCell<Provider>,
+    kept_assertion: KeptAssertion,
 }
 
 impl std::fmt::Debug for IdentityClient {
@@ -41,7 +42,7 @@ impl std::fmt::Debug for IdentityClient {
 impl IdentityClient {
     /// A client for `config` (nothing is fetched yet); `signer` signs its client assertions.
     pub fn new(config: IdentityConfig, http: HttpClient, signer: AssertionSigner) -> Self {
-        Self { config, http, signer, provider: OnceCell::new() }
+        Self { config, http, signer, provider: OnceCell::new(), kept_assertion: KeptAssertion::default() }
     }
 
     /// The configuration.
@@ -162,12 +163,49 @@ impl IdentityClient {
         match &self.config.client_auth {
             ClientAuth::ClientSecretBasic(secret) => Ok(TokenAuth::Basic(secret)),
             ClientAuth::PrivateKeyJwt => {
-                let claims = rp::client_assertion_claims(&self.config.client_id, &provider.discovery().token_endpoint);
+                let endpoint = &provider.discovery().token_endpoint;
+                let reuse = self.config.reuse_client_assertion;
+                let now = crate::jose::claims::now();
+                if reuse && let Some(kept) = self.kept_assertion.valid(endpoint, now) {
+                    return Ok(TokenAuth::Assertion(kept));
+                }
+                let claims = rp::client_assertion_claims(&self.config.client_id, endpoint);
                 let assertion =
                     (self.signer)(claims.to_string().into_bytes()).await.map_err(AuthError::ClientAssertion)?;
+                if reuse {
+                    let expires = claims["exp"].as_i64().unwrap_or(now);
+                    self.kept_assertion.keep(endpoint, &assertion, expires);
+                }
                 Ok(TokenAuth::Assertion(assertion))
             }
         }
+    }
+}
+
+/// A client assertion kept for reuse (`[identity] reuse_client_assertion`): for one token
+/// endpoint, until [`KeptAssertion::MARGIN_SECS`] before it expires.
+#[derive(Default)]
+struct KeptAssertion {
+    kept: std::sync::Mutex<Option<(String, String, i64)>>,
+}
+
+impl KeptAssertion {
+    /// Seconds before its `exp` that an assertion is no longer handed out (the provider's clock,
+    /// the request's time in flight).
+    const MARGIN_SECS: i64 = 15;
+
+    /// The kept assertion for `audience`, if it is still good at `now`.
+    fn valid(&self, audience: &str, now: i64) -> Option<String> {
+        let kept = self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.as_ref()
+            .filter(|(for_audience, _, expires)| for_audience == audience && now + Self::MARGIN_SECS < *expires)
+            .map(|(_, assertion, _)| assertion.clone())
+    }
+
+    /// Keep `assertion` for `audience`, expiring at `expires`.
+    fn keep(&self, audience: &str, assertion: &str, expires: i64) {
+        *self.kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((audience.to_owned(), assertion.to_owned(), expires));
     }
 }
 
@@ -200,6 +238,17 @@ fn check_login(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_assertion_serves_its_own_endpoint_until_shortly_before_it_expires() {
+        let kept = KeptAssertion::default();
+        assert_eq!(kept.valid("https://idp/token", 1000), None, "nothing kept yet");
+        kept.keep("https://idp/token", "assertion-1", 1060);
+        assert_eq!(kept.valid("https://idp/token", 1000).as_deref(), Some("assertion-1"));
+        assert_eq!(kept.valid("https://idp/token", 1044).as_deref(), Some("assertion-1"));
+        assert_eq!(kept.valid("https://idp/token", 1045), None, "too close to its exp");
+        assert_eq!(kept.valid("https://other-idp/token", 1000), None, "another audience");
+    }
 
     #[test]
     fn a_login_must_be_fresh_and_of_an_accepted_assurance() {

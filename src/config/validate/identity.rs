@@ -68,6 +68,7 @@ pub(super) fn identity(raw: RawIdentity, base: &Path) -> Result<IdentityConfig, 
         client_auth,
         scopes: raw.scopes.unwrap_or_else(|| vec!["openid".to_owned(), "profile".to_owned()]),
         introspection: raw.introspection.unwrap_or(false),
+        reuse_client_assertion: raw.reuse_client_assertion.unwrap_or(false),
     })
 }
 

@@ -16,6 +16,20 @@ fn ok(out: &std::process::Output) -> String {
     text(&out.stdout)
 }
 
+/// Append the TOML `table` to the token's configuration.
+fn append_config(token: &TokenDir, table: &str) {
+    let config = std::fs::read_to_string(token.config()).unwrap();
+    std::fs::write(token.config(), format!("{config}\n{table}\n")).unwrap();
+}
+
+/// Start the daemon on the token's configuration, which must refuse to start; what it said.
+fn daemon_refuses(token: &TokenDir) -> String {
+    let daemon = token.command(env!("CARGO_BIN_EXE_esignd")).arg("--config").arg(token.config()).output().unwrap();
+    let said = text(&daemon.stderr) + &text(&daemon.stdout);
+    assert!(!daemon.status.success(), "the daemon started: {said}");
+    said
+}
+
 #[test]
 fn provision_dev_makes_a_chain_openssl_accepts_and_a_second_run_changes_nothing() {
     let token = TokenDir::new(); // runs token init + provision --dev
@@ -107,9 +121,7 @@ fn token_list_needs_no_pin() {
 fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
     let token = TokenDir::new();
     // A token whose CA is to be certified by an outside root: use another CA label.
-    let config = std::fs::read_to_string(token.config()).unwrap();
-    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nca = \"issuing-ca\"\ntsa = \"issuing-tsa\"\n"))
-        .unwrap();
+    append_config(&token, "[hsm.keys]\nca = \"issuing-ca\"\ntsa = \"issuing-tsa\"");
     let csr = token.path("ca.csr");
     ok(&token.esignctl(&[
         "ca",
@@ -130,23 +142,12 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
     };
     openssl_root(token.dir.path(), "root", "/C=EE/O=Example Root/CN=Example Root CA", 30);
     std::fs::write(token.path("ext.cnf"), "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n").unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("ca.csr"),
-        "-CA",
-        &p("root.pem"),
-        "-CAkey",
-        &p("root.key"),
-        "-CAcreateserial",
-        "-days",
-        "20",
-        "-extfile",
-        &p("ext.cnf"),
-        "-out",
-        &p("issuing.pem"),
-    ]);
+    // The root certifies the CSR's key as a CA with the extensions in `extensions`, into `out`.
+    let certify = |extensions: &str, out: &str| {
+        let args = ["x509", "-req", "-in", &p("ca.csr"), "-CA", &p("root.pem"), "-CAkey", &p("root.key")];
+        run(&[&args[..], &["-CAcreateserial", "-days", "20", "-extfile", &p(extensions), "-out", &p(out)]].concat());
+    };
+    certify("ext.cnf", "issuing.pem");
 
     // A chain without the certificate for our key is refused and nothing is stored.
     let wrong = token.esignctl(&["ca", "import", "--chain", &p("root.pem")]);
@@ -163,22 +164,7 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
         "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign\n",
     )
     .unwrap();
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("ca.csr"),
-        "-CA",
-        &p("root.pem"),
-        "-CAkey",
-        &p("root.key"),
-        "-days",
-        "20",
-        "-extfile",
-        &p("nocrl.cnf"),
-        "-out",
-        &p("nocrl.pem"),
-    ]);
+    certify("nocrl.cnf", "nocrl.pem");
     let bundle = format!(
         "{}{}",
         std::fs::read_to_string(p("root.pem")).unwrap(),
@@ -271,8 +257,7 @@ fn a_key_that_was_ever_outside_the_hsm_is_refused() {
         ]);
         assert!(out.status.success(), "pkcs11-tool {kind}: {}", text(&out.stderr));
     }
-    let config = std::fs::read_to_string(token.config()).unwrap();
-    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nservice = \"outside-service\"\n")).unwrap();
+    append_config(&token, "[hsm.keys]\nservice = \"outside-service\"");
 
     // esignctl's check and the daemon both refuse it, naming the key and what is wrong.
     let checked = token.esignctl(&["provision", "--dev"]);
@@ -280,9 +265,7 @@ fn a_key_that_was_ever_outside_the_hsm_is_refused() {
     assert!(!checked.status.success(), "{said}");
     assert!(said.contains("'outside-service' is not protected by the HSM"), "{said}");
     assert!(said.contains("CKA_NEVER_EXTRACTABLE") || said.contains("CKA_ALWAYS_SENSITIVE"), "{said}");
-    let daemon = token.command(env!("CARGO_BIN_EXE_esignd")).arg("--config").arg(token.config()).output().unwrap();
-    assert!(!daemon.status.success());
-    let said = text(&daemon.stderr) + &text(&daemon.stdout);
+    let said = daemon_refuses(&token);
     assert!(said.contains("'outside-service' is not protected by the HSM"), "{said}");
 }
 
@@ -290,18 +273,13 @@ fn a_key_that_was_ever_outside_the_hsm_is_refused() {
 fn the_demo_profile_signs_only_under_a_development_ca() {
     let token = TokenDir::new();
     // A production-style CA and TSA beside the development ones, made by the ceremony commands.
-    let config = std::fs::read_to_string(token.config()).unwrap();
-    std::fs::write(token.config(), format!("{config}\n[hsm.keys]\nca = \"agency-ca\"\ntsa = \"agency-tsa\"\n"))
-        .unwrap();
+    append_config(&token, "[hsm.keys]\nca = \"agency-ca\"\ntsa = \"agency-tsa\"");
     ok(&token.esignctl(&["ca", "create-root", "--subject", "CN=Agency Root CA,O=Example Agency,C=EE", "--days", "30"]));
     ok(&token.esignctl(&["tsa", "provision", "--subject", "CN=Agency TSA,O=Example Agency,C=EE", "--days", "10"]));
-    let production = std::fs::read_to_string(token.config()).unwrap();
-    std::fs::write(token.config(), format!("{production}\n[identity]\nmode = \"mock\"\n")).unwrap();
+    append_config(&token, "[identity]\nmode = \"mock\"");
 
     // The daemon refuses the demo profile on it (and says how to get a development token).
-    let daemon = token.command(env!("CARGO_BIN_EXE_esignd")).arg("--config").arg(token.config()).output().unwrap();
-    let said = text(&daemon.stderr) + &text(&daemon.stdout);
-    assert!(!daemon.status.success(), "{said}");
+    let said = daemon_refuses(&token);
     assert!(said.contains("signs only under a development CA"), "{said}");
     assert!(said.contains("'agency-ca'"), "{said}");
 }

@@ -135,17 +135,7 @@ pub(super) fn outbound(raw: RawOutbound, base: &Path) -> Result<OutboundConfig, 
         None => Vec::new(),
         Some(file) => {
             let path = base.join(file);
-            let pem = std::fs::read(&path).map_err(|e| ConfigError::File {
-                key: "outbound.ca_file",
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            let certificates = crate::pki::pem::read_chain(&pem).map_err(|e| ConfigError::File {
-                key: "outbound.ca_file",
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
-            certificates
+            pem_certificates("outbound.ca_file", &path)?
                 .iter()
                 .map(der::Encode::to_der)
                 .collect::<Result<Vec<_>, _>>()

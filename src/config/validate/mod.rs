@@ -30,6 +30,13 @@ pub const DEFAULT_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const MAX_SESSIONS: u64 = 256;
 
+/// The PEM certificates in the file at `path`, for the setting `key`.
+fn pem_certificates(key: &'static str, path: &Path) -> Result<Vec<x509_cert::Certificate>, ConfigError> {
+    let file = |reason: String| ConfigError::File { key, path: path.to_owned(), reason };
+    let pem = std::fs::read(path).map_err(|e| file(e.to_string()))?;
+    crate::pki::pem::read_chain(&pem).map_err(|e| file(format!("not PEM certificates: {e}")))
+}
+
 /// Validate `raw`, read from `file` (relative paths in it are relative to the file's folder).
 ///
 /// # Errors

@@ -146,16 +146,7 @@ pub(super) fn external_tsa(
         value: String::new(),
         reason: "external mode needs a PEM file of the TSAs' trust anchors",
     })?);
-    let pem = std::fs::read(&path).map_err(|e| ConfigError::File {
-        key: "tsa.trust",
-        path: path.clone(),
-        reason: e.to_string(),
-    })?;
-    let trust = crate::pki::pem::read_chain(&pem).map_err(|e| ConfigError::File {
-        key: "tsa.trust",
-        path: path.clone(),
-        reason: format!("not PEM certificates: {e}"),
-    })?;
+    let trust = super::pem_certificates("tsa.trust", &path)?;
     Ok(TsaMode::External { urls, timeout: Duration::from_millis(timeout_ms), trust })
 }
 

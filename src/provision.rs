@@ -24,6 +24,8 @@ pub struct DevPlan {
     pub tsa_days: u32,
     /// Algorithm of the CA, TSA and service keys.
     pub algorithm: KeyAlgorithm,
+    /// The CA's CRL URL, named in the TSA certificate (`{public_url}/v1/crl`).
+    pub crl_url: Option<String>,
 }
 
 impl Default for DevPlan {
@@ -34,6 +36,7 @@ impl Default for DevPlan {
             tsa_subject: "CN=esignd Development TSA,O=esignd development,C=XX".to_owned(),
             tsa_days: 1825,
             algorithm: KeyAlgorithm::P256,
+            crl_url: None,
         }
     }
 }
@@ -76,7 +79,15 @@ pub fn provision_dev<S: KeySession>(
     let tsa = if has_tsa_certificate {
         Outcome::Present
     } else {
-        tsa::issue_tsa_certificate(session, &labels.ca, &labels.tsa, plan.algorithm, &plan.tsa_subject, plan.tsa_days)?;
+        tsa::issue_tsa_certificate(
+            session,
+            &labels.ca,
+            &labels.tsa,
+            plan.algorithm,
+            &plan.tsa_subject,
+            plan.tsa_days,
+            plan.crl_url.as_deref(),
+        )?;
         Outcome::Created
     };
     report.push((labels.tsa.clone(), tsa));

@@ -190,7 +190,17 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
 
     // Importing again is refused; the issuing CA can now certify a TSA.
     assert!(!token.esignctl(&["ca", "import", "--chain", &p("bundle.pem")]).status.success());
-    ok(&token.esignctl(&["tsa", "provision", "--subject", "CN=Agency TSA,O=Example Agency,C=EE", "--days", "10"]));
+    // The TSA certificate names the CA's CRL at the public URL, so that its status can be
+    // checked once the signatures it stamped are old.
+    let provisioned = token
+        .command(env!("CARGO_BIN_EXE_esignctl"))
+        .env("ESIGND__SERVER__PUBLIC_URL", "https://sign.example.gov")
+        .arg("--config")
+        .arg(token.config())
+        .args(["tsa", "provision", "--subject", "CN=Agency TSA,O=Example Agency,C=EE", "--days", "10"])
+        .output()
+        .unwrap();
+    ok(&provisioned);
     let tsa_der = p("tsa.der");
     let out =
         token.pkcs11_tool(&["--read-object", "--type", "cert", "--label", "issuing-tsa", "--output-file", &tsa_der]);
@@ -206,6 +216,9 @@ fn a_ca_certified_elsewhere_is_imported_after_its_chain_is_checked() {
         &p("issuing.pem"),
         &p("tsa.pem"),
     ]);
+    let dump = text(&openssl(["x509", "-noout", "-text", "-in", &p("tsa.pem")]).stdout);
+    let points = dump.split("X509v3 CRL Distribution Points:").nth(1).expect("a CRL distribution point");
+    assert!(points.contains("URI:https://sign.example.gov/v1/crl"), "{dump}");
 }
 
 #[test]

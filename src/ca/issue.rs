@@ -28,8 +28,12 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(60);
 pub(crate) enum Kind {
     /// Self-signed root: CA, may issue end-entity certificates only (pathLen 0).
     Root,
-    /// The built-in TSA: end entity, EKU timeStamping only.
-    Tsa,
+    /// The built-in TSA: end entity, EKU timeStamping only; where its status is published (the
+    /// CA's CRL), so that validators can check it once its signatures are old.
+    Tsa {
+        /// The CA's CRL (`{public_url}/v1/crl`), when known.
+        crl_url: Option<String>,
+    },
     /// A one-time signing certificate (DESIGN §3): non-repudiation, short-term, no revocation.
     OneTime {
         /// Where relying parties fetch the CA certificate (AIA caIssuers).
@@ -83,13 +87,19 @@ impl BuilderProfile for Profile {
             Kind::Root => {
                 vec![extensions::basic_constraints(true, Some(0))?, extensions::key_usage(KeyCertSign | CRLSign)?, ski]
             }
-            Kind::Tsa => vec![
-                extensions::basic_constraints(false, None)?,
-                extensions::key_usage(DigitalSignature | NonRepudiation)?,
-                extensions::time_stamping_only()?,
-                ski,
-                aki()?,
-            ],
+            Kind::Tsa { crl_url } => {
+                let mut tsa = vec![
+                    extensions::basic_constraints(false, None)?,
+                    extensions::key_usage(DigitalSignature | NonRepudiation)?,
+                    extensions::time_stamping_only()?,
+                    ski,
+                    aki()?,
+                ];
+                if let Some(url) = crl_url {
+                    tsa.push(extensions::crl_distribution_point(url)?);
+                }
+                tsa
+            }
             Kind::OneTime { ca_issuers_url } => vec![
                 extensions::basic_constraints(false, None)?,
                 extensions::key_usage(DigitalSignature | NonRepudiation)?,

@@ -23,6 +23,7 @@ pub fn issue_tsa_certificate<S: KeySession>(
     algorithm: KeyAlgorithm,
     subject: &str,
     days: u32,
+    crl_url: Option<&str>,
 ) -> Result<Certificate> {
     let name = parse_subject(subject)?;
     let requested = validity_days(days)?;
@@ -48,7 +49,7 @@ pub fn issue_tsa_certificate<S: KeySession>(
         };
         let validity = Validity::new(requested.not_before, not_after);
         let profile = Profile {
-            kind: Kind::Tsa,
+            kind: Kind::Tsa { crl_url: crl_url.map(str::to_owned) },
             subject: name,
             issuer: ca_cert.tbs_certificate().subject().clone(),
             issuer_key_id: chain::subject_key_id(ca_cert),

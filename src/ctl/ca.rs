@@ -106,7 +106,8 @@ pub(super) fn run_tsa(config: &Config, command: TsaCommand) -> Result<(), CtlErr
     let session = store.session()?;
     let TsaCommand::Provision { subject, days, alg } = command;
     let keys = &config.hsm.keys;
-    let cert = tsa::issue_tsa_certificate(&session, &keys.ca, &keys.tsa, alg.alg, &subject, days)?;
+    let crl_url = super::crl_url(config);
+    let cert = tsa::issue_tsa_certificate(&session, &keys.ca, &keys.tsa, alg.alg, &subject, days, crl_url.as_deref())?;
     println!(
         "issued TSA certificate '{}' valid until {}",
         cert.tbs_certificate().subject(),

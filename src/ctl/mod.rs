@@ -84,6 +84,13 @@ struct AlgArg {
 
 /// Log in to the configured token with a one-session pool: what every command that touches
 /// keys needs.
+/// The CA's CRL URL for certificates that name it (`{public_url}/v1/crl`); `None` while the
+/// public URL has no real port (`listen = "…:0"`, a port chosen at start).
+fn crl_url(config: &Config) -> Option<String> {
+    let url: hyper::Uri = config.server.public_url.parse().ok()?;
+    (url.port_u16() != Some(0)).then(|| format!("{}/v1/crl", config.server.public_url))
+}
+
 fn open_store(config: &Config) -> Result<Pkcs11KeyStore, CtlError> {
     let mut settings = config.hsm.pkcs11_settings()?;
     settings.sessions = 1;

@@ -25,7 +25,7 @@ pub(super) fn run(config: &Config, args: ProvisionArgs) -> Result<(), CtlError> 
              (or `ca csr` + `ca import`), `tsa provision` and `key generate`",
         ));
     }
-    let mut plan = DevPlan::default();
+    let mut plan = DevPlan { crl_url: super::crl_url(config), ..DevPlan::default() };
     if let Some(subject) = args.ca_subject {
         plan.ca_subject = subject;
     }

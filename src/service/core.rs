@@ -31,6 +31,29 @@ impl Core {
         self.webhooks.deliver(Arc::clone(&self.engine), session.clone(), self.public_url.clone());
     }
 
+    /// Add to a SignResponse the evidence a validator needs once the one-minute certificate has
+    /// expired (`docs/long-term-validation.md`): `validationData.certificates`, the CA chain
+    /// (base64 DER, CA certificate first), and `validationData.crls`, the CA's current CRL
+    /// (base64 DER), which covers the signer's certificate and the built-in TSA's. The CRL is the
+    /// installed one: a signature never makes the HSM sign a CRL.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn add_validation_data(&self, response: &mut serde_json::Value) -> Result<(), super::ServiceError> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD;
+        let certificates: Vec<String> = self
+            .engine
+            .ca_chain()
+            .iter()
+            .map(|certificate| der::Encode::to_der(certificate).map(|der| STANDARD.encode(der)))
+            .collect::<Result<_, _>>()
+            .map_err(|e| super::ServiceError::damaged("CA certificate", e))?;
+        let crls: Vec<String> = self.store.crl().await?.map(|crl| STANDARD.encode(crl.der)).into_iter().collect();
+        response["validationData"] = serde_json::json!({ "certificates": certificates, "crls": crls });
+        Ok(())
+    }
+
     /// A compact JWS over `claims` by the HSM service key.
     ///
     /// # Errors

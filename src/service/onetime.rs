@@ -39,7 +39,9 @@ impl EsignService {
         let request = OneTimeRequest { identity, digest: request.digest, format: request.format };
         let record = self.core.engine.sign_one_time(request).await?;
         self.publish(&record, paid.as_ref()).await?;
-        Ok(record.sign_response())
+        let mut response = record.sign_response();
+        self.core.add_validation_data(&mut response).await?;
+        Ok(response)
     }
 
     /// Publish a one-time certificate under its serial, spending the payment with it.

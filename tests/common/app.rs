@@ -98,6 +98,7 @@ impl App {
         let keys = MemoryKeyStore::new();
         provision_dev(&keys.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
         let service = esignd::app::build(Arc::new(keys), &config).unwrap();
+        service.ensure_crl().await.unwrap();
         let serving = Arc::clone(&service);
         let server = tokio::spawn(async move {
             let limits = esignd::http::Limits::default();

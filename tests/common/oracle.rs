@@ -56,6 +56,68 @@ pub fn cms_verify(dir: &Path, p7s: &Path, document: &Path, chain: &Path, at: Sys
     ])
 }
 
+/// The response's `validationData` is all a validator needs once the certificate has expired:
+/// `openssl cms -verify` at the time-stamp's genTime trusting only its certificates, with
+/// revocation checked against its CRLs (`-crl_check`), accepts the signature.
+pub fn validation_data(dir: &Path, response: &serde_json::Value, token: &[u8]) {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let data = &response["validationData"];
+    let list = |name: &str| -> Vec<Vec<u8>> {
+        let items = data[name].as_array().unwrap_or_else(|| panic!("no validationData.{name} in {response}"));
+        items.iter().map(|item| STANDARD.decode(item.as_str().unwrap()).unwrap()).collect()
+    };
+    let (certificates, crls) = (list("certificates"), list("crls"));
+    assert!(!certificates.is_empty() && !crls.is_empty(), "validationData carries a chain and a CRL: {data}");
+    let pem = |der: &[u8], kind: &str, out: &str| {
+        std::fs::write(dir.join("evidence.der"), der).unwrap();
+        let file = dir.join(out);
+        let out = openssl([kind, "-inform", "DER", "-in", dir.join("evidence.der").to_str().unwrap()]);
+        assert_ok(&out, "openssl reads the evidence");
+        let mut all = std::fs::read(&file).unwrap_or_default();
+        all.extend_from_slice(&out.stdout);
+        std::fs::write(file, all).unwrap();
+    };
+    let _ = std::fs::remove_file(dir.join("evidence-chain.pem"));
+    for certificate in &certificates {
+        pem(certificate, "x509", "evidence-chain.pem");
+    }
+    let attime = gen_time(token).duration_since(UNIX_EPOCH).unwrap().as_secs().to_string();
+    let p = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    let verify = || {
+        openssl([
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &p("signature.p7s"),
+            "-content",
+            &p("document.bin"),
+            "-CAfile",
+            &p("evidence-chain.pem"),
+            "-crl_check",
+            "-purpose",
+            "any",
+            "-attime",
+            &attime,
+            "-out",
+            &p("verified-with-evidence.out"),
+        ])
+    };
+    // Without the CRL the revocation check fails: the CRL is what makes it pass.
+    let without = verify();
+    assert!(!without.status.success(), "-crl_check passed without a CRL");
+    assert!(text(&without.stderr).contains("unable to get certificate CRL"), "{}", text(&without.stderr));
+    // `openssl cms` has no -CRLfile: CRLs in the CA file are read as well.
+    for crl in &crls {
+        pem(crl, "crl", "evidence-chain.pem");
+    }
+    let out = verify();
+    assert_ok(&out, "openssl cms -verify -crl_check with the response's validationData");
+}
+
 /// `openssl ts -verify` of a token over `data`, trusting `ca_file`.
 pub fn ts_verify(token: &Path, data: &Path, ca_file: &Path) -> Output {
     openssl([
@@ -103,6 +165,7 @@ pub fn sign_response(dir: &Path, response: &serde_json::Value, document: &[u8], 
         &cms_verify(dir, &p("signature.p7s"), &p("document.bin"), &p("chain.pem"), gen_time(&token)),
         "openssl cms -verify",
     );
+    validation_data(dir, response, &token);
     let subject =
         openssl(["x509", "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb", "-in", p("leaf.pem").to_str().unwrap()]);
     text(&subject.stdout).trim().to_owned()

@@ -84,6 +84,7 @@ impl DeviceRequests {
         let mut done = self.session_of(row).await?;
         done.status = Status::Signed { signature_id: request.signature_id.clone() };
         let mut response = record.sign_response();
+        self.core.add_validation_data(&mut response).await?;
         if let Some(nonce) = &done.eservice_nonce {
             response["nonce"] = nonce.as_str().into();
         }

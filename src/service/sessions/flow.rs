@@ -141,7 +141,9 @@ impl Sessions {
         let record = self.core.engine.sign_one_time(request).await?;
         let der = der::Encode::to_der(&record.leaf).map_err(|e| ServiceError::damaged("certificate", e))?;
         let certificate = CertificateRow { serial: record.leaf_serial.clone(), der, not_after: record.not_after };
-        Ok((record.sign_response(), certificate))
+        let mut response = record.sign_response();
+        self.core.add_validation_data(&mut response).await?;
+        Ok((response, certificate))
     }
 
     /// Keep the signature for redemption, publish its certificate and move the session to

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod ca;
+pub mod client;
 pub mod cms;
 pub mod config;
 pub mod ctl;

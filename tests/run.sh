@@ -4,7 +4,8 @@
 # On a fresh Debian machine with Rust it first installs what the tests use when it is missing:
 # SoftHSM2 (the PKCS#11 token), OpenSC's pkcs11-tool and openssl (the independent judges),
 # procps (kill, to send SIGTERM to the daemon under test), Python's venv for certomancer — a
-# third-party RFC 3161 TSA from PyPI, installed into target/certomancer-venv — and Node.js for
+# third-party RFC 3161 TSA from PyPI, installed into target/certomancer-venv — and for pyHanko
+# (target/pyhanko-venv), poppler's pdfsig and qpdf, the PDF judges, and Node.js for
 # oidc-provider, the real OpenID provider from npm (tests/oidc), and Debian's Chromium, driven
 # headless by playwright-core (tests/browser) through the demo page, and wrk, the HTTP load
 # generator of benches/load.rs. Then:
@@ -25,6 +26,8 @@ command -v npm >/dev/null || missing+=(npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v wrk >/dev/null || missing+=(wrk)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v pdfsig >/dev/null || missing+=(poppler-utils)
+command -v qpdf >/dev/null || missing+=(qpdf)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   sudo=""
@@ -50,6 +53,14 @@ if [ ! -x "$venv/bin/certomancer" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'certomancer[web-api]==0.16.0'
+fi
+
+# pyHanko, the PDF signature judge of tests/pdf.rs (and its ETSI AdES validator); pinned.
+venv=target/pyhanko-venv
+if [ ! -x "$venv/bin/pyhanko" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pyhanko-cli==0.6.0' 'pyHanko==0.38.0'
 fi
 
 if cargo fmt --version >/dev/null 2>&1; then

@@ -154,6 +154,22 @@ impl HashAlgorithm {
         }
     }
 
+    /// Hash the concatenation of `parts` without building it (a PDF's byte ranges).
+    pub fn digest_parts(self, parts: &[&[u8]]) -> Vec<u8> {
+        fn all<D: sha2::Digest>(parts: &[&[u8]]) -> Vec<u8> {
+            let mut hasher = D::new();
+            for part in parts {
+                hasher.update(part);
+            }
+            hasher.finalize().to_vec()
+        }
+        match self {
+            Self::Sha256 => all::<sha2::Sha256>(parts),
+            Self::Sha384 => all::<sha2::Sha384>(parts),
+            Self::Sha512 => all::<sha2::Sha512>(parts),
+        }
+    }
+
     /// The digest algorithm with this OID, if it is one of the three.
     pub fn from_oid(oid: ObjectIdentifier) -> Option<Self> {
         [Self::Sha256, Self::Sha384, Self::Sha512].into_iter().find(|h| h.oid() == oid)

@@ -1,0 +1,234 @@
+//! `esign`'s command line: `pdf prepare`, `pdf embed` and `pdf sign` (prepare, `POST
+//! /v1/sign/onetime` with format PAdES, embed). Outputs are written to `OUT.partial` and renamed
+//! into place only when complete, so a failure leaves no output file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use clap::{Parser, Subcommand};
+use hyper::Method;
+use hyper::header::{CONTENT_TYPE, HeaderName};
+use serde_json::{Value, json};
+
+use super::pdf::{self, Kind, PdfError, PrepareOptions, Prepared};
+use crate::outbound::HttpClient;
+
+/// Command line of `esign`.
+#[derive(Debug, Parser)]
+#[command(name = "esign", version, about = "The integrator's client for esignd: PDFs in, signed PDFs out")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// PDF signatures (PAdES).
+    #[command(subcommand)]
+    Pdf(PdfCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PdfCommand {
+    /// Add a signature field and placeholder; print the digest to sign (base64) and its hashType.
+    Prepare {
+        /// The PDF to sign.
+        input: PathBuf,
+        /// Where the prepared PDF goes.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        field: FieldArgs,
+    },
+    /// Put the CMS of a GovStack SignResponse into a prepared PDF.
+    Embed {
+        /// The prepared PDF.
+        prepared: PathBuf,
+        /// The SignResponse (JSON) esignd returned for the prepared digest.
+        #[arg(long)]
+        response: PathBuf,
+        /// Where the signed PDF goes.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Prepare, have esignd sign (POST /v1/sign/onetime, PAdES) and embed, in one go.
+    Sign {
+        /// The PDF to sign.
+        input: PathBuf,
+        /// esignd's public URL.
+        #[arg(long)]
+        server: String,
+        /// A file holding the citizen's access token.
+        #[arg(long, value_name = "FILE")]
+        token_file: PathBuf,
+        /// Where the signed PDF goes.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        field: FieldArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct FieldArgs {
+    /// The signature field's name (default: the first free Signature<n>).
+    #[arg(long)]
+    field: Option<String>,
+    /// Why the document is signed (`/Reason`).
+    #[arg(long)]
+    reason: Option<String>,
+    /// Where (`/Location`).
+    #[arg(long)]
+    location: Option<String>,
+    /// Bytes reserved for the signature.
+    #[arg(long, default_value_t = pdf::DEFAULT_RESERVE)]
+    reserve: usize,
+}
+
+impl FieldArgs {
+    fn options(&self) -> PrepareOptions {
+        PrepareOptions {
+            field: self.field.clone(),
+            kind: Kind::Signature { reason: self.reason.clone(), location: self.location.clone() },
+            reserve: self.reserve,
+            ..PrepareOptions::default()
+        }
+    }
+}
+
+/// Why `esign` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The PDF.
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
+    /// A file.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// esignd.
+    #[error("esignd: {0}")]
+    Server(String),
+}
+
+/// Run `cli`.
+///
+/// # Errors
+/// [`CliError`].
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Pdf(PdfCommand::Prepare { input, out, field }) => {
+            let prepared = prepare_file(&input, &out, &field.options())?;
+            println!("{} {}", STANDARD.encode(&prepared.digest), prepared.hash.name());
+            Ok(())
+        }
+        Command::Pdf(PdfCommand::Embed { prepared, response, out }) => {
+            let response: Value = serde_json::from_slice(&read(&response)?)
+                .map_err(|e| CliError::File { path: response.clone(), reason: format!("not JSON: {e}") })?;
+            let cms = signature_of(&response)?;
+            let mut pdf = read(&prepared)?;
+            pdf::embed(&mut pdf, &cms)?;
+            write_whole(&out, |file| file.write_all(&pdf))
+        }
+        Command::Pdf(PdfCommand::Sign { input, server, token_file, out, field }) => {
+            let token = String::from_utf8_lossy(&read(&token_file)?).trim().to_owned();
+            let partial = partial(&out);
+            let prepared = prepare_file(&input, &partial, &field.options())?;
+            let signed = async {
+                let response = sign_digest(&server, &token, &prepared).await?;
+                let mut pdf = read(&partial)?;
+                pdf::embed(&mut pdf, &signature_of(&response)?)?;
+                write_whole(&out, |file| file.write_all(&pdf))
+            }
+            .await;
+            let _ = std::fs::remove_file(&partial);
+            signed
+        }
+    }
+}
+
+/// Prepare `input` into `out`.
+fn prepare_file(input: &Path, out: &Path, options: &PrepareOptions) -> Result<Prepared, CliError> {
+    let original = read(input)?;
+    let (mut prepared, mut refused) = (None, None);
+    let written = write_whole(out, |file| {
+        let mut buffered = std::io::BufWriter::new(file);
+        match pdf::prepare(&original, options, &mut buffered) {
+            Ok(done) => {
+                prepared = Some(done);
+                buffered.flush()
+            }
+            Err(e) => {
+                refused = Some(e);
+                Err(std::io::Error::other("refused"))
+            }
+        }
+    });
+    if let Some(e) = refused {
+        return Err(e.into());
+    }
+    written?;
+    Ok(prepared.expect("prepared when written"))
+}
+
+/// `POST /v1/sign/onetime` for the prepared digest, as PAdES; the SignResponse.
+async fn sign_digest(server: &str, token: &str, prepared: &Prepared) -> Result<Value, CliError> {
+    let body = json!({
+        "format": "PAdES", "hash": STANDARD.encode(&prepared.digest), "hashType": prepared.hash.name(),
+    });
+    let headers = [
+        (CONTENT_TYPE, "application/json".to_owned()),
+        (HeaderName::from_static("x-govstack-authenticationtoken"), token.to_owned()),
+    ];
+    let url = format!("{}/v1/sign/onetime", server.trim_end_matches('/'));
+    let response = HttpClient::new()
+        .send(Method::POST, &url, &headers, body.to_string().into_bytes(), Duration::from_secs(60))
+        .await
+        .map_err(|e| CliError::Server(e.to_string()))?;
+    let value: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
+    if !response.status.is_success() {
+        let message = value["status"]["message"].as_str().unwrap_or("no message");
+        return Err(CliError::Server(format!("{} {message}", response.status.as_u16())));
+    }
+    Ok(value)
+}
+
+/// The CMS (DER) of a SignResponse.
+fn signature_of(response: &Value) -> Result<Vec<u8>, CliError> {
+    let signature = response["signature"].as_str().ok_or(CliError::Server("the response has no signature".into()))?;
+    STANDARD.decode(signature).map_err(|_| CliError::Server("the response's signature is not base64".into()))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::File { path: path.to_owned(), reason: e.to_string() })
+}
+
+fn partial(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".partial");
+    PathBuf::from(name)
+}
+
+/// Write `path` whole or not at all: into `path.partial`, renamed when `write` succeeded.
+fn write_whole(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CliError> {
+    let partial = partial(path);
+    let failed = |e: std::io::Error| CliError::File { path: path.to_owned(), reason: e.to_string() };
+    let written = std::fs::File::create(&partial).and_then(|mut file| {
+        write(&mut file)?;
+        file.sync_all()
+    });
+    match written.and_then(|()| std::fs::rename(&partial, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(failed(e))
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `esign pdf`: PDFs from independent producers (qpdf with a cross-reference table, qpdf with
+//! object and cross-reference streams, pyHanko's writer, and one pyHanko signed first) are
+//! prepared, signed by esignd (`POST /v1/sign/onetime`, PAdES, the daemon on SoftHSM) and
+//! embedded, once and twice; poppler's `pdfsig`, `qpdf --check` and pyHanko judge every
+//! result, and a byte changed inside a signed range is caught. Bad input leaves no output file.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::daemon::Daemon;
+use common::{TokenDir, http_get, openssl, text};
+use serde_json::json;
+
+struct Setup {
+    token: TokenDir,
+    _daemon: Daemon,
+    addr: SocketAddr,
+}
+
+impl Setup {
+    fn path(&self, name: &str) -> PathBuf {
+        self.token.path(name)
+    }
+
+    fn server(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// The daemon in the demo profile (its mock provider mints the citizen's token).
+fn setup() -> Setup {
+    let token = TokenDir::new();
+    let config = std::fs::read_to_string(token.config()).unwrap() + "\n[identity]\nmode = \"mock\"\n";
+    std::fs::write(token.config(), config).unwrap();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+    let (status, signing_token) = http_get(addr, "/demo/id-token?name=Jane+Doe&sub=jane&for=signing");
+    assert_eq!(status, 200, "{signing_token}");
+    std::fs::write(token.path("token"), signing_token.trim()).unwrap();
+    let (status, chain) = http_get(addr, "/v1/ca");
+    assert_eq!(status, 200);
+    std::fs::write(token.path("ca.pem"), chain).unwrap();
+    Setup { token, _daemon: daemon, addr }
+}
+
+fn esign(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_esign")).args(args).output().unwrap()
+}
+
+fn pyhanko() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyhanko-venv/bin/pyhanko")
+}
+
+fn tool(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> Output {
+    Command::new(program).args(args).output().expect("the judges are installed (tests/run.sh)")
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// `esign pdf sign` of `input` into `output`.
+fn sign(setup: &Setup, input: &Path, output: &Path) {
+    let out = esign(
+        &["pdf", "sign", s(input), "--server", &setup.server(), "--token-file", s(&setup.path("token"))]
+            .iter()
+            .copied()
+            .chain(["--out", s(output)])
+            .collect::<Vec<_>>(),
+    );
+    assert!(out.status.success(), "esign pdf sign {}: {}", input.display(), text(&out.stderr));
+}
+
+/// The PDFs of the independent producers, in `dir`.
+fn producers(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    let hand = dir.join("hand.pdf");
+    std::fs::write(&hand, minimal_pdf()).unwrap();
+    let table = dir.join("qpdf-table.pdf");
+    let streams = dir.join("qpdf-streams.pdf");
+    assert!(tool("qpdf", &[s(&hand), s(&table)]).status.success());
+    assert!(tool("qpdf", &["--object-streams=generate", s(&hand), s(&streams)]).status.success());
+    let written = dir.join("pyhanko-writer.pdf");
+    let script = format!(
+        "from pyhanko.pdf_utils.writer import PdfFileWriter\n\
+         from pyhanko.pdf_utils import generic as g\n\
+         w = PdfFileWriter()\n\
+         w.insert_page(g.DictionaryObject({{g.NameObject('/Type'): g.NameObject('/Page'), \
+         g.NameObject('/MediaBox'): g.ArrayObject([g.NumberObject(n) for n in (0, 0, 595, 842)]), \
+         g.NameObject('/Resources'): g.DictionaryObject()}}))\n\
+         w.write(open({:?}, 'wb'))\n",
+        s(&written)
+    );
+    let python = pyhanko().with_file_name("python");
+    let out = tool(&python, &["-c", &script]);
+    assert!(out.status.success(), "pyHanko's writer: {}", text(&out.stderr));
+    // Signed before by pyHanko, with a key of someone else.
+    let (key, certificate) = (dir.join("earlier.key"), dir.join("earlier.pem"));
+    let made = openssl([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=Earlier Signer",
+        "-days",
+        "2",
+        "-keyout",
+        s(&key),
+        "-out",
+        s(&certificate),
+    ]);
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let presigned = dir.join("pyhanko-signed.pdf");
+    let out = tool(
+        pyhanko(),
+        &[
+            "sign",
+            "addsig",
+            "--field",
+            "Earlier",
+            "pemder",
+            "--key",
+            s(&key),
+            "--cert",
+            s(&certificate),
+            "--no-pass",
+            s(&table),
+            s(&presigned),
+        ],
+    );
+    assert!(out.status.success(), "pyHanko signing first: {}", text(&out.stderr));
+    vec![
+        ("qpdf, cross-reference table", table),
+        ("qpdf, object streams", streams),
+        ("pyHanko's writer", written),
+        ("signed by pyHanko first", presigned),
+    ]
+}
+
+/// A one-page PDF with a line of text, as a starting point for the producers.
+fn minimal_pdf() -> Vec<u8> {
+    let content = b"BT /F1 24 Tf 72 720 Td (Building permit B-12) Tj ET";
+    let objects: [Vec<u8>; 5] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
+            .to_vec(),
+        [format!("<< /Length {} >>\nstream\n", content.len()).as_bytes(), content, b"\nendstream"].concat(),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+    ];
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        pdf.extend_from_slice(object);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+    );
+    pdf
+}
+
+/// pdfsig's verdicts: how many signatures it found valid, and its whole output.
+fn pdfsig(pdf: &Path) -> (usize, String) {
+    let out = tool("pdfsig", &[s(pdf)]);
+    let said = text(&out.stdout) + &text(&out.stderr);
+    (said.matches("Signature Validation: Signature is Valid.").count(), said)
+}
+
+fn qpdf_check(pdf: &Path) -> Output {
+    tool("qpdf", &["--check", s(pdf)])
+}
+
+/// `pyhanko sign validate` of every signature field of `pdf`, trusting `ca`.
+fn pyhanko_validate(pdf: &Path, ca: &Path) -> (bool, String) {
+    let out = tool(pyhanko(), &["sign", "validate", "--pretty-print", "--trust-replace", "--trust", s(ca), s(pdf)]);
+    (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+}
+
+#[test]
+fn pdfs_of_independent_producers_signed_once_and_twice_pass_pdfsig_qpdf_and_pyhanko() {
+    let setup = setup();
+    let inputs = producers(setup.token.dir.path());
+    // Trusted: esignd's CA, and the earlier signer of the pre-signed PDF.
+    let trust = setup.path("trust.pem");
+    let anchors = [setup.path("ca.pem"), setup.path("earlier.pem")].map(|p| std::fs::read_to_string(p).unwrap());
+    std::fs::write(&trust, anchors.concat()).unwrap();
+    for (producer, input) in inputs {
+        let (before, _) = pdfsig(&input);
+        let once = input.with_extension("once.pdf");
+        sign(&setup, &input, &once);
+        let (valid, said) = pdfsig(&once);
+        assert_eq!(valid, before + 1, "{producer}: {said}");
+        assert!(said.contains("Total document signed"), "{producer}: {said}");
+        assert!(qpdf_check(&once).status.success(), "{producer}: {}", text(&qpdf_check(&once).stdout));
+        let (ok, said) = pyhanko_validate(&once, &trust);
+        assert!(ok && said.matches("The signature is judged VALID").count() == before + 1, "{producer}: {said}");
+        assert!(said.contains("The signature covers the entire file"), "{producer}: {said}");
+        // The original bytes are the start of the signed file.
+        let original = std::fs::read(&input).unwrap();
+        assert!(std::fs::read(&once).unwrap().starts_with(&original), "{producer}: the original is untouched");
+
+        // Signed again: both signatures stay valid.
+        let twice = input.with_extension("twice.pdf");
+        sign(&setup, &once, &twice);
+        let (valid, said) = pdfsig(&twice);
+        assert_eq!(valid, before + 2, "{producer}: {said}");
+        assert!(qpdf_check(&twice).status.success(), "{producer}");
+        let (ok, said) = pyhanko_validate(&twice, &trust);
+        assert!(ok && said.matches("The signature is judged VALID").count() == before + 2, "{producer}: {said}");
+
+        // A byte changed inside the first signature's range: both judges of signatures see it.
+        let mut tampered = std::fs::read(&once).unwrap();
+        let at = tampered.windows(8).position(|w| w == b"Building").unwrap_or(200);
+        tampered[at] ^= 0x01;
+        let bad = input.with_extension("tampered.pdf");
+        std::fs::write(&bad, tampered).unwrap();
+        let (valid, said) = pdfsig(&bad);
+        assert!(valid < before + 1, "{producer}: pdfsig missed the change: {said}");
+        let (ok, said) = pyhanko_validate(&bad, &trust);
+        assert!(!ok, "{producer}: pyHanko missed the change: {said}");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_clearly_and_leaves_no_output() {
+    let setup = setup();
+    let dir = setup.token.dir.path();
+    let (_, pdf) = producers(dir).remove(0);
+    let refused = |args: &[&str], out: &Path, words: &str| {
+        let result = esign(args);
+        let said = text(&result.stderr);
+        assert!(!result.status.success(), "{args:?} succeeded");
+        assert!(said.contains(words), "{args:?}: {said}");
+        assert!(!out.exists(), "{args:?} left {}", out.display());
+        assert!(!out.with_extension("pdf.partial").exists(), "{args:?} left a partial file");
+    };
+    let out = dir.join("out.pdf");
+
+    let not_pdf = dir.join("not.pdf");
+    std::fs::write(&not_pdf, "just text").unwrap();
+    refused(&["pdf", "prepare", s(&not_pdf), "--out", s(&out)], &out, "not a PDF");
+
+    let encrypted = dir.join("encrypted.pdf");
+    assert!(tool("qpdf", &["--encrypt", "user", "owner", "256", "--", s(&pdf), s(&encrypted)]).status.success());
+    refused(&["pdf", "prepare", s(&encrypted), "--out", s(&out)], &out, "encrypted");
+
+    // A response for another digest is not embedded.
+    let prepared = dir.join("prepared.pdf");
+    let printed = esign(&["pdf", "prepare", s(&pdf), "--out", s(&prepared)]);
+    assert!(printed.status.success(), "{}", text(&printed.stderr));
+    let other = esignd::hsm::HashAlgorithm::Sha256.digest(b"another document");
+    let body = json!({ "format": "PAdES", "hash": STANDARD.encode(other), "hashType": "SHA2-256" }).to_string();
+    let token = std::fs::read_to_string(setup.path("token")).unwrap();
+    let headers = [("Content-Type", "application/json"), ("X-GovStack-AuthenticationToken", token.as_str())];
+    let (status, response) = common::http_with(setup.addr, "POST", "/v1/sign/onetime", &headers, body.as_bytes());
+    assert_eq!(status, 200);
+    let response_file = dir.join("other.json");
+    std::fs::write(&response_file, response).unwrap();
+    refused(
+        &["pdf", "embed", s(&prepared), "--response", s(&response_file), "--out", s(&out)],
+        &out,
+        "for another document",
+    );
+
+    // A signature larger than the placeholder.
+    refused(
+        &[
+            "pdf",
+            "sign",
+            s(&pdf),
+            "--server",
+            &setup.server(),
+            "--token-file",
+            s(&setup.path("token")),
+            "--reserve",
+            "64",
+            "--out",
+            s(&out),
+        ],
+        &out,
+        "larger --reserve",
+    );
+    // The digest printed is the prepared ranges' digest, which openssl computes the same way.
+    let line = text(&printed.stdout);
+    let (digest, hash) = line.trim().split_once(' ').unwrap();
+    assert_eq!(hash, "SHA2-256");
+    let range = esignd::client::pdf::placeholder(&std::fs::read(&prepared).unwrap()).unwrap();
+    let bytes = std::fs::read(&prepared).unwrap();
+    let signed = [&bytes[..range[1]], &bytes[range[2]..]].concat();
+    std::fs::write(dir.join("ranges.bin"), signed).unwrap();
+    let out = openssl(["dgst", "-sha256", "-binary", dir.join("ranges.bin").to_str().unwrap()]);
+    assert_eq!(STANDARD.encode(out.stdout), digest);
+}

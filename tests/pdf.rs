@@ -20,6 +20,7 @@ struct Setup {
     token: TokenDir,
     _daemon: Daemon,
     addr: SocketAddr,
+    server_url: String,
 }
 
 impl Setup {
@@ -28,14 +29,19 @@ impl Setup {
     }
 
     fn server(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server_url.clone()
     }
 }
 
 /// The daemon in the demo profile (its mock provider mints the citizen's token).
 fn setup() -> Setup {
+    setup_with("")
+}
+
+/// As [`setup`], with `extra` configuration.
+fn setup_with(extra: &str) -> Setup {
     let token = TokenDir::new();
-    let config = std::fs::read_to_string(token.config()).unwrap() + "\n[identity]\nmode = \"mock\"\n";
+    let config = std::fs::read_to_string(token.config()).unwrap() + "\n[identity]\nmode = \"mock\"\n" + extra;
     std::fs::write(token.config(), config).unwrap();
     let mut daemon = Daemon::start(&token);
     let addr = daemon.listening_on();
@@ -45,7 +51,7 @@ fn setup() -> Setup {
     let (status, chain) = http_get(addr, "/v1/ca");
     assert_eq!(status, 200);
     std::fs::write(token.path("ca.pem"), chain).unwrap();
-    Setup { token, _daemon: daemon, addr }
+    Setup { token, _daemon: daemon, addr, server_url: format!("http://{addr}") }
 }
 
 fn esign(args: &[&str]) -> Output {
@@ -66,13 +72,16 @@ fn s(path: &Path) -> &str {
 
 /// `esign pdf sign` of `input` into `output`.
 fn sign(setup: &Setup, input: &Path, output: &Path) {
-    let out = esign(
-        &["pdf", "sign", s(input), "--server", &setup.server(), "--token-file", s(&setup.path("token"))]
-            .iter()
-            .copied()
-            .chain(["--out", s(output)])
-            .collect::<Vec<_>>(),
-    );
+    sign_with(setup, input, output, &[]);
+}
+
+/// `esign pdf sign` of `input` into `output` with `options`.
+fn sign_with(setup: &Setup, input: &Path, output: &Path, options: &[&str]) {
+    let token = setup.path("token");
+    let mut args = vec!["pdf", "sign", s(input), "--server", &setup.server_url, "--token-file", s(&token)];
+    args.extend_from_slice(options);
+    args.extend(["--out", s(output)]);
+    let out = esign(&args);
     assert!(out.status.success(), "esign pdf sign {}: {}", input.display(), text(&out.stderr));
 }
 
@@ -306,4 +315,49 @@ fn bad_input_is_refused_clearly_and_leaves_no_output() {
     std::fs::write(dir.join("ranges.bin"), signed).unwrap();
     let out = openssl(["dgst", "-sha256", "-binary", dir.join("ranges.bin").to_str().unwrap()]);
     assert_eq!(STANDARD.encode(out.stdout), digest);
+}
+
+/// Seconds a one-time certificate lives in the long-term test (waited out before judging).
+const SHORT_LIFE_SECS: u64 = 5;
+
+#[test]
+fn lta_pdfs_stay_valid_after_the_certificate_expired() {
+    let setup = setup_with(&format!("\n[ca]\none_time_validity_secs = {SHORT_LIFE_SECS}\nclock_skew_secs = 1\n"));
+    let dir = setup.token.dir.path();
+    let inputs = producers(dir);
+    let ca = setup.path("ca.pem");
+    let mut judged = Vec::new();
+    for (producer, input) in &inputs[..2] {
+        let lta = input.with_extension("lta.pdf");
+        sign_with(&setup, input, &lta, &["--lta"]);
+        let twice = input.with_extension("lta-twice.pdf");
+        sign_with(&setup, &lta, &twice, &["--lta"]);
+        let bt = input.with_extension("bt.pdf");
+        sign(&setup, input, &bt);
+        judged.push((*producer, lta, twice, bt));
+    }
+    // Past every one-time certificate's notAfter.
+    std::thread::sleep(std::time::Duration::from_secs(SHORT_LIFE_SECS + 3));
+    let adesverify = |pdf: &Path| {
+        let out =
+            tool(pyhanko(), &["sign", "adesverify", "--pretty-print", "--trust-replace", "--trust", s(&ca), s(pdf)]);
+        (out.status.success(), text(&out.stdout) + &text(&out.stderr))
+    };
+    for (producer, lta, twice, bt) in &judged {
+        for (pdf, signatures) in [(lta, 1), (twice, 2)] {
+            // pyHanko's ETSI EN 319 102-1 validator (AdES time slide) and its plain validation.
+            let (ok, said) = adesverify(pdf);
+            assert!(ok && said.matches("The signature is judged VALID").count() == signatures, "{producer}: {said}");
+            assert!(!said.contains("INVALID"), "{producer}: {said}");
+            let (ok, said) = pyhanko_validate(pdf, &ca);
+            assert!(ok && said.matches("The signature is judged VALID").count() == signatures, "{producer}: {said}");
+            let (valid, said) = pdfsig(pdf);
+            assert!(valid >= signatures, "{producer}: {said}");
+            assert!(qpdf_check(pdf).status.success(), "{producer}");
+        }
+        // Without the evidence and the document time-stamp, the same validator gives up once the
+        // certificate has expired (what the issue measured).
+        let (ok, said) = adesverify(bt);
+        assert!(!ok && said.contains("The signature is judged INVALID"), "{producer}: B-T after expiry: {said}");
+    }
 }

@@ -13,7 +13,8 @@ use hyper::Method;
 use hyper::header::{CONTENT_TYPE, HeaderName};
 use serde_json::{Value, json};
 
-use super::pdf::{self, Kind, PdfError, PrepareOptions, Prepared};
+use super::ClientError;
+use super::pdf::{self, Kind, PrepareOptions, Prepared};
 use crate::outbound::HttpClient;
 
 /// Command line of `esign`.
@@ -53,6 +54,8 @@ enum PdfCommand {
         /// Where the signed PDF goes.
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        lta: LtaArgs,
     },
     /// Prepare, have esignd sign (POST /v1/sign/onetime, PAdES) and embed, in one go.
     Sign {
@@ -69,7 +72,50 @@ enum PdfCommand {
         out: PathBuf,
         #[command(flatten)]
         field: FieldArgs,
+        #[command(flatten)]
+        lta: LtaArgs,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct LtaArgs {
+    /// Make it PAdES B-LTA: the response's validation data in a Document Security Store, then a
+    /// document time-stamp over the whole file.
+    #[arg(long)]
+    lta: bool,
+    /// The RFC 3161 TSA of the document time-stamp (`pdf sign`: esignd's `/tsa` by default).
+    #[arg(long, value_name = "URL")]
+    tsa: Option<String>,
+    /// PEM certificates the TSA's must chain to (default: the response's CA chain).
+    #[arg(long, value_name = "FILE")]
+    tsa_trust: Option<PathBuf>,
+}
+
+impl LtaArgs {
+    /// `signed` made B-LTA with `response`'s evidence when `--lta`; `signed` as it is otherwise.
+    async fn apply(
+        &self,
+        signed: Vec<u8>,
+        response: &Value,
+        default_tsa: Option<String>,
+    ) -> Result<Vec<u8>, ClientError> {
+        if !self.lta {
+            return Ok(signed);
+        }
+        let url = self.tsa.clone().or(default_tsa).ok_or_else(|| ClientError::Tsa("--lta needs --tsa URL".into()))?;
+        let evidence = pdf::Evidence::from_response(response)?;
+        let anchors = match &self.tsa_trust {
+            Some(file) => crate::pki::pem::read_chain(&read(file)?)
+                .map_err(|e| ClientError::File { path: file.clone(), reason: e.to_string() })?,
+            None => evidence
+                .chain
+                .iter()
+                .map(|der| <x509_cert::Certificate as der::Decode>::from_der(der))
+                .collect::<Result<_, _>>()
+                .map_err(|e| ClientError::Server(format!("the response's validationData: {e}")))?,
+        };
+        super::timestamp::make_lta(&signed, &evidence, &url, &anchors).await
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -99,45 +145,27 @@ impl FieldArgs {
     }
 }
 
-/// Why `esign` stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// The PDF.
-    #[error(transparent)]
-    Pdf(#[from] PdfError),
-    /// A file.
-    #[error("{path}: {reason}")]
-    File {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        reason: String,
-    },
-    /// esignd.
-    #[error("esignd: {0}")]
-    Server(String),
-}
-
 /// Run `cli`.
 ///
 /// # Errors
-/// [`CliError`].
-pub async fn run(cli: Cli) -> Result<(), CliError> {
+/// [`ClientError`].
+pub async fn run(cli: Cli) -> Result<(), ClientError> {
     match cli.command {
         Command::Pdf(PdfCommand::Prepare { input, out, field }) => {
             let prepared = prepare_file(&input, &out, &field.options())?;
             println!("{} {}", STANDARD.encode(&prepared.digest), prepared.hash.name());
             Ok(())
         }
-        Command::Pdf(PdfCommand::Embed { prepared, response, out }) => {
+        Command::Pdf(PdfCommand::Embed { prepared, response, out, lta }) => {
             let response: Value = serde_json::from_slice(&read(&response)?)
-                .map_err(|e| CliError::File { path: response.clone(), reason: format!("not JSON: {e}") })?;
+                .map_err(|e| ClientError::File { path: response.clone(), reason: format!("not JSON: {e}") })?;
             let cms = signature_of(&response)?;
             let mut pdf = read(&prepared)?;
             pdf::embed(&mut pdf, &cms)?;
+            let pdf = lta.apply(pdf, &response, None).await?;
             write_whole(&out, |file| file.write_all(&pdf))
         }
-        Command::Pdf(PdfCommand::Sign { input, server, token_file, out, field }) => {
+        Command::Pdf(PdfCommand::Sign { input, server, token_file, out, field, lta }) => {
             let token = String::from_utf8_lossy(&read(&token_file)?).trim().to_owned();
             let partial = partial(&out);
             let prepared = prepare_file(&input, &partial, &field.options())?;
@@ -145,6 +173,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 let response = sign_digest(&server, &token, &prepared).await?;
                 let mut pdf = read(&partial)?;
                 pdf::embed(&mut pdf, &signature_of(&response)?)?;
+                let tsa = format!("{}/tsa", server.trim_end_matches('/'));
+                let pdf = lta.apply(pdf, &response, Some(tsa)).await?;
                 write_whole(&out, |file| file.write_all(&pdf))
             }
             .await;
@@ -155,7 +185,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// Prepare `input` into `out`.
-fn prepare_file(input: &Path, out: &Path, options: &PrepareOptions) -> Result<Prepared, CliError> {
+fn prepare_file(input: &Path, out: &Path, options: &PrepareOptions) -> Result<Prepared, ClientError> {
     let original = read(input)?;
     let (mut prepared, mut refused) = (None, None);
     let written = write_whole(out, |file| {
@@ -179,7 +209,7 @@ fn prepare_file(input: &Path, out: &Path, options: &PrepareOptions) -> Result<Pr
 }
 
 /// `POST /v1/sign/onetime` for the prepared digest, as PAdES; the SignResponse.
-async fn sign_digest(server: &str, token: &str, prepared: &Prepared) -> Result<Value, CliError> {
+async fn sign_digest(server: &str, token: &str, prepared: &Prepared) -> Result<Value, ClientError> {
     let body = json!({
         "format": "PAdES", "hash": STANDARD.encode(&prepared.digest), "hashType": prepared.hash.name(),
     });
@@ -191,23 +221,24 @@ async fn sign_digest(server: &str, token: &str, prepared: &Prepared) -> Result<V
     let response = HttpClient::new()
         .send(Method::POST, &url, &headers, body.to_string().into_bytes(), Duration::from_secs(60))
         .await
-        .map_err(|e| CliError::Server(e.to_string()))?;
+        .map_err(|e| ClientError::Server(e.to_string()))?;
     let value: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
     if !response.status.is_success() {
         let message = value["status"]["message"].as_str().unwrap_or("no message");
-        return Err(CliError::Server(format!("{} {message}", response.status.as_u16())));
+        return Err(ClientError::Server(format!("{} {message}", response.status.as_u16())));
     }
     Ok(value)
 }
 
 /// The CMS (DER) of a SignResponse.
-fn signature_of(response: &Value) -> Result<Vec<u8>, CliError> {
-    let signature = response["signature"].as_str().ok_or(CliError::Server("the response has no signature".into()))?;
-    STANDARD.decode(signature).map_err(|_| CliError::Server("the response's signature is not base64".into()))
+fn signature_of(response: &Value) -> Result<Vec<u8>, ClientError> {
+    let signature =
+        response["signature"].as_str().ok_or(ClientError::Server("the response has no signature".into()))?;
+    STANDARD.decode(signature).map_err(|_| ClientError::Server("the response's signature is not base64".into()))
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::File { path: path.to_owned(), reason: e.to_string() })
+fn read(path: &Path) -> Result<Vec<u8>, ClientError> {
+    std::fs::read(path).map_err(|e| ClientError::File { path: path.to_owned(), reason: e.to_string() })
 }
 
 fn partial(path: &Path) -> PathBuf {
@@ -217,9 +248,9 @@ fn partial(path: &Path) -> PathBuf {
 }
 
 /// Write `path` whole or not at all: into `path.partial`, renamed when `write` succeeded.
-fn write_whole(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), CliError> {
+fn write_whole(path: &Path, write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>) -> Result<(), ClientError> {
     let partial = partial(path);
-    let failed = |e: std::io::Error| CliError::File { path: path.to_owned(), reason: e.to_string() };
+    let failed = |e: std::io::Error| ClientError::File { path: path.to_owned(), reason: e.to_string() };
     let written = std::fs::File::create(&partial).and_then(|mut file| {
         write(&mut file)?;
         file.sync_all()

@@ -19,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use x509_cert::Certificate;
 
 use super::Error;
-use super::asn1::{TimeStampReq, TimeStampResp, TstInfo, failure, status};
+use super::asn1::{MessageImprint, TimeStampReq, TimeStampResp, TstInfo, failure, status};
 use super::builtin::sha256_imprint;
 use super::verify::verify_token;
 
@@ -85,20 +85,7 @@ impl TsaClient {
     /// [`Error::AllFailed`] with each TSA's reason when none gave a valid token.
     pub async fn timestamp(&self, data: &[u8]) -> Result<TimeStamped, Error> {
         let imprint = sha256_imprint(data)?;
-        let mut nonce_bytes = [0u8; 8];
-        getrandom::fill(&mut nonce_bytes).expect("the operating system's random source failed");
-        nonce_bytes[0] &= 0x7f;
-        nonce_bytes[0] |= 0x01;
-        let nonce = Uint::new(&nonce_bytes)?;
-        let request = TimeStampReq {
-            version: 1,
-            message_imprint: imprint.clone(),
-            req_policy: None,
-            nonce: Some(nonce.clone()),
-            cert_req: true,
-            extensions: None,
-        }
-        .to_der()?;
+        let (request, nonce) = request_for(&imprint)?;
         let mut failures = Vec::new();
         for url in &self.urls {
             let attempt = async {
@@ -139,8 +126,34 @@ impl TsaClient {
     }
 }
 
-/// The token of a granted TimeStampResp.
-fn granted_token(body: &[u8]) -> Result<Vec<u8>, Error> {
+/// A DER TimeStampReq for `imprint` with a fresh nonce (and the TSA's certificate asked for),
+/// and the nonce.
+///
+/// # Errors
+/// Encoding errors only.
+pub fn request_for(imprint: &MessageImprint) -> Result<(Vec<u8>, Uint), Error> {
+    let mut nonce_bytes = [0u8; 8];
+    getrandom::fill(&mut nonce_bytes).expect("the operating system's random source failed");
+    nonce_bytes[0] &= 0x7f;
+    nonce_bytes[0] |= 0x01;
+    let nonce = Uint::new(&nonce_bytes)?;
+    let request = TimeStampReq {
+        version: 1,
+        message_imprint: imprint.clone(),
+        req_policy: None,
+        nonce: Some(nonce.clone()),
+        cert_req: true,
+        extensions: None,
+    }
+    .to_der()?;
+    Ok((request, nonce))
+}
+
+/// The token (DER ContentInfo) of a granted TimeStampResp.
+///
+/// # Errors
+/// Not a TimeStampResp; refused; no token.
+pub fn granted_token(body: &[u8]) -> Result<Vec<u8>, Error> {
     let response = TimeStampResp::from_der(body).map_err(|_| TransportError::NotTimeStampResp)?;
     let info = response.status;
     if info.status != status::GRANTED && info.status != status::GRANTED_WITH_MODS {

@@ -3,11 +3,13 @@
 //! incremental update is written here, after the original bytes, which are never rewritten.
 
 mod embed;
+mod lta;
 mod prepare;
 mod syntax;
 mod update;
 
-pub use embed::{placeholder, range_digest};
+pub use embed::{fill, placeholder, range_digest};
+pub use lta::{Evidence, add_dss};
 pub use prepare::{DEFAULT_RESERVE, Kind, PrepareOptions, Prepared, prepare};
 
 /// Why a PDF could not be prepared or signed.

@@ -103,7 +103,13 @@ pub fn prepare(original: &[u8], options: &PrepareOptions, out: &mut impl Write) 
     let field = match &options.field {
         Some(name) if taken.contains(name) => return Err(PdfError::FieldTaken(name.clone())),
         Some(name) => name.clone(),
-        None => (1..).map(|n| format!("Signature{n}")).find(|name| !taken.contains(name)).expect("a free name"),
+        None => {
+            let prefix = match options.kind {
+                Kind::Signature { .. } => "Signature",
+                Kind::DocTimeStamp => "DocumentTimeStamp",
+            };
+            (1..).map(|n| format!("{prefix}{n}")).find(|name| !taken.contains(name)).expect("a free name")
+        }
     };
 
     let mut update = Update::new(original, &document);

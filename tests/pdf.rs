@@ -241,6 +241,9 @@ fn pdfs_of_independent_producers_signed_once_and_twice_pass_pdfsig_qpdf_and_pyha
         std::fs::write(&bad, tampered).unwrap();
         let (valid, said) = pdfsig(&bad);
         assert!(valid < before + 1, "{producer}: pdfsig missed the change: {said}");
+        let verified = esign(&["verify", s(&bad), "--trust", s(&trust)]);
+        assert!(!verified.status.success(), "{producer}: esign verify missed the change");
+        assert!(text(&verified.stdout).contains("integrity: the message-digest"), "{producer}: {}", text(&verified.stdout));
         let (ok, said) = pyhanko_validate(&bad, &trust);
         assert!(!ok, "{producer}: pyHanko missed the change: {said}");
     }
@@ -336,8 +339,41 @@ fn lta_pdfs_stay_valid_after_the_certificate_expired() {
         sign(&setup, input, &bt);
         judged.push((*producer, lta, twice, bt));
     }
+    // A detached CAdES signature over a file, from the API.
+    let document = dir.join("minutes.txt");
+    std::fs::write(&document, b"Minutes of the council, 1 December 2026\n").unwrap();
+    let digest = esignd::hsm::HashAlgorithm::Sha256.digest(&std::fs::read(&document).unwrap());
+    let body = json!({ "format": "CAdES", "hash": STANDARD.encode(digest), "hashType": "SHA2-256" }).to_string();
+    let token = std::fs::read_to_string(setup.path("token")).unwrap();
+    let headers = [("Content-Type", "application/json"), ("X-GovStack-AuthenticationToken", token.as_str())];
+    let (status, response) = common::http_with(setup.addr, "POST", "/v1/sign/onetime", &headers, body.as_bytes());
+    assert_eq!(status, 200);
+    let response: serde_json::Value = serde_json::from_slice(&response).unwrap();
+    let p7s = dir.join("minutes.p7s");
+    std::fs::write(&p7s, STANDARD.decode(response["signature"].as_str().unwrap()).unwrap()).unwrap();
+
     // Past every one-time certificate's notAfter.
     std::thread::sleep(std::time::Duration::from_secs(SHORT_LIFE_SECS + 3));
+
+    // The detached signature: esign verify, and openssl at genTime with the response's evidence.
+    let verified = esign(&["verify", s(&document), "--signature", s(&p7s), "--trust", s(&ca)]);
+    let said = text(&verified.stdout);
+    assert!(verified.status.success(), "{said}{}", text(&verified.stderr));
+    for what in ["integrity", "time-stamp", "chain", "times"] {
+        assert!(said.contains(&format!("ok    signature: {what}")), "{what}: {said}");
+    }
+    let evidence = dir.join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap();
+    std::fs::copy(&document, evidence.join("document.bin")).unwrap();
+    std::fs::copy(&p7s, evidence.join("signature.p7s")).unwrap();
+    let token = STANDARD.decode(response["signatureTimestamp"].as_str().unwrap()).unwrap();
+    common::oracle::validation_data(&evidence, &response, &token);
+    // Another file under the same signature fails integrity, and says so.
+    let other = dir.join("other.txt");
+    std::fs::write(&other, b"Minutes of another meeting\n").unwrap();
+    let refused = esign(&["verify", s(&other), "--signature", s(&p7s), "--trust", s(&ca)]);
+    assert!(!refused.status.success());
+    assert!(text(&refused.stdout).contains("FAIL  signature: integrity"), "{}", text(&refused.stdout));
     let adesverify = |pdf: &Path| {
         let out =
             tool(pyhanko(), &["sign", "adesverify", "--pretty-print", "--trust-replace", "--trust", s(&ca), s(pdf)]);
@@ -354,6 +390,12 @@ fn lta_pdfs_stay_valid_after_the_certificate_expired() {
             let (valid, said) = pdfsig(pdf);
             assert!(valid >= signatures, "{producer}: {said}");
             assert!(qpdf_check(pdf).status.success(), "{producer}");
+            // esign's own checks: each signature and each document time-stamp.
+            let verified = esign(&["verify", s(pdf), "--trust", s(&ca)]);
+            let said = text(&verified.stdout);
+            assert!(verified.status.success(), "{producer}: {said}");
+            assert_eq!(said.matches(": chain: trusted at genTime").count(), signatures, "{producer}: {said}");
+            assert_eq!(said.matches("time-stamp: covers the byte ranges").count(), signatures, "{producer}: {said}");
         }
         // Without the evidence and the document time-stamp, the same validator gives up once the
         // certificate has expired (what the issue measured).

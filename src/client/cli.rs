@@ -30,6 +30,18 @@ enum Command {
     /// PDF signatures (PAdES).
     #[command(subcommand)]
     Pdf(PdfCommand),
+    /// Check a signed PDF, or a detached signature over a file: one line per check; the exit
+    /// status says whether all passed.
+    Verify {
+        /// The signed PDF, or with --signature the signed file.
+        file: PathBuf,
+        /// A detached CAdES signature (DER, `.p7s`) over FILE.
+        #[arg(long, value_name = "P7S")]
+        signature: Option<PathBuf>,
+        /// PEM certificates to trust (esignd's CA: `GET /v1/ca`).
+        #[arg(long, value_name = "PEM")]
+        trust: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +163,18 @@ impl FieldArgs {
 /// [`ClientError`].
 pub async fn run(cli: Cli) -> Result<(), ClientError> {
     match cli.command {
+        Command::Verify { file, signature, trust } => {
+            let anchors = crate::pki::pem::read_chain(&read(&trust)?)
+                .map_err(|e| ClientError::File { path: trust.clone(), reason: e.to_string() })?;
+            let checks = match signature {
+                Some(p7s) => super::verify::detached(&read(&file)?, &read(&p7s)?, &anchors),
+                None => super::verify::pdf(&read(&file)?, &anchors),
+            };
+            for check in &checks {
+                println!("{check}");
+            }
+            if super::verify::all_passed(&checks) { Ok(()) } else { Err(ClientError::Invalid) }
+        }
         Command::Pdf(PdfCommand::Prepare { input, out, field }) => {
             let prepared = prepare_file(&input, &out, &field.options())?;
             println!("{} {}", STANDARD.encode(&prepared.digest), prepared.hash.name());

@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod pdf;
 pub mod timestamp;
+pub mod verify;
 
 use std::path::PathBuf;
 
@@ -32,4 +33,7 @@ pub enum ClientError {
     /// The time-stamping authority.
     #[error("the TSA: {0}")]
     Tsa(String),
+    /// `esign verify` found a check that failed.
+    #[error("the signature does not verify (see the FAIL lines)")]
+    Invalid,
 }

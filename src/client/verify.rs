@@ -15,7 +15,7 @@
 use cms::cert::CertificateChoices;
 use const_oid::db::rfc3161;
 use der::{Decode, Encode};
-use lopdf::{Document, Object};
+use lopdf::Object;
 use x509_cert::Certificate;
 
 use super::pdf::range_digest;
@@ -56,7 +56,7 @@ pub fn detached(document: &[u8], cms: &[u8], anchors: &[Certificate]) -> Vec<Che
 /// The checks of every signature and document time-stamp in `pdf`, trusting `anchors`.
 pub fn pdf(pdf: &[u8], anchors: &[Certificate]) -> Vec<Check> {
     let mut checks = Vec::new();
-    let document = match Document::load_mem(pdf) {
+    let document = match super::pdf::load_structure(pdf) {
         Ok(document) => document,
         Err(e) => {
             checks.push(Check { subject: "file".into(), what: "PDF", outcome: Err(e.to_string()) });

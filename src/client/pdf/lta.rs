@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use lopdf::{Dictionary, Document, Object};
+use lopdf::{Dictionary, Object};
 
 use super::update::Update;
 use super::{PdfError, syntax};
@@ -58,7 +58,7 @@ impl Evidence {
 /// # Errors
 /// [`PdfError`]: not a PDF; write failures.
 pub fn add_dss(pdf: &[u8], evidence: &Evidence, out: &mut impl Write) -> Result<(), PdfError> {
-    let document = Document::load_mem(pdf).map_err(|e| PdfError::NotPdf(e.to_string()))?;
+    let document = super::load_structure(pdf)?;
     let root = document
         .trailer
         .get(b"Root")

@@ -49,6 +49,29 @@ pub enum PdfError {
     Io(String),
 }
 
+/// Parse `pdf`'s object structure without keeping its content streams: pages, fonts and images
+/// are dropped as they are read (object and cross-reference streams are kept: they hold
+/// objects), so a 100 MB PDF is not held twice in memory.
+///
+/// # Errors
+/// [`PdfError::NotPdf`].
+pub fn load_structure(pdf: &[u8]) -> Result<lopdf::Document, PdfError> {
+    // lopdf keeps a top-level object as the filter leaves it, and an object from an object
+    // stream as the filter returns it. A content left empty would be read again (lopdf's repair
+    // of indirect /Length), so one byte stands in for it.
+    fn drop_content(id: lopdf::ObjectId, object: &mut lopdf::Object) -> Option<(lopdf::ObjectId, lopdf::Object)> {
+        if let lopdf::Object::Stream(stream) = object {
+            let kind = stream.dict.get(b"Type").and_then(lopdf::Object::as_name).unwrap_or_default();
+            if kind != b"ObjStm" && kind != b"XRef" {
+                stream.content = vec![0];
+            }
+        }
+        Some((id, object.clone()))
+    }
+    let options = lopdf::LoadOptions { filter: Some(drop_content), ..lopdf::LoadOptions::default() };
+    lopdf::Document::load_mem_with_options(pdf, options).map_err(|e| PdfError::NotPdf(e.to_string()))
+}
+
 /// Put `cms` (DER, from a SignResponse's `signature`) into `pdf`'s prepared placeholder, in
 /// place.
 ///

@@ -75,7 +75,7 @@ pub struct Prepared {
 /// # Errors
 /// [`PdfError`]: not a PDF, encrypted, no page, a field name taken; write failures.
 pub fn prepare(original: &[u8], options: &PrepareOptions, out: &mut impl Write) -> Result<Prepared, PdfError> {
-    let document = Document::load_mem(original).map_err(|e| PdfError::NotPdf(e.to_string()))?;
+    let document = super::load_structure(original)?;
     if document.was_encrypted() || document.trailer.get(b"Encrypt").is_ok() {
         return Err(PdfError::Encrypted);
     }

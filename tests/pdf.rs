@@ -243,7 +243,11 @@ fn pdfs_of_independent_producers_signed_once_and_twice_pass_pdfsig_qpdf_and_pyha
         assert!(valid < before + 1, "{producer}: pdfsig missed the change: {said}");
         let verified = esign(&["verify", s(&bad), "--trust", s(&trust)]);
         assert!(!verified.status.success(), "{producer}: esign verify missed the change");
-        assert!(text(&verified.stdout).contains("integrity: the message-digest"), "{producer}: {}", text(&verified.stdout));
+        assert!(
+            text(&verified.stdout).contains("integrity: the message-digest"),
+            "{producer}: {}",
+            text(&verified.stdout)
+        );
         let (ok, said) = pyhanko_validate(&bad, &trust);
         assert!(!ok, "{producer}: pyHanko missed the change: {said}");
     }

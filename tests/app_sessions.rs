@@ -170,13 +170,12 @@ async fn without_a_pseudonym_token_the_user_is_sent_to_the_pseudonym_form_which_
         "hashType": "SHA2-256", "dataToBeDisplayed": display, "callbackUrl": CALLBACK, "lang": "fr",
     });
     let request = request_object::sign(&request_object::claims(&app.url, parameters.clone()));
-    let opened = app.get(&format!("/v1/sign/interactivePseudonym?client_id=eservice-a&request={request}"), &[]).await;
-    assert_eq!(opened.status, 303, "{}", opened.text());
-    let page_url = opened.header("location").unwrap();
-    assert!(page_url.contains("device=1"), "{page_url}");
-    let page = app.get(local(&page_url), &[]).await;
+    // GovStack answers the query with the page itself (200), the pseudonym form first.
+    let page = app.get(&format!("/v1/sign/interactivePseudonym?client_id=eservice-a&request={request}"), &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
     assert!(page.text().contains("Lease agreement 4B (browser)"), "the page shows the decoded text");
-    let token = query_param(&page_url, "token").unwrap();
+    assert!(page.text().contains("autofocus"), "the pseudonym form comes first");
+    let token = page.text().split("name=\"token\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
     let again = app.form("/sign/interactive/device", &format!("token={token}&pseudonym=not-a-device")).await;
     assert_eq!(again.status, 422);
     assert!(again.text().contains("Aucun appareil de signature"), "{}", again.text());
@@ -280,4 +279,35 @@ async fn only_the_browser_that_opened_the_page_can_sign_cancel_or_come_back_from
     assert!(landed.header("location").is_none(), "no redirect with a signature");
     failed_for_consent(&app, "csrf-5").await;
     assert_eq!(app.rows("signatures"), 0, "nothing was signed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trust1teams_names_are_taken_and_the_callback_always_carries_nonce_and_state() {
+    let app = app().await;
+    // POST /v1/token with redirectUri, webhookUri, useCase and means (Trust1Team's contract).
+    let mut body = new_session("t1t-1", json!({ "useCase": "permit-b12", "means": "national-id" }));
+    let callback = body.as_object_mut().unwrap().remove("callbackUrl").unwrap();
+    body["redirectUri"] = callback;
+    body["webhookUri"] = json!("http://127.0.0.1:9/webhook");
+    let created = app.json("POST", "/v1/token", &[("apikey", "key-a")], &body).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let created = created.json();
+    assert_eq!((created["useCase"].as_str(), created["means"].as_str()), (Some("permit-b12"), Some("national-id")));
+    // Neither nonce nor state was sent: both are made, told to the eService, and echoed back.
+    let (nonce, state) = (created["nonce"].as_str().unwrap().to_owned(), created["state"].as_str().unwrap().to_owned());
+    assert_eq!((nonce.len(), state.len()), (32, 32), "{created}");
+    let status = app.get("/v1/sessions/t1t-1", &[("apikey", "key-a")]).await.json();
+    assert_eq!((status["useCase"].as_str(), status["means"].as_str()), (Some("permit-b12"), Some("national-id")));
+    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
+    assert_eq!(app.get(&page_path, &[]).await.status, 200);
+    let token = query_param(&page_path, "token").unwrap();
+    let back = app.form("/sign/interactive/cancel", &format!("token={token}")).await.header("location").unwrap();
+    assert!(back.starts_with(CALLBACK), "{back}");
+    assert_eq!(query_param(&back, "nonce"), Some(nonce));
+    assert_eq!(query_param(&back, "state"), Some(state));
+    // Another webhook than the registered one, and an overlong useCase, are refused.
+    let mut other = new_session("t1t-2", json!({ "webhookUri": "http://127.0.0.1:9/elsewhere" }));
+    assert_eq!(app.json("POST", "/v1/token", &[("apikey", "key-a")], &other).await.status, 400);
+    other = new_session("t1t-3", json!({ "useCase": "x".repeat(129) }));
+    assert_eq!(app.json("POST", "/v1/token", &[("apikey", "key-a")], &other).await.status, 400);
 }

@@ -60,6 +60,8 @@ pub(super) static ROUTES: &[Route] = routes! {
     GET "/v1/crl" Nothing Json => public::crl;
     POST "/v1/sign/onetime" Json Json => onetime::sign;
     POST "/v1/sessions" Json Json => sessions::create;
+    // Trust1Team's contract names session creation so.
+    POST "/v1/token" Json Json => sessions::create;
     GET "/v1/sessions/{correlationId}" Nothing Json => sessions::status;
     GET "/v1/sign/response/{signatureId}" Nothing Json => sessions::redeem;
     GET "/sign/interactive" Nothing Page => interactive::page;

@@ -31,8 +31,15 @@ struct CreateSession {
     correlation_id: Option<String>,
     #[serde(flatten)]
     sign: SignRequestBody,
+    /// Trust1Team's contract calls it `redirectUri`.
+    #[serde(alias = "redirectUri")]
     callback_url: Option<String>,
+    /// Trust1Team's `webhookUri`.
+    #[serde(alias = "webhookUri")]
     webhook_url: Option<String>,
+    /// Trust1Team's `useCase` and `means`: stored and echoed, never interpreted.
+    use_case: Option<String>,
+    means: Option<String>,
     session_time_in_minutes: Option<u64>,
     lang: Option<String>,
     pub_key: Option<String>,
@@ -44,7 +51,17 @@ pub(super) async fn create(call: Call) -> Result<Response<Body>, ServiceError> {
     let payment = payment_token(&call.request);
     let body: CreateSession = json(call.request, MAX_BODY).await?;
     let created = call.service.create_session(key.as_deref(), payment.as_deref(), new_session(body)?).await?;
-    Ok(json_with(StatusCode::CREATED, &json!({ "token": created.token, "redirectUrl": created.redirect_url })))
+    let mut answer = json!({
+        "token": created.token, "redirectUrl": created.redirect_url,
+        "nonce": created.nonce, "state": created.state,
+    });
+    if let Some(use_case) = created.use_case {
+        answer["useCase"] = use_case.into();
+    }
+    if let Some(means) = created.means {
+        answer["means"] = means.into();
+    }
+    Ok(json_with(StatusCode::CREATED, &answer))
 }
 
 fn new_session(body: CreateSession) -> Result<NewSession, ServiceError> {
@@ -81,7 +98,19 @@ fn new_session(body: CreateSession) -> Result<NewSession, ServiceError> {
         eservice_state: None,
         unsigned_query: false,
         payment: None,
+        use_case: echoed("useCase", body.use_case)?,
+        means: echoed("means", body.means)?,
     })
+}
+
+/// A value the eService gets back as it sent it: at most 128 printable characters.
+fn echoed(name: &str, value: Option<String>) -> Result<Option<String>, ServiceError> {
+    match value {
+        Some(text) if text.is_empty() || text.chars().count() > 128 || text.chars().any(char::is_control) => {
+            Err(RequestError::invalid(format!("{name} is 1 to 128 printable characters")).into())
+        }
+        other => Ok(other),
+    }
 }
 
 /// `GET /v1/sessions/{correlationId}`
@@ -92,6 +121,11 @@ pub(super) async fn status(call: Call) -> Result<Response<Body>, ServiceError> {
         "status": session.status.state().as_str(),
         "expiresAt": rfc3339(session.expires()),
     });
+    for (name, value) in [("useCase", &session.use_case), ("means", &session.means)] {
+        if let Some(value) = value {
+            body[name] = value.as_str().into();
+        }
+    }
     session.status.add_outcome(&mut body);
     Ok(response::json(&body))
 }

@@ -159,6 +159,8 @@ impl EsignService {
             eservice_state: form.state,
             unsigned_query: unsigned,
             payment,
+            use_case: None,
+            means: None,
         };
         Ok(self.sessions.create(client, new).await?.redirect_url)
     }

@@ -117,6 +117,8 @@ impl EsignService {
             eservice_state: None,
             unsigned_query: false,
             payment: None,
+            use_case: None,
+            means: None,
         };
         Ok(self.sessions.create(client, new).await?.redirect_url)
     }

@@ -180,6 +180,8 @@ impl EsignService {
             eservice_state: request.state.clone(),
             unsigned_query: false,
             payment,
+            use_case: None,
+            means: None,
         };
         let Created { token, .. } = self.sessions.create(client, new).await?;
         let mut pairs = vec![

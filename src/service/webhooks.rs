@@ -53,6 +53,11 @@ pub fn payload(session: &Session, issuer: &str) -> Value {
         "isSuccess": matches!(session.status, Status::Signed { .. }),
     });
     session.status.add_outcome(&mut body);
+    for (name, value) in [("useCase", &session.use_case), ("means", &session.means)] {
+        if let Some(value) = value {
+            body[name] = value.as_str().into();
+        }
+    }
     body
 }
 

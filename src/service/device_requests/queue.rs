@@ -68,6 +68,8 @@ impl DeviceRequests {
             binding: None,
             unsigned_query: false,
             payment: request.payment,
+            use_case: None,
+            means: None,
         };
         self.queue(session, device, None, signature_id.clone()).await?;
         Ok(signature_id)

@@ -131,6 +131,10 @@ pub struct NewSession {
     pub unsigned_query: bool,
     /// The verified payment for its signature (set by the service, not by the door).
     pub payment: Option<crate::service::payment::Paid>,
+    /// Trust1Team's `useCase`, echoed.
+    pub use_case: Option<String>,
+    /// Trust1Team's `means`, echoed.
+    pub means: Option<String>,
 }
 
 /// A created session: its token and the signing page's URL.
@@ -140,6 +144,14 @@ pub struct Created {
     pub token: String,
     /// Where the citizen's browser goes.
     pub redirect_url: String,
+    /// The `nonce` the callback will carry (the eService's, or one made for it).
+    pub nonce: String,
+    /// The `state` the callback will carry.
+    pub state: String,
+    /// `useCase`, echoed.
+    pub use_case: Option<String>,
+    /// `means`, echoed.
+    pub means: Option<String>,
 }
 
 /// The sessions workflow.
@@ -182,7 +194,14 @@ impl Sessions {
         let token = self.core.sign_claims(&claims).await?;
         let redirect_url = format!("{}/sign/interactive?token={token}", self.core.public_url);
         tracing::info!(client = %client.id, correlation_id = %session.correlation_id, "signing session created");
-        Ok(Created { token, redirect_url })
+        Ok(Created {
+            token,
+            redirect_url,
+            nonce: session.eservice_nonce.clone().unwrap_or_default(),
+            state: session.eservice_state.clone().unwrap_or_default(),
+            use_case: session.use_case.clone(),
+            means: session.means.clone(),
+        })
     }
 
     /// A client's session by correlation id.

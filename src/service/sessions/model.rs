@@ -197,6 +197,12 @@ pub struct Session {
     /// The verified payment, spent when the signature is delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<crate::service::payment::Paid>,
+    /// Trust1Team's `useCase`, echoed in the session's status and webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_case: Option<String>,
+    /// Trust1Team's `means`, echoed likewise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub means: Option<String>,
 }
 
 impl Session {
@@ -213,13 +219,16 @@ impl Session {
             webhook_url: if new.unsigned_query { None } else { new.webhook_url.or_else(|| client.webhook_url.clone()) },
             lang: new.lang,
             pub_key_pem: new.pub_key_pem,
-            eservice_nonce: new.eservice_nonce,
-            eservice_state: new.eservice_state,
+            // The callback always carries both (GovStack): made here when the eService sent none.
+            eservice_nonce: new.eservice_nonce.or_else(|| Some(random_hex(16))),
+            eservice_state: new.eservice_state.or_else(|| Some(random_hex(16))),
             expires_at: epoch_secs(SystemTime::now() + new.lifetime),
             status: Status::Pending,
             binding: None,
             unsigned_query: new.unsigned_query,
             payment: new.payment,
+            use_case: new.use_case,
+            means: new.means,
         }
     }
 

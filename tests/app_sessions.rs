@@ -311,3 +311,17 @@ async fn trust1teams_names_are_taken_and_the_callback_always_carries_nonce_and_s
     other = new_session("t1t-3", json!({ "useCase": "x".repeat(129) }));
     assert_eq!(app.json("POST", "/v1/token", &[("apikey", "key-a")], &other).await.status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eservice_hears_the_outcome_before_the_browser_arrives() {
+    let hooks = common::eservices::Webhooks::start(0);
+    let app = App::start(&clients_toml(hooks.url())).await;
+    let created = create(&app, "key-a", &new_session("first-1", json!({}))).await.json();
+    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
+    assert_eq!(app.get(&page_path, &[]).await.status, 200);
+    let token = query_param(&page_path, "token").unwrap();
+    let back = app.form("/sign/interactive/cancel", &format!("token={token}")).await;
+    assert_eq!(back.status, 303);
+    // No waiting here: the delivery was made before the redirect was answered.
+    assert_eq!(hooks.received().len(), 1, "the webhook arrived before the browser was sent back");
+}

@@ -54,6 +54,12 @@ impl Core {
         Ok(())
     }
 
+    /// As [`Core::notify`], once the first delivery attempt is over (a browser about to be
+    /// redirected to the eService's callback waits for it).
+    pub async fn notify_first(&self, session: &Session) {
+        self.webhooks.deliver_first(Arc::clone(&self.engine), session.clone(), self.public_url.clone()).await;
+    }
+
     /// A compact JWS over `claims` by the HSM service key.
     ///
     /// # Errors

@@ -36,12 +36,27 @@ impl Webhooks {
         Self { http, retry }
     }
 
+    /// As [`Webhooks::deliver`], returning once the first attempt is over (at most
+    /// [`FIRST_ATTEMPT_WAIT`]): the eService hears the outcome before the citizen's browser
+    /// arrives at its callback. Retries go on in the background.
+    pub async fn deliver_first(&self, signing: Arc<dyn Engine>, session: Session, issuer: String) {
+        if session.webhook_url.is_none() {
+            return;
+        }
+        let (first, attempted) = tokio::sync::oneshot::channel();
+        deliver(signing, self.http.clone(), self.retry, session, issuer, Some(first));
+        let _ = tokio::time::timeout(FIRST_ATTEMPT_WAIT, attempted).await;
+    }
+
     /// Sign (and seal) the outcome of `session` and deliver it in the background, if the session
     /// has a webhook.
     pub fn deliver(&self, signing: Arc<dyn Engine>, session: Session, issuer: String) {
-        deliver(signing, self.http.clone(), self.retry, session, issuer);
+        deliver(signing, self.http.clone(), self.retry, session, issuer, None);
     }
 }
+
+/// How long a browser's redirect waits for the first webhook attempt.
+pub const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(5);
 
 /// The webhook payload for a finished session.
 pub fn payload(session: &Session, issuer: &str) -> Value {
@@ -61,7 +76,14 @@ pub fn payload(session: &Session, issuer: &str) -> Value {
     body
 }
 
-fn deliver(signing: Arc<dyn Engine>, http: HttpClient, retry: Retry, session: Session, issuer: String) {
+fn deliver(
+    signing: Arc<dyn Engine>,
+    http: HttpClient,
+    retry: Retry,
+    session: Session,
+    issuer: String,
+    mut first: Option<tokio::sync::oneshot::Sender<()>>,
+) {
     let Some(url) = session.webhook_url.clone() else { return };
     tokio::spawn(async move {
         let body = match seal(&signing, &session, &issuer).await {
@@ -76,6 +98,9 @@ fn deliver(signing: Arc<dyn Engine>, http: HttpClient, retry: Retry, session: Se
             let headers = [(CONTENT_TYPE, "application/jose".to_owned())];
             let outcome =
                 http.send(Method::POST, &url, &headers, body.clone().into_bytes(), Duration::from_secs(10)).await;
+            if let Some(first) = first.take() {
+                let _ = first.send(());
+            }
             match outcome {
                 Ok(response) if response.status.is_success() => {
                     tracing::info!(correlation_id = %session.correlation_id, attempt, "webhook delivered");

@@ -181,17 +181,27 @@ impl Sessions {
             }
         }
         tracing::info!(client = %done.client_id, correlation_id = %done.correlation_id, "session signed");
-        self.core.notify(&done);
+        self.core.notify_first(&done).await;
         Ok(callback_redirect(&done))
     }
 
-    /// Move `session` (from its current status) to failed, notify, and say where the browser
-    /// goes.
+    /// Move `session` (from its current status) to failed, notify (the first webhook attempt
+    /// before the browser goes), and say where the browser goes.
     pub(super) async fn fail(
+        &self,
+        session: Session,
+        error: Failure,
+        description: &str,
+    ) -> Result<String, ServiceError> {
+        self.end_failed(session, error, description, true).await
+    }
+
+    async fn end_failed(
         &self,
         mut session: Session,
         error: Failure,
         description: &str,
+        browser_waits: bool,
     ) -> Result<String, ServiceError> {
         let from = session.status.state();
         session.status = Status::Failed { error, description: description.to_owned() };
@@ -199,7 +209,11 @@ impl Sessions {
             return Err(SessionError::AlreadyUsed.into());
         }
         tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, error = error.code(), "session failed");
-        self.core.notify(&session);
+        if browser_waits {
+            self.core.notify_first(&session).await;
+        } else {
+            self.core.notify(&session);
+        }
         Ok(callback_redirect(&session))
     }
 
@@ -213,7 +227,8 @@ impl Sessions {
         let mut expired = 0;
         for row in overdue {
             let Ok(session) = Session::from_row(&row) else { continue };
-            match self.fail(session, Failure::Expired, "the signing session expired").await {
+            // No browser waits for an expiry: the webhook goes in the background.
+            match self.end_failed(session, Failure::Expired, "the signing session expired", false).await {
                 Ok(_) => expired += 1,
                 Err(ServiceError::Session(SessionError::AlreadyUsed)) => {} // the user got there first
                 Err(e) => return Err(e),

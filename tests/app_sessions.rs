@@ -325,3 +325,22 @@ async fn the_eservice_hears_the_outcome_before_the_browser_arrives() {
     // No waiting here: the delivery was made before the redirect was answered.
     assert_eq!(hooks.received().len(), 1, "the webhook arrived before the browser was sent back");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_callback_the_citizen_ends_on_esignds_page_and_the_eservice_polls() {
+    let app = app().await;
+    let mut body = new_session("no-callback-1", json!({ "lang": "nl" }));
+    body.as_object_mut().unwrap().remove("callbackUrl");
+    let created = create(&app, "key-a", &body).await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let page_path = local(created.json()["redirectUrl"].as_str().unwrap()).to_owned();
+    assert_eq!(app.get(&page_path, &[]).await.status, 200);
+    let token = query_param(&page_path, "token").unwrap();
+    let back = app.form("/sign/interactive/cancel", &format!("token={token}")).await.header("location").unwrap();
+    assert_eq!(back, "/sign/interactive/done?outcome=failed&lang=nl");
+    let done = app.get(&back, &[]).await;
+    assert_eq!(done.status, 200);
+    assert!(done.text().contains("Het document is niet ondertekend"), "{}", done.text());
+    let status = app.get("/v1/sessions/no-callback-1", &[("apikey", "key-a")]).await.json();
+    assert_eq!(status["status"], "failed");
+}

@@ -184,6 +184,15 @@ pub(super) async fn choose_device(call: Call) -> Result<Response<Body>, ServiceE
     })
 }
 
+/// `GET /sign/interactive/done?outcome=signed|failed&lang=`: where the browser ends when the
+/// eService gave no callback URL (it polls or has a webhook). It shows only what the query says
+/// and reads nothing else.
+pub(super) async fn done(call: Call) -> Result<Response<Body>, ServiceError> {
+    let query = query(&call.request);
+    let lang = form::get(&query, "lang").and_then(Lang::parse).unwrap_or(Lang::En);
+    Ok(pages::finished(lang, form::get(&query, "outcome") == Some("signed")))
+}
+
 /// `GET /sign/interactive/device?token=`: the waiting page, or on to the eService once the
 /// device has answered (or the request ended).
 pub(super) async fn device_waiting(call: Call) -> Result<Response<Body>, ServiceError> {

@@ -70,6 +70,7 @@ pub(super) static ROUTES: &[Route] = routes! {
     GET "/sign/oidc/callback" Nothing Page => interactive::callback;
     POST "/sign/interactive/device" Form Page => interactive::choose_device;
     GET "/sign/interactive/device" Nothing Page => interactive::device_waiting;
+    GET "/sign/interactive/done" Nothing Page => interactive::done;
     GET "/v1/sign/interactivePseudonym" Nothing Page => interactive::pseudonym_page;
     POST "/v1/sign/pseudonym" Json Json => pseudonym::sign;
     GET "/v1/token/pseodonym/{pseudonym}" Nothing Json => pseudonym::token;

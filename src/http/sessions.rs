@@ -70,7 +70,9 @@ fn new_session(body: CreateSession) -> Result<NewSession, ServiceError> {
         .correlation_id
         .filter(|c| !c.is_empty() && c.len() <= 128)
         .ok_or_else(|| RequestError::unprocessable("correlationId is required (1 to 128 characters)"))?;
-    let callback_url = body.callback_url.ok_or_else(|| RequestError::unprocessable("callbackUrl is required"))?;
+    // Optional: an eService that polls or has a webhook need not take the browser back; the
+    // citizen then ends on esignd's own page.
+    let callback_url = body.callback_url.unwrap_or_default();
     let minutes = body.session_time_in_minutes.unwrap_or(10);
     if !(1..=60).contains(&minutes) {
         return Err(RequestError::invalid("sessionTimeInMinutes is 1 to 60").into());

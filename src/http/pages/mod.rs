@@ -63,6 +63,15 @@ fn page(lang: Lang, title: &str, head: &str, main: &str) -> Response<Body> {
     response
 }
 
+/// The page a citizen ends on when the eService gave no callback URL: signed or not, and that
+/// the window can be closed.
+pub(super) fn finished(lang: Lang, signed: bool) -> Response<Body> {
+    let w = words(lang);
+    let heading = if signed { w.done_signed } else { w.done_failed };
+    let main = format!("<h1>{}</h1><p role=\"status\">{}</p>", escape(heading), escape(w.done_close));
+    page(lang, heading, "", &main)
+}
+
 /// A page saying why the request cannot continue (its status is set by `error.rs`).
 pub(super) fn error(lang: Lang, message: &str) -> Response<Body> {
     let w = words(lang);

@@ -26,6 +26,9 @@ pub(super) struct Words {
     pub no_device: &'static str,
     pub device_unfit: &'static str,
     pub device_busy: &'static str,
+    pub done_signed: &'static str,
+    pub done_failed: &'static str,
+    pub done_close: &'static str,
 }
 
 /// The words of the pages in `lang`.
@@ -53,6 +56,9 @@ pub(super) fn words(lang: Lang) -> &'static Words {
             no_device: "No signing device is registered under this pseudonym. Check it and try again.",
             device_unfit: "The signing device registered under this pseudonym cannot sign now (its certificate is suspended, revoked or expired).",
             device_busy: "Too many requests are waiting on this device. Answer them on the device, then try again.",
+            done_signed: "The document is signed",
+            done_failed: "The document was not signed",
+            done_close: "You can close this window and go back to the service that asked you to sign.",
         },
         Lang::Fr => &Words {
             title: "Signer un document",
@@ -76,6 +82,9 @@ pub(super) fn words(lang: Lang) -> &'static Words {
             no_device: "Aucun appareil de signature n’est enregistré sous ce pseudonyme. Vérifiez-le et réessayez.",
             device_unfit: "L’appareil enregistré sous ce pseudonyme ne peut pas signer pour l’instant (son certificat est suspendu, révoqué ou expiré).",
             device_busy: "Trop de demandes attendent sur cet appareil. Répondez-y sur l’appareil, puis réessayez.",
+            done_signed: "Le document est signé",
+            done_failed: "Le document n’a pas été signé",
+            done_close: "Vous pouvez fermer cette fenêtre et revenir au service qui vous a demandé de signer.",
         },
         Lang::Nl => &Words {
             title: "Een document ondertekenen",
@@ -99,6 +108,9 @@ pub(super) fn words(lang: Lang) -> &'static Words {
             no_device: "Onder dit pseudoniem is geen ondertekeningstoestel geregistreerd. Controleer het en probeer opnieuw.",
             device_unfit: "Het toestel onder dit pseudoniem kan nu niet ondertekenen (het certificaat is geschorst, ingetrokken of verlopen).",
             device_busy: "Er wachten te veel verzoeken op dit toestel. Beantwoord ze op het toestel en probeer opnieuw.",
+            done_signed: "Het document is ondertekend",
+            done_failed: "Het document is niet ondertekend",
+            done_close: "U kunt dit venster sluiten en terugkeren naar de dienst die u vroeg te ondertekenen.",
         },
         Lang::De => &Words {
             title: "Ein Dokument unterschreiben",
@@ -122,6 +134,9 @@ pub(super) fn words(lang: Lang) -> &'static Words {
             no_device: "Unter diesem Pseudonym ist kein Signaturgerät registriert. Prüfen Sie es und versuchen Sie es erneut.",
             device_unfit: "Das Gerät unter diesem Pseudonym kann derzeit nicht unterschreiben (sein Zertifikat ist gesperrt, widerrufen oder abgelaufen).",
             device_busy: "Auf diesem Gerät warten zu viele Anfragen. Beantworten Sie sie auf dem Gerät und versuchen Sie es erneut.",
+            done_signed: "Das Dokument ist unterschrieben",
+            done_failed: "Das Dokument wurde nicht unterschrieben",
+            done_close: "Sie können dieses Fenster schließen und zu dem Dienst zurückkehren, der Sie um die Unterschrift gebeten hat.",
         },
     }
 }

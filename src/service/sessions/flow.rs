@@ -242,8 +242,13 @@ impl Sessions {
     }
 }
 
-/// The eService callback URL with the session's outcome and its nonce and state.
+/// The eService callback URL with the session's outcome and its nonce and state; esignd's own
+/// closing page when the eService gave no callback URL.
 pub fn callback_redirect(session: &Session) -> String {
+    if session.callback_url.is_empty() {
+        let outcome = if matches!(session.status, Status::Signed { .. }) { "signed" } else { "failed" };
+        return format!("/sign/interactive/done?outcome={outcome}&lang={}", session.lang.tag());
+    }
     let mut params: Vec<(&str, &str)> = Vec::new();
     match &session.status {
         Status::Signed { signature_id } => params.push(("signatureId", signature_id)),

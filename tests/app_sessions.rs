@@ -344,3 +344,89 @@ async fn without_a_callback_the_citizen_ends_on_esignds_page_and_the_eservice_po
     let status = app.get("/v1/sessions/no-callback-1", &[("apikey", "key-a")]).await.json();
     assert_eq!(status["status"], "failed");
 }
+
+/// The citizen signs on the page at `page_path` through the mock provider; where the browser
+/// ends (the eService's callback).
+async fn citizen_signs(app: &App, page_path: &str) -> String {
+    assert_eq!(app.get(page_path, &[]).await.status, 200);
+    let token = query_param(page_path, "token").unwrap();
+    let start = app.form("/sign/interactive/start", &format!("token={token}")).await;
+    let authorize = start.header("location").unwrap();
+    let back = app.form("/mock-idp/authorize", &mock_login(&authorize)).await;
+    let landed = app.get(local(&back.header("location").unwrap()), &[]).await;
+    assert_eq!(landed.status, 303, "{}", landed.text());
+    landed.header("location").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esign_creates_a_session_and_waits_for_its_signature() {
+    let app = app().await;
+    let key = app.path("apikey");
+    std::fs::write(&key, "key-a\n").unwrap();
+    let digest = STANDARD.encode(HashAlgorithm::Sha256.digest(PERMIT));
+    let esign = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_esign")).args(args).output().unwrap();
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let created = esign(&[
+        "session",
+        "create",
+        "--server",
+        &app.url,
+        "--apikey-file",
+        &s(&key),
+        "--digest",
+        &digest,
+        "--display",
+        "Building permit B-12",
+        "--callback",
+        CALLBACK,
+        "--correlation-id",
+        "cli-1",
+    ]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let redirect = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(redirect.starts_with(&app.url) && redirect.contains("/sign/interactive?token="), "{redirect}");
+
+    // The eService waits (a process of its own) while the citizen signs.
+    let out = app.path("response.json");
+    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_esign"))
+        .args(["session", "wait", "cli-1", "--server", &app.url, "--apikey-file", &s(&key), "--out", &s(&out)])
+        .args(["--timeout", "60"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let back = citizen_signs(&app, local(&redirect)).await;
+    assert!(back.starts_with(CALLBACK), "{back}");
+    let waited = tokio::task::spawn_blocking(move || waiting.wait_with_output().unwrap()).await.unwrap();
+    assert!(waited.status.success(), "{}", String::from_utf8_lossy(&waited.stderr));
+    let response: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let dir = app.path("judged");
+    common::oracle::sign_response(&dir, &response, PERMIT, &app.get("/v1/ca", &[]).await.text());
+
+    // A session that ends without a signature: wait says why, and writes nothing.
+    let cancelled = esign(&[
+        "session",
+        "create",
+        "--server",
+        &app.url,
+        "--apikey-file",
+        &s(&key),
+        "--digest",
+        &digest,
+        "--correlation-id",
+        "cli-2",
+    ]);
+    let page = String::from_utf8_lossy(&cancelled.stdout).trim().to_owned();
+    assert_eq!(app.get(local(&page), &[]).await.status, 200);
+    let token = query_param(&page, "token").unwrap();
+    assert_eq!(app.form("/sign/interactive/cancel", &format!("token={token}")).await.status, 303);
+    let nothing = app.path("nothing.json");
+    let failed =
+        esign(&["session", "wait", "cli-2", "--server", &app.url, "--apikey-file", &s(&key), "--out", &s(&nothing)]);
+    assert!(!failed.status.success());
+    assert!(
+        String::from_utf8_lossy(&failed.stderr).contains("the session failed"),
+        "{}",
+        String::from_utf8_lossy(&failed.stderr)
+    );
+    assert!(!nothing.exists());
+}

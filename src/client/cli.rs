@@ -30,6 +30,9 @@ enum Command {
     /// PDF signatures (PAdES).
     #[command(subcommand)]
     Pdf(PdfCommand),
+    /// Signing sessions: create one for the citizen's browser, wait for its signature.
+    #[command(subcommand)]
+    Session(SessionCommand),
     /// Check a signed PDF, or a detached signature over a file: one line per check; the exit
     /// status says whether all passed.
     Verify {
@@ -130,6 +133,81 @@ impl LtaArgs {
     }
 }
 
+#[derive(Debug, Subcommand)]
+enum SessionCommand {
+    /// `POST /v1/sessions`; prints the URL to send the citizen's browser to (and, on stderr, the
+    /// session's correlationId).
+    Create {
+        #[command(flatten)]
+        eservice: EserviceArgs,
+        /// The document digest, base64 (e.g. from `esign pdf prepare`).
+        #[arg(long)]
+        digest: String,
+        /// Its algorithm.
+        #[arg(long, default_value = "SHA2-256")]
+        hash_type: String,
+        /// CAdES or PAdES.
+        #[arg(long, default_value = "CAdES")]
+        format: String,
+        /// What the citizen is shown.
+        #[arg(long, default_value = "")]
+        display: String,
+        /// Where the browser returns (one of the eService's registered URLs); none: the eService
+        /// polls (`esign session wait`).
+        #[arg(long)]
+        callback: Option<String>,
+        /// The eService's id for the session (default: a random one).
+        #[arg(long)]
+        correlation_id: Option<String>,
+    },
+    /// Poll the session until it ends; write its SignResponse (signed) or fail with its error.
+    Wait {
+        /// The session's correlationId.
+        correlation_id: String,
+        #[command(flatten)]
+        eservice: EserviceArgs,
+        /// Where the SignResponse (JSON) goes.
+        #[arg(long)]
+        out: PathBuf,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 900)]
+        timeout: u64,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct EserviceArgs {
+    /// esignd's public URL.
+    #[arg(long)]
+    server: String,
+    /// A file holding the eService's API key.
+    #[arg(long, value_name = "FILE")]
+    apikey_file: PathBuf,
+}
+
+impl EserviceArgs {
+    /// `method` `path` (JSON `body` if any) with the API key; the JSON answer and its status.
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(u16, Value), ClientError> {
+        let key = String::from_utf8_lossy(&read(&self.apikey_file)?).trim().to_owned();
+        let mut headers = vec![(HeaderName::from_static("apikey"), key)];
+        if body.is_some() {
+            headers.push((CONTENT_TYPE, "application/json".to_owned()));
+        }
+        let url = format!("{}{path}", self.server.trim_end_matches('/'));
+        let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let response = HttpClient::new()
+            .send(method, &url, &headers, bytes, Duration::from_secs(30))
+            .await
+            .map_err(|e| ClientError::Server(e.to_string()))?;
+        Ok((response.status.as_u16(), serde_json::from_slice(&response.body).unwrap_or(Value::Null)))
+    }
+}
+
+/// The error message of a GovStack error body.
+fn message(status: u16, body: &Value) -> ClientError {
+    ClientError::Server(format!("{status} {}", body["status"]["message"].as_str().unwrap_or("no message")))
+}
+
 #[derive(Debug, clap::Args)]
 struct FieldArgs {
     /// The signature field's name (default: the first free Signature<n>).
@@ -163,6 +241,60 @@ impl FieldArgs {
 /// [`ClientError`].
 pub async fn run(cli: Cli) -> Result<(), ClientError> {
     match cli.command {
+        Command::Session(SessionCommand::Create {
+            eservice,
+            digest,
+            hash_type,
+            format,
+            display,
+            callback,
+            correlation_id,
+        }) => {
+            let correlation_id = correlation_id.unwrap_or_else(|| crate::ids::random_hex(16));
+            let mut body = json!({
+                "correlationId": correlation_id, "hash": digest, "hashType": hash_type, "format": format,
+                "dataToBeDisplayed": display,
+            });
+            if let Some(callback) = callback {
+                body["callbackUrl"] = callback.into();
+            }
+            let (status, answer) = eservice.call(Method::POST, "/v1/sessions", Some(&body)).await?;
+            if status != 201 {
+                return Err(message(status, &answer));
+            }
+            eprintln!("correlationId: {correlation_id}");
+            println!("{}", answer["redirectUrl"].as_str().unwrap_or_default());
+            Ok(())
+        }
+        Command::Session(SessionCommand::Wait { correlation_id, eservice, out, timeout }) => {
+            let deadline = std::time::Instant::now() + Duration::from_secs(timeout);
+            let signature_id = loop {
+                let (status, session) =
+                    eservice.call(Method::GET, &format!("/v1/sessions/{correlation_id}"), None).await?;
+                if status != 200 {
+                    return Err(message(status, &session));
+                }
+                match session["status"].as_str() {
+                    Some("signed") => break session["signatureId"].as_str().unwrap_or_default().to_owned(),
+                    Some("failed") => {
+                        let why =
+                            session["errorDescription"].as_str().or(session["error"].as_str()).unwrap_or("failed");
+                        return Err(ClientError::Server(format!("the session failed: {why}")));
+                    }
+                    _ if std::time::Instant::now() > deadline => {
+                        return Err(ClientError::Server(format!("the session did not end within {timeout} s")));
+                    }
+                    _ => tokio::time::sleep(Duration::from_secs(1)).await,
+                }
+            };
+            let (status, response) =
+                eservice.call(Method::GET, &format!("/v1/sign/response/{signature_id}"), None).await?;
+            if status != 200 {
+                return Err(message(status, &response));
+            }
+            let text = serde_json::to_vec_pretty(&response).expect("JSON serialises");
+            write_whole(&out, |file| file.write_all(&text))
+        }
         Command::Verify { file, signature, trust } => {
             let anchors = crate::pki::pem::read_chain(&read(&trust)?)
                 .map_err(|e| ClientError::File { path: trust.clone(), reason: e.to_string() })?;

@@ -123,6 +123,11 @@ fn the_flow_without_a_browser_and_what_the_demo_refuses() {
     assert_eq!(status, 400, "a digest that is not SHA-256 long");
     let (status, _) = start(r#"{"hash":"not base64!"}"#);
     assert_eq!(status, 400);
+    let (status, _) = http(addr, "POST", "/demo/start-pdf", Some("text/plain"), b"%PDF-1.7");
+    assert_eq!(status, 415, "a PDF comes as application/pdf");
+    let (status, body) = http(addr, "POST", "/demo/start-pdf", Some("application/pdf"), b"just text");
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("not a PDF"), "{}", String::from_utf8_lossy(&body));
 
     let (status, body) = start(&format!(r#"{{"hash":"{}","fileName":"minutes.txt"}}"#, STANDARD.encode(digest)));
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
@@ -232,4 +237,43 @@ fn a_visitor_signs_with_the_reference_device() {
     let done = done.unwrap();
     let done_path = done.strip_prefix(&format!("http://{addr}")).unwrap_or(&done);
     download_and_verify(&token, addr, done_path, "CN=Jane Citizen");
+}
+
+#[test]
+fn a_visitor_in_chromium_signs_a_pdf_and_downloads_it_signed() {
+    let (token, _daemon, addr) = demo();
+    let document = token.path("permit.pdf");
+    std::fs::write(&document, common::pdf::minimal_pdf()).unwrap();
+    let seen = node(
+        "tests/browser",
+        &[
+            "demo.mjs",
+            &format!("http://{addr}"),
+            document.to_str().unwrap(),
+            "Ana Visitor",
+            token.dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(seen["consoleErrors"], serde_json::json!([]), "the pages logged errors");
+    let signing_page = seen["signingPage"].as_str().unwrap();
+    assert!(signing_page.contains("permit.pdf") && signing_page.contains("PAdES"), "{signing_page}");
+    let saved = Path::new(seen["saved"].as_str().unwrap()).to_owned();
+    assert_eq!(saved, token.path("signed.pdf"));
+    let signed = std::fs::read(&saved).unwrap();
+    assert!(signed.starts_with(&common::pdf::minimal_pdf()), "the uploaded bytes are kept as they were");
+
+    // pyHanko and pdfsig judge the download.
+    let (_, chain) = http_get(addr, "/v1/ca");
+    std::fs::write(token.path("ca.pem"), chain).unwrap();
+    let pyhanko = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyhanko-venv/bin/pyhanko");
+    let out = std::process::Command::new(pyhanko)
+        .args(["sign", "validate", "--pretty-print", "--trust-replace", "--trust"])
+        .arg(token.path("ca.pem"))
+        .arg(&saved)
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    assert!(out.status.success() && said.contains("The signature is judged VALID"), "{said}{}", text(&out.stderr));
+    let pdfsig = text(&std::process::Command::new("pdfsig").arg(&saved).output().unwrap().stdout);
+    assert!(pdfsig.contains("Signature is Valid"), "{pdfsig}");
 }

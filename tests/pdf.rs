@@ -88,7 +88,7 @@ fn sign_with(setup: &Setup, input: &Path, output: &Path, options: &[&str]) {
 /// The PDFs of the independent producers, in `dir`.
 fn producers(dir: &Path) -> Vec<(&'static str, PathBuf)> {
     let hand = dir.join("hand.pdf");
-    std::fs::write(&hand, minimal_pdf()).unwrap();
+    std::fs::write(&hand, common::pdf::minimal_pdf()).unwrap();
     let table = dir.join("qpdf-table.pdf");
     let streams = dir.join("qpdf-streams.pdf");
     assert!(tool("qpdf", &[s(&hand), s(&table)]).status.success());
@@ -152,36 +152,6 @@ fn producers(dir: &Path) -> Vec<(&'static str, PathBuf)> {
         ("pyHanko's writer", written),
         ("signed by pyHanko first", presigned),
     ]
-}
-
-/// A one-page PDF with a line of text, as a starting point for the producers.
-fn minimal_pdf() -> Vec<u8> {
-    let content = b"BT /F1 24 Tf 72 720 Td (Building permit B-12) Tj ET";
-    let objects: [Vec<u8>; 5] = [
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
-            .to_vec(),
-        [format!("<< /Length {} >>\nstream\n", content.len()).as_bytes(), content, b"\nendstream"].concat(),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
-    ];
-    let mut pdf = b"%PDF-1.7\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        pdf.extend_from_slice(object);
-        pdf.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
-    );
-    pdf
 }
 
 /// pdfsig's verdicts: how many signatures it found valid, and its whole output.

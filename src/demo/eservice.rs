@@ -1,15 +1,18 @@
 //! The demo eService: what an integrator's backend does, inside esignd for the demo. It creates
-//! a session for a digest the browser computed, and when the citizen comes back it redeems the
-//! signature and keeps it briefly for download.
+//! a session for a digest the browser computed — or prepares an uploaded PDF with the `esign`
+//! library and asks for the digest of its byte ranges — and when the citizen comes back it
+//! redeems the signature (embedding it into the prepared PDF) and keeps the result briefly for
+//! download.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Signatures waiting to be downloaded.
+/// Signatures waiting to be downloaded, and PDFs waiting for their signature.
 #[derive(Default)]
 pub struct DemoShop {
     downloads: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    prepared: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
 }
 
 /// How long a signed file stays downloadable.
@@ -23,6 +26,19 @@ impl DemoShop {
         downloads.retain(|_, (_, at)| at.elapsed() < KEEP);
         downloads.insert(id.clone(), (p7s, Instant::now()));
         id
+    }
+
+    /// Keep a prepared PDF until session `correlation_id` is signed.
+    pub fn keep_prepared(&self, correlation_id: &str, pdf: Vec<u8>) {
+        let mut prepared = self.prepared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        prepared.retain(|_, (_, at)| at.elapsed() < KEEP);
+        prepared.insert(correlation_id.to_owned(), (pdf, Instant::now()));
+    }
+
+    /// The prepared PDF of session `correlation_id`, taken (once).
+    pub fn take_prepared(&self, correlation_id: &str) -> Option<Vec<u8>> {
+        let mut prepared = self.prepared.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        prepared.remove(correlation_id).filter(|(_, at)| at.elapsed() < KEEP).map(|(pdf, _)| pdf)
     }
 
     /// A kept signature.

@@ -47,7 +47,8 @@ pub(super) async fn page(_call: Call) -> Result<Response<Body>, ServiceError> {
         "esignd demo",
         "<h1>Sign a file with esignd</h1>\
          <p class=\"mock\">Demo: the ID provider is a built-in mock that believes whatever name you type. \
-         The file never leaves your browser; only its SHA-256 does.</p>\
+         The file never leaves your browser; only its SHA-256 does \u{2014} unless it is a PDF: the demo eService \
+         then prepares it and you download it signed.</p>\
          <form id=\"demo\"><label for=\"file\">File to sign</label><input id=\"file\" type=\"file\" required>\
          <p><button type=\"submit\" id=\"start\">Sign it</button></p></form>\
          <p>SHA-256: <code id=\"hash\">–</code></p><p id=\"status\" role=\"status\"></p>\
@@ -91,6 +92,16 @@ pub(super) async fn script(_call: Call) -> Result<Response<Body>, ServiceError> 
   const file = document.getElementById('file').files[0];
   const status = document.getElementById('status');
   if (!file) return;
+  if (file.type === 'application/pdf' || file.name.toLowerCase().endsWith('.pdf')) {
+    status.textContent = 'The demo eService prepares ' + file.name + ' for a PAdES signature…';
+    const response = await fetch('/demo/start-pdf?fileName=' + encodeURIComponent(file.name), {
+      method: 'POST', headers: { 'content-type': 'application/pdf' }, body: file,
+    });
+    const body = await response.json();
+    if (!response.ok) { status.textContent = body.status?.message ?? 'failed'; return; }
+    location.assign(body.redirectUrl);
+    return;
+  }
   status.textContent = 'Computing the SHA-256 of ' + file.name + '…';
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
   document.getElementById('hash').textContent = [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
@@ -133,7 +144,21 @@ pub(super) async fn done(call: Call) -> Result<Response<Body>, ServiceError> {
         let main = format!("<h1>Not signed</h1><p>{}</p><p><a href=\"/demo\">Try again</a></p>", escape(error));
         return Ok(html("Not signed", &main, false));
     };
-    let collected = call.service.demo_collect(signature_id).await?;
+    let collected = call.service.demo_collect(signature_id, form::get(&query, "state")).await?;
+    if collected.pdf {
+        let main = format!(
+            "<h1>Signed</h1><p>Signed by <strong>{subject}</strong> with a one-minute certificate, time-stamped, \
+             as a PAdES signature inside the PDF.</p>\
+             <p><a class=\"button\" id=\"download\" href=\"/demo/download/{id}\" download=\"signed.pdf\">Download signed.pdf</a></p>\
+             <h2>Check it yourself</h2><pre id=\"verify\">curl -s {public_url}/v1/ca -o chain.pem\n\
+             esign verify signed.pdf --trust chain.pem\npdfsig signed.pdf</pre>\
+             <p><a href=\"/demo\">Sign another file</a></p>",
+            subject = escape(&collected.subject),
+            id = collected.download_id,
+            public_url = escape(call.service.public_url()),
+        );
+        return Ok(html("Signed", &main, false));
+    }
     let main = format!(
         "<h1>Signed</h1><p>Signed by <strong>{subject}</strong> with a one-minute certificate, time-stamped.</p>\
          <p><a class=\"button\" id=\"download\" href=\"/demo/download/{id}\" download=\"signature.p7s\">Download signature.p7s</a></p>\
@@ -149,12 +174,33 @@ pub(super) async fn done(call: Call) -> Result<Response<Body>, ServiceError> {
     Ok(html("Signed", &main, false))
 }
 
-/// `GET /demo/download/{id}`
+/// `GET /demo/download/{id}`: the `.p7s`, or the signed PDF.
 pub(super) async fn download(call: Call) -> Result<Response<Body>, ServiceError> {
-    let p7s = call.service.demo_download(&call.param)?;
-    let mut response = bytes("application/pkcs7-signature", None, p7s);
-    response
-        .headers_mut()
-        .insert(CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"signature.p7s\""));
+    let signed = call.service.demo_download(&call.param)?;
+    let (kind, disposition) = if signed.starts_with(b"%PDF") {
+        ("application/pdf", "attachment; filename=\"signed.pdf\"")
+    } else {
+        ("application/pkcs7-signature", "attachment; filename=\"signature.p7s\"")
+    };
+    let mut response = bytes(kind, None, signed);
+    response.headers_mut().insert(CONTENT_DISPOSITION, HeaderValue::from_static(disposition));
     Ok(response)
+}
+
+/// The largest PDF the demo takes.
+const MAX_PDF: usize = 20 * 1024 * 1024;
+
+/// `POST /demo/start-pdf?fileName=`: the demo eService prepares the uploaded PDF and creates a
+/// PAdES session for it.
+pub(super) async fn start_pdf(call: Call) -> Result<Response<Body>, ServiceError> {
+    let query = form::parse(call.request.uri().query().unwrap_or(""));
+    let file_name = form::get(&query, "fileName").map(str::to_owned);
+    if !super::body::has_content_type(&call.request, "application/pdf") {
+        return Err(RequestError::unsupported("send the PDF as application/pdf").into());
+    }
+    let pdf = super::body::read_limited(call.request, MAX_PDF)
+        .await
+        .map_err(|e| e.into_request_error(format!("the demo takes PDFs up to {} MB", MAX_PDF >> 20)))?;
+    let redirect_url = call.service.demo_start_pdf(&pdf, file_name).await?;
+    Ok(response::json(&json!({ "redirectUrl": redirect_url })))
 }

@@ -24,6 +24,8 @@ pub(super) enum Takes {
     Form,
     /// An RFC 3161 TimeStampReq.
     TimestampQuery,
+    /// A PDF.
+    Pdf,
 }
 
 /// One route.
@@ -85,6 +87,7 @@ pub(super) static ROUTES: &[Route] = routes! {
     GET "/demo" Nothing Page demo true => demo::page;
     GET "/demo/demo.js" Nothing Page demo true => demo::script;
     POST "/demo/start" Json Json demo true => demo::start;
+    POST "/demo/start-pdf" Pdf Json demo true => demo::start_pdf;
     GET "/demo/done" Nothing Page demo true => demo::done;
     GET "/demo/id-token" Nothing Json demo true => demo::id_token;
     GET "/demo/download/{id}" Nothing Page demo true => demo::download;
@@ -115,6 +118,7 @@ impl Route {
             Takes::Json => format!("use {} with a JSON body", self.method),
             Takes::Form => "use the signing page's buttons".to_owned(),
             Takes::TimestampQuery => format!("use {} with an application/timestamp-query body", self.method),
+            Takes::Pdf => format!("use {} with an application/pdf body", self.method),
         }
     }
 }

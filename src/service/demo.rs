@@ -62,6 +62,8 @@ impl DemoError {
 pub struct Collected {
     /// Where it can be downloaded (`/demo/download/{id}`).
     pub download_id: String,
+    /// The download is the signed PDF (not a `.p7s`).
+    pub pdf: bool,
     /// The time-stamp's genTime, seconds since the epoch (for `openssl cms -verify -attime`).
     pub gen_time: u64,
     /// The signer's certificate subject.
@@ -123,18 +125,64 @@ impl EsignService {
         Ok(self.sessions.create(client, new).await?.redirect_url)
     }
 
-    /// `GET /demo/done`: redeem the signature for the demo eService and keep it for download.
+    /// `POST /demo/start-pdf`: the demo eService prepares the uploaded PDF (a signature field
+    /// and placeholder, with the `esign` library), keeps it, and creates a PAdES session for the
+    /// digest of its byte ranges; returns the signing page's URL. The session's `state` names it.
+    ///
+    /// # Errors
+    /// A PDF the library refuses (not a PDF, encrypted); store and HSM failures.
+    pub async fn demo_start_pdf(&self, pdf: &[u8], file_name: Option<String>) -> Result<String, ServiceError> {
+        let demo = self.demo()?;
+        let client = self.callers.client_by_id(DEMO_CLIENT)?;
+        let options = crate::client::pdf::PrepareOptions {
+            kind: crate::client::pdf::Kind::Signature { reason: Some("esignd demo".into()), location: None },
+            ..Default::default()
+        };
+        let mut prepared = Vec::with_capacity(pdf.len() + 2 * options.reserve + 4096);
+        let ranges = crate::client::pdf::prepare(pdf, &options, &mut prepared)
+            .map_err(|e| super::RequestError::unprocessable(e.to_string()))?;
+        let digest = Digest::new(ranges.hash, ranges.digest).map_err(|e| ServiceError::damaged("PDF digest", e))?;
+        let correlation_id = random_hex(16);
+        let file = file_name.unwrap_or_else(|| "the PDF".into());
+        let new = NewSession {
+            correlation_id: correlation_id.clone(),
+            digest,
+            format: Format::Pades,
+            data_to_be_displayed: format!("Demo: {}", file.chars().take(200).collect::<String>()),
+            callback_url: client.callback_urls[0].clone(),
+            webhook_url: None,
+            lifetime: std::time::Duration::from_secs(600),
+            lang: Lang::En,
+            pub_key_pem: None,
+            eservice_nonce: None,
+            eservice_state: Some(correlation_id.clone()),
+            unsigned_query: false,
+            payment: None,
+            use_case: None,
+            means: None,
+        };
+        let redirect = self.sessions.create(client, new).await?.redirect_url;
+        demo.shop.keep_prepared(&correlation_id, prepared);
+        Ok(redirect)
+    }
+
+    /// `GET /demo/done`: redeem the signature for the demo eService and keep it for download —
+    /// embedded into its prepared PDF when the session (`state`) was a PDF's.
     ///
     /// # Errors
     /// [`SessionError::UnknownSignature`] when it was collected already or expired; a
     /// SignResponse the demo cannot read; store failures.
-    pub async fn demo_collect(&self, signature_id: &str) -> Result<Collected, ServiceError> {
+    pub async fn demo_collect(&self, signature_id: &str, state: Option<&str>) -> Result<Collected, ServiceError> {
         let demo = self.demo()?;
         let client = self.callers.client_by_id(DEMO_CLIENT)?;
         let response = self.sessions.redeem(client, signature_id).await?.ok_or(SessionError::UnknownSignature)?;
         let (p7s, gen_time, subject) = read_sign_response(&response)
             .ok_or_else(|| ServiceError::damaged("SignResponse", "the demo cannot read it"))?;
-        Ok(Collected { download_id: demo.shop.keep(p7s), gen_time, subject })
+        if let Some(mut pdf) = state.and_then(|state| demo.shop.take_prepared(state)) {
+            crate::client::pdf::embed(&mut pdf, &p7s).map_err(|e| ServiceError::damaged("signed PDF", e))?;
+            return Ok(Collected { download_id: demo.shop.keep(pdf), pdf: true, gen_time, subject });
+        }
+        Ok(Collected { download_id: demo.shop.keep(p7s), pdf: false, gen_time, subject })
     }
 
     /// `GET /demo/download/{id}`: a collected signature, for a while.

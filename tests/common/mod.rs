@@ -8,6 +8,7 @@ pub mod eservices;
 pub mod fake_tsa;
 pub mod oidc;
 pub mod oracle;
+pub mod pdf;
 pub mod request_object;
 pub mod spec;
 pub mod suite;

@@ -33,6 +33,9 @@ enum Command {
     /// Signing sessions: create one for the citizen's browser, wait for its signature.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Webhooks esignd sent.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Check a signed PDF, or a detached signature over a file: one line per check; the exit
     /// status says whether all passed.
     Verify {
@@ -175,6 +178,20 @@ enum SessionCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum WebhookCommand {
+    /// Verify a webhook body (a compact JWS, read from standard input) with esignd's published
+    /// keys (`/.well-known/jwks.json`) and check it is for CLIENT_ID; print its claims.
+    Verify {
+        /// esignd's public URL (the webhook's issuer).
+        #[arg(long)]
+        server: String,
+        /// The eService's client id (the webhook's audience).
+        #[arg(long)]
+        client_id: String,
+    },
+}
+
 #[derive(Debug, clap::Args)]
 struct EserviceArgs {
     /// esignd's public URL.
@@ -201,6 +218,30 @@ impl EserviceArgs {
             .map_err(|e| ClientError::Server(e.to_string()))?;
         Ok((response.status.as_u16(), serde_json::from_slice(&response.body).unwrap_or(Value::Null)))
     }
+}
+
+/// The claims of webhook `jws` after checking its signature against `server`'s published keys,
+/// its issuer (`server`) and audience (`client_id`).
+async fn verify_webhook(server: &str, client_id: &str, jws: &str) -> Result<Value, ClientError> {
+    let server = server.trim_end_matches('/');
+    let url = format!("{server}/.well-known/jwks.json");
+    let response = HttpClient::new()
+        .send(Method::GET, &url, &[], Vec::new(), Duration::from_secs(30))
+        .await
+        .map_err(|e| ClientError::Server(e.to_string()))?;
+    let keys: crate::jose::jwk::JwkSet =
+        serde_json::from_slice(&response.body).map_err(|e| ClientError::Server(format!("{url} is not a JWKS: {e}")))?;
+    let invalid = |e: crate::jose::Error| ClientError::Server(format!("the webhook does not verify: {e}"));
+    let payload = crate::jose::jws::decode(jws).and_then(|token| token.verify(&keys)).map_err(invalid)?;
+    let claims: Value = serde_json::from_slice(&payload)
+        .map_err(|_| ClientError::Server("the webhook's claims are not JSON".into()))?;
+    if claims["iss"] != server || claims["aud"] != client_id {
+        return Err(ClientError::Server(format!(
+            "the webhook is from {} for {}, not from {server} for {client_id}",
+            claims["iss"], claims["aud"]
+        )));
+    }
+    Ok(claims)
 }
 
 /// The error message of a GovStack error body.
@@ -241,6 +282,14 @@ impl FieldArgs {
 /// [`ClientError`].
 pub async fn run(cli: Cli) -> Result<(), ClientError> {
     match cli.command {
+        Command::Webhook(WebhookCommand::Verify { server, client_id }) => {
+            let mut body = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut body)
+                .map_err(|e| ClientError::File { path: "standard input".into(), reason: e.to_string() })?;
+            let claims = verify_webhook(&server, &client_id, body.trim()).await?;
+            println!("{claims}");
+            Ok(())
+        }
         Command::Session(SessionCommand::Create {
             eservice,
             digest,

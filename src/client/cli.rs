@@ -391,11 +391,11 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
 
 /// Prepare `input` into `out`.
 fn prepare_file(input: &Path, out: &Path, options: &PrepareOptions) -> Result<Prepared, ClientError> {
-    let original = read(input)?;
+    let mut original = read(input)?;
     let (mut prepared, mut refused) = (None, None);
     let written = write_whole(out, |file| {
         let mut buffered = std::io::BufWriter::new(file);
-        match pdf::prepare(&original, options, &mut buffered) {
+        match pdf::prepare(&mut original, options, &mut buffered) {
             Ok(done) => {
                 prepared = Some(done);
                 buffered.flush()

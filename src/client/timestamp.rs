@@ -34,7 +34,7 @@ pub async fn make_lta(
     pdf::add_dss(pdf, evidence, &mut with_dss)?;
     let options = PrepareOptions { kind: Kind::DocTimeStamp, reserve: TOKEN_RESERVE, ..PrepareOptions::default() };
     let mut stamped = Vec::with_capacity(with_dss.len() + 2 * TOKEN_RESERVE + 4096);
-    let prepared = pdf::prepare(&with_dss, &options, &mut stamped)?;
+    let prepared = pdf::prepare(&mut with_dss, &options, &mut stamped)?;
     drop(with_dss);
     let imprint = MessageImprint {
         hash_algorithm: prepared.hash.algorithm_identifier(),

@@ -201,6 +201,6 @@ pub(super) async fn start_pdf(call: Call) -> Result<Response<Body>, ServiceError
     let pdf = super::body::read_limited(call.request, MAX_PDF)
         .await
         .map_err(|e| e.into_request_error(format!("the demo takes PDFs up to {} MB", MAX_PDF >> 20)))?;
-    let redirect_url = call.service.demo_start_pdf(&pdf, file_name).await?;
+    let redirect_url = call.service.demo_start_pdf(pdf.to_vec(), file_name).await?;
     Ok(response::json(&json!({ "redirectUrl": redirect_url })))
 }

@@ -131,7 +131,7 @@ impl EsignService {
     ///
     /// # Errors
     /// A PDF the library refuses (not a PDF, encrypted); store and HSM failures.
-    pub async fn demo_start_pdf(&self, pdf: &[u8], file_name: Option<String>) -> Result<String, ServiceError> {
+    pub async fn demo_start_pdf(&self, mut pdf: Vec<u8>, file_name: Option<String>) -> Result<String, ServiceError> {
         let demo = self.demo()?;
         let client = self.callers.client_by_id(DEMO_CLIENT)?;
         let options = crate::client::pdf::PrepareOptions {
@@ -139,7 +139,7 @@ impl EsignService {
             ..Default::default()
         };
         let mut prepared = Vec::with_capacity(pdf.len() + 2 * options.reserve + 4096);
-        let ranges = crate::client::pdf::prepare(pdf, &options, &mut prepared)
+        let ranges = crate::client::pdf::prepare(&mut pdf, &options, &mut prepared)
             .map_err(|e| super::RequestError::unprocessable(e.to_string()))?;
         let digest = Digest::new(ranges.hash, ranges.digest).map_err(|e| ServiceError::damaged("PDF digest", e))?;
         let correlation_id = random_hex(16);

@@ -49,9 +49,66 @@ pub enum PdfError {
     Io(String),
 }
 
+/// Streams at least this long are hidden from the parser by [`load_structure_in_place`].
+const LARGE_STREAM: u64 = 64 * 1024;
+
+/// [`load_structure`] without ever copying a large stream body: while lopdf parses, the
+/// `/Length` key of every direct-length stream of at least [`LARGE_STREAM`] bytes (but object
+/// and cross-reference streams, which hold objects) is renamed in place to `/LengtX`, so lopdf
+/// records where the body starts instead of copying it; the bytes are put back before this
+/// returns, whatever the outcome. So a 100 MB PDF is held once.
+///
+/// # Errors
+/// [`PdfError::NotPdf`].
+pub fn load_structure_in_place(pdf: &mut [u8]) -> Result<lopdf::Document, PdfError> {
+    let hidden = hide_large_streams(pdf);
+    let loaded = load_structure(pdf);
+    for at in hidden {
+        pdf[at + 6] = b'h';
+    }
+    loaded
+}
+
+/// Rename `/Length` to `/LengtX` where it gives a large direct length of a content stream;
+/// returns where each renamed key starts.
+fn hide_large_streams(pdf: &mut [u8]) -> Vec<usize> {
+    const KEY: &[u8] = b"/Length";
+    let mut hidden = Vec::new();
+    let keys: Vec<usize> = memchr::memmem::find_iter(pdf, KEY).collect();
+    for at in keys {
+        let from = at + KEY.len();
+        let rest = &pdf[from..pdf.len().min(from + 24)];
+        // `/Length`, whitespace, digits (not `/Length1`, not an indirect `n 0 R`).
+        if !rest.first().is_some_and(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let digits: Vec<u8> = rest[1..]
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace())
+            .take_while(|b| b.is_ascii_digit())
+            .copied()
+            .collect();
+        let Some(length) = std::str::from_utf8(&digits).ok().and_then(|d| d.parse::<u64>().ok()) else { continue };
+        let after =
+            rest[1..].iter().skip_while(|b| b.is_ascii_whitespace()).skip(digits.len()).copied().collect::<Vec<u8>>();
+        let indirect = after.iter().skip_while(|b| b.is_ascii_whitespace()).take(1).any(u8::is_ascii_digit);
+        if length < LARGE_STREAM || indirect {
+            continue;
+        }
+        // The dictionary around it must not be an object or cross-reference stream's.
+        let window = &pdf[at.saturating_sub(1024)..pdf.len().min(at + 1024)];
+        let holds_objects = window.windows(7).any(|w| w == b"/ObjStm") || window.windows(5).any(|w| w == b"/XRef");
+        if !holds_objects {
+            pdf[at + 6] = b'X';
+            hidden.push(at);
+        }
+    }
+    hidden
+}
+
 /// Parse `pdf`'s object structure without keeping its content streams: pages, fonts and images
 /// are dropped as they are read (object and cross-reference streams are kept: they hold
-/// objects), so a 100 MB PDF is not held twice in memory.
+/// objects).
 ///
 /// # Errors
 /// [`PdfError::NotPdf`].
@@ -80,4 +137,54 @@ pub fn load_structure(pdf: &[u8]) -> Result<lopdf::Document, PdfError> {
 pub fn embed(pdf: &mut [u8], cms: &[u8]) -> Result<(), PdfError> {
     let range = placeholder(pdf)?;
     embed::embed_cms(pdf, range, cms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-page PDF whose page content is a stream of `size` bytes.
+    fn pdf_with_stream(size: usize) -> Vec<u8> {
+        let body = vec![b'x'; size];
+        let objects: Vec<Vec<u8>> = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_vec(),
+            [format!("<< /Length {size} >>\nstream\n").as_bytes(), &body, b"\nendstream"].concat(),
+        ];
+        let mut pdf = b"%PDF-1.7\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, object) in objects.iter().enumerate() {
+            offsets.push(pdf.len());
+            pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+            pdf.extend_from_slice(object);
+            pdf.extend_from_slice(b"\nendobj\n");
+        }
+        let xref = pdf.len();
+        pdf.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
+        for offset in offsets {
+            pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+        }
+        pdf.extend_from_slice(format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes());
+        pdf
+    }
+
+    #[test]
+    fn a_large_stream_is_not_copied_and_the_bytes_are_put_back() {
+        let mut pdf = pdf_with_stream(200_000);
+        let before = pdf.clone();
+        let document = load_structure_in_place(&mut pdf).unwrap();
+        assert_eq!(pdf, before, "every byte is as it was");
+        let content = document.get_object((4, 0)).unwrap().as_stream().unwrap();
+        assert!(content.content.len() <= 1, "the stream body was not kept");
+        assert_eq!(document.get_pages().len(), 1);
+        // A small stream is parsed as usual, and prepare works on both.
+        let mut small = pdf_with_stream(100);
+        let mut out = Vec::new();
+        prepare(&mut small, &PrepareOptions::default(), &mut out).unwrap();
+        let mut out = Vec::new();
+        let prepared = prepare(&mut pdf, &PrepareOptions::default(), &mut out).unwrap();
+        assert!(out.starts_with(&before));
+        assert_eq!(range_digest(&out, prepared.byte_range, prepared.hash), prepared.digest);
+    }
 }

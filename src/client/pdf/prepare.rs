@@ -70,12 +70,15 @@ pub struct Prepared {
     pub hash: HashAlgorithm,
 }
 
-/// Write `original` and an update preparing a signature to `out`.
+/// Write `original` and an update preparing a signature to `out`. `original` is borrowed
+/// mutably only so that its structure can be read without copying large streams
+/// ([`super::load_structure_in_place`]); its bytes are as they were when this returns.
 ///
 /// # Errors
 /// [`PdfError`]: not a PDF, encrypted, no page, a field name taken; write failures.
-pub fn prepare(original: &[u8], options: &PrepareOptions, out: &mut impl Write) -> Result<Prepared, PdfError> {
-    let document = super::load_structure(original)?;
+pub fn prepare(original: &mut [u8], options: &PrepareOptions, out: &mut impl Write) -> Result<Prepared, PdfError> {
+    let document = super::load_structure_in_place(original)?;
+    let original: &[u8] = original;
     if document.was_encrypted() || document.trailer.get(b"Encrypt").is_ok() {
         return Err(PdfError::Encrypted);
     }

@@ -132,7 +132,7 @@ impl LtaArgs {
                 .collect::<Result<_, _>>()
                 .map_err(|e| ClientError::Server(format!("the response's validationData: {e}")))?,
         };
-        super::timestamp::make_lta(&signed, &evidence, &url, &anchors).await
+        super::timestamp::make_lta(signed, &evidence, &url, &anchors).await
     }
 }
 

@@ -19,23 +19,23 @@ use crate::tsa::verify::verify_token;
 /// Bytes reserved for a time-stamp token (with its TSA certificate).
 const TOKEN_RESERVE: usize = 12 * 1024;
 
-/// `pdf` (signed) made PAdES B-LTA: the evidence in its DSS, then a document time-stamp from
+/// `pdf` (signed) made PAdES B-LTA, in place: the evidence in its DSS, then a document time-stamp from
 /// the TSA at `tsa_url` whose certificate chains to one of `anchors`.
 ///
 /// # Errors
 /// [`ClientError`]: the PDF, the TSA's answer, a token that does not verify.
 pub async fn make_lta(
-    pdf: &[u8],
+    mut pdf: Vec<u8>,
     evidence: &Evidence,
     tsa_url: &str,
     anchors: &[Certificate],
 ) -> Result<Vec<u8>, ClientError> {
-    let mut with_dss = Vec::with_capacity(pdf.len() + 16 * 1024);
-    pdf::add_dss(pdf, evidence, &mut with_dss)?;
+    // Every step appends to the one copy of the document.
+    pdf.reserve(64 * 1024 + 2 * TOKEN_RESERVE);
+    pdf::add_dss(&mut pdf, evidence)?;
     let options = PrepareOptions { kind: Kind::DocTimeStamp, reserve: TOKEN_RESERVE, ..PrepareOptions::default() };
-    let mut stamped = Vec::with_capacity(with_dss.len() + 2 * TOKEN_RESERVE + 4096);
-    let prepared = pdf::prepare(&mut with_dss, &options, &mut stamped)?;
-    drop(with_dss);
+    let prepared = pdf::prepare_appending(&mut pdf, &options)?;
+    let mut stamped = pdf;
     let imprint = MessageImprint {
         hash_algorithm: prepared.hash.algorithm_identifier(),
         hashed_message: OctetString::new(prepared.digest.clone()).map_err(|e| ClientError::Tsa(e.to_string()))?,

@@ -138,9 +138,9 @@ impl EsignService {
             kind: crate::client::pdf::Kind::Signature { reason: Some("esignd demo".into()), location: None },
             ..Default::default()
         };
-        let mut prepared = Vec::with_capacity(pdf.len() + 2 * options.reserve + 4096);
-        let ranges = crate::client::pdf::prepare(&mut pdf, &options, &mut prepared)
+        let ranges = crate::client::pdf::prepare_appending(&mut pdf, &options)
             .map_err(|e| super::RequestError::unprocessable(e.to_string()))?;
+        let prepared = pdf;
         let digest = Digest::new(ranges.hash, ranges.digest).map_err(|e| ServiceError::damaged("PDF digest", e))?;
         let correlation_id = random_hex(16);
         let file = file_name.unwrap_or_else(|| "the PDF".into());

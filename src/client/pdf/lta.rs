@@ -4,8 +4,6 @@
 //! whole file, DSS included, so that the proof of existence outlives the certificates
 //! (`docs/long-term-validation.md`).
 
-use std::io::Write;
-
 use lopdf::{Dictionary, Object};
 
 use super::update::Update;
@@ -53,12 +51,20 @@ impl Evidence {
     }
 }
 
-/// Write `pdf` and an update adding `evidence` to its Document Security Store to `out`.
+/// Append to `pdf` an update adding `evidence` to its Document Security Store.
 ///
 /// # Errors
-/// [`PdfError`]: not a PDF; write failures.
-pub fn add_dss(pdf: &[u8], evidence: &Evidence, out: &mut impl Write) -> Result<(), PdfError> {
-    let document = super::load_structure(pdf)?;
+/// [`PdfError`]: not a PDF.
+pub fn add_dss(pdf: &mut Vec<u8>, evidence: &Evidence) -> Result<(), PdfError> {
+    let tail = dss_update(pdf, evidence)?;
+    pdf.extend_from_slice(&tail);
+    Ok(())
+}
+
+/// The update adding `evidence` to `pdf`'s DSS.
+fn dss_update(pdf: &mut [u8], evidence: &Evidence) -> Result<Vec<u8>, PdfError> {
+    let document = super::load_structure_in_place(pdf)?;
+    let pdf: &[u8] = pdf;
     let root = document
         .trailer
         .get(b"Root")
@@ -86,6 +92,5 @@ pub fn add_dss(pdf: &[u8], evidence: &Evidence, out: &mut impl Write) -> Result<
     }
     catalog.set("DSS", Object::Dictionary(dss));
     update.put_object(root, &Object::Dictionary(catalog));
-    let tail = update.finish();
-    out.write_all(pdf).and_then(|()| out.write_all(&tail)).map_err(|e| PdfError::Io(e.to_string()))
+    Ok(update.finish())
 }

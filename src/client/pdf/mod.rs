@@ -10,7 +10,7 @@ mod update;
 
 pub use embed::{fill, placeholder, range_digest};
 pub use lta::{Evidence, add_dss};
-pub use prepare::{DEFAULT_RESERVE, Kind, PrepareOptions, Prepared, prepare};
+pub use prepare::{DEFAULT_RESERVE, Kind, PrepareOptions, Prepared, prepare, prepare_appending};
 
 /// Why a PDF could not be prepared or signed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

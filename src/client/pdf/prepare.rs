@@ -77,6 +77,23 @@ pub struct Prepared {
 /// # Errors
 /// [`PdfError`]: not a PDF, encrypted, no page, a field name taken; write failures.
 pub fn prepare(original: &mut [u8], options: &PrepareOptions, out: &mut impl Write) -> Result<Prepared, PdfError> {
+    let (prepared, tail) = prepare_tail(original, options)?;
+    out.write_all(original).and_then(|()| out.write_all(&tail)).map_err(|e| PdfError::Io(e.to_string()))?;
+    Ok(prepared)
+}
+
+/// As [`prepare`], appending the update to `pdf` itself (one copy of the document in memory).
+///
+/// # Errors
+/// As [`prepare`].
+pub fn prepare_appending(pdf: &mut Vec<u8>, options: &PrepareOptions) -> Result<Prepared, PdfError> {
+    let (prepared, tail) = prepare_tail(pdf, options)?;
+    pdf.extend_from_slice(&tail);
+    Ok(prepared)
+}
+
+/// The prepared signature and the update that prepares it.
+fn prepare_tail(original: &mut [u8], options: &PrepareOptions) -> Result<(Prepared, Vec<u8>), PdfError> {
     let document = super::load_structure_in_place(original)?;
     let original: &[u8] = original;
     if document.was_encrypted() || document.trailer.get(b"Encrypt").is_ok() {
@@ -167,8 +184,7 @@ pub fn prepare(original: &mut [u8], options: &PrepareOptions, out: &mut impl Wri
 
     let split = contents_start - original.len();
     let digest = options.hash.digest_parts(&[original, &tail[..split], &tail[contents_end - original.len()..]]);
-    out.write_all(original).and_then(|()| out.write_all(&tail)).map_err(|e| PdfError::Io(e.to_string()))?;
-    Ok(Prepared { field, byte_range, digest, hash: options.hash })
+    Ok((Prepared { field, byte_range, digest, hash: options.hash }, tail))
 }
 
 /// The signature dictionary with its placeholders, and where `<` of `/Contents` stands in it.

@@ -2,8 +2,8 @@
 //! on the same file: both must be linear in the bytes hashed, and neither may hold more than
 //! one copy of the file in memory (peak RSS from `/usr/bin/time`).
 //!
-//! The PDF is one page plus one stream of N pseudo-random bytes (an embedded file, an image):
-//! what makes real PDFs large. The signature embedded is made by openssl over the prepared
+//! The PDF is one page whose content stream is N pseudo-random bytes (as an embedded file or
+//! an image would be): what makes real PDFs large. The signature embedded is made by openssl over the prepared
 //! ranges, so no daemon is needed.
 //!
 //!     cargo bench --bench pdf              # 1, 10 and 100 MB, best of 3 each
@@ -14,6 +14,10 @@
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
+
+#[path = "../tests/common/pdf.rs"]
+#[allow(dead_code)] // minimal_pdf serves the tests
+mod test_pdf;
 
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
@@ -88,7 +92,7 @@ fn timed(command: &mut Command) -> (f64, u64) {
     (secs, rss)
 }
 
-/// A one-page PDF with a stream of `size` pseudo-random bytes.
+/// A one-page PDF whose content stream is `size` pseudo-random bytes.
 fn pdf_of(size: usize) -> Vec<u8> {
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     let data: Vec<u8> = (0..size)
@@ -99,29 +103,7 @@ fn pdf_of(size: usize) -> Vec<u8> {
             state as u8
         })
         .collect();
-    let objects: Vec<Vec<u8>> = vec![
-        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /XObject << /Im1 4 0 R >> >> >>".to_vec(),
-        [format!("<< /Length {} >>\nstream\n", data.len()).as_bytes(), &data, b"\nendstream"].concat(),
-    ];
-    let mut pdf = b"%PDF-1.7\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
-        pdf.extend_from_slice(object);
-        pdf.extend_from_slice(b"\nendobj\n");
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for offset in offsets {
-        pdf.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
-    );
-    pdf
+    test_pdf::one_page(&data)
 }
 
 /// An openssl signing key and certificate in `dir`.

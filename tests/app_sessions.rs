@@ -298,10 +298,7 @@ async fn trust1teams_names_are_taken_and_the_callback_always_carries_nonce_and_s
     assert_eq!((nonce.len(), state.len()), (32, 32), "{created}");
     let status = app.get("/v1/sessions/t1t-1", &[("apikey", "key-a")]).await.json();
     assert_eq!((status["useCase"].as_str(), status["means"].as_str()), (Some("permit-b12"), Some("national-id")));
-    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
-    assert_eq!(app.get(&page_path, &[]).await.status, 200);
-    let token = query_param(&page_path, "token").unwrap();
-    let back = app.form("/sign/interactive/cancel", &format!("token={token}")).await.header("location").unwrap();
+    let back = cancel_at(&app, created["redirectUrl"].as_str().unwrap()).await.header("location").unwrap();
     assert!(back.starts_with(CALLBACK), "{back}");
     assert_eq!(query_param(&back, "nonce"), Some(nonce));
     assert_eq!(query_param(&back, "state"), Some(state));
@@ -317,10 +314,7 @@ async fn the_eservice_hears_the_outcome_before_the_browser_arrives() {
     let hooks = common::eservices::Webhooks::start(0);
     let app = App::start(&clients_toml(hooks.url())).await;
     let created = create(&app, "key-a", &new_session("first-1", json!({}))).await.json();
-    let page_path = local(created["redirectUrl"].as_str().unwrap()).to_owned();
-    assert_eq!(app.get(&page_path, &[]).await.status, 200);
-    let token = query_param(&page_path, "token").unwrap();
-    let back = app.form("/sign/interactive/cancel", &format!("token={token}")).await;
+    let back = cancel_at(&app, created["redirectUrl"].as_str().unwrap()).await;
     assert_eq!(back.status, 303);
     // No waiting here: the delivery was made before the redirect was answered.
     assert_eq!(hooks.received().len(), 1, "the webhook arrived before the browser was sent back");
@@ -333,16 +327,21 @@ async fn without_a_callback_the_citizen_ends_on_esignds_page_and_the_eservice_po
     body.as_object_mut().unwrap().remove("callbackUrl");
     let created = create(&app, "key-a", &body).await;
     assert_eq!(created.status, 201, "{}", created.text());
-    let page_path = local(created.json()["redirectUrl"].as_str().unwrap()).to_owned();
-    assert_eq!(app.get(&page_path, &[]).await.status, 200);
-    let token = query_param(&page_path, "token").unwrap();
-    let back = app.form("/sign/interactive/cancel", &format!("token={token}")).await.header("location").unwrap();
+    let back = cancel_at(&app, created.json()["redirectUrl"].as_str().unwrap()).await.header("location").unwrap();
     assert_eq!(back, "/sign/interactive/done?outcome=failed&lang=nl");
     let done = app.get(&back, &[]).await;
     assert_eq!(done.status, 200);
     assert!(done.text().contains("Het document is niet ondertekend"), "{}", done.text());
     let status = app.get("/v1/sessions/no-callback-1", &[("apikey", "key-a")]).await.json();
     assert_eq!(status["status"], "failed");
+}
+
+/// The citizen opens the signing page at `page_url` and presses Cancel; esignd's answer.
+async fn cancel_at(app: &App, page_url: &str) -> Answer {
+    let page_path = local(page_url);
+    assert_eq!(app.get(page_path, &[]).await.status, 200);
+    let token = query_param(page_path, "token").unwrap();
+    app.form("/sign/interactive/cancel", &format!("token={token}")).await
 }
 
 /// The citizen signs on the page at `page_path` through the mock provider; where the browser
@@ -366,22 +365,14 @@ async fn esign_creates_a_session_and_waits_for_its_signature() {
     let digest = STANDARD.encode(HashAlgorithm::Sha256.digest(PERMIT));
     let esign = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_esign")).args(args).output().unwrap();
     let s = |p: &std::path::Path| p.to_str().unwrap().to_owned();
-    let created = esign(&[
-        "session",
-        "create",
-        "--server",
-        &app.url,
-        "--apikey-file",
-        &s(&key),
-        "--digest",
-        &digest,
-        "--display",
-        "Building permit B-12",
-        "--callback",
-        CALLBACK,
-        "--correlation-id",
-        "cli-1",
-    ]);
+    // `esign session create` for `correlation_id`, with `extra` options.
+    let create = |correlation_id: &str, extra: &[&str]| {
+        let mut args = vec!["session", "create", "--server", &app.url, "--apikey-file", key.to_str().unwrap()];
+        args.extend(["--digest", &digest, "--correlation-id", correlation_id]);
+        args.extend_from_slice(extra);
+        esign(&args)
+    };
+    let created = create("cli-1", &["--display", "Building permit B-12", "--callback", CALLBACK]);
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let redirect = String::from_utf8_lossy(&created.stdout).trim().to_owned();
     assert!(redirect.starts_with(&app.url) && redirect.contains("/sign/interactive?token="), "{redirect}");
@@ -403,22 +394,9 @@ async fn esign_creates_a_session_and_waits_for_its_signature() {
     common::oracle::sign_response(&dir, &response, PERMIT, &app.get("/v1/ca", &[]).await.text());
 
     // A session that ends without a signature: wait says why, and writes nothing.
-    let cancelled = esign(&[
-        "session",
-        "create",
-        "--server",
-        &app.url,
-        "--apikey-file",
-        &s(&key),
-        "--digest",
-        &digest,
-        "--correlation-id",
-        "cli-2",
-    ]);
+    let cancelled = create("cli-2", &[]);
     let page = String::from_utf8_lossy(&cancelled.stdout).trim().to_owned();
-    assert_eq!(app.get(local(&page), &[]).await.status, 200);
-    let token = query_param(&page, "token").unwrap();
-    assert_eq!(app.form("/sign/interactive/cancel", &format!("token={token}")).await.status, 303);
+    assert_eq!(cancel_at(&app, &page).await.status, 303);
     let nothing = app.path("nothing.json");
     let failed =
         esign(&["session", "wait", "cli-2", "--server", &app.url, "--apikey-file", &s(&key), "--out", &s(&nothing)]);

@@ -52,6 +52,16 @@ fn node(dir: &str, args: &[&str]) -> Value {
     serde_json::from_str(&common::node(dir, args)).unwrap()
 }
 
+/// A visitor in Chromium at the demo page signs `document` as Ana Visitor (tests/browser/demo.mjs);
+/// what the browser saw, and that the pages logged no errors.
+fn visitor_signs(token: &TokenDir, addr: SocketAddr, document: &Path) -> Value {
+    let base = format!("http://{addr}");
+    let out = token.dir.path().to_str().unwrap();
+    let seen = node("tests/browser", &["demo.mjs", &base, document.to_str().unwrap(), "Ana Visitor", out]);
+    assert_eq!(seen["consoleErrors"], serde_json::json!([]), "the pages logged errors");
+    seen
+}
+
 /// The openssl command the result page shows, run as the visitor would (in a directory holding
 /// the file and the signature), with the chain fetched from `/v1/ca`; openssl's complaint if it
 /// does not verify.
@@ -81,17 +91,7 @@ fn a_visitor_in_chromium_signs_a_file_and_the_download_verifies() {
     let (token, _daemon, addr) = demo();
     let document = token.path("minutes.txt");
     std::fs::write(&document, DOCUMENT).unwrap();
-    let seen = node(
-        "tests/browser",
-        &[
-            "demo.mjs",
-            &format!("http://{addr}"),
-            document.to_str().unwrap(),
-            "Ana Visitor",
-            token.dir.path().to_str().unwrap(),
-        ],
-    );
-    assert_eq!(seen["consoleErrors"], serde_json::json!([]), "the pages logged errors");
+    let seen = visitor_signs(&token, addr, &document);
 
     // The signing page showed the digest Chromium computed, and the file's name.
     let digest = hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(DOCUMENT));
@@ -244,17 +244,7 @@ fn a_visitor_in_chromium_signs_a_pdf_and_downloads_it_signed() {
     let (token, _daemon, addr) = demo();
     let document = token.path("permit.pdf");
     std::fs::write(&document, common::pdf::minimal_pdf()).unwrap();
-    let seen = node(
-        "tests/browser",
-        &[
-            "demo.mjs",
-            &format!("http://{addr}"),
-            document.to_str().unwrap(),
-            "Ana Visitor",
-            token.dir.path().to_str().unwrap(),
-        ],
-    );
-    assert_eq!(seen["consoleErrors"], serde_json::json!([]), "the pages logged errors");
+    let seen = visitor_signs(&token, addr, &document);
     let signing_page = seen["signingPage"].as_str().unwrap();
     assert!(signing_page.contains("permit.pdf") && signing_page.contains("PAdES"), "{signing_page}");
     let saved = Path::new(seen["saved"].as_str().unwrap()).to_owned();

@@ -377,3 +377,22 @@ fn lta_pdfs_stay_valid_after_the_certificate_expired() {
         assert!(!ok && said.contains("The signature is judged INVALID"), "{producer}: B-T after expiry: {said}");
     }
 }
+
+#[test]
+fn a_large_stream_is_never_copied_and_the_bytes_are_put_back() {
+    use esignd::client::pdf::{PrepareOptions, load_structure_in_place, prepare, range_digest};
+    let mut pdf = common::pdf::one_page(&vec![b'x'; 200_000]);
+    let before = pdf.clone();
+    let document = load_structure_in_place(&mut pdf).unwrap();
+    assert_eq!(pdf, before, "every byte is as it was");
+    let content = document.get_object((4, 0)).unwrap().as_stream().unwrap();
+    assert!(content.content.len() <= 1, "the stream body was not kept");
+    assert_eq!(document.get_pages().len(), 1);
+    // A small stream is parsed as usual, and prepare works on both.
+    let mut out = Vec::new();
+    prepare(&mut common::pdf::minimal_pdf(), &PrepareOptions::default(), &mut out).unwrap();
+    let mut out = Vec::new();
+    let prepared = prepare(&mut pdf, &PrepareOptions::default(), &mut out).unwrap();
+    assert!(out.starts_with(&before));
+    assert_eq!(range_digest(&out, prepared.byte_range, prepared.hash), prepared.digest);
+}

@@ -103,26 +103,8 @@ impl EsignService {
     /// Store and HSM failures.
     pub async fn demo_start(&self, digest: Digest, file_name: Option<String>) -> Result<String, ServiceError> {
         self.demo()?;
-        let client = self.callers.client_by_id(DEMO_CLIENT)?;
         let file = file_name.unwrap_or_else(|| "the file".into());
-        let new = NewSession {
-            correlation_id: random_hex(16),
-            digest,
-            format: Format::Cades,
-            data_to_be_displayed: format!("Demo: {}", file.chars().take(200).collect::<String>()),
-            callback_url: client.callback_urls[0].clone(),
-            webhook_url: None,
-            lifetime: std::time::Duration::from_secs(600),
-            lang: Lang::En,
-            pub_key_pem: None,
-            eservice_nonce: None,
-            eservice_state: None,
-            unsigned_query: false,
-            payment: None,
-            use_case: None,
-            means: None,
-        };
-        Ok(self.sessions.create(client, new).await?.redirect_url)
+        self.demo_session(random_hex(16), digest, Format::Cades, &file, None).await
     }
 
     /// `POST /demo/start-pdf`: the demo eService prepares the uploaded PDF (a signature field
@@ -133,7 +115,6 @@ impl EsignService {
     /// A PDF the library refuses (not a PDF, encrypted); store and HSM failures.
     pub async fn demo_start_pdf(&self, mut pdf: Vec<u8>, file_name: Option<String>) -> Result<String, ServiceError> {
         let demo = self.demo()?;
-        let client = self.callers.client_by_id(DEMO_CLIENT)?;
         let options = crate::client::pdf::PrepareOptions {
             kind: crate::client::pdf::Kind::Signature { reason: Some("esignd demo".into()), location: None },
             ..Default::default()
@@ -144,10 +125,27 @@ impl EsignService {
         let digest = Digest::new(ranges.hash, ranges.digest).map_err(|e| ServiceError::damaged("PDF digest", e))?;
         let correlation_id = random_hex(16);
         let file = file_name.unwrap_or_else(|| "the PDF".into());
+        let state = Some(correlation_id.clone());
+        let redirect = self.demo_session(correlation_id.clone(), digest, Format::Pades, &file, state).await?;
+        demo.shop.keep_prepared(&correlation_id, prepared);
+        Ok(redirect)
+    }
+
+    /// A session of the demo eService for `digest` in `format`, showing `file`'s name, its
+    /// callback carrying `state`; the signing page's URL.
+    async fn demo_session(
+        &self,
+        correlation_id: String,
+        digest: Digest,
+        format: Format,
+        file: &str,
+        state: Option<String>,
+    ) -> Result<String, ServiceError> {
+        let client = self.callers.client_by_id(DEMO_CLIENT)?;
         let new = NewSession {
-            correlation_id: correlation_id.clone(),
+            correlation_id,
             digest,
-            format: Format::Pades,
+            format,
             data_to_be_displayed: format!("Demo: {}", file.chars().take(200).collect::<String>()),
             callback_url: client.callback_urls[0].clone(),
             webhook_url: None,
@@ -155,15 +153,13 @@ impl EsignService {
             lang: Lang::En,
             pub_key_pem: None,
             eservice_nonce: None,
-            eservice_state: Some(correlation_id.clone()),
+            eservice_state: state,
             unsigned_query: false,
             payment: None,
             use_case: None,
             means: None,
         };
-        let redirect = self.sessions.create(client, new).await?.redirect_url;
-        demo.shop.keep_prepared(&correlation_id, prepared);
-        Ok(redirect)
+        Ok(self.sessions.create(client, new).await?.redirect_url)
     }
 
     /// `GET /demo/done`: redeem the signature for the demo eService and keep it for download —

@@ -34,26 +34,25 @@ pub fn gen_time(token: &[u8]) -> SystemTime {
 /// `openssl cms -verify` of a detached DER signature, at `at` (one-time certificates expire
 /// within a minute; verify as of the time the signature was made).
 pub fn cms_verify(dir: &Path, p7s: &Path, document: &Path, chain: &Path, at: SystemTime) -> Output {
+    cms_verify_with(dir, p7s, document, chain, at, &[])
+}
+
+/// As [`cms_verify`], with more of openssl's verification options (`-crl_check`).
+pub fn cms_verify_with(
+    dir: &Path,
+    p7s: &Path,
+    document: &Path,
+    chain: &Path,
+    at: SystemTime,
+    options: &[&str],
+) -> Output {
     let attime = at.duration_since(UNIX_EPOCH).unwrap().as_secs().to_string();
-    openssl([
-        "cms",
-        "-verify",
-        "-binary",
-        "-inform",
-        "DER",
-        "-in",
-        p7s.to_str().unwrap(),
-        "-content",
-        document.to_str().unwrap(),
-        "-CAfile",
-        chain.to_str().unwrap(),
-        "-purpose",
-        "any",
-        "-attime",
-        &attime,
-        "-out",
-        dir.join("verified.out").to_str().unwrap(),
-    ])
+    let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", p7s.to_str().unwrap()];
+    args.extend(["-content", document.to_str().unwrap(), "-CAfile", chain.to_str().unwrap(), "-purpose", "any"]);
+    args.extend_from_slice(options);
+    let out = dir.join("verified.out");
+    args.extend(["-attime", &attime, "-out", out.to_str().unwrap()]);
+    openssl(args)
 }
 
 /// The response's `validationData` is all a validator needs once the certificate has expired:
@@ -82,29 +81,10 @@ pub fn validation_data(dir: &Path, response: &serde_json::Value, token: &[u8]) {
     for certificate in &certificates {
         pem(certificate, "x509", "evidence-chain.pem");
     }
-    let attime = gen_time(token).duration_since(UNIX_EPOCH).unwrap().as_secs().to_string();
-    let p = |f: &str| dir.join(f).to_str().unwrap().to_owned();
     let verify = || {
-        openssl([
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            &p("signature.p7s"),
-            "-content",
-            &p("document.bin"),
-            "-CAfile",
-            &p("evidence-chain.pem"),
-            "-crl_check",
-            "-purpose",
-            "any",
-            "-attime",
-            &attime,
-            "-out",
-            &p("verified-with-evidence.out"),
-        ])
+        let p = |f: &str| dir.join(f);
+        let chain = p("evidence-chain.pem");
+        cms_verify_with(dir, &p("signature.p7s"), &p("document.bin"), &chain, gen_time(token), &["-crl_check"])
     };
     // Without the CRL the revocation check fails: the CRL is what makes it pass.
     let without = verify();

@@ -1,8 +1,13 @@
-//! PDFs for the tests: a minimal one-page document, as a starting point for the producers.
+//! PDFs for the tests and benches: one page whose content stream is any bytes, and the minimal
+//! document with a line of text that the producers start from.
 
 /// A one-page PDF with a line of text, as a starting point for the producers.
 pub fn minimal_pdf() -> Vec<u8> {
-    let content = b"BT /F1 24 Tf 72 720 Td (Building permit B-12) Tj ET";
+    one_page(b"BT /F1 24 Tf 72 720 Td (Building permit B-12) Tj ET")
+}
+
+/// A one-page PDF (cross-reference table) whose page content stream is `content`, of any size.
+pub fn one_page(content: &[u8]) -> Vec<u8> {
     let objects: [Vec<u8>; 5] = [
         b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),

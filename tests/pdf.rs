@@ -330,7 +330,7 @@ fn lta_pdfs_stay_valid_after_the_certificate_expired() {
     std::thread::sleep(std::time::Duration::from_secs(SHORT_LIFE_SECS + 3));
 
     // The detached signature: esign verify, and openssl at genTime with the response's evidence.
-    let verified = esign(&["verify", s(&document), "--signature", s(&p7s), "--trust", s(&ca)]);
+    let verified = esign(&["verify", "--detached", s(&document), "--signature", s(&p7s), "--trust", s(&ca)]);
     let said = text(&verified.stdout);
     assert!(verified.status.success(), "{said}{}", text(&verified.stderr));
     for what in ["integrity", "time-stamp", "chain", "times"] {

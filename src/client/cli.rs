@@ -40,7 +40,11 @@ enum Command {
     /// status says whether all passed.
     Verify {
         /// The signed PDF, or with --signature the signed file.
-        file: PathBuf,
+        #[arg(required_unless_present = "detached")]
+        file: Option<PathBuf>,
+        /// The signed file of a detached signature (as FILE with --signature).
+        #[arg(long, value_name = "FILE", conflicts_with = "file", requires = "signature")]
+        detached: Option<PathBuf>,
         /// A detached CAdES signature (DER, `.p7s`) over FILE.
         #[arg(long, value_name = "P7S")]
         signature: Option<PathBuf>,
@@ -344,7 +348,8 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
             let text = serde_json::to_vec_pretty(&response).expect("JSON serialises");
             write_whole(&out, |file| file.write_all(&text))
         }
-        Command::Verify { file, signature, trust } => {
+        Command::Verify { file, detached, signature, trust } => {
+            let file = file.or(detached).expect("clap requires one");
             let anchors = crate::pki::pem::read_chain(&read(&trust)?)
                 .map_err(|e| ClientError::File { path: trust.clone(), reason: e.to_string() })?;
             let checks = match signature {

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod audit;
 pub mod ca;
 pub mod client;
 pub mod cms;

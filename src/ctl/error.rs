@@ -68,6 +68,14 @@ pub enum CtlError {
     /// The command refuses to go on without an explicit confirmation or option.
     #[error("{0}")]
     Refused(&'static str),
+
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+
+    /// The audit chain is broken.
+    #[error("audit BROKEN: {0}")]
+    AuditBroken(#[from] crate::audit::chain::Broken),
 }
 
 impl CtlError {

@@ -3,6 +3,7 @@
 //! and addresses objects by label (and `CKA_ID`), never by handle or slot index. PINs come from
 //! files or a prompt, never from the command line.
 
+mod audit;
 mod ca;
 mod error;
 mod key;
@@ -55,6 +56,9 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Make one verified one-time signature with the configured HSM and TSA, into --out DIR.
     Selftest(selftest::SelftestArgs),
+    /// The audit trail in the store.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Run one command.
@@ -71,6 +75,7 @@ pub fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Tsa(command) => ca::run_tsa(&config, command),
         Command::Provision(args) => provision::run(&config, args),
         Command::Selftest(args) => selftest::run(&config, args),
+        Command::Audit(command) => audit::run(&config, command),
     }
 }
 

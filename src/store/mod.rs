@@ -7,6 +7,7 @@
 //! PostgreSQL for several daemons behind a load balancer. Each method is one atomic write or
 //! read; a retention sweeper deletes what has expired ([`Store::sweep`]).
 
+pub mod audit;
 pub mod device_requests;
 pub mod devices;
 mod encoding;
@@ -33,6 +34,9 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// An audit record could not be made.
+    #[error("the audit record could not be made: {0}")]
+    Audit(String),
     /// A single-use id (a payment token's `jti`) given with a write was used before; nothing
     /// was written.
     #[error("the {0} has already been used")]
@@ -105,8 +109,9 @@ pub struct CertificateRow {
 /// Persistent state shared by every request.
 #[async_trait::async_trait]
 pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Send + Sync + 'static {
-    /// Create a session; `false` when the client already has one with this correlation id.
-    async fn create_session(&self, row: &SessionRow) -> Result<bool, StoreError>;
+    /// Create a session and append `event` (its audit record) in one transaction; `false`, with
+    /// nothing written, when the client already has one with this correlation id.
+    async fn create_session(&self, row: &SessionRow, event: &audit::AuditEvent) -> Result<bool, StoreError>;
 
     /// A session by id.
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;

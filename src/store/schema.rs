@@ -109,6 +109,17 @@ const MIGRATIONS: &[&str] = &[
         value BLOB NOT NULL
     );
 ",
+    // The audit chain (docs/audit.md): appended in the transaction of the change it records.
+    "
+    CREATE TABLE audit (
+        seq    INTEGER PRIMARY KEY,
+        time   TEXT NOT NULL,
+        type   TEXT NOT NULL,
+        fields TEXT NOT NULL,
+        prev   TEXT NOT NULL,
+        hash   TEXT NOT NULL
+    );
+",
 ];
 
 /// Bring `conn` to the newest schema.

@@ -40,7 +40,6 @@ pub(super) fn insert_session(conn: &Connection, row: &SessionRow) -> rusqlite::R
     Ok(inserted == 1)
 }
 
-/// `UPDATE` a session if its status is still `from`; true when it was.
 /// Remember `spend` in the replay cache within the caller's transaction; [`StoreError::AlreadySpent`]
 /// (the caller's transaction then rolls back) when it was there.
 pub(super) fn spend_once(conn: &Connection, spend: &Spend) -> Result<(), StoreError> {
@@ -51,6 +50,7 @@ pub(super) fn spend_once(conn: &Connection, spend: &Spend) -> Result<(), StoreEr
     if inserted == 1 { Ok(()) } else { Err(StoreError::AlreadySpent(spend.kind)) }
 }
 
+/// `UPDATE` a session if its status is still `from`; true when it was.
 pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionState) -> rusqlite::Result<bool> {
     let changed = conn.execute(
         "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
@@ -102,9 +102,18 @@ impl SqliteStore {
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
-    async fn create_session(&self, row: &SessionRow) -> Result<bool, StoreError> {
-        let row = row.clone();
-        self.with(move |conn| Ok(insert_session(conn, &row)?)).await
+    async fn create_session(&self, row: &SessionRow, event: &super::audit::AuditEvent) -> Result<bool, StoreError> {
+        let (row, event) = (row.clone(), event.clone());
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !insert_session(&tx, &row)? {
+                return Ok(false);
+            }
+            super::audit::append(&tx, &event)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {

@@ -154,6 +154,22 @@ pub struct Created {
     pub means: Option<String>,
 }
 
+/// The audit record of a new session: who asked, for what, shown what (the text as its SHA-256:
+/// it may name the citizen).
+fn created_event(session: &Session) -> crate::store::audit::AuditEvent {
+    let display = crate::hsm::HashAlgorithm::Sha256.digest(session.data_to_be_displayed.as_bytes());
+    let fields = serde_json::json!({
+        "client": session.client_id,
+        "correlationId": session.correlation_id,
+        "digest": session.digest.hex(),
+        "hashType": session.digest.hash().name(),
+        "format": session.format.name(),
+        "displaySha256": hex::encode(display),
+    });
+    let serde_json::Value::Object(fields) = fields else { unreachable!("a JSON object") };
+    crate::store::audit::AuditEvent { kind: "session.created", fields }
+}
+
 /// The sessions workflow.
 pub(crate) struct Sessions {
     core: Arc<Core>,
@@ -187,7 +203,7 @@ impl Sessions {
             })?;
         }
         let session = Session::new(client, new);
-        if !self.core.store.create_session(&session.to_row()).await? {
+        if !self.core.store.create_session(&session.to_row(), &created_event(&session)).await? {
             return Err(SessionError::CorrelationIdTaken(session.correlation_id).into());
         }
         let claims = token::claims(&self.core.public_url, &session.id, session.expires_at);

@@ -396,3 +396,19 @@ fn a_large_stream_is_never_copied_and_the_bytes_are_put_back() {
     assert!(out.starts_with(&before));
     assert_eq!(range_digest(&out, prepared.byte_range, prepared.hash), prepared.digest);
 }
+
+#[test]
+fn byte_ranges_from_a_hostile_file_are_refused_not_trusted() {
+    use esignd::client::pdf::{PdfError, placeholder};
+    let max = usize::MAX;
+    for range in [format!("[0 {max} {max} 5]"), format!("[0 10 {max} 2]"), "[0 5 3 1]".into(), "[0 1 2]".into()] {
+        let pdf = format!("%PDF-1.7\n/ByteRange {range} /Contents <0000>\n");
+        assert_eq!(placeholder(pdf.as_bytes()), Err(PdfError::NoPlaceholder), "{range}");
+    }
+    let mut signed = common::pdf::minimal_pdf();
+    signed.extend_from_slice(
+        format!("9 0 obj\n<</Type /Sig /ByteRange [0 {max} {max} 7] /Contents <3000>>>\nendobj\n").as_bytes(),
+    );
+    let checks = esignd::client::verify::pdf(&signed, &[]);
+    assert!(!esignd::client::verify::all_passed(&checks), "{checks:?}");
+}

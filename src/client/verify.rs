@@ -84,7 +84,9 @@ pub fn pdf(pdf: &[u8], anchors: &[Certificate]) -> Vec<Check> {
                 items.iter().map(|i| i.as_i64().ok().and_then(|n| usize::try_from(n).ok())).collect::<Option<Vec<_>>>()
             })
             .and_then(|v| v.try_into().ok());
-        let Some(range) = range.filter(|r| r[0] == 0 && r[2] + r[3] <= pdf.len() && r[1] <= r[2]) else {
+        let within =
+            |r: &[usize; 4]| r[0] == 0 && r[1] <= r[2] && r[2].checked_add(r[3]).is_some_and(|end| end <= pdf.len());
+        let Some(range) = range.filter(within) else {
             checks.push(Check { subject, what: "byte range", outcome: Err("malformed /ByteRange".into()) });
             continue;
         };

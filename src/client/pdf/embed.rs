@@ -30,7 +30,10 @@ pub fn placeholder(pdf: &[u8]) -> Result<[usize; 4], PdfError> {
         .map_err(|_| PdfError::NoPlaceholder)?;
     let range: [usize; 4] = numbers.try_into().map_err(|_| PdfError::NoPlaceholder)?;
     let (start, end) = (range[1], range[2]);
-    let fits = range[0] == 0 && start + 2 <= end && end + range[3] == pdf.len();
+    // The numbers come from the file: no arithmetic on them may overflow.
+    let fits = range[0] == 0
+        && start.checked_add(2).is_some_and(|after| after <= end)
+        && end.checked_add(range[3]) == Some(pdf.len());
     if !fits || pdf[start] != b'<' || pdf[end - 1] != b'>' || pdf[start + 1..end - 1].iter().any(|&b| b != b'0') {
         return Err(PdfError::NoPlaceholder);
     }

@@ -74,13 +74,8 @@ pub(super) async fn pseudonym_page(call: Call) -> Result<Response<Body>, Service
         return show(&call.service, &browser_of(&call), token, true).await;
     }
     let form = query_form(&call.service, query, base64url_text).await?;
-    // The page itself (200), as GovStack has it, for the session just made: its token is in
-    // the page URL the service returns.
-    let page_url = call.service.page_from_pseudonym_query(form).await?;
-    let token = page_url
-        .split_once('?')
-        .and_then(|(_, query)| form::get(&form::parse(query), "token").map(str::to_owned))
-        .ok_or_else(|| ServiceError::damaged("signing page URL", "no token"))?;
+    // The page itself (200), as GovStack has it, for the session just made.
+    let token = call.service.session_from_pseudonym_query(form).await?;
     show(&call.service, &browser_of(&call), &token, true).await
 }
 

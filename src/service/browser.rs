@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::onetime::SignRequest;
 use super::request_objects::{RequestObjectError, SignedQuery};
-use super::sessions::{Browser, Lang, NewSession, Opened, Session, SessionError};
+use super::sessions::{Browser, Created, Lang, NewSession, Opened, Session, SessionError};
 use super::{EsignService, ServiceError};
 use crate::config::ClientConfig;
 use crate::ids::random_hex;
@@ -123,19 +123,19 @@ impl EsignService {
             None if client.allow_unsigned_query => true,
             None => return Err(RequestObjectError::Required(client.id.clone()).into()),
         };
-        self.query_session(client, form, unsigned).await
+        Ok(self.query_session(client, form, unsigned).await?.redirect_url)
     }
 
     /// `GET /v1/sign/interactivePseudonym?client_id=…&request=…`: as [`Self::page_from_query`],
-    /// always signed (it leads to the user's device); the page opens with the pseudonym form
-    /// first.
+    /// always signed (it leads to the user's device); returns the session's token, whose page
+    /// is shown at once, the pseudonym form first.
     ///
     /// # Errors
     /// As [`Self::page_from_query`]; an unsigned form.
-    pub async fn page_from_pseudonym_query(&self, form: QueryForm) -> Result<String, ServiceError> {
+    pub async fn session_from_pseudonym_query(&self, form: QueryForm) -> Result<String, ServiceError> {
         let signed = form.signed.as_ref().ok_or(RequestObjectError::RequiredForDevices)?;
         let client = self.callers.client_by_id(signed.client_id())?;
-        Ok(format!("{}&device=1", self.query_session(client, form, false).await?))
+        Ok(self.query_session(client, form, false).await?.token)
     }
 
     async fn query_session(
@@ -143,7 +143,7 @@ impl EsignService {
         client: &ClientConfig,
         form: QueryForm,
         unsigned: bool,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<Created, ServiceError> {
         let payment = self.payment.verify(form.payment_token.as_deref()).await?;
         let new = NewSession {
             correlation_id: random_hex(16),
@@ -162,7 +162,7 @@ impl EsignService {
             use_case: None,
             means: None,
         };
-        Ok(self.sessions.create(client, new).await?.redirect_url)
+        self.sessions.create(client, new).await
     }
 
     /// `POST /sign/interactive/start`: where the browser goes to log in.

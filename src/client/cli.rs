@@ -207,16 +207,32 @@ struct EserviceArgs {
 }
 
 impl EserviceArgs {
+    /// The eService's side of esignd: its key read and the HTTP client made once, for every
+    /// call (`session wait` polls).
+    fn connect(&self) -> Result<Eservice, ClientError> {
+        let key = String::from_utf8_lossy(&read(&self.apikey_file)?).trim().to_owned();
+        Ok(Eservice { server: self.server.trim_end_matches('/').to_owned(), key, http: HttpClient::new() })
+    }
+}
+
+/// esignd, called with an eService's API key.
+struct Eservice {
+    server: String,
+    key: String,
+    http: HttpClient,
+}
+
+impl Eservice {
     /// `method` `path` (JSON `body` if any) with the API key; the JSON answer and its status.
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(u16, Value), ClientError> {
-        let key = String::from_utf8_lossy(&read(&self.apikey_file)?).trim().to_owned();
-        let mut headers = vec![(HeaderName::from_static("apikey"), key)];
+        let mut headers = vec![(HeaderName::from_static("apikey"), self.key.clone())];
         if body.is_some() {
             headers.push((CONTENT_TYPE, "application/json".to_owned()));
         }
-        let url = format!("{}{path}", self.server.trim_end_matches('/'));
+        let url = format!("{}{path}", self.server);
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let response = HttpClient::new()
+        let response = self
+            .http
             .send(method, &url, &headers, bytes, Duration::from_secs(30))
             .await
             .map_err(|e| ClientError::Server(e.to_string()))?;
@@ -303,6 +319,7 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
             callback,
             correlation_id,
         }) => {
+            let eservice = eservice.connect()?;
             let correlation_id = correlation_id.unwrap_or_else(|| crate::ids::random_hex(16));
             let mut body = json!({
                 "correlationId": correlation_id, "hash": digest, "hashType": hash_type, "format": format,
@@ -320,6 +337,7 @@ pub async fn run(cli: Cli) -> Result<(), ClientError> {
             Ok(())
         }
         Command::Session(SessionCommand::Wait { correlation_id, eservice, out, timeout }) => {
+            let eservice = eservice.connect()?;
             let deadline = std::time::Instant::now() + Duration::from_secs(timeout);
             let signature_id = loop {
                 let (status, session) =

@@ -51,6 +51,9 @@ pub enum DaemonError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The daemon's start could not be recorded in the audit trail.
+    #[error("the audit trail cannot record the start: {0}")]
+    Audit(crate::service::ServiceError),
 }
 
 impl DaemonError {
@@ -61,7 +64,7 @@ impl DaemonError {
         match self {
             DaemonError::Config(_) => 64,
             DaemonError::Hsm(_) | DaemonError::Inventory(_) | DaemonError::Engine(_) | DaemonError::ServiceKey(_) => 69,
-            DaemonError::Store(_) => 73,
+            DaemonError::Store(_) | DaemonError::Audit(_) => 73,
             DaemonError::Bind { .. } | DaemonError::Runtime(_) => 1,
         }
     }
@@ -162,7 +165,12 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
         if let Err(e) = service.ensure_crl().await {
             tracing::warn!(error = %e, "the CRL could not be signed at start; GET /v1/crl will try again");
         }
+        let config_sha256 = config.file.as_ref().and_then(|file| std::fs::read(file).ok()).map(|bytes| {
+            hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(&bytes))
+        });
+        service.record_start(config_sha256).await.map_err(DaemonError::Audit)?;
         tokio::spawn(sweep(Arc::clone(&service), config.store.sweep_interval));
+        tokio::spawn(checkpoints(Arc::clone(&service)));
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
         let stopping = Arc::clone(&service);
@@ -178,7 +186,11 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             idle_timeout: server.idle_timeout,
             requests_per_ip_per_second: server.requests_per_ip_per_second,
         };
+        let stopped = Arc::clone(&service);
         crate::http::serve(listener, service, limits, shutdown, server.drain).await;
+        if let Err(e) = stopped.record_stop().await {
+            tracing::error!(error = %e, "the audit trail could not record the stop");
+        }
         Ok(())
     })
 }
@@ -189,6 +201,18 @@ async fn sweep(service: Arc<EsignService>, interval: Duration) {
     loop {
         ticks.tick().await;
         service.sweep().await;
+    }
+}
+
+/// Make audit checkpoints when due (checked every second), for the daemon's life.
+async fn checkpoints(service: Arc<EsignService>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        if let Err(e) = service.checkpoint_if_due().await {
+            tracing::warn!(error = %e, "an audit checkpoint could not be made; trying again");
+        }
     }
 }
 

@@ -27,12 +27,14 @@ pub struct Inventory<H> {
     pub tsa_certificate: Certificate,
     /// The service key (session tokens, webhooks).
     pub service_key: KeyPair<H>,
+    /// The audit key (signs the audit chain's checkpoints).
+    pub audit_key: KeyPair<H>,
 }
 
 impl<H> Inventory<H> {
     /// One line per object for the start-up log: labels and public-key fingerprints only.
     pub fn summary(&self) -> Vec<(String, String)> {
-        [&self.ca_key, &self.tsa_key, &self.service_key]
+        [&self.ca_key, &self.tsa_key, &self.service_key, &self.audit_key]
             .into_iter()
             .map(|key| {
                 let fingerprint = spki_fingerprint(key.public_key()).unwrap_or_else(|_| "?".into());
@@ -68,7 +70,41 @@ pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inven
 
     let service_key = session.key(&labels.service, None)?;
     protected(session, &service_key)?;
-    Ok(Inventory { ca_key, ca_chain, tsa_key, tsa_certificate, service_key })
+
+    let audit_key =
+        session.find_key(&labels.audit, None)?.ok_or_else(|| ca::Error::NoAuditKey { label: labels.audit.clone() })?;
+    protected(session, &audit_key)?;
+    match session.hmac_sha256(&labels.audit_subject, b"esignd preflight") {
+        Err(crate::hsm::Error::KeyNotFound { .. }) => {
+            return Err(ca::Error::NoAuditKey { label: labels.audit_subject.clone() });
+        }
+        other => drop(other?),
+    }
+    Ok(Inventory { ca_key, ca_chain, tsa_key, tsa_certificate, service_key, audit_key })
+}
+
+/// Make the audit keys that are missing: the checkpoint key pair (`labels.audit`, `algorithm`)
+/// and the subject secret (`labels.audit_subject`). What each label got, in that order.
+///
+/// # Errors
+/// HSM errors.
+pub fn make_audit_keys<S: KeySession>(
+    session: &S,
+    labels: &KeyLabels,
+    algorithm: crate::hsm::KeyAlgorithm,
+) -> ca::Result<[(String, bool); 2]> {
+    let pair = session.find_key(&labels.audit, None)?.is_none();
+    if pair {
+        session.generate_persistent(algorithm, &labels.audit)?;
+    }
+    let secret = matches!(
+        session.hmac_sha256(&labels.audit_subject, b"esignd preflight"),
+        Err(crate::hsm::Error::KeyNotFound { .. })
+    );
+    if secret {
+        session.generate_secret(&labels.audit_subject)?;
+    }
+    Ok([(labels.audit.clone(), pair), (labels.audit_subject.clone(), secret)])
 }
 
 /// The key never left the HSM.

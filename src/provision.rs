@@ -100,5 +100,9 @@ pub fn provision_dev<S: KeySession>(
     };
     report.push((labels.service.clone(), service));
 
+    for (label, made) in preflight::make_audit_keys(session, labels, plan.algorithm)? {
+        report.push((label, if made { Outcome::Created } else { Outcome::Present }));
+    }
+
     Ok((report, preflight::check(session, labels)?))
 }

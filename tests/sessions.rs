@@ -135,6 +135,25 @@ fn a_citizen_signs_the_eservice_redeems_once_and_the_webhook_arrives_after_two_f
     // The used link is refused.
     let (status, _) = http_get(setup.addr, &link[link.find("/sign/").unwrap()..]);
     assert_eq!(status, 409);
+
+    // The audit: the session's events in order, in the transactions of its steps; the citizen
+    // only as a subject hash.
+    let db = setup.token.path("esignd.db");
+    let signed = [
+        "session.created",
+        "consent.given",
+        "citizen.authenticated",
+        "certificate.issued",
+        "signature.produced",
+        "timestamp.issued",
+        "key.destroyed",
+        "signature.kept",
+        "signature.redeemed",
+    ];
+    let trail = common::audit::types(&db, common::audit::AROUND);
+    assert_eq!(trail[5..], signed, "after the five token.changed of the harness's provisioning");
+    assert!(common::audit::types(&db, &[]).contains(&"webhook.delivered".to_owned()));
+    common::audit::assert_no_personal_data(&db, &["Jane", "jane", &signature_id]);
 }
 
 #[test]

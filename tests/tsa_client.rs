@@ -30,7 +30,7 @@ struct Signer {
 }
 
 fn labels() -> KeyLabels {
-    KeyLabels { ca: "ca".into(), tsa: "tsa".into(), service: "service".into() }
+    KeyLabels { ca: "ca".into(), tsa: "tsa".into(), service: "service".into(), ..KeyLabels::default() }
 }
 
 fn signer() -> Signer {

@@ -1,7 +1,11 @@
-//! The audit trail (issue 12, being built): security-relevant facts as a hash chain of records
-//! that any auditor can check without esignd ([`chain`]). The store appends them in the
-//! transaction of the change they record (`store::audit`; `session.created` so far), and
-//! `esignctl audit verify` walks them. Checkpoints signed in the HSM, the other events and
-//! `GET /v1/audit/log` come next.
+//! The audit trail (`docs/audit.md`): security-relevant facts as a hash chain of records that
+//! any auditor can check without esignd ([`chain`]), each appended by the store in the
+//! transaction of the change it records ([`event`]), with checkpoints of the head signed by the
+//! audit key in the HSM and time-stamped ([`checkpoint`]); [`trail`] checks all of it.
 
 pub mod chain;
+pub mod checkpoint;
+pub mod event;
+pub mod trail;
+
+pub use event::AuditEvent;

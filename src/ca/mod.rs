@@ -101,6 +101,15 @@ pub enum Error {
         label: String,
     },
 
+    /// An audit key is missing (the daemon records nothing without both).
+    #[error(
+        "the audit key '{label}' is not on the token; run `esignctl audit keys` (production) or `esignctl provision --dev` (development)"
+    )]
+    NoAuditKey {
+        /// The missing label.
+        label: String,
+    },
+
     /// A key that needs a certificate has none.
     #[error(
         "the key '{label}' has no certificate on the token; run `esignctl provision --dev` (development) or `esignctl tsa provision` (production)"

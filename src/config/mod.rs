@@ -64,6 +64,10 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// `[devices]`
     pub devices: DevicesConfig,
+    /// `[audit]`
+    pub audit: AuditConfig,
+    /// `[[auditors]]`
+    pub auditors: Vec<Auditor>,
 }
 
 /// `[devices]`: signing with the user's own device.
@@ -78,6 +82,26 @@ pub struct DevicesConfig {
     /// binding): never the signing audience, so that a token an eService holds to sign cannot
     /// enrol or reactivate a device (default: `{identity.audience}-devices`).
     pub audience: String,
+}
+
+/// `[audit]`: when checkpoints are made and how long records are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// A checkpoint after this many records.
+    pub checkpoint_every: u64,
+    /// A checkpoint at least this often while records arrive.
+    pub checkpoint_interval: Duration,
+    /// Records older than this, up to a checkpoint, are pruned (`None`: kept forever).
+    pub retention: Option<Duration>,
+}
+
+/// An auditor (`[[auditors]]`): reads the whole trail with `X-API-Key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auditor {
+    /// Its name, as the logs show it.
+    pub id: String,
+    /// SHA-256 of its API key.
+    pub api_key_sha256: [u8; 32],
 }
 
 /// A wallet-binding partner (`[[devices.binding_partners]]`), e.g. MOSIP's Mimoto: it sends
@@ -335,6 +359,23 @@ pub struct KeyLabels {
     pub tsa: String,
     /// The service key that signs session tokens and webhooks.
     pub service: String,
+    /// The audit key that signs the audit chain's checkpoints.
+    pub audit: String,
+    /// The secret (HMAC-SHA256) key under which citizens' subject ids appear in the audit.
+    pub audit_subject: String,
+}
+
+impl Default for KeyLabels {
+    /// The labels `esignctl provision --dev` makes, and the configuration's defaults.
+    fn default() -> Self {
+        Self {
+            ca: "esignd-ca".into(),
+            tsa: "esignd-tsa".into(),
+            service: "esignd-service".into(),
+            audit: "esignd-audit".into(),
+            audit_subject: "esignd-audit-subject".into(),
+        }
+    }
 }
 
 /// `[log]`

@@ -35,6 +35,27 @@ pub struct RawConfig {
     pub devices: RawDevices,
     #[serde(default)]
     pub outbound: RawOutbound,
+    #[serde(default)]
+    pub audit: RawAudit,
+    #[serde(default)]
+    pub auditors: Vec<RawAuditor>,
+}
+
+/// `[audit]`: checkpoints and retention of the audit trail.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub checkpoint_every: Option<u64>,
+    pub checkpoint_secs: Option<u64>,
+    pub retention_days: Option<u64>,
+}
+
+/// `[[auditors]]`: who may read the whole audit trail.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuditor {
+    pub id: String,
+    pub api_key_sha256: String,
 }
 
 /// `[outbound]`: whom esignd's HTTPS calls trust.
@@ -195,6 +216,8 @@ pub struct RawHsmKeys {
     pub ca: Option<String>,
     pub tsa: Option<String>,
     pub service: Option<String>,
+    pub audit: Option<String>,
+    pub audit_subject: Option<String>,
 }
 
 /// `[log]`

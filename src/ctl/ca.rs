@@ -6,7 +6,7 @@ use clap::Subcommand;
 use der::pem::LineEnding;
 use der::{Encode, EncodePem};
 
-use super::{AlgArg, CtlError, fingerprint, open_store};
+use super::{AlgArg, CtlError, fingerprint, open_token};
 use crate::ca::{chain, csr, root, tsa};
 use crate::config::Config;
 use crate::hsm::KeyStore;
@@ -62,12 +62,14 @@ pub(super) enum TsaCommand {
 }
 
 pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
-    let store = open_store(config)?;
+    let store = open_token(config)?;
     let session = store.session()?;
     let label = &config.hsm.keys.ca;
     match command {
         CaCommand::CreateRoot { subject, days, alg } => {
             let cert = root::create_root(&session, label, alg.alg, &subject, days, false)?;
+            let der = cert.to_der().map_err(crate::ca::Error::from)?;
+            super::record_change(config, "ca.created", label, Some(&fingerprint(&der)));
             let tbs = cert.tbs_certificate();
             println!(
                 "created CA '{}' serial {} valid until {} sha256:{}",
@@ -88,6 +90,8 @@ pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
         CaCommand::Import { chain: path } => {
             let pem = std::fs::read(&path).map_err(|source| CtlError::Read { path, source })?;
             let imported = chain::import(&session, label, &pem)?;
+            let first = imported.first().map(|c| c.to_der()).transpose().map_err(crate::ca::Error::from)?;
+            super::record_change(config, "ca.imported", label, first.as_deref().map(fingerprint).as_deref());
             for cert in &imported {
                 println!("stored '{}'", cert.tbs_certificate().subject());
             }
@@ -102,12 +106,14 @@ pub(super) fn run(config: &Config, command: CaCommand) -> Result<(), CtlError> {
 }
 
 pub(super) fn run_tsa(config: &Config, command: TsaCommand) -> Result<(), CtlError> {
-    let store = open_store(config)?;
+    let store = open_token(config)?;
     let session = store.session()?;
     let TsaCommand::Provision { subject, days, alg } = command;
     let keys = &config.hsm.keys;
     let crl_url = super::crl_url(config);
     let cert = tsa::issue_tsa_certificate(&session, &keys.ca, &keys.tsa, alg.alg, &subject, days, crl_url.as_deref())?;
+    let der = cert.to_der().map_err(crate::ca::Error::from)?;
+    super::record_change(config, "tsa.provisioned", &keys.tsa, Some(&fingerprint(&der)));
     println!(
         "issued TSA certificate '{}' valid until {}",
         cert.tbs_certificate().subject(),

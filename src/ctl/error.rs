@@ -73,9 +73,20 @@ pub enum CtlError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 
-    /// The audit chain is broken.
+    /// The audit trail is broken.
     #[error("audit BROKEN: {0}")]
-    AuditBroken(#[from] crate::audit::chain::Broken),
+    AuditBroken(#[from] crate::audit::trail::TrailError),
+
+    /// A file given to the command is not what it should be.
+    #[error("{path:?} is not {expected}: {reason}")]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What it should hold.
+        expected: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 impl CtlError {

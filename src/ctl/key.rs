@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use super::{AlgArg, CtlError, open_store};
+use super::{AlgArg, CtlError, open_token};
 use crate::config::Config;
 use crate::hsm::encoding::spki_fingerprint;
 use crate::hsm::{KeySession, KeyStore, ObjectClass};
@@ -35,11 +35,12 @@ pub(super) enum KeyCommand {
 }
 
 pub(super) fn run(config: &Config, command: KeyCommand) -> Result<(), CtlError> {
-    let store = open_store(config)?;
+    let store = open_token(config)?;
     let session = store.session()?;
     match command {
         KeyCommand::Generate { label, alg } => {
             let key = session.generate_persistent(alg.alg, &label)?;
+            super::record_change(config, "key.generated", &label, Some(&spki_fingerprint(key.public_key())?));
             println!(
                 "generated {} key '{}' id {} sha256:{}",
                 key.algorithm(),
@@ -63,6 +64,15 @@ pub(super) fn run(config: &Config, command: KeyCommand) -> Result<(), CtlError> 
                     spki_fingerprint(key.public_key())?
                 );
             }
+            for object in objects.iter().filter(|o| o.class == ObjectClass::SecretKey && o.on_token) {
+                println!(
+                    "{:<28} {:<34} {:<8} {:<5} (secret: never leaves the token)",
+                    object.label,
+                    hex::encode(&object.id),
+                    "hmac",
+                    "no"
+                );
+            }
         }
         KeyCommand::Destroy { label, id, yes } => {
             let id = id.map(hex::decode).transpose().map_err(|_| CtlError::Refused("--id must be hex"))?;
@@ -71,6 +81,7 @@ pub(super) fn run(config: &Config, command: KeyCommand) -> Result<(), CtlError> 
                 return Err(CtlError::Refused("destroying a key cannot be undone; add --yes to confirm"));
             }
             session.destroy_key(&key)?;
+            super::record_change(config, "key.destroyed", &label, Some(&spki_fingerprint(key.public_key())?));
             println!("destroyed key '{}' id {}", key.label(), hex::encode(key.id()));
         }
     }

@@ -87,8 +87,6 @@ struct AlgArg {
     alg: KeyAlgorithm,
 }
 
-/// Log in to the configured token with a one-session pool: what every command that touches
-/// keys needs.
 /// The CA's CRL URL for certificates that name it (`{public_url}/v1/crl`); `None` while the
 /// public URL has no real port (`listen = "…:0"`, a port chosen at start).
 fn crl_url(config: &Config) -> Option<String> {
@@ -96,10 +94,28 @@ fn crl_url(config: &Config) -> Option<String> {
     (url.port_u16() != Some(0)).then(|| format!("{}/v1/crl", config.server.public_url))
 }
 
-fn open_store(config: &Config) -> Result<Pkcs11KeyStore, CtlError> {
+/// Log in to the configured token with a one-session pool: what every command that touches
+/// keys needs.
+fn open_token(config: &Config) -> Result<Pkcs11KeyStore, CtlError> {
     let mut settings = config.hsm.pkcs11_settings()?;
     settings.sessions = 1;
     Ok(Pkcs11KeyStore::open(settings)?)
+}
+
+/// Record a change this command made to the token in the audit trail (`token.changed`:
+/// `action`, `label`, the public key's fingerprint). The token and the store are not one
+/// transaction: the change is made first, and a store that cannot be written is reported, not
+/// fatal (the change stands; the security officer is told to note it).
+fn record_change(config: &Config, action: &str, label: &str, fingerprint: Option<&str>) {
+    let event = crate::audit::AuditEvent::new(
+        "token.changed",
+        serde_json::json!({ "action": action, "label": label, "fingerprint": fingerprint }),
+    );
+    let recorded =
+        crate::store::sqlite::SqliteStore::open(&config.store.path).and_then(|store| store.record_now(&[event]));
+    if let Err(e) = recorded {
+        eprintln!("warning: the change was made but could not be recorded in the audit trail: {e}");
+    }
 }
 
 /// SHA-256 of DER bytes, in hex: how certificates are named to humans.

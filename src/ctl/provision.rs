@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::{CtlError, open_store};
+use super::{CtlError, open_token};
 use crate::config::Config;
 use crate::hsm::KeyStore;
 use crate::provision::{DevPlan, Outcome, provision_dev};
@@ -29,7 +29,7 @@ pub(super) fn run(config: &Config, args: ProvisionArgs) -> Result<(), CtlError> 
     if let Some(subject) = args.ca_subject {
         plan.ca_subject = subject;
     }
-    let store = open_store(config)?;
+    let store = open_token(config)?;
     let session = store.session()?;
     let (report, inventory) = provision_dev(&session, &config.hsm.keys, &plan)?;
     for (label, outcome) in report {
@@ -37,6 +37,9 @@ pub(super) fn run(config: &Config, args: ProvisionArgs) -> Result<(), CtlError> 
             Outcome::Created => "created",
             Outcome::Present => "present",
         };
+        if outcome == Outcome::Created {
+            super::record_change(config, "provisioned", &label, None);
+        }
         println!("{verb:<8} {label}");
     }
     for (label, description) in inventory.summary() {

@@ -11,7 +11,7 @@ use der::EncodePem;
 use der::pem::LineEnding;
 use x509_cert::Certificate;
 
-use super::{CtlError, open_store};
+use super::{CtlError, open_token};
 use crate::config::{Config, TsaMode};
 use crate::hsm::HashAlgorithm;
 use crate::identity::Identity;
@@ -34,7 +34,7 @@ pub(super) struct SelftestArgs {
 }
 
 pub(super) fn run(config: &Config, args: SelftestArgs) -> Result<(), CtlError> {
-    let store = Arc::new(open_store(config)?);
+    let store = Arc::new(open_token(config)?);
     let service = Arc::new(SigningEngine::new(store, config)?);
     std::fs::create_dir_all(&args.out).map_err(|source| CtlError::Write { path: args.out.clone(), source })?;
 

@@ -91,6 +91,12 @@ pub(super) fn run(config: &Config, command: TokenCommand) -> Result<(), CtlError
                 let new = pins::read(new_pin_file.as_deref(), "new user PIN", "--new-pin-file", true)?;
                 token::change_user_pin(&ctx, &config.hsm.token, &old, &new)?;
             }
+            super::record_change(
+                config,
+                if reset { "pin.reset" } else { "pin.changed" },
+                &config.hsm.token.to_string(),
+                None,
+            );
             println!("user PIN changed; update hsm.pin_file (or the systemd credential) before restarting esignd");
             Ok(())
         }

@@ -33,6 +33,8 @@ struct Objects {
     next_session: u64,
     keys: BTreeMap<u64, Entry>,
     certificates: Vec<StoredCertificate>,
+    /// HMAC secrets by label.
+    secrets: BTreeMap<String, ring::hmac::Key>,
 }
 
 struct Entry {
@@ -247,7 +249,33 @@ impl KeySession for MemorySession {
             id: c.id.clone(),
             on_token: true,
         });
-        Ok(keys.chain(certificates).collect())
+        let secrets = objects.secrets.keys().map(|label| ObjectInfo {
+            class: ObjectClass::SecretKey,
+            label: label.clone(),
+            id: Vec::new(),
+            on_token: true,
+        });
+        Ok(keys.chain(certificates).chain(secrets).collect())
+    }
+
+    fn generate_secret(&self, label: &str) -> Result<()> {
+        let mut objects = lock(&self.objects);
+        let taken = objects.keys.values().any(|e| e.label == label)
+            || objects.certificates.iter().any(|c| c.label == label)
+            || objects.secrets.contains_key(label);
+        if taken {
+            return Err(Error::ObjectExists { label: label.to_owned() });
+        }
+        let key = ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &ring::rand::SystemRandom::new())
+            .map_err(|e| soft_error("HMAC key", format!("{e:?}")))?;
+        objects.secrets.insert(label.to_owned(), key);
+        Ok(())
+    }
+
+    fn hmac_sha256(&self, label: &str, data: &[u8]) -> Result<Vec<u8>> {
+        let objects = lock(&self.objects);
+        let key = objects.secrets.get(label).ok_or(Error::KeyNotFound { label: label.to_owned() })?;
+        Ok(ring::hmac::sign(key, data).as_ref().to_vec())
     }
 
     fn store_certificate(&self, label: &str, id: &[u8], der: &[u8]) -> Result<()> {

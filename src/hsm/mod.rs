@@ -104,6 +104,20 @@ pub trait KeySession: Send {
     /// Token errors.
     fn objects(&self) -> Result<Vec<ObjectInfo>>;
 
+    /// Generate a persistent secret key for HMAC-SHA256 under `label` (`CKK_GENERIC_SECRET`,
+    /// 256 bits, sensitive, never extractable, sign and verify only).
+    ///
+    /// # Errors
+    /// [`Error::ObjectExists`] when any object already carries `label`; token errors.
+    fn generate_secret(&self, label: &str) -> Result<()>;
+
+    /// HMAC-SHA256 of `data` under the secret key `label` (`CKM_SHA256_HMAC`).
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`] when no secret key carries `label`, [`Error::KeyAmbiguous`] when
+    /// several do; token errors.
+    fn hmac_sha256(&self, label: &str, data: &[u8]) -> Result<Vec<u8>>;
+
     /// Store a DER X.509 certificate on the token under `label` and `id`.
     ///
     /// # Errors
@@ -185,6 +199,8 @@ pub enum ObjectClass {
     PublicKey,
     /// `CKO_CERTIFICATE`
     Certificate,
+    /// `CKO_SECRET_KEY`
+    SecretKey,
     /// Anything else (data objects, secret keys...).
     Other,
 }
@@ -195,6 +211,7 @@ impl fmt::Display for ObjectClass {
             Self::PrivateKey => "private-key",
             Self::PublicKey => "public-key",
             Self::Certificate => "certificate",
+            Self::SecretKey => "secret-key",
             Self::Other => "other",
         })
     }

@@ -7,6 +7,7 @@
 //! [`handle`] takes any request body, so the in-process tests drive the whole app through the
 //! router without sockets.
 
+mod audit;
 mod body;
 mod call;
 mod cookie;

@@ -60,10 +60,15 @@ async fn dispatch(
             }
         };
     };
+    let auditing = Arc::clone(&service);
     let call = Call { service, request, param: param.to_owned(), peer };
     match (route.handler)(call).await {
         Ok(response) => response,
-        Err(e) => error::answer(route.wire, &e),
+        Err(e) => {
+            let answer = error::answer(route.wire, &e);
+            auditing.record_refusal(route.path, answer.status().as_u16(), &e).await;
+            answer
+        }
     }
 }
 

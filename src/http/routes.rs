@@ -9,7 +9,7 @@ use hyper::Method;
 
 use super::call::{Answer, Call, Wire};
 use super::{
-    demo, device_api, device_certs, health, interactive, mock_idp, onetime, pseudonym, public, sessions, tsa,
+    audit, demo, device_api, device_certs, health, interactive, mock_idp, onetime, pseudonym, public, sessions, tsa,
     wallet_binding,
 };
 
@@ -66,6 +66,8 @@ pub(super) static ROUTES: &[Route] = routes! {
     POST "/v1/token" Json Json => sessions::create;
     GET "/v1/sessions/{correlationId}" Nothing Json => sessions::status;
     GET "/v1/sign/response/{signatureId}" Nothing Json => sessions::redeem;
+    GET "/v1/audit/log" Nothing Json => audit::log;
+    GET "/v1/audit/checkpoints" Nothing Json => audit::checkpoints;
     GET "/sign/interactive" Nothing Page => interactive::page;
     POST "/sign/interactive/start" Form Page => interactive::start;
     POST "/sign/interactive/cancel" Form Page => interactive::cancel;

@@ -146,12 +146,17 @@ impl IdentityClient {
         redirect_uri: &str,
         code: &str,
         pressed_at: SystemTime,
-    ) -> Result<Identity, AuthError> {
+    ) -> Result<Login, AuthError> {
         let provider = self.provider().await?;
         let auth = self.client_auth(provider).await?;
         let claims = rp::finish(provider, &self.config.client_id, auth, redirect_uri, authorization, code).await?;
         check_login(&claims, pressed_at, self.config.max_age, &self.config.acr_values)?;
-        identity_from_claims(&claims, &self.config.claims)
+        Ok(Login {
+            identity: identity_from_claims(&claims, &self.config.claims)?,
+            provider: provider.discovery().issuer.clone(),
+            acr: claims.get("acr").and_then(serde_json::Value::as_str).map(str::to_owned),
+            auth_time: claims.get("auth_time").and_then(serde_json::Value::as_i64),
+        })
     }
 
     /// How esignd authenticates at `provider`'s token and introspection endpoints: the client
@@ -218,6 +223,19 @@ fn logged_in_within(auth_time: Option<i64>, at: i64, max_age: Duration) -> bool 
 
 /// The login behind an ID token's `claims` happened no earlier than `max_age` (plus the clock
 /// leeway) before the citizen pressed Sign, and with one of `acr_values` when any are asked for.
+/// A finished login: who, where, and how (what the audit records of it).
+#[derive(Clone, Debug)]
+pub struct Login {
+    /// The citizen.
+    pub identity: Identity,
+    /// The provider's issuer identifier.
+    pub provider: String,
+    /// The ID token's `acr`.
+    pub acr: Option<String>,
+    /// The ID token's `auth_time` (seconds since the epoch).
+    pub auth_time: Option<i64>,
+}
+
 fn check_login(
     claims: &serde_json::Map<String, serde_json::Value>,
     pressed_at: SystemTime,

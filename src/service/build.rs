@@ -43,10 +43,10 @@ impl EsignService {
         let public_url = config.server.public_url.clone();
         let core = Arc::new(Core {
             engine: Arc::clone(&engine),
-            store,
+            store: Arc::clone(&store),
             public_url: public_url.clone(),
             jwks,
-            webhooks: Webhooks::new(http.clone(), retry),
+            webhooks: Webhooks::new(http.clone(), retry, store),
         });
         let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone(), assertion_signer(engine)));
         let mut clients = config.clients.clone();
@@ -59,7 +59,7 @@ impl EsignService {
         let request_objects = RequestObjects::new(&clients, &public_url, &http, config.identity.timeout);
         Ok(Self {
             identity: Arc::clone(&identity),
-            callers: Callers::new(clients, config.devices.binding_partners.clone()),
+            callers: Callers::new(clients, config.devices.binding_partners.clone(), config.auditors.clone()),
             payment: PaymentGate::new(config.payment.clone(), http, config.identity.timeout),
             sessions: Sessions::new(Arc::clone(&core), identity, config.store.response_ttl),
             devices: Devices::new(Arc::clone(&core), Arc::clone(&requests), config.ca.crl_validity),
@@ -70,6 +70,8 @@ impl EsignService {
             public_work: tokio::sync::Semaphore::new(config.hsm.public_sessions),
             last_readiness: tokio::sync::Mutex::new(None),
             tsa_request_limit: config.tsa.max_request_bytes,
+            audit: config.audit,
+            started_at: SystemTime::now(),
             core,
         })
     }
@@ -100,6 +102,11 @@ impl EsignService {
         }
         if let Err(e) = self.devices.crl().await {
             tracing::warn!(error = %e, "renewing the CRL failed");
+        }
+        match self.prune_audit().await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, "audit records past their retention pruned up to a checkpoint"),
+            Err(e) => tracing::warn!(error = %e, "pruning the audit trail failed"),
         }
     }
 

@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use super::error::CallerError;
-use crate::config::{BindingPartner, ClientConfig};
+use crate::config::{Auditor, BindingPartner, ClientConfig};
 use crate::hsm::HashAlgorithm;
 
 /// The registered callers.
@@ -20,17 +20,31 @@ pub(crate) struct Callers {
     /// One limiter per client, in the order of `clients` (`None`: no limit).
     limits: Vec<Option<DefaultDirectRateLimiter>>,
     partners: Vec<BindingPartner>,
+    auditors: Vec<Auditor>,
 }
 
 impl Callers {
     /// These eServices and binding partners.
-    pub fn new(clients: Vec<ClientConfig>, partners: Vec<BindingPartner>) -> Self {
+    pub fn new(clients: Vec<ClientConfig>, partners: Vec<BindingPartner>, auditors: Vec<Auditor>) -> Self {
         let limits = clients
             .iter()
             .map(|client| NonZeroU32::new(client.requests_per_second))
             .map(|rate| rate.map(|rate| RateLimiter::direct(Quota::per_second(rate).allow_burst(rate))))
             .collect();
-        Self { clients, limits, partners }
+        Self { clients, limits, partners, auditors }
+    }
+
+    /// The auditor whose `apikey` this is.
+    ///
+    /// # Errors
+    /// [`CallerError::Missing`] without a key, [`CallerError::UnknownApiKey`] for any other.
+    pub fn auditor(&self, api_key: Option<&str>) -> Result<&Auditor, CallerError> {
+        let key = api_key.filter(|k| !k.is_empty()).ok_or(CallerError::Missing("the apikey header"))?;
+        let digest = HashAlgorithm::Sha256.digest(key.as_bytes());
+        self.auditors
+            .iter()
+            .find(|auditor| constant_time_eq(&auditor.api_key_sha256, &digest))
+            .ok_or(CallerError::UnknownApiKey)
     }
 
     /// The eService whose `apikey` header this is, if it is within its rate.
@@ -125,7 +139,7 @@ mod tests {
             client("eservice", b"key-1", "https://e.example/cb", 3),
             client("unlimited", b"key-2", "https://u.example/cb", 0),
         ];
-        Callers::new(clients, vec![partner])
+        Callers::new(clients, vec![partner], vec![])
     }
 
     #[test]
@@ -164,7 +178,7 @@ mod tests {
         assert_eq!(callers.partner("mimoto", "partner-key").unwrap().id, "mimoto");
         assert_eq!(callers.partner("mimoto", "wrong").unwrap_err(), CallerError::UnknownPartner);
         assert_eq!(callers.partner("stranger", "partner-key").unwrap_err(), CallerError::UnknownPartner);
-        let none = Callers::new(vec![], vec![]);
+        let none = Callers::new(vec![], vec![], vec![]);
         assert_eq!(none.partner("mimoto", "partner-key").unwrap_err(), CallerError::BindingOff);
     }
 }

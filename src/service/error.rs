@@ -230,6 +230,20 @@ impl ServiceError {
         }
     }
 
+    /// A stable code for the audit: the error's variant names (e.g. `caller.unknownapikey`),
+    /// never its payload, which may hold what the caller sent.
+    pub fn reason_code(&self) -> String {
+        let debug = format!("{self:?}");
+        let before_text = debug.split('"').next().unwrap_or_default();
+        before_text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|word| !word.is_empty())
+            .take(2)
+            .map(str::to_ascii_lowercase)
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+
     /// What may be told to the caller: this error's own words when the caller can act on them;
     /// a fixed sentence for failures on esignd's side, whose detail is for the log only.
     pub fn public_message(&self) -> Cow<'_, str> {

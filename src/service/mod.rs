@@ -15,6 +15,8 @@
 //! [`device_api`], `public`, `demo`. Every failure is a [`ServiceError`], whose [`ErrorKind`]
 //! the door turns into a status.
 
+pub mod audit;
+mod audit_events;
 mod browser;
 mod build;
 mod callers;
@@ -57,7 +59,7 @@ pub use webhooks::Retry;
 pub use crate::hsm::{HashAlgorithm, UnknownHash};
 pub use crate::vocabulary::display_text::display_text;
 pub use crate::vocabulary::{
-    CertificateStatus, Digest, DigestLength, Format, RequestState, SessionState, UnknownFormat, rfc3339,
+    CertificateStatus, Digest, DigestLength, Format, RequestState, SessionState, UnknownFormat, parse_rfc3339, rfc3339,
 };
 
 use self::callers::Callers;
@@ -84,4 +86,8 @@ pub struct EsignService {
     public_work: tokio::sync::Semaphore,
     last_readiness: tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>,
     tsa_request_limit: usize,
+    /// `[audit]`.
+    audit: crate::config::AuditConfig,
+    /// When this service was built (the first checkpoint's clock starts here).
+    started_at: std::time::SystemTime,
 }

@@ -4,11 +4,16 @@
 //! and its certificate published (`GET /v1/certs/{serial}`) with the payment spent, in one store
 //! transaction, before the answer goes out.
 
+use super::audit_events::{self, Asker};
 use super::engine::{OneTimeRequest, SignatureRecord};
 use super::payment::{Paid, spent_twice};
 use super::{EsignService, ServiceError};
 use crate::store::CertificateRow;
 use crate::vocabulary::{Digest, Format};
+
+/// Who the audit names as the asker of `POST /v1/sign/onetime`: the caller is the citizen's
+/// own access token (the relying party is the token's audience), not a registered eService.
+const ONETIME_CALLER: &str = "onetime";
 
 /// A GovStack `SignRequest`, decoded at the door.
 #[derive(Clone, Debug)]
@@ -37,18 +42,27 @@ impl EsignService {
         let identity = self.identity.identify(access_token).await?;
         let paid = self.payment.verify(payment_token).await?;
         let request = OneTimeRequest { identity, digest: request.digest, format: request.format };
+        let digest = request.digest.clone();
         let record = self.core.engine.sign_one_time(request).await?;
-        self.publish(&record, paid.as_ref()).await?;
+        let asker = Asker { client: ONETIME_CALLER, correlation_id: None };
+        let mut events = audit_events::signature(asker, &record, &digest, record.subject_hash.as_deref());
+        events.extend(paid.as_ref().map(|paid| audit_events::payment_spent(asker, paid)));
+        self.publish(&record, paid.as_ref(), &events).await?;
         let mut response = record.sign_response();
         self.core.add_validation_data(&mut response).await?;
         Ok(response)
     }
 
     /// Publish a one-time certificate under its serial, spending the payment with it.
-    async fn publish(&self, record: &SignatureRecord, paid: Option<&Paid>) -> Result<(), ServiceError> {
+    async fn publish(
+        &self,
+        record: &SignatureRecord,
+        paid: Option<&Paid>,
+        events: &[crate::audit::AuditEvent],
+    ) -> Result<(), ServiceError> {
         let der = der::Encode::to_der(&record.leaf).map_err(|e| ServiceError::damaged("certificate", e))?;
         let certificate = CertificateRow { serial: record.leaf_serial.clone(), der, not_after: record.not_after };
         let spend = paid.map(Paid::spend);
-        self.core.store.publish_certificate(&certificate, spend.as_ref()).await.map_err(spent_twice)
+        self.core.store.publish_certificate(&certificate, spend.as_ref(), events).await.map_err(spent_twice)
     }
 }

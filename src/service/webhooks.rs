@@ -14,6 +14,7 @@ use super::sessions::{Session, Status};
 use crate::jose::jwe::{self, RecipientKey};
 use crate::outbound::HttpClient;
 use crate::service::engine::Engine;
+use crate::store::Store;
 
 /// How hard delivery tries.
 #[derive(Clone, Copy, Debug)]
@@ -28,12 +29,18 @@ pub struct Retry {
 pub(crate) struct Webhooks {
     http: HttpClient,
     retry: Retry,
+    store: Arc<dyn Store>,
 }
 
 impl Webhooks {
     /// Deliver with `http`, trying as `retry` says.
-    pub fn new(http: HttpClient, retry: Retry) -> Self {
-        Self { http, retry }
+    /// Deliver with `http`, trying as `retry` says; the outcome is recorded in `store`'s audit.
+    pub fn new(http: HttpClient, retry: Retry, store: Arc<dyn Store>) -> Self {
+        Self { http, retry, store }
+    }
+
+    fn sender(&self) -> Sender {
+        Sender { http: self.http.clone(), retry: self.retry, store: Arc::clone(&self.store) }
     }
 
     /// As [`Webhooks::deliver`], returning once the first attempt is over (at most
@@ -44,14 +51,32 @@ impl Webhooks {
             return;
         }
         let (first, attempted) = tokio::sync::oneshot::channel();
-        deliver(signing, self.http.clone(), self.retry, session, issuer, Some(first));
+        deliver(signing, self.sender(), session, issuer, Some(first));
         let _ = tokio::time::timeout(FIRST_ATTEMPT_WAIT, attempted).await;
     }
 
     /// Sign (and seal) the outcome of `session` and deliver it in the background, if the session
     /// has a webhook.
     pub fn deliver(&self, signing: Arc<dyn Engine>, session: Session, issuer: String) {
-        deliver(signing, self.http.clone(), self.retry, session, issuer, None);
+        deliver(signing, self.sender(), session, issuer, None);
+    }
+}
+
+/// What a delivery in the background holds.
+struct Sender {
+    http: HttpClient,
+    retry: Retry,
+    store: Arc<dyn Store>,
+}
+
+/// Record a delivery's outcome (`webhook.delivered` or `webhook.abandoned`).
+async fn record(store: &Arc<dyn Store>, session: &Session, kind: &'static str, attempts: u32) {
+    let event = crate::audit::AuditEvent::new(
+        kind,
+        json!({ "client": session.client_id, "correlationId": session.correlation_id, "attempts": attempts }),
+    );
+    if let Err(e) = store.record(&[event]).await {
+        tracing::error!(correlation_id = %session.correlation_id, error = %e, "the webhook's outcome could not be audited");
     }
 }
 
@@ -78,8 +103,7 @@ pub fn payload(session: &Session, issuer: &str) -> Value {
 
 fn deliver(
     signing: Arc<dyn Engine>,
-    http: HttpClient,
-    retry: Retry,
+    Sender { http, retry, store }: Sender,
     session: Session,
     issuer: String,
     mut first: Option<tokio::sync::oneshot::Sender<()>>,
@@ -104,6 +128,7 @@ fn deliver(
             match outcome {
                 Ok(response) if response.status.is_success() => {
                     tracing::info!(correlation_id = %session.correlation_id, attempt, "webhook delivered");
+                    record(&store, &session, "webhook.delivered", attempt).await;
                     return;
                 }
                 Ok(response) => {
@@ -119,6 +144,7 @@ fn deliver(
             }
         }
         tracing::error!(correlation_id = %session.correlation_id, attempts = retry.attempts, "webhook given up; the eService can poll GET /v1/sessions/{{correlationId}}");
+        record(&store, &session, "webhook.abandoned", retry.attempts).await;
     });
 }
 

@@ -1,56 +1,191 @@
-//! The audit chain in the store (`docs/audit.md`): a record is appended in the same transaction
-//! as the change it records, after the head read in that transaction, so a change never lands
+//! The audit trail in the store (`docs/audit.md`): records are appended in the same transaction
+//! as the change they record, after the head read in that transaction, so a change never lands
 //! without its record nor a record without its change. Appends are serialised by the
-//! transaction (SQLite has one writer at a time).
+//! transaction (SQLite has one writer at a time; `BEGIN IMMEDIATE` takes the write lock before
+//! the head is read). The sweeper never deletes records; [`AuditStore::prune_audit`] removes
+//! only what a signed checkpoint covers.
+
+use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::StoreError;
+pub use crate::audit::AuditEvent;
 use crate::audit::chain::{self, Record};
+use crate::audit::checkpoint::{CHECKPOINT_EVENT, Checkpoint};
 
-/// What an audit record says: its type and fields (never personal data in clear).
-#[derive(Clone, Debug, PartialEq)]
-pub struct AuditEvent {
-    /// The event type, e.g. `session.created`.
-    pub kind: &'static str,
-    /// Its fields.
-    pub fields: Map<String, Value>,
+/// Which records to read: those after sequence number `after`, at most `limit`, filtered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only records with a higher sequence number (the cursor).
+    pub after: u64,
+    /// At most this many.
+    pub limit: usize,
+    /// Only records at or after this time (RFC 3339 UTC, as records carry it).
+    pub from: Option<String>,
+    /// Only records at or before this time.
+    pub to: Option<String>,
+    /// Only records of this type.
+    pub kind: Option<String>,
+    /// Only records with this `correlationId` field.
+    pub correlation_id: Option<String>,
+    /// Only records with this `serial` field.
+    pub serial: Option<String>,
+    /// Only records with this `subject` field (a subject hash).
+    pub subject: Option<String>,
 }
 
-/// Append `event` after the chain's head, within the caller's transaction.
+/// The audit trail's storage.
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Append `events` in one transaction (facts that change nothing else: refusals, daemon
+    /// start and stop, webhook outcomes).
+    async fn record(&self, events: &[AuditEvent]) -> Result<(), StoreError>;
+
+    /// Records matching `query`, in sequence order.
+    async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<Record>, StoreError>;
+
+    /// The newest record.
+    async fn audit_head(&self) -> Result<Option<Record>, StoreError>;
+
+    /// Store `checkpoint` and note it in the chain (`audit.checkpoint`) in one transaction;
+    /// `false` when a checkpoint of that record exists already (another daemon made it).
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<bool, StoreError>;
+
+    /// Checkpoints covering records after `after`, oldest first, at most `limit`.
+    async fn checkpoints(&self, after: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError>;
+
+    /// Delete the records covered by the newest checkpoint made before `before`; how many went.
+    async fn prune_audit(&self, before: SystemTime) -> Result<usize, StoreError>;
+}
+
+/// Append `events`, in order, after the chain's head, within the caller's transaction.
 ///
 /// # Errors
 /// Database errors; fields that cannot be canonical (a float).
-pub(super) fn append(conn: &Connection, event: &AuditEvent) -> Result<Record, StoreError> {
-    let head = conn
-        .query_row("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY seq DESC LIMIT 1", [], record_row)
-        .optional()?;
-    let time = crate::vocabulary::rfc3339(std::time::SystemTime::now());
-    let record = chain::next(head.as_ref(), time, event.kind, event.fields.clone())
-        .map_err(|e| StoreError::Audit(e.to_string()))?;
-    conn.execute(
-        "INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![
+pub(super) fn append(conn: &Connection, events: &[AuditEvent]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut head = head(conn)?;
+    let time = crate::vocabulary::rfc3339(SystemTime::now());
+    let mut insert =
+        conn.prepare("INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+    for event in events {
+        let record = chain::next(head.as_ref(), time.clone(), event.kind, event.fields.clone())
+            .map_err(|e| StoreError::Audit(e.to_string()))?;
+        insert.execute(params![
             record.seq as i64,
             record.time,
             record.kind,
             Value::Object(record.fields.clone()).to_string(),
             record.prev,
             record.hash
-        ],
-    )?;
-    Ok(record)
+        ])?;
+        head = Some(record);
+    }
+    Ok(())
 }
 
-/// Every record, in sequence order.
+/// The newest record.
+pub(super) fn head(conn: &Connection) -> Result<Option<Record>, StoreError> {
+    Ok(conn
+        .prepare("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], record_row)
+        .optional()?)
+}
+
+/// Every record, in stored order (for `esignctl audit verify`, which must see reorderings).
 ///
 /// # Errors
-/// Database errors; a stored record whose fields are not JSON.
+/// Database errors.
 pub fn records(conn: &Connection) -> Result<Vec<Record>, StoreError> {
     let mut statement = conn.prepare("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY rowid")?;
     let rows = statement.query_map([], record_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Records matching `query`.
+pub(super) fn query(conn: &Connection, query: &AuditQuery) -> Result<Vec<Record>, StoreError> {
+    let mut sql = "SELECT seq, time, type, fields, prev, hash FROM audit WHERE seq > ?".to_owned();
+    let mut args: Vec<rusqlite::types::Value> = vec![(query.after.min(i64::MAX as u64) as i64).into()];
+    let mut filter = |clause: &str, value: &Option<String>| {
+        if let Some(value) = value {
+            sql.push_str(clause);
+            args.push(value.clone().into());
+        }
+    };
+    filter(" AND time >= ?", &query.from);
+    filter(" AND time <= ?", &query.to);
+    filter(" AND type = ?", &query.kind);
+    filter(" AND json_extract(fields, '$.correlationId') = ?", &query.correlation_id);
+    filter(" AND json_extract(fields, '$.serial') = ?", &query.serial);
+    filter(" AND json_extract(fields, '$.subject') = ?", &query.subject);
+    sql.push_str(" ORDER BY seq LIMIT ?");
+    args.push((query.limit.min(i64::MAX as usize) as i64).into());
+    let mut statement = conn.prepare(&sql)?;
+    let rows = statement.query_map(rusqlite::params_from_iter(args), record_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Store a checkpoint and note it in the chain, within the caller's transaction.
+pub(super) fn add_checkpoint(conn: &Connection, checkpoint: &Checkpoint) -> Result<bool, StoreError> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO audit_checkpoints (seq, head, time, signature, timestamp_token) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            checkpoint.seq as i64,
+            checkpoint.head,
+            checkpoint.time,
+            checkpoint.signature,
+            checkpoint.timestamp_token
+        ],
+    )?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let noted = AuditEvent::new(
+        CHECKPOINT_EVENT,
+        serde_json::json!({ "covers": checkpoint.seq, "head": checkpoint.head, "signatureSha256": checkpoint.signature_sha256() }),
+    );
+    append(conn, &[noted])?;
+    Ok(true)
+}
+
+/// Checkpoints after `after`.
+///
+/// # Errors
+/// Database errors.
+pub fn checkpoints(conn: &Connection, after: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT seq, head, time, signature, timestamp_token FROM audit_checkpoints WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = statement.query_map(
+        params![after.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64],
+        |row| {
+            Ok(Checkpoint {
+                seq: row.get::<_, i64>(0)?.max(0) as u64,
+                head: row.get(1)?,
+                time: row.get(2)?,
+                signature: row.get(3)?,
+                timestamp_token: row.get(4)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Delete what the newest checkpoint older than `before` covers.
+pub(super) fn prune(conn: &Connection, before: SystemTime) -> Result<usize, StoreError> {
+    let cutoff = crate::vocabulary::rfc3339(before);
+    let covered: Option<i64> = conn
+        .query_row("SELECT MAX(seq) FROM audit_checkpoints WHERE time < ?1", [cutoff], |row| row.get(0))
+        .optional()?
+        .flatten();
+    match covered {
+        Some(seq) => Ok(conn.execute("DELETE FROM audit WHERE seq <= ?1", [seq])?),
+        None => Ok(0),
+    }
 }
 
 fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {

@@ -16,7 +16,7 @@
 
 use std::time::SystemTime;
 
-use super::{SessionRow, SignatureRow, Spend, StoreError};
+use super::{AuditEvent, SessionRow, SignatureRow, Spend, StoreError};
 
 use crate::vocabulary::{RequestState, SessionState};
 
@@ -55,6 +55,7 @@ pub trait DeviceRequestStore: Send + Sync + 'static {
         session: &SessionRow,
         from: Option<SessionState>,
         max_pending: usize,
+        events: &[AuditEvent],
     ) -> Result<Queued, StoreError>;
 
     /// A request by its id.
@@ -86,6 +87,7 @@ pub trait DeviceRequestStore: Send + Sync + 'static {
         row: &DeviceRequestRow,
         session: &SessionRow,
         signed: Option<&DeviceSigned>,
+        events: &[AuditEvent],
     ) -> Result<Finish, StoreError>;
 }
 

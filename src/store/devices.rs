@@ -6,7 +6,7 @@
 
 use std::time::SystemTime;
 
-use super::StoreError;
+use super::{AuditEvent, StoreError};
 use crate::vocabulary::CertificateState;
 
 /// A certificate issued for the key on a user's own device.
@@ -95,7 +95,11 @@ pub struct CrlRow {
 pub trait DeviceStore: Send + Sync + 'static {
     /// Store (and publish under its serial) a new device certificate; `false`, with nothing
     /// written, when its pseudonym is taken.
-    async fn add_device_certificate(&self, row: &DeviceCertificateRow) -> Result<bool, StoreError>;
+    async fn add_device_certificate(
+        &self,
+        row: &DeviceCertificateRow,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
 
     /// A device certificate by `certificateId`.
     async fn device_certificate(&self, certificate_id: &str) -> Result<Option<DeviceCertificateRow>, StoreError>;
@@ -118,6 +122,7 @@ pub trait DeviceStore: Send + Sync + 'static {
         certificate_id: &str,
         change: StateChange<'_>,
         crl: &CrlRow,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError>;
 
     /// Install `crl` unless one with a number at least as high is installed; `false` then.
@@ -132,7 +137,7 @@ pub trait DeviceStore: Send + Sync + 'static {
     /// In one transaction: revoke `binding.replaces` (if still live), store and publish the new
     /// certificate, install the CRL. `false`, with nothing written, when the pseudonym belongs to
     /// another owner, a replaced certificate moved meanwhile, or the CRL lost a race.
-    async fn bind_device(&self, binding: &Binding) -> Result<bool, StoreError>;
+    async fn bind_device(&self, binding: &Binding, events: &[AuditEvent]) -> Result<bool, StoreError>;
 
     /// The secret `name` (32 random bytes), made and stored on first use.
     async fn secret(&self, name: &str) -> Result<Vec<u8>, StoreError>;

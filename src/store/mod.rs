@@ -13,10 +13,13 @@ pub mod devices;
 mod encoding;
 mod schema;
 pub mod sqlite;
+mod sqlite_audit;
 mod sqlite_device_requests;
 mod sqlite_devices;
 
 use std::time::SystemTime;
+
+pub use audit::AuditEvent;
 
 use crate::vocabulary::SessionState;
 
@@ -108,10 +111,12 @@ pub struct CertificateRow {
 
 /// Persistent state shared by every request.
 #[async_trait::async_trait]
-pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Send + Sync + 'static {
-    /// Create a session and append `event` (its audit record) in one transaction; `false`, with
-    /// nothing written, when the client already has one with this correlation id.
-    async fn create_session(&self, row: &SessionRow, event: &audit::AuditEvent) -> Result<bool, StoreError>;
+pub trait Store:
+    devices::DeviceStore + device_requests::DeviceRequestStore + audit::AuditStore + Send + Sync + 'static
+{
+    /// Create a session and append `events` (its audit records) in one transaction; `false`,
+    /// with nothing written, when the client already has one with this correlation id.
+    async fn create_session(&self, row: &SessionRow, events: &[AuditEvent]) -> Result<bool, StoreError>;
 
     /// A session by id.
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
@@ -126,13 +131,18 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
     /// The session whose user is at the ID provider with OpenID `state`.
     async fn session_by_oidc_state(&self, state: &str) -> Result<Option<SessionRow>, StoreError>;
 
-    /// Replace a session if it is still in status `from` (compare and set); `false` when another
-    /// request moved it first.
-    async fn update_session(&self, row: &SessionRow, from: SessionState) -> Result<bool, StoreError>;
+    /// Replace a session if it is still in status `from` (compare and set), appending `events`
+    /// with it; `false` (and nothing written) when another request moved it first.
+    async fn update_session(
+        &self,
+        row: &SessionRow,
+        from: SessionState,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError>;
 
     /// In one transaction: move the session from `from` to `row`, keep `signature` for
-    /// redemption, publish `certificate` and `spend` what paid for it. `false` (and nothing
-    /// written) when the session had moved on.
+    /// redemption, publish `certificate`, `spend` what paid for it and append `events`. `false`
+    /// (and nothing written) when the session had moved on.
     async fn finish_session(
         &self,
         row: &SessionRow,
@@ -140,6 +150,7 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
         signature: &SignatureRow,
         certificate: &CertificateRow,
         spend: Option<&Spend>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError>;
 
     /// Sessions past their expiry that are still in one of `statuses`.
@@ -147,17 +158,24 @@ pub trait Store: devices::DeviceStore + device_requests::DeviceRequestStore + Se
     -> Result<Vec<SessionRow>, StoreError>;
 
     /// Take a signature for `client_id`: returns its SignResponse and deletes it, so it can be
-    /// redeemed once; `None` when unknown, taken, expired or another client's.
+    /// redeemed once, appending `events` with it; `None` (and nothing written) when unknown,
+    /// taken, expired or another client's.
     async fn redeem_signature(
         &self,
         signature_id: &str,
         client_id: &str,
         now: SystemTime,
+        events: &[AuditEvent],
     ) -> Result<Option<String>, StoreError>;
 
-    /// Publish an issued certificate under its hex serial (`GET /v1/certs/{serial}`), and
-    /// `spend` what paid for it, in one transaction.
-    async fn publish_certificate(&self, certificate: &CertificateRow, spend: Option<&Spend>) -> Result<(), StoreError>;
+    /// Publish an issued certificate under its hex serial (`GET /v1/certs/{serial}`), `spend`
+    /// what paid for it and append `events`, in one transaction.
+    async fn publish_certificate(
+        &self,
+        certificate: &CertificateRow,
+        spend: Option<&Spend>,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError>;
 
     /// A published certificate, by hex serial.
     async fn certificate(&self, serial: &str) -> Result<Option<Vec<u8>>, StoreError>;

@@ -120,6 +120,17 @@ const MIGRATIONS: &[&str] = &[
         hash   TEXT NOT NULL
     );
 ",
+    // Signed, time-stamped heads of the audit chain; kept when records are pruned.
+    "
+    CREATE TABLE audit_checkpoints (
+        seq             INTEGER PRIMARY KEY,
+        head            TEXT NOT NULL,
+        time            TEXT NOT NULL,
+        signature       TEXT NOT NULL,
+        timestamp_token TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_type ON audit (type, seq);
+",
 ];
 
 /// Bring `conn` to the newest schema.

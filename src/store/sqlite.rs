@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{CertificateRow, SessionRow, SignatureRow, Spend, Store, StoreError, epoch, schema};
+use super::{AuditEvent, CertificateRow, SessionRow, SignatureRow, Spend, Store, StoreError, audit, epoch, schema};
 use crate::vocabulary::{RequestState, SessionState};
 
 const SESSION_COLUMNS: &str = "id, client_id, correlation_id, status, oidc_state, expires_at, body";
@@ -87,6 +87,18 @@ impl SqliteStore {
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
+    /// Append `events` now, from a caller without a runtime (`esignctl`).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn record_now(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        audit::append(&tx, events)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Run `work` with the connection on the blocking pool.
     pub(super) async fn with<T, F>(&self, work: F) -> Result<T, StoreError>
     where
@@ -102,14 +114,14 @@ impl SqliteStore {
 
 #[async_trait::async_trait]
 impl Store for SqliteStore {
-    async fn create_session(&self, row: &SessionRow, event: &super::audit::AuditEvent) -> Result<bool, StoreError> {
-        let (row, event) = (row.clone(), event.clone());
+    async fn create_session(&self, row: &SessionRow, events: &[AuditEvent]) -> Result<bool, StoreError> {
+        let (row, events) = (row.clone(), events.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if !insert_session(&tx, &row)? {
                 return Ok(false);
             }
-            super::audit::append(&tx, &event)?;
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(true)
         })
@@ -136,9 +148,23 @@ impl Store for SqliteStore {
         self.with(move |conn| one_session(conn, "oidc_state = ?1", [state])).await
     }
 
-    async fn update_session(&self, row: &SessionRow, from: SessionState) -> Result<bool, StoreError> {
-        let row = row.clone();
-        self.with(move |conn| Ok(swap_session(conn, &row, from)?)).await
+    async fn update_session(
+        &self,
+        row: &SessionRow,
+        from: SessionState,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let (row, events) = (row.clone(), events.to_vec());
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !swap_session(&tx, &row, from)? {
+                return Ok(false);
+            }
+            audit::append(&tx, &events)?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn finish_session(
@@ -148,11 +174,12 @@ impl Store for SqliteStore {
         signature: &SignatureRow,
         certificate: &CertificateRow,
         spend: Option<&Spend>,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
-        let (row, signature, certificate, spend) =
-            (row.clone(), signature.clone(), certificate.clone(), spend.cloned());
+        let (row, signature, certificate, spend, events) =
+            (row.clone(), signature.clone(), certificate.clone(), spend.cloned(), events.to_vec());
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if !swap_session(&tx, &row, from)? {
                 return Ok(false);
             }
@@ -167,6 +194,7 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![certificate.serial, certificate.der, epoch(certificate.not_after), epoch(SystemTime::now())],
             )?;
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(true)
         })
@@ -197,24 +225,36 @@ impl Store for SqliteStore {
         signature_id: &str,
         client_id: &str,
         now: SystemTime,
+        events: &[AuditEvent],
     ) -> Result<Option<String>, StoreError> {
-        let (signature_id, client_id) = (signature_id.to_owned(), client_id.to_owned());
+        let (signature_id, client_id, events) = (signature_id.to_owned(), client_id.to_owned(), events.to_vec());
         self.with(move |conn| {
-            Ok(conn
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let response: Option<String> = tx
                 .query_row(
                     "DELETE FROM signatures WHERE signature_id = ?1 AND client_id = ?2 AND expires_at >= ?3 RETURNING response",
                     params![signature_id, client_id, epoch(now)],
                     |row| row.get(0),
                 )
-                .optional()?)
+                .optional()?;
+            if response.is_some() {
+                audit::append(&tx, &events)?;
+                tx.commit()?;
+            }
+            Ok(response)
         })
         .await
     }
 
-    async fn publish_certificate(&self, certificate: &CertificateRow, spend: Option<&Spend>) -> Result<(), StoreError> {
-        let (certificate, spend) = (certificate.clone(), spend.cloned());
+    async fn publish_certificate(
+        &self,
+        certificate: &CertificateRow,
+        spend: Option<&Spend>,
+        events: &[AuditEvent],
+    ) -> Result<(), StoreError> {
+        let (certificate, spend, events) = (certificate.clone(), spend.cloned(), events.to_vec());
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if let Some(spend) = &spend {
                 spend_once(&tx, spend)?;
             }
@@ -222,6 +262,7 @@ impl Store for SqliteStore {
                 "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![certificate.serial, certificate.der, epoch(certificate.not_after), epoch(SystemTime::now())],
             )?;
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(())
         })

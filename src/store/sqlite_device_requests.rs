@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::device_requests::{DeviceRequestRow, DeviceRequestStore, DeviceSigned, Finish, Queued};
 use super::sqlite::SqliteStore;
 use super::sqlite::{insert_session, spend_once, swap_session};
-use super::{SessionRow, StoreError, epoch, from_epoch};
+use super::{AuditEvent, SessionRow, StoreError, audit, epoch, from_epoch};
 use crate::vocabulary::{CertificateState, RequestState, SessionState};
 
 const COLUMNS: &str = "request_id, signature_id, client_id, session_id, certificate_id, status, expires_at, body";
@@ -39,8 +39,9 @@ impl DeviceRequestStore for SqliteStore {
         session: &SessionRow,
         from: Option<SessionState>,
         max_pending: usize,
+        events: &[AuditEvent],
     ) -> Result<Queued, StoreError> {
-        let (row, session) = (row.clone(), session.clone());
+        let (row, session, events) = (row.clone(), session.clone(), events.to_vec());
         self.with(move |conn| {
             // IMMEDIATE: the count below holds until the commit (one writer at a time).
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -72,6 +73,7 @@ impl DeviceRequestStore for SqliteStore {
                     row.body
                 ],
             )?;
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(Queued::Done)
         })
@@ -128,8 +130,9 @@ impl DeviceRequestStore for SqliteStore {
         row: &DeviceRequestRow,
         session: &SessionRow,
         signed: Option<&DeviceSigned>,
+        events: &[AuditEvent],
     ) -> Result<Finish, StoreError> {
-        let (row, session, signed) = (row.clone(), session.clone(), signed.cloned());
+        let (row, session, signed, events) = (row.clone(), session.clone(), signed.cloned(), events.to_vec());
         self.with(move |conn| {
             // IMMEDIATE: the certificate's state read below cannot change before the commit.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -167,6 +170,7 @@ impl DeviceRequestStore for SqliteStore {
                     ],
                 )?;
             }
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(Finish::Done)
         })
@@ -202,7 +206,7 @@ mod tests {
             scd_key_id: 0,
             key_sha256: "k".into(),
         };
-        assert!(store.add_device_certificate(&device).await.unwrap());
+        assert!(store.add_device_certificate(&device, &[]).await.unwrap());
         store
     }
 
@@ -245,7 +249,7 @@ mod tests {
         let (mut request, mut session) = request(n);
         request.status = RequestState::Signed;
         session.status = SessionState::Signed;
-        store.finish_device_request(&request, &session, Some(&signed(n, stamped_at))).await.unwrap()
+        store.finish_device_request(&request, &session, Some(&signed(n, stamped_at)), &[]).await.unwrap()
     }
 
     fn set_state(dir: &std::path::Path, state: CertificateState, changed_at: SystemTime) {
@@ -270,7 +274,7 @@ mod tests {
         let store = store_with_device(dir.path(), issued).await;
         for n in 0..4 {
             let (request, session) = request(n);
-            assert_eq!(store.add_device_request(&request, &session, None, 10).await.unwrap(), Queued::Done);
+            assert_eq!(store.add_device_request(&request, &session, None, 10, &[]).await.unwrap(), Queued::Done);
         }
         let now = SystemTime::now();
         // Suspended while the answer was being finished (its requests not yet withdrawn):
@@ -301,7 +305,7 @@ mod tests {
             let store = std::sync::Arc::clone(&store);
             tokio::spawn(async move {
                 let (request, session) = request(n);
-                store.add_device_request(&request, &session, None, 10).await.unwrap()
+                store.add_device_request(&request, &session, None, 10, &[]).await.unwrap()
             })
         });
         let mut outcomes = Vec::new();

@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::devices::{Binding, CrlRow, DeviceCertificateRow, DeviceStore, StateChange};
 use super::sqlite::SqliteStore;
-use super::{StoreError, epoch, from_epoch};
+use super::{AuditEvent, StoreError, audit, epoch, from_epoch};
 use crate::vocabulary::CertificateState;
 
 const COLUMNS: &str = "certificate_id, owner, pseudonym, serial, der, state, state_message, changed_at, not_after, \
@@ -82,10 +82,14 @@ fn insert(conn: &Connection, row: &DeviceCertificateRow) -> rusqlite::Result<()>
 
 #[async_trait::async_trait]
 impl DeviceStore for SqliteStore {
-    async fn add_device_certificate(&self, row: &DeviceCertificateRow) -> Result<bool, StoreError> {
-        let row = row.clone();
+    async fn add_device_certificate(
+        &self,
+        row: &DeviceCertificateRow,
+        events: &[AuditEvent],
+    ) -> Result<bool, StoreError> {
+        let (row, events) = (row.clone(), events.to_vec());
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let taken: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1)",
                 [&row.pseudonym],
@@ -95,6 +99,7 @@ impl DeviceStore for SqliteStore {
                 return Ok(false);
             }
             insert(&tx, &row)?;
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(true)
         })
@@ -137,7 +142,9 @@ impl DeviceStore for SqliteStore {
         certificate_id: &str,
         change: StateChange<'_>,
         crl: &CrlRow,
+        events: &[AuditEvent],
     ) -> Result<bool, StoreError> {
+        let events = events.to_vec();
         let (id, from, to, message, at, crl) = (
             certificate_id.to_owned(),
             change.from,
@@ -147,7 +154,7 @@ impl DeviceStore for SqliteStore {
             crl.clone(),
         );
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let changed = tx.execute(
                 "UPDATE device_certificates SET state = ?2, state_message = ?3, changed_at = ?4
                  WHERE certificate_id = ?1 AND state = ?5",
@@ -156,6 +163,7 @@ impl DeviceStore for SqliteStore {
             if changed != 1 || !install(&tx, &crl)? {
                 return Ok(false);
             }
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(true)
         })
@@ -190,10 +198,10 @@ impl DeviceStore for SqliteStore {
         .await
     }
 
-    async fn bind_device(&self, binding: &Binding) -> Result<bool, StoreError> {
-        let binding = binding.clone();
+    async fn bind_device(&self, binding: &Binding, events: &[AuditEvent]) -> Result<bool, StoreError> {
+        let (binding, events) = (binding.clone(), events.to_vec());
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let others: bool = tx.query_row(
                 "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1 AND owner != ?2)",
                 [&binding.row.pseudonym, &binding.row.owner],
@@ -218,6 +226,7 @@ impl DeviceStore for SqliteStore {
                 return Ok(false);
             }
             insert(&tx, &binding.row)?;
+            audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(true)
         })

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod audit;
 pub mod daemon;
 pub mod eservices;
 pub mod fake_tsa;

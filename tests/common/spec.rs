@@ -56,6 +56,12 @@ impl Spec {
         Self::load("tests/specs/esignet-openapi.yaml", "e-Signet")
     }
 
+    /// esignd's audit API.
+    #[allow(dead_code)] // one test binary reads the audit
+    pub fn audit_api() -> Self {
+        Self::load("docs/audit-api.yaml", "esignd audit API")
+    }
+
     /// esignd's device API.
     pub fn device_api() -> Self {
         Self::load("docs/device-api.yaml", "esignd device API")

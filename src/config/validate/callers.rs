@@ -5,6 +5,64 @@ use super::*;
 use crate::config::RequestKeys;
 use crate::jose::jwk::JwkSet;
 
+/// `[[auditors]]`: names of their own, keys no eService holds.
+pub(super) fn auditors(raw: Vec<RawAuditor>, clients: &[ClientConfig]) -> Result<Vec<Auditor>, ConfigError> {
+    let mut auditors: Vec<Auditor> = Vec::new();
+    for auditor in raw {
+        let fine = (1..=64).contains(&auditor.id.len())
+            && auditor.id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !fine || auditors.iter().any(|a| a.id == auditor.id) {
+            return Err(ConfigError::Invalid {
+                key: "auditors.id",
+                value: auditor.id,
+                reason: "each auditor needs its own id of 1 to 64 letters, digits, '.', '_' or '-'",
+            });
+        }
+        let api_key_sha256 = api_key_hash("auditors.api_key_sha256", &auditor.api_key_sha256)?;
+        if clients.iter().any(|c| c.api_key_sha256 == api_key_sha256) {
+            return Err(ConfigError::Invalid {
+                key: "auditors.api_key_sha256",
+                value: auditor.id,
+                reason: "an auditor's key must be its own, not an eService's",
+            });
+        }
+        auditors.push(Auditor { id: auditor.id, api_key_sha256 });
+    }
+    Ok(auditors)
+}
+
+/// `[audit]`: a checkpoint every 1,000 records or 300 s, records kept forever by default.
+pub(super) fn audit(raw: RawAudit) -> Result<AuditConfig, ConfigError> {
+    let every = raw.checkpoint_every.unwrap_or(1000);
+    if !(1..=1_000_000).contains(&every) {
+        return Err(ConfigError::Invalid {
+            key: "audit.checkpoint_every",
+            value: every.to_string(),
+            reason: "1 to 1000000 records",
+        });
+    }
+    let secs = raw.checkpoint_secs.unwrap_or(300);
+    if !(1..=86_400).contains(&secs) {
+        return Err(ConfigError::Invalid {
+            key: "audit.checkpoint_secs",
+            value: secs.to_string(),
+            reason: "1 to 86400 seconds",
+        });
+    }
+    let retention = match raw.retention_days {
+        None | Some(0) => None,
+        Some(days) if days <= 36_500 => Some(Duration::from_secs(days * 86_400)),
+        Some(days) => {
+            return Err(ConfigError::Invalid {
+                key: "audit.retention_days",
+                value: days.to_string(),
+                reason: "0 (keep forever) to 36500 days",
+            });
+        }
+    };
+    Ok(AuditConfig { checkpoint_every: every, checkpoint_interval: Duration::from_secs(secs), retention })
+}
+
 pub(super) fn devices(raw: RawDevices, signing_audience: &str) -> Result<DevicesConfig, ConfigError> {
     let secs = raw.request_timeout_secs.unwrap_or(300);
     if !(5..=1800).contains(&secs) {

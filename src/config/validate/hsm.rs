@@ -44,12 +44,15 @@ pub(super) fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
         ca: label(raw.keys.ca, "esignd-ca", "hsm.keys.ca")?,
         tsa: label(raw.keys.tsa, "esignd-tsa", "hsm.keys.tsa")?,
         service: label(raw.keys.service, "esignd-service", "hsm.keys.service")?,
+        audit: label(raw.keys.audit, "esignd-audit", "hsm.keys.audit")?,
+        audit_subject: label(raw.keys.audit_subject, "esignd-audit-subject", "hsm.keys.audit_subject")?,
     };
-    if keys.ca == keys.tsa || keys.ca == keys.service || keys.tsa == keys.service {
+    let all = [&keys.ca, &keys.tsa, &keys.service, &keys.audit, &keys.audit_subject];
+    if all.iter().enumerate().any(|(i, a)| all[i + 1..].contains(a)) {
         return Err(ConfigError::Invalid {
             key: "hsm.keys",
             value: format!("{keys:?}"),
-            reason: "the CA, TSA and service keys need three different labels",
+            reason: "the CA, TSA, service, audit and audit_subject keys need five different labels",
         });
     }
     let share = raw.public_share_percent.unwrap_or(25);

@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{
-    RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawLog, RawOutbound, RawPayment, RawServer, RawStore,
-    RawTsa, RawWebhooks,
+    RawAudit, RawAuditor, RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawLog, RawOutbound,
+    RawPayment, RawServer, RawStore, RawTsa, RawWebhooks,
 };
 use super::{
-    BindingPartner, CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig, HsmConfig, IdentityClaims,
-    IdentityConfig, KeyLabels, LogConfig, LogFormat, OutboundConfig, PaymentConfig, PinSource, ServerConfig,
-    StoreConfig, TsaConfig, TsaMode, WebhookConfig,
+    AuditConfig, Auditor, BindingPartner, CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig,
+    HsmConfig, IdentityClaims, IdentityConfig, KeyLabels, LogConfig, LogFormat, OutboundConfig, PaymentConfig,
+    PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode, WebhookConfig,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -73,6 +73,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         });
     }
     let devices = callers::devices(raw.devices, &identity.audience)?;
+    let auditors = callers::auditors(raw.auditors, &clients)?;
     Ok(Config {
         server,
         hsm: hsm::hsm(raw.hsm, &base)?,
@@ -86,6 +87,8 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         clients,
         webhooks: callers::webhooks(raw.webhooks)?,
         devices,
+        audit: callers::audit(raw.audit)?,
+        auditors,
         file,
     })
 }

@@ -301,12 +301,32 @@ impl KeySession for Pkcs11Session {
                     Some(ObjectClass::PRIVATE_KEY) => Class::PrivateKey,
                     Some(ObjectClass::PUBLIC_KEY) => Class::PublicKey,
                     Some(ObjectClass::CERTIFICATE) => Class::Certificate,
+                    Some(ObjectClass::SECRET_KEY) => Class::SecretKey,
                     _ => Class::Other,
                 };
                 let on_token = attrs.iter().any(|a| matches!(a, Attribute::Token(true)));
                 Ok(ObjectInfo { class, label, id, on_token })
             })
             .collect()
+    }
+
+    fn generate_secret(&self, label: &str) -> Result<()> {
+        if !self.find(&[Attribute::Label(label.as_bytes().to_vec())])?.is_empty() {
+            return Err(Error::ObjectExists { label: label.to_owned() });
+        }
+        let template = templates::hmac_secret(label, &new_key_id());
+        self.check(self.raw().generate_key(&Mechanism::GenericSecretKeyGen, &template))?;
+        Ok(())
+    }
+
+    fn hmac_sha256(&self, label: &str, data: &[u8]) -> Result<Vec<u8>> {
+        let template = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(label.as_bytes().to_vec())];
+        let key = match self.find(&template)?.as_slice() {
+            [] => return Err(Error::KeyNotFound { label: label.to_owned() }),
+            [one] => *one,
+            many => return Err(Error::KeyAmbiguous { label: label.to_owned(), count: many.len() }),
+        };
+        self.check(self.raw().sign(&Mechanism::Sha256Hmac, key, data))
     }
 
     fn store_certificate(&self, label: &str, id: &[u8], der: &[u8]) -> Result<()> {

@@ -5,7 +5,7 @@
 //! carry a label and a `CKA_ID` shared with their public half and their certificate.
 
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, CertificateType, ObjectClass};
+use cryptoki::object::{Attribute, CertificateType, KeyType, ObjectClass};
 
 use crate::hsm::encoding::ec_params;
 use crate::hsm::{KeyAlgorithm, Result};
@@ -63,6 +63,29 @@ pub fn key_pair(
         }
     };
     Ok((mechanism, public, private))
+}
+
+/// The template of a persistent HMAC-SHA256 secret (`CKM_GENERIC_SECRET_KEY_GEN`): 256 bits,
+/// private, sensitive, never extractable, good for sign and verify only.
+pub(crate) fn hmac_secret(label: &str, id: &[u8]) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::ValueLen(32.into()),
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Verify(true),
+        Attribute::Encrypt(false),
+        Attribute::Decrypt(false),
+        Attribute::Derive(false),
+        Attribute::Wrap(false),
+        Attribute::Unwrap(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ]
 }
 
 /// The template of an X.509 certificate object: public, unmodifiable, with the subject, issuer

@@ -11,9 +11,10 @@ use x509_cert::Certificate;
 
 use super::expiry::NO_ANSWER;
 use super::{DeviceAnswer, DeviceRequest, DeviceRequestError, DeviceRequests};
+use crate::service::audit_events;
 use crate::service::engine::{DeviceSignature, SignatureRecord};
 use crate::service::payment::{Paid, spent_twice};
-use crate::service::sessions::Status;
+use crate::service::sessions::{Status, asker};
 use crate::service::{ErrorKind, ServiceError};
 use crate::store::SignatureRow;
 use crate::store::device_requests::{DeviceRequestRow, DeviceSigned, Finish};
@@ -69,7 +70,8 @@ impl DeviceRequests {
                 signature,
             })
             .await?;
-        self.keep(&row, &request, &record).await?;
+        let subject = self.core.engine.subject_hash(&device.owner).await?;
+        self.keep(&row, &request, &record, &subject).await?;
         Ok(RequestState::Signed)
     }
 
@@ -80,8 +82,14 @@ impl DeviceRequests {
         row: &DeviceRequestRow,
         request: &DeviceRequest,
         record: &SignatureRecord,
+        subject: &str,
     ) -> Result<(), ServiceError> {
         let mut done = self.session_of(row).await?;
+        let asker = asker(&done);
+        let mut events = vec![audit_events::device_request_ended(asker, &row.request_id, "signed")];
+        events.extend(audit_events::signature(asker, record, &request.digest, Some(subject)));
+        events.push(audit_events::kept(asker, &request.signature_id));
+        events.extend(done.payment.as_ref().map(|paid| audit_events::payment_spent(asker, paid)));
         done.status = Status::Signed { signature_id: request.signature_id.clone() };
         let mut response = record.sign_response();
         self.core.add_validation_data(&mut response).await?;
@@ -102,7 +110,7 @@ impl DeviceRequests {
         let store = &self.core.store;
         let signed =
             DeviceSigned { signature, stamped_at: record.gen_time, spend: done.payment.as_ref().map(Paid::spend) };
-        let finish = match store.finish_device_request(&finished, &done.to_row(), Some(&signed)).await {
+        let finish = match store.finish_device_request(&finished, &done.to_row(), Some(&signed), &events).await {
             Ok(finish) => finish,
             Err(e) => {
                 let error = spent_twice(e);

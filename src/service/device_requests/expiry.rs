@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use super::{DeviceRequest, DeviceRequestError, DeviceRequests};
 use crate::config::ClientConfig;
 use crate::service::ServiceError;
-use crate::service::sessions::{Failure, Session, SessionError, Status, callback_redirect};
+use crate::service::audit_events;
+use crate::service::sessions::{Failure, Session, SessionError, Status, asker, callback_redirect};
 use crate::store::device_requests::{DeviceRequestRow, Finish};
 use crate::vocabulary::{CertificateStatus, RequestState};
 
@@ -40,7 +41,11 @@ impl DeviceRequests {
         let mut session = self.session_of(row).await?;
         let error = if status == RequestState::Expired { Failure::Expired } else { Failure::SigningFailed };
         session.status = Status::Failed { error, description: reason.to_owned() };
-        if self.core.store.finish_device_request(&finished, &session.to_row(), None).await? != Finish::Done {
+        let events = [
+            audit_events::device_request_ended(asker(&session), &row.request_id, status.as_str()),
+            audit_events::session_failed(asker(&session), error.code()),
+        ];
+        if self.core.store.finish_device_request(&finished, &session.to_row(), None, &events).await? != Finish::Done {
             return Ok(false);
         }
         tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, request_id = %row.request_id, status = %status, "device request ended without a signature");

@@ -11,9 +11,10 @@ use super::{DeviceRequest, DeviceRequestError, DeviceRequests, MAX_PENDING_PER_D
 use crate::config::ClientConfig;
 use crate::ids::random_hex;
 use crate::service::ServiceError;
+use crate::service::audit_events;
 use crate::service::engine::device_signed_attributes;
 use crate::service::sessions::model::epoch_secs;
-use crate::service::sessions::{Lang, Session, SessionError, Status};
+use crate::service::sessions::{Lang, Session, SessionError, Status, asker};
 use crate::store::device_requests::Queued;
 use crate::store::devices::DeviceCertificateRow;
 use crate::vocabulary::{Digest, Format, RequestState, SessionState};
@@ -112,7 +113,18 @@ impl DeviceRequests {
         };
         session.status = Status::Device { request_id: request.request_id.clone() };
         let row = request.to_row(&session.client_id, &session.id, RequestState::Pending);
-        match store.add_device_request(&row, &session.to_row(), from, MAX_PENDING_PER_DEVICE).await? {
+        let subject = self.core.engine.subject_hash(&device.owner).await?;
+        let mut events = Vec::with_capacity(2);
+        if from.is_none() {
+            events.push(crate::service::sessions::created_event(&session));
+        }
+        events.push(audit_events::device_request_queued(
+            asker(&session),
+            &request.request_id,
+            &device.certificate_id,
+            &subject,
+        ));
+        match store.add_device_request(&row, &session.to_row(), from, MAX_PENDING_PER_DEVICE, &events).await? {
             Queued::Done => {}
             Queued::DeviceBusy => return Err(DeviceRequestError::Busy.into()),
             Queued::SessionMoved => {

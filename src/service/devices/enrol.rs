@@ -82,7 +82,9 @@ impl Devices {
             scd_key_id: enrolment.scd_key_id,
         };
         let row = self.certify(identity, key, placement).await?;
-        if !self.core.store.add_device_certificate(&row).await? {
+        let subject = self.core.engine.subject_hash(&row.owner).await?;
+        let created = crate::service::audit_events::device_certificate(&row, &subject, "enrolled", &[]);
+        if !self.core.store.add_device_certificate(&row, &[created]).await? {
             return Err(DeviceError::PseudonymTaken(pseudonym).into());
         }
         tracing::info!(serial = %row.serial, certificate_id = %row.certificate_id, "device certificate issued");

@@ -63,6 +63,7 @@ impl Devices {
         let from = row.state;
         let now = SystemTime::now();
         let to = transition(from, row.not_after < now, action).map_err(DeviceError::from)?;
+        let subject = self.core.engine.subject_hash(&row.owner).await?;
         let crl = {
             let _one_crl_at_a_time = self.crl.lock().await;
             let mut listed = withheld(&self.core, now, Some(&row.certificate_id)).await?;
@@ -75,7 +76,8 @@ impl Devices {
             let installed = store.crl().await?;
             let crl = self.crl.sign(&self.core, installed.as_ref(), listed).await?;
             let change = StateChange { from, to, message: message.as_deref(), at: now };
-            if !store.change_device_state(&row.certificate_id, change, &crl).await? {
+            let event = crate::service::audit_events::device_state(&row, &subject, to, crl.number);
+            if !store.change_device_state(&row.certificate_id, change, &crl, &[event]).await? {
                 return Err(DeviceError::Raced.into());
             }
             crl

@@ -68,6 +68,7 @@ impl Devices {
             scd_key_id: 0,
         };
         let row = self.certify(identity, key, placement).await?;
+        let subject = self.core.engine.subject_hash(&owner).await?;
         let now = row.changed_at;
         let replaces: Vec<String> = {
             let _one_crl_at_a_time = self.crl.lock().await;
@@ -80,7 +81,8 @@ impl Devices {
             let crl = if replaced.is_empty() { None } else { Some(self.revoking(&replaced, now).await?) };
             let replaces: Vec<String> = replaced.iter().map(|old| old.certificate_id.clone()).collect();
             let binding = Binding { row: row.clone(), replaces: replaces.clone(), at: now, crl };
-            if !store.bind_device(&binding).await? {
+            let bound = crate::service::audit_events::device_certificate(&row, &subject, "wallet", &replaces);
+            if !store.bind_device(&binding, &[bound]).await? {
                 return Err(DeviceError::Raced.into());
             }
             replaces

@@ -9,7 +9,9 @@ use std::time::Duration;
 use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::Certificate;
 
-use super::{DeviceSignature, EngineError, OneTimeRequest, SignatureRecord, SigningEngine, TsaReadiness};
+use super::{
+    CheckpointProof, DeviceSignature, EngineError, OneTimeRequest, SignatureRecord, SigningEngine, TsaReadiness,
+};
 use crate::ca::crl::Withheld;
 use crate::hsm::{KeyStore, TokenStatus};
 use crate::identity::Identity;
@@ -76,6 +78,21 @@ pub trait Engine: Send + Sync {
 
     /// One line per persistent key for the start-up log: labels and fingerprints only.
     fn key_summary(&self) -> Vec<(String, String)>;
+
+    /// A citizen's subject id as the audit shows it (HMAC-SHA256 in the HSM, hex).
+    ///
+    /// # Errors
+    /// HSM failures.
+    async fn subject_hash(&self, subject_id: &str) -> Result<String, EngineError>;
+
+    /// The audit key's signature and a time-stamp over a checkpoint's message.
+    ///
+    /// # Errors
+    /// HSM and TSA failures.
+    async fn prove_checkpoint(&self, message: Vec<u8>) -> Result<CheckpointProof, EngineError>;
+
+    /// The audit key's public key (what checkpoints verify with).
+    fn audit_public_key(&self) -> SubjectPublicKeyInfoOwned;
 }
 
 #[async_trait::async_trait]
@@ -130,5 +147,17 @@ impl<K: KeyStore> Engine for Arc<SigningEngine<K>> {
 
     fn key_summary(&self) -> Vec<(String, String)> {
         SigningEngine::key_summary(self)
+    }
+
+    async fn subject_hash(&self, subject_id: &str) -> Result<String, EngineError> {
+        SigningEngine::subject_hash(self, subject_id.to_owned()).await
+    }
+
+    async fn prove_checkpoint(&self, message: Vec<u8>) -> Result<CheckpointProof, EngineError> {
+        SigningEngine::prove_checkpoint(self, message).await
+    }
+
+    fn audit_public_key(&self) -> SubjectPublicKeyInfoOwned {
+        SigningEngine::audit_public_key(self)
     }
 }

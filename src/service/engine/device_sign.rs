@@ -97,7 +97,14 @@ impl<K: KeyStore> SigningEngine<K> {
             },
             &chain,
         )?;
-        let signed = Signed { message, leaf: answer.certificate.clone(), digest: answer.digest, format: answer.format };
+        let signed = Signed {
+            message,
+            leaf: answer.certificate.clone(),
+            digest: answer.digest,
+            format: answer.format,
+            key: None,
+            subject_hash: None,
+        };
         match &self.timestamper {
             Timestamper::Builtin(_) => {
                 let service = Arc::clone(self);

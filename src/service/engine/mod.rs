@@ -7,6 +7,7 @@
 //! found and checked once at start-up ([`crate::preflight`]) and looked up again only if the
 //! token says their handles went stale.
 
+mod audit_keys;
 mod checks;
 mod contract;
 mod device_ca;
@@ -19,6 +20,7 @@ mod stamp;
 
 use std::sync::{Arc, RwLock};
 
+pub use audit_keys::CheckpointProof;
 pub use checks::BrokenRule;
 pub use contract::Engine;
 pub use device_sign::{DeviceSignature, device_scheme, device_signed_attributes};

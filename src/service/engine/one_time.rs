@@ -106,6 +106,7 @@ impl<K: KeyStore> SigningEngine<K> {
         inventory: &Inventory<Handle<K>>,
         request: &OneTimeRequest,
     ) -> Result<Signed, EngineError> {
+        let subject_hash = self.subject_hash_in(session, request.identity.subject_id())?;
         let key = session.generate_ephemeral(self.ephemeral)?;
         let leaf = self.ca.issue_one_time(
             session,
@@ -133,7 +134,14 @@ impl<K: KeyStore> SigningEngine<K> {
             },
             &chain,
         )?;
-        Ok(Signed { message, leaf, digest: request.digest.clone(), format: request.format })
+        Ok(Signed {
+            message,
+            leaf,
+            digest: request.digest.clone(),
+            format: request.format,
+            key: Some(self.ephemeral),
+            subject_hash: Some(subject_hash),
+        })
     }
 }
 

@@ -31,6 +31,15 @@ pub struct SignatureRecord {
     pub timestamp_serial: String,
     /// The format signed in.
     pub format: Format,
+    /// SHA-256 of the signer's signature value, hex (what the audit keeps of it).
+    pub signature_sha256: String,
+    /// The one-time key's algorithm (`None`: the user's own device key, not made here).
+    pub key: Option<crate::hsm::KeyAlgorithm>,
+    /// The signer's subject id as the audit shows it (one-time signatures; `None` for device
+    /// signatures, whose certificate's owner is known to the caller).
+    pub subject_hash: Option<String>,
+    /// The TSA that time-stamped it: `built-in`, or the external TSA's URL.
+    pub tsa: String,
 }
 
 impl SignatureRecord {

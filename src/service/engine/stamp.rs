@@ -18,6 +18,9 @@ use crate::tsa::builtin::sha256_imprint;
 use crate::tsa::client::TsaClient;
 use crate::vocabulary::{Digest, Format};
 
+/// How records name the built-in TSA (external TSAs are named by their URL).
+pub const BUILTIN_TSA: &str = "built-in";
+
 /// A signature without its time-stamp yet: the SignedData, the certificate that made it, and
 /// what it must sign (the caller's digest, in `format`).
 pub(super) struct Signed {
@@ -25,6 +28,10 @@ pub(super) struct Signed {
     pub(super) leaf: Certificate,
     pub(super) digest: Digest,
     pub(super) format: Format,
+    /// The one-time key's algorithm (`None`: the user's own device key).
+    pub(super) key: Option<crate::hsm::KeyAlgorithm>,
+    /// The signer's subject id as the audit shows it (HMAC under the audit subject key).
+    pub(super) subject_hash: Option<String>,
 }
 
 /// The check of a token the built-in TSA signed a moment ago in the same HSM session, whose
@@ -56,7 +63,7 @@ impl<K: KeyStore> SigningEngine<K> {
         let imprint = sha256_imprint(signed.message.signature_value())?;
         let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
         signed.message.add_timestamp(&token)?;
-        self.finish(signed, builtin_token)
+        self.finish(signed, BUILTIN_TSA.to_owned(), builtin_token)
     }
 
     /// Time-stamp `signed` at the external TSAs (the client verifies the token: signature,
@@ -69,8 +76,8 @@ impl<K: KeyStore> SigningEngine<K> {
         let stamped = client.timestamp(signed.message.signature_value()).await?;
         signed.message.add_timestamp(&stamped.token)?;
         let service = Arc::clone(self);
-        let tst_info = stamped.tst_info;
-        tokio::task::spawn_blocking(move || service.finish(signed, |_, imprint| verified_token(tst_info, imprint)))
+        let (tst_info, tsa) = (stamped.tst_info, stamped.url);
+        tokio::task::spawn_blocking(move || service.finish(signed, tsa, |_, imprint| verified_token(tst_info, imprint)))
             .await
             .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
@@ -79,9 +86,11 @@ impl<K: KeyStore> SigningEngine<K> {
     fn finish(
         &self,
         signed: Signed,
+        tsa: String,
         verify_token: impl FnOnce(&[u8], &MessageImprint) -> Result<TstInfo, crate::tsa::Error>,
     ) -> Result<SignatureRecord, EngineError> {
         let cms = signed.message.to_der()?;
+        let signature_sha256 = hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(signed.message.signature_value()));
         let Checked { signing_time, token, tst_info } =
             verify_before_return(&cms, signed.digest.bytes(), &signed.leaf, signed.format, verify_token)?;
         let validity = signed.leaf.tbs_certificate().validity();
@@ -97,6 +106,10 @@ impl<K: KeyStore> SigningEngine<K> {
             leaf: signed.leaf,
             cms,
             format: signed.format,
+            signature_sha256,
+            key: signed.key,
+            subject_hash: signed.subject_hash,
+            tsa,
         })
     }
 }

@@ -61,7 +61,7 @@ impl Sessions {
         let hash = digest(&value);
         if session.binding.as_deref() != Some(hash.as_str()) {
             session.binding = Some(hash);
-            if !self.core.store.update_session(&session.to_row(), session.status.state()).await? {
+            if !self.core.store.update_session(&session.to_row(), session.status.state(), &[]).await? {
                 return Err(SessionError::AlreadyUsed.into());
             }
         }

@@ -6,9 +6,11 @@
 use std::time::SystemTime;
 
 use super::model::{Failure, Session, Status};
-use super::{Browser, SessionError, Sessions};
+use super::{Browser, SessionError, Sessions, asker};
+use crate::audit::AuditEvent;
 use crate::identity::rp::{Authorization, form_encode};
 use crate::ids::random_hex;
+use crate::service::audit_events;
 use crate::service::engine::OneTimeRequest;
 use crate::service::payment::{Paid, spent_twice};
 use crate::service::{ErrorKind, ServiceError};
@@ -58,7 +60,8 @@ impl Sessions {
         let mut moved = session;
         let pressed_at = super::model::epoch_secs(SystemTime::now());
         moved.status = Status::Authenticating { oidc_state: state, oidc_nonce: nonce, verifier, pressed_at };
-        if !self.core.store.update_session(&moved.to_row(), SessionState::Pending).await? {
+        let consent = audit_events::consent_given(asker(&moved));
+        if !self.core.store.update_session(&moved.to_row(), SessionState::Pending, &[consent]).await? {
             return Err(SessionError::AlreadyUsed.into());
         }
         Ok(url)
@@ -109,12 +112,12 @@ impl Sessions {
         let mut signing = session;
         signing.status = Status::Signing;
         let pressed_at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(pressed_at);
-        if !self.core.store.update_session(&signing.to_row(), SessionState::Authenticating).await? {
+        if !self.core.store.update_session(&signing.to_row(), SessionState::Authenticating, &[]).await? {
             return Err(SessionError::AlreadyUsed.into());
         }
         let authorization = Authorization { url: String::new(), state: oidc_state, nonce: oidc_nonce, verifier };
         match self.sign(&signing, &authorization, code, pressed_at).await {
-            Ok((response, certificate)) => self.signed(signing, response, certificate).await,
+            Ok((response, certificate, events)) => self.signed(signing, response, certificate, events).await,
             Err(e) => {
                 tracing::warn!(correlation_id = %signing.correlation_id, error = %e, "session signing failed");
                 let (code, description) = match &e {
@@ -135,15 +138,19 @@ impl Sessions {
         authorization: &Authorization,
         code: &str,
         pressed_at: SystemTime,
-    ) -> Result<(serde_json::Value, CertificateRow), ServiceError> {
-        let identity = self.identity.finish_login(authorization, &self.redirect_uri(), code, pressed_at).await?;
-        let request = OneTimeRequest { identity, digest: session.digest.clone(), format: session.format };
+    ) -> Result<(serde_json::Value, CertificateRow, Vec<AuditEvent>), ServiceError> {
+        let login = self.identity.finish_login(authorization, &self.redirect_uri(), code, pressed_at).await?;
+        let request =
+            OneTimeRequest { identity: login.identity.clone(), digest: session.digest.clone(), format: session.format };
         let record = self.core.engine.sign_one_time(request).await?;
+        let subject = record.subject_hash.clone().unwrap_or_default();
+        let mut events = vec![audit_events::authenticated(asker(session), &login, &subject)];
+        events.extend(audit_events::signature(asker(session), &record, &session.digest, Some(&subject)));
         let der = der::Encode::to_der(&record.leaf).map_err(|e| ServiceError::damaged("certificate", e))?;
         let certificate = CertificateRow { serial: record.leaf_serial.clone(), der, not_after: record.not_after };
         let mut response = record.sign_response();
         self.core.add_validation_data(&mut response).await?;
-        Ok((response, certificate))
+        Ok((response, certificate, events))
     }
 
     /// Keep the signature for redemption, publish its certificate and move the session to
@@ -153,8 +160,11 @@ impl Sessions {
         signing: Session,
         response: serde_json::Value,
         certificate: CertificateRow,
+        mut events: Vec<AuditEvent>,
     ) -> Result<String, ServiceError> {
         let signature_id = random_hex(32);
+        events.push(audit_events::kept(asker(&signing), &signature_id));
+        events.extend(signing.payment.as_ref().map(|paid| audit_events::payment_spent(asker(&signing), paid)));
         let mut done = signing.clone();
         done.status = Status::Signed { signature_id: signature_id.clone() };
         let signature = SignatureRow {
@@ -166,7 +176,7 @@ impl Sessions {
         let store = &self.core.store;
         let spend = done.payment.as_ref().map(Paid::spend);
         match store
-            .finish_session(&done.to_row(), SessionState::Signing, &signature, &certificate, spend.as_ref())
+            .finish_session(&done.to_row(), SessionState::Signing, &signature, &certificate, spend.as_ref(), &events)
             .await
         {
             Ok(true) => {}
@@ -205,7 +215,8 @@ impl Sessions {
     ) -> Result<String, ServiceError> {
         let from = session.status.state();
         session.status = Status::Failed { error, description: description.to_owned() };
-        if !self.core.store.update_session(&session.to_row(), from).await? {
+        let failed = audit_events::session_failed(asker(&session), error.code());
+        if !self.core.store.update_session(&session.to_row(), from, &[failed]).await? {
             return Err(SessionError::AlreadyUsed.into());
         }
         tracing::info!(client = %session.client_id, correlation_id = %session.correlation_id, error = error.code(), "session failed");

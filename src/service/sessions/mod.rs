@@ -156,7 +156,7 @@ pub struct Created {
 
 /// The audit record of a new session: who asked, for what, shown what (the text as its SHA-256:
 /// it may name the citizen).
-fn created_event(session: &Session) -> crate::store::audit::AuditEvent {
+pub(crate) fn created_event(session: &Session) -> crate::audit::AuditEvent {
     let display = crate::hsm::HashAlgorithm::Sha256.digest(session.data_to_be_displayed.as_bytes());
     let fields = serde_json::json!({
         "client": session.client_id,
@@ -166,8 +166,12 @@ fn created_event(session: &Session) -> crate::store::audit::AuditEvent {
         "format": session.format.name(),
         "displaySha256": hex::encode(display),
     });
-    let serde_json::Value::Object(fields) = fields else { unreachable!("a JSON object") };
-    crate::store::audit::AuditEvent { kind: "session.created", fields }
+    crate::audit::AuditEvent::new("session.created", fields)
+}
+
+/// The eService and correlation id the audit names for `session`.
+pub(crate) fn asker(session: &Session) -> crate::service::audit_events::Asker<'_> {
+    crate::service::audit_events::Asker { client: &session.client_id, correlation_id: Some(&session.correlation_id) }
 }
 
 /// The sessions workflow.
@@ -203,7 +207,7 @@ impl Sessions {
             })?;
         }
         let session = Session::new(client, new);
-        if !self.core.store.create_session(&session.to_row(), &created_event(&session)).await? {
+        if !self.core.store.create_session(&session.to_row(), &[created_event(&session)]).await? {
             return Err(SessionError::CorrelationIdTaken(session.correlation_id).into());
         }
         let claims = token::claims(&self.core.public_url, &session.id, session.expires_at);
@@ -236,7 +240,8 @@ impl Sessions {
     /// # Errors
     /// Store failures.
     pub async fn redeem(&self, client: &ClientConfig, signature_id: &str) -> Result<Option<String>, ServiceError> {
-        Ok(self.core.store.redeem_signature(signature_id, &client.id, SystemTime::now()).await?)
+        let redeemed = crate::service::audit_events::redeemed(&client.id, signature_id);
+        Ok(self.core.store.redeem_signature(signature_id, &client.id, SystemTime::now(), &[redeemed]).await?)
     }
 
     /// The session a session token names.

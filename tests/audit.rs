@@ -346,4 +346,20 @@ fn a_daemon_killed_under_load_leaves_a_chain_that_verifies_with_every_returned_s
     for serial in &returned {
         assert!(recorded.contains(serial), "signature {serial} was returned but has no record");
     }
+    // What the audit costs in space (reported, not asserted): records per signature and the
+    // bytes of a record's columns.
+    let sizes = sqlite(
+        &db,
+        "SELECT count(*), sum(length(time) + length(type) + length(fields) + length(prev) + length(hash) + 8) \
+         FROM audit WHERE type IN ('certificate.issued', 'signature.produced', 'timestamp.issued', 'key.destroyed')",
+    );
+    let sizes = text(&sizes.stdout);
+    let (records, bytes) = sizes.trim().split_once('|').unwrap();
+    let (records, bytes): (f64, f64) = (records.parse().unwrap(), bytes.parse().unwrap());
+    eprintln!(
+        "audit: {} one-time signatures, {:.1} records per signature, {:.0} bytes per record",
+        recorded.len(),
+        records / recorded.len() as f64,
+        bytes / records
+    );
 }

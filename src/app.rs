@@ -51,6 +51,9 @@ pub enum DaemonError {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
     /// The daemon's start could not be recorded in the audit trail.
     #[error("the audit trail cannot record the start: {0}")]
     Audit(crate::service::ServiceError),
@@ -62,7 +65,7 @@ impl DaemonError {
     /// otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            DaemonError::Config(_) => 64,
+            DaemonError::Config(_) | DaemonError::Tls(_) => 64,
             DaemonError::Hsm(_) | DaemonError::Inventory(_) | DaemonError::Engine(_) | DaemonError::ServiceKey(_) => 69,
             DaemonError::Store(_) | DaemonError::Audit(_) => 73,
             DaemonError::Bind { .. } | DaemonError::Runtime(_) => 1,
@@ -147,6 +150,8 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
     // URL (in certificates, redirects, CRL distribution points) must name the port chosen.
     let addr = config.server.listen;
     let listener = listen(addr).map_err(|source| DaemonError::Bind { addr, source })?;
+    let ops_addr = config.server.ops_listen;
+    let ops_listener = listen(ops_addr).map_err(|source| DaemonError::Bind { addr: ops_addr, source })?;
     if addr.port() == 0 && config.server.public_url == format!("http://{addr}") {
         let bound = listener.local_addr().map_err(|source| DaemonError::Bind { addr, source })?;
         config.server.public_url = format!("http://{bound}");
@@ -154,6 +159,15 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             config.identity.issuer = Some(crate::config::mock_issuer(&config.server.public_url));
         }
     }
+    let certificate = match &config.server.tls {
+        Some(files) => {
+            if !config.server.public_url.starts_with("https://") {
+                tracing::warn!(public_url = %config.server.public_url, "TLS is on but server.public_url is not https://; certificates and redirects will name it");
+            }
+            Some(crate::http::tls::ReloadableCertificate::load(&files.cert, &files.key)?)
+        }
+        None => None,
+    };
     let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);
     let token = keys.status()?;
     tracing::info!(token = %token.label, serial = %token.serial, model = %token.model, sessions = config.hsm.sessions, "HSM session pool open");
@@ -171,6 +185,14 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
         service.record_start(config_sha256).await.map_err(DaemonError::Audit)?;
         tokio::spawn(sweep(Arc::clone(&service), config.store.sweep_interval));
         tokio::spawn(checkpoints(Arc::clone(&service)));
+        let ops_listener =
+            tokio::net::TcpListener::from_std(ops_listener).map_err(|source| DaemonError::Bind { addr: ops_addr, source })?;
+        let ops_bound = ops_listener.local_addr().unwrap_or(ops_addr);
+        let (ops_stop, ops_stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(crate::http::serve_ops(ops_listener, Arc::clone(&service), async move {
+            let _ = ops_stopped.await;
+        }));
+        tracing::info!(listen = %ops_bound, "operator listener (/metrics, /readyz)");
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
         let stopping = Arc::clone(&service);
@@ -186,8 +208,11 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             idle_timeout: server.idle_timeout,
             requests_per_ip_per_second: server.requests_per_ip_per_second,
         };
+        tokio::spawn(reload_on_sighup(certificate.clone()));
+        let tls = certificate.as_ref().map(|certificate| certificate.acceptor());
         let stopped = Arc::clone(&service);
-        crate::http::serve(listener, service, limits, shutdown, server.drain).await;
+        crate::http::serve(listener, tls, service, limits, shutdown, server.drain).await;
+        let _ = ops_stop.send(());
         if let Err(e) = stopped.record_stop().await {
             tracing::error!(error = %e, "the audit trail could not record the stop");
         }
@@ -224,6 +249,27 @@ fn notify(state: &[sd_notify::NotifyState<'_>]) {
 }
 
 /// Completes on SIGTERM or SIGINT.
+/// Read the TLS certificate and key again on every SIGHUP (`systemctl reload`); a failed
+/// reload keeps the old ones. Without TLS there is nothing to reload, and SIGHUP (whose default
+/// would end the process) is only logged.
+async fn reload_on_sighup(certificate: Option<Arc<crate::http::tls::ReloadableCertificate>>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("no SIGHUP handler: the TLS certificate is reloaded only by a restart");
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        let Some(certificate) = &certificate else {
+            tracing::info!("SIGHUP: nothing to reload (no [server.tls])");
+            continue;
+        };
+        match certificate.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(e) => tracing::error!(error = %e, "TLS certificate not reloaded; the previous one stays in use"),
+        }
+    }
+}
+
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");

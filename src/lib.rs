@@ -23,6 +23,7 @@ pub mod identity;
 pub mod ids;
 pub mod jose;
 pub mod logging;
+pub mod metrics;
 pub mod outbound;
 pub mod pki;
 pub mod preflight;

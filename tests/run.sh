@@ -8,7 +8,8 @@
 # (target/pyhanko-venv), poppler's pdfsig and qpdf, the PDF judges, and Node.js for
 # oidc-provider, the real OpenID provider from npm (tests/oidc), and Debian's Chromium, driven
 # headless by playwright-core (tests/browser) through the demo page, and wrk, the HTTP load
-# generator of benches/load.rs. Then:
+# generator of benches/load.rs, and Prometheus' promtool (Debian's prometheus package; its server is
+# never started), the judge of /metrics. Then:
 # formatting and lint checks when rustfmt/clippy are installed, and every test — unit,
 # in-memory key store, SoftHSM, process-level tests of esignd and esignctl, and short runs of
 # the benchmarks.
@@ -31,6 +32,7 @@ command -v qpdf >/dev/null || missing+=(qpdf)
 command -v jq >/dev/null || missing+=(jq)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v curl >/dev/null || missing+=(curl)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   sudo=""

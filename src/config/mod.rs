@@ -324,6 +324,21 @@ pub struct ServerConfig {
     /// Requests per second one address may make, with a burst of twice that (default 100;
     /// 0: no limit, e.g. behind a proxy that limits).
     pub requests_per_ip_per_second: u32,
+    /// The operator's listener (`GET /metrics`, the detailed `GET /readyz`). Default
+    /// `127.0.0.1:0`: loopback, on a port chosen at start and logged; set a port to scrape it.
+    pub ops_listen: SocketAddr,
+    /// `[server.tls]`: serve HTTPS with this certificate chain and key (PEM files, read again
+    /// on SIGHUP); `None`: plain HTTP (behind a TLS-terminating proxy).
+    pub tls: Option<TlsFiles>,
+}
+
+/// The public listener's certificate chain (leaf first) and private key, PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The chain.
+    pub cert: PathBuf,
+    /// The key (PKCS#8, SEC1 or PKCS#1).
+    pub key: PathBuf,
 }
 
 /// `[hsm]`: the PKCS#11 token and the objects on it.

@@ -189,6 +189,16 @@ pub struct RawServer {
     pub body_timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     pub requests_per_ip_per_second: Option<u32>,
+    pub ops_listen: Option<String>,
+    pub tls: Option<RawTls>,
+}
+
+/// `[server.tls]`: the public listener's certificate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// `[hsm]`

@@ -12,6 +12,7 @@
 //! call cannot be cancelled) and only then gives its permit and its session back.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -23,13 +24,36 @@ use super::{Error, KeyStore, Result, TokenStatus};
 pub struct AsyncKeys<K> {
     store: Arc<K>,
     permits: Arc<Semaphore>,
+    sessions: usize,
     deadline: Duration,
+    waits: AtomicU64,
+}
+
+/// How the session pool is used (for the operator's metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Calls that may run at once.
+    pub sessions: usize,
+    /// Calls running now.
+    pub in_use: usize,
+    /// Calls, since start, that found every session taken and waited.
+    pub waits: u64,
 }
 
 impl<K: KeyStore> AsyncKeys<K> {
     /// At most `sessions` calls at once (the store's pool size), each within `deadline`.
     pub fn new(store: Arc<K>, sessions: usize, deadline: Duration) -> Self {
-        Self { store, permits: Arc::new(Semaphore::new(sessions.max(1))), deadline }
+        let sessions = sessions.max(1);
+        Self { store, permits: Arc::new(Semaphore::new(sessions)), sessions, deadline, waits: AtomicU64::new(0) }
+    }
+
+    /// How the pool is used now.
+    pub fn pool_use(&self) -> PoolUse {
+        PoolUse {
+            sessions: self.sessions,
+            in_use: self.sessions.saturating_sub(self.permits.available_permits()),
+            waits: self.waits.load(Ordering::Relaxed),
+        }
     }
 
     /// The key store itself, for blocking callers.
@@ -69,9 +93,15 @@ impl<K: KeyStore> AsyncKeys<K> {
         F: FnOnce() -> Result<T, E> + Send + 'static,
     {
         let until = tokio::time::Instant::now() + self.deadline;
-        let permit = match tokio::time::timeout_at(until, Arc::clone(&self.permits).acquire_owned()).await {
-            Ok(permit) => permit.expect("the semaphore is never closed"),
-            Err(_) => return Err(Error::Busy(self.deadline).into()),
+        let permit = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.waits.fetch_add(1, Ordering::Relaxed);
+                match tokio::time::timeout_at(until, Arc::clone(&self.permits).acquire_owned()).await {
+                    Ok(permit) => permit.expect("the semaphore is never closed"),
+                    Err(_) => return Err(Error::Busy(self.deadline).into()),
+                }
+            }
         };
         let call = tokio::task::spawn_blocking(move || {
             let _held_until_the_call_returns = permit;

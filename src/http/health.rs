@@ -21,8 +21,14 @@ pub(super) async fn live(_call: Call) -> Result<Response<Body>, ServiceError> {
 
 /// Readiness: every dependency answers (503 when one does not, with each one's state).
 pub(super) async fn ready(call: Call) -> Result<Response<Body>, ServiceError> {
-    let readiness = call.service.readiness().await;
     let detailed = call.peer.ip().to_canonical().is_loopback();
+    let (status, body) = readiness(&call.service, detailed).await;
+    Ok(json_with(status, &body))
+}
+
+/// The readiness answer: its status, and each check's detail when `detailed`.
+pub(super) async fn readiness(service: &crate::service::EsignService, detailed: bool) -> (StatusCode, Value) {
+    let readiness = service.readiness().await;
     let hsm = check(&readiness.hsm);
     let store = check(&readiness.store);
     let tsa = &readiness.tsa;
@@ -46,9 +52,9 @@ pub(super) async fn ready(call: Call) -> Result<Response<Body>, ServiceError> {
         Some((_, dependency)) => (status(ErrorKind::Unavailable(dependency)), "unavailable"),
     };
     if !detailed {
-        return Ok(json_with(status, &json!({ "status": word })));
+        return (status, json!({ "status": word }));
     }
-    Ok(json_with(status, &json!({ "status": word, "checks": { "hsm": hsm, "store": store, "tsa": tsa_check } })))
+    (status, json!({ "status": word, "checks": { "hsm": hsm, "store": store, "tsa": tsa_check } }))
 }
 
 fn check(check: &Check) -> Value {

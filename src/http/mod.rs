@@ -22,6 +22,7 @@ mod interactive;
 mod limits;
 mod mock_idp;
 mod onetime;
+mod ops;
 mod pages;
 mod pseudonym;
 mod public;
@@ -30,6 +31,7 @@ mod router;
 mod routes;
 mod sessions;
 mod sign_request;
+pub mod tls;
 mod tsa;
 mod wallet_binding;
 
@@ -46,6 +48,7 @@ use tokio::net::TcpListener;
 
 pub use body::RequestBody;
 pub use limits::Limits;
+pub use ops::serve_ops;
 pub use response::Body;
 
 use crate::service::EsignService;
@@ -79,10 +82,11 @@ where
     router::route(service, peer, request).await
 }
 
-/// Serve `listener` within `limits` until `shutdown` completes, then give open connections
-/// `drain` to finish.
+/// Serve `listener` (over TLS when `tls` is given) within `limits` until `shutdown`
+/// completes, then give open connections `drain` to finish.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     service: Arc<EsignService>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
@@ -128,14 +132,29 @@ pub async fn serve(
                 })
             }
         });
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(gate.limits().idle_timeout)
-            .serve_connection(TokioIo::new(stream), answer);
-        let connection = graceful.watch(connection);
+        let mut builder = http1::Builder::new();
+        let idle_timeout = gate.limits().idle_timeout;
+        builder.timer(TokioTimer::new()).header_read_timeout(idle_timeout);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _place = admitted;
-            if let Err(e) = connection.await {
+            let served = match tls {
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), answer)).await,
+                // The handshake gets the head's deadline: a peer that never finishes it is closed.
+                Some(acceptor) => match tokio::time::timeout(idle_timeout, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => watcher.watch(builder.serve_connection(TokioIo::new(stream), answer)).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake not finished in time");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");
             }
         });

@@ -29,8 +29,12 @@ pub(super) async fn route(
     async move {
         let started = Instant::now();
         let path = request.uri().path().to_owned();
-        let response = dispatch(service, request, &path, peer).await;
-        finish(response, &request_id, &path, started, peer)
+        let method = request.method().clone();
+        let counting = Arc::clone(&service);
+        let (response, route) = dispatch(service, request, &path, peer).await;
+        let response = finish(response, &request_id, &path, started, peer);
+        counting.metrics().request(route, method.as_str(), response.status().as_u16(), started.elapsed().as_secs_f64());
+        response
     }
     .instrument(span)
     .await
@@ -41,7 +45,7 @@ async fn dispatch(
     request: Request<RequestBody>,
     path: &str,
     peer: SocketAddr,
-) -> Response<Body> {
+) -> (Response<Body>, &'static str) {
     let served = |route: &&Route| !route.demo || service.demo_enabled();
     let mut candidates: Vec<(&Route, &str)> =
         ROUTES.iter().filter(served).filter(|r| r.is_literal()).filter_map(|r| Some((r, r.matches(path)?))).collect();
@@ -50,7 +54,7 @@ async fn dispatch(
     }
     let method = if request.method() == Method::HEAD { Method::GET } else { request.method().clone() };
     let Some(&(route, param)) = candidates.iter().find(|(route, _)| route.method == method) else {
-        return match candidates.as_slice() {
+        let answer = match candidates.as_slice() {
             [] => error::no_route(),
             [(only, _)] => error::wrong_method(only.method.as_str(), &only.hint()),
             several => {
@@ -59,18 +63,23 @@ async fn dispatch(
                 error::wrong_method(&allow.join(", "), &format!("use {}", allow.join(" or ")))
             }
         };
+        return (answer, UNMATCHED);
     };
     let auditing = Arc::clone(&service);
     let call = Call { service, request, param: param.to_owned(), peer };
-    match (route.handler)(call).await {
+    let answer = match (route.handler)(call).await {
         Ok(response) => response,
         Err(e) => {
             let answer = error::answer(route.wire, &e);
             auditing.record_refusal(route.path, answer.status().as_u16(), &e).await;
             answer
         }
-    }
+    };
+    (answer, route.path)
 }
+
+/// How metrics name a request no route served (404, 405): one label value, whatever the path.
+const UNMATCHED: &str = "unmatched";
 
 /// Add the request id and log the answer.
 fn finish(

@@ -72,6 +72,7 @@ impl EsignService {
             tsa_request_limit: config.tsa.max_request_bytes,
             audit: config.audit,
             started_at: SystemTime::now(),
+            metrics: crate::metrics::Metrics::new(),
             core,
         })
     }

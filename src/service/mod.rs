@@ -28,6 +28,7 @@ pub mod devices;
 pub mod engine;
 mod error;
 mod eservice;
+mod metrics;
 mod onetime;
 mod owner;
 pub mod payment;
@@ -90,4 +91,6 @@ pub struct EsignService {
     audit: crate::config::AuditConfig,
     /// When this service was built (the first checkpoint's clock starts here).
     started_at: std::time::SystemTime,
+    /// What the operator watches.
+    metrics: crate::metrics::Metrics,
 }

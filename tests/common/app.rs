@@ -102,8 +102,15 @@ impl App {
         let serving = Arc::clone(&service);
         let server = tokio::spawn(async move {
             let limits = esignd::http::Limits::default();
-            esignd::http::serve(listener, serving, limits, std::future::pending(), std::time::Duration::from_secs(1))
-                .await;
+            esignd::http::serve(
+                listener,
+                None,
+                serving,
+                limits,
+                std::future::pending(),
+                std::time::Duration::from_secs(1),
+            )
+            .await;
         });
         App { service, url: format!("http://{addr}"), browser: Jar::default(), dir, server }
     }

@@ -68,6 +68,17 @@ impl Daemon {
         self.wait_for("serving")["listen"].as_str().unwrap().parse().unwrap()
     }
 
+    /// Where the operator's listener (`/metrics`, `/readyz`) is.
+    #[allow(dead_code)] // not every test binary scrapes
+    pub fn ops_on(&mut self) -> SocketAddr {
+        const OPS: &str = "operator listener (/metrics, /readyz)";
+        let seen = self.seen.iter().find_map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).ok().filter(|json| json["message"] == OPS)
+        });
+        let line = seen.unwrap_or_else(|| self.wait_for(OPS));
+        line["listen"].as_str().unwrap().parse().unwrap()
+    }
+
     /// The daemon's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

@@ -20,7 +20,7 @@ use super::raw::{
 use super::{
     AuditConfig, Auditor, BindingPartner, CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig,
     HsmConfig, IdentityClaims, IdentityConfig, KeyLabels, LogConfig, LogFormat, OutboundConfig, PaymentConfig,
-    PinSource, ServerConfig, StoreConfig, TsaConfig, TsaMode, WebhookConfig,
+    PinSource, ServerConfig, StoreConfig, TlsFiles, TsaConfig, TsaMode, WebhookConfig,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;
@@ -43,7 +43,7 @@ fn pem_certificates(key: &'static str, path: &Path) -> Result<Vec<x509_cert::Cer
 /// The first rule broken, naming its key.
 pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigError> {
     let base = file.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
-    let server = server(raw.server)?;
+    let server = server(raw.server, &base)?;
     let mut identity = identity::identity(raw.identity, &base)?;
     if identity.mock {
         // The mock provider lets anyone sign as anyone: it never faces a network.
@@ -93,7 +93,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
     })
 }
 
-fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
+fn server(raw: RawServer, base: &Path) -> Result<ServerConfig, ConfigError> {
     let listen_text = raw.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
     let listen: SocketAddr = listen_text.parse().map_err(|_| ConfigError::Invalid {
         key: "server.listen",
@@ -125,7 +125,16 @@ fn server(raw: RawServer) -> Result<ServerConfig, ConfigError> {
         "100 to 600000 milliseconds",
     )?;
     let rate = raw.requests_per_ip_per_second.unwrap_or(100);
+    let ops_text = raw.ops_listen.unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let ops_listen: SocketAddr = ops_text.parse().map_err(|_| ConfigError::Invalid {
+        key: "server.ops_listen",
+        value: ops_text.clone(),
+        reason: "expected IP:PORT, e.g. 127.0.0.1:9464",
+    })?;
+    let tls = raw.tls.map(|tls| TlsFiles { cert: base.join(tls.cert), key: base.join(tls.key) });
     Ok(ServerConfig {
+        tls,
+        ops_listen,
         listen,
         public_url: public_url_checked(&public_url)?,
         drain: Duration::from_secs(raw.drain_secs.unwrap_or(10)),

@@ -93,6 +93,9 @@ pub trait Engine: Send + Sync {
 
     /// The audit key's public key (what checkpoints verify with).
     fn audit_public_key(&self) -> SubjectPublicKeyInfoOwned;
+
+    /// How the HSM session pool is used.
+    fn hsm_pool(&self) -> crate::hsm::blocking::PoolUse;
 }
 
 #[async_trait::async_trait]
@@ -159,5 +162,9 @@ impl<K: KeyStore> Engine for Arc<SigningEngine<K>> {
 
     fn audit_public_key(&self) -> SubjectPublicKeyInfoOwned {
         SigningEngine::audit_public_key(self)
+    }
+
+    fn hsm_pool(&self) -> crate::hsm::blocking::PoolUse {
+        self.hsm().pool_use()
     }
 }

@@ -1,0 +1,35 @@
+//! The operator's view ([`crate::metrics`]): the service counts what passes through it and, at
+//! each scrape, sets the gauges of state it does not own (the HSM session pool, the audit
+//! trail's head and what no checkpoint covers yet).
+
+use super::EsignService;
+use crate::metrics::Metrics;
+
+impl EsignService {
+    /// The metrics the door and the workflows update.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The text exposition, gauges read now. A store that does not answer leaves the audit
+    /// gauges as they were (the scrape still answers: an operator needs metrics most then).
+    pub async fn metrics_text(&self) -> String {
+        let pool = self.core.engine.hsm_pool();
+        let metrics = &self.metrics;
+        metrics.hsm_sessions.set(pool.sessions as i64);
+        metrics.hsm_in_use.set(pool.in_use as i64);
+        let waited = pool.waits.saturating_sub(metrics.hsm_waits.get());
+        metrics.hsm_waits.inc_by(waited);
+        let store = &self.core.store;
+        if let Ok(head) = store.audit_head().await {
+            let head = head.map_or(0, |record| record.seq);
+            let covered = store.checkpoints(head.saturating_sub(self.audit.checkpoint_every + 1), usize::MAX).await;
+            if let Ok(covered) = covered {
+                let covered = covered.last().map_or(0, |checkpoint| checkpoint.seq);
+                metrics.audit_head.set(head as i64);
+                metrics.audit_unchecked.set(head.saturating_sub(covered) as i64);
+            }
+        }
+        metrics.encode()
+    }
+}

@@ -209,7 +209,8 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
             requests_per_ip_per_second: server.requests_per_ip_per_second,
         };
         tokio::spawn(reload_on_sighup(certificate.clone()));
-        let tls = certificate.as_ref().map(|certificate| certificate.acceptor());
+        let pinned = config.clients.iter().any(|client| client.cert_sha256.is_some());
+        let tls = certificate.as_ref().map(|certificate| certificate.acceptor(pinned));
         let stopped = Arc::clone(&service);
         crate::http::serve(listener, tls, service, limits, shutdown, server.drain).await;
         let _ = ops_stop.send(());

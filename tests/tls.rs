@@ -142,3 +142,81 @@ fn https_is_served_and_a_sighup_swaps_the_certificate_without_dropping_connectio
     assert!(refused["error"].as_str().unwrap().contains("tls.key"), "{refused}");
     assert!(curl(addr, &dir.join("second.pem")).0);
 }
+
+/// `curl` over TLS with `apikey: key`, with the client certificate `client` (a name made by
+/// [`certificate`]) if given: the status and the body.
+fn curl_as(addr: SocketAddr, dir: &Path, key: &str, client: Option<&str>) -> (String, String) {
+    let mut command = Command::new("curl");
+    command.args(["--silent", "--show-error", "--write-out", "\n%{http_code}", "--cacert"]).arg(dir.join("server.pem"));
+    if let Some(client) = client {
+        command
+            .arg("--cert")
+            .arg(dir.join(format!("{client}.pem")))
+            .arg("--key")
+            .arg(dir.join(format!("{client}.key")));
+    }
+    let out = command
+        .args(["-H", &format!("apikey: {key}")])
+        .arg(format!("https://{addr}/v1/sessions/none-such"))
+        .output()
+        .unwrap();
+    let said = text(&out.stdout);
+    let (body, status) = said.rsplit_once('\n').unwrap_or(("", ""));
+    (status.to_owned(), body.to_owned())
+}
+
+#[test]
+fn an_eservice_that_pins_a_client_certificate_is_served_only_with_it() {
+    let token = TokenDir::new();
+    let dir = token.path("");
+    for name in ["server", "permits", "stranger"] {
+        certificate(&dir, name);
+    }
+    std::fs::copy(dir.join("server.pem"), dir.join("tls.pem")).unwrap();
+    std::fs::copy(dir.join("server.key"), dir.join("tls.key")).unwrap();
+    let der = openssl(["x509", "-in", dir.join("permits.pem").to_str().unwrap(), "-outform", "DER"]).stdout;
+    let pinned = hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(&der));
+    let sha = |key: &str| hex::encode(esignd::hsm::HashAlgorithm::Sha256.digest(key.as_bytes()));
+    let config = std::fs::read_to_string(token.config()).unwrap()
+        + &format!(
+            "\n[server.tls]\ncert = \"tls.pem\"\nkey = \"tls.key\"\n\
+             \n[[clients]]\nid = \"permits\"\napi_key_sha256 = \"{p}\"\ncallback_urls = [\"http://127.0.0.1:9/cb\"]\ncert_sha256 = \"{pinned}\"\n\
+             \n[[clients]]\nid = \"open\"\napi_key_sha256 = \"{o}\"\ncallback_urls = [\"http://127.0.0.1:9/cb\"]\n",
+            p = sha("key-p"),
+            o = sha("key-o"),
+        );
+    std::fs::write(token.config(), config).unwrap();
+    let mut daemon = Daemon::start(&token);
+    let addr = daemon.listening_on();
+
+    // Past the caller check, an unknown correlation id is 404: the caller was accepted.
+    assert_eq!(curl_as(addr, &dir, "key-p", Some("permits")).0, "404", "the pinned certificate with the key");
+    let (status, body) = curl_as(addr, &dir, "key-p", None);
+    assert_eq!(status, "401", "{body}");
+    assert!(body.contains("mutual TLS"), "the refusal says what is missing: {body}");
+    assert_eq!(curl_as(addr, &dir, "key-p", Some("stranger")).0, "401", "another certificate");
+    assert_eq!(curl_as(addr, &dir, "key-o", None).0, "404", "a client that pins nothing needs none");
+    assert_eq!(curl_as(addr, &dir, "key-o", Some("stranger")).0, "404", "nor minds one");
+    assert_eq!(curl_as(addr, &dir, "wrong", Some("permits")).0, "401", "the certificate is no key");
+
+    // openssl s_client, presenting the pinned certificate, gets the same answer as curl.
+    let mut s_client = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &addr.to_string(), "-CAfile"])
+        .arg(dir.join("server.pem"))
+        .arg("-cert")
+        .arg(dir.join("permits.pem"))
+        .arg("-key")
+        .arg(dir.join("permits.key"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        s_client.stdin.as_mut().unwrap(),
+        b"GET /v1/sessions/none-such HTTP/1.1\r\nHost: esignd\r\napikey: key-p\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let out = s_client.wait_with_output().unwrap();
+    assert!(text(&out.stdout).starts_with("HTTP/1.1 404"), "{}{}", text(&out.stdout), text(&out.stderr));
+}

@@ -142,6 +142,9 @@ pub struct ClientConfig {
     /// Calls per second its API key may make (bursts as large; 0: no limit). Default
     /// [`DEFAULT_CLIENT_REQUESTS_PER_SECOND`].
     pub requests_per_second: u32,
+    /// SHA-256 of the DER client certificate it must present over mutual TLS (with its API
+    /// key); `None`: the API key alone.
+    pub cert_sha256: Option<[u8; 32]>,
 }
 
 /// What `[[clients]] requests_per_second` is when not set.

@@ -105,6 +105,7 @@ pub struct RawClient {
     pub jwks_file: Option<PathBuf>,
     pub allow_unsigned_query: Option<bool>,
     pub requests_per_second: Option<u32>,
+    pub cert_sha256: Option<String>,
 }
 
 /// `[identity]`: the OpenID provider.

@@ -8,7 +8,7 @@
 use hyper::Request;
 use hyper::header::AUTHORIZATION;
 
-use crate::service::{CallerError, ServiceError};
+use crate::service::{CallerError, Credential, ServiceError};
 
 /// A header's value as text, if present and readable.
 pub(super) fn header<'a, B>(request: &'a Request<B>, name: &str) -> Option<&'a str> {
@@ -18,6 +18,21 @@ pub(super) fn header<'a, B>(request: &'a Request<B>, name: &str) -> Option<&'a s
 /// The `apikey` header.
 pub(super) fn api_key<B>(request: &Request<B>) -> Option<&str> {
     header(request, "apikey")
+}
+
+/// The SHA-256 of the client certificate its TLS connection presented, put on each request by
+/// the listener (mutual TLS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ClientCertificate(pub [u8; 32]);
+
+/// The SHA-256 of the request's client certificate, if its connection presented one.
+pub(super) fn client_certificate<B>(request: &Request<B>) -> Option<[u8; 32]> {
+    request.extensions().get::<ClientCertificate>().map(|certificate| certificate.0)
+}
+
+/// What an eService presents: its `apikey` and its connection's client certificate.
+pub(super) fn credential<B>(request: &Request<B>) -> Credential<'_> {
+    Credential { api_key: api_key(request), certificate_sha256: client_certificate(request) }
 }
 
 /// The citizen's access token, which the route requires.

@@ -122,16 +122,22 @@ pub async fn serve(
         let service = Arc::clone(&service);
         let requests = Arc::clone(&gate);
         let body_timeout = gate.limits().body_timeout;
-        let answer = service_fn(move |request| {
-            let service = Arc::clone(&service);
-            let allowed = requests.allow_request(peer.ip());
-            async move {
-                Ok::<_, std::convert::Infallible>(match allowed {
-                    Ok(()) => handle_within(service, peer, request, body_timeout).await,
-                    Err(wait) => error::too_many_requests(wait),
-                })
-            }
-        });
+        // One connection's answers; `certificate` is its TLS client certificate's SHA-256.
+        let answer = move |certificate: Option<[u8; 32]>| {
+            service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                let service = Arc::clone(&service);
+                let allowed = requests.allow_request(peer.ip());
+                if let Some(certificate) = certificate {
+                    request.extensions_mut().insert(headers::ClientCertificate(certificate));
+                }
+                async move {
+                    Ok::<_, std::convert::Infallible>(match allowed {
+                        Ok(()) => handle_within(service, peer, request, body_timeout).await,
+                        Err(wait) => error::too_many_requests(wait),
+                    })
+                }
+            })
+        };
         let mut builder = http1::Builder::new();
         let idle_timeout = gate.limits().idle_timeout;
         builder.timer(TokioTimer::new()).header_read_timeout(idle_timeout);
@@ -140,10 +146,13 @@ pub async fn serve(
         tokio::spawn(async move {
             let _place = admitted;
             let served = match tls {
-                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), answer)).await,
+                None => watcher.watch(builder.serve_connection(TokioIo::new(stream), answer(None))).await,
                 // The handshake gets the head's deadline: a peer that never finishes it is closed.
                 Some(acceptor) => match tokio::time::timeout(idle_timeout, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => watcher.watch(builder.serve_connection(TokioIo::new(stream), answer)).await,
+                    Ok(Ok(stream)) => {
+                        let certificate = tls::client_certificate_sha256(&stream);
+                        watcher.watch(builder.serve_connection(TokioIo::new(stream), answer(certificate))).await
+                    }
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, %peer, "TLS handshake failed");
                         return;

@@ -13,10 +13,10 @@ use serde_json::json;
 
 use super::body::json;
 use super::call::Call;
-use super::headers::{api_key, payment_token, pseudonym_token};
+use super::headers::{api_key, client_certificate, credential, payment_token, pseudonym_token};
 use super::response::{self, Body, found};
 use super::sign_request::{SignRequestBody, decode};
-use crate::service::{PseudonymOutcome, PseudonymSignRequest, RequestError, ServiceError, rfc3339};
+use crate::service::{Credential, PseudonymOutcome, PseudonymSignRequest, RequestError, ServiceError, rfc3339};
 
 const MAX_BODY: usize = 16 * 1024;
 
@@ -38,13 +38,13 @@ pub(super) async fn token(call: Call) -> Result<Response<Body>, ServiceError> {
     if call.param.is_empty() {
         return Err(RequestError::unprocessable("the pseudonym is required in the path").into());
     }
-    let jwt = call.service.pseudonym_token(api_key(&call.request), &call.param).await?;
+    let jwt = call.service.pseudonym_token(credential(&call.request), &call.param).await?;
     Ok(response::json(&json!({ "jwt": jwt })))
 }
 
 /// `POST /v1/sign/pseudonym`
 pub(super) async fn sign(call: Call) -> Result<Response<Body>, ServiceError> {
-    let key = api_key(&call.request).map(str::to_owned);
+    let (key, certificate) = (api_key(&call.request).map(str::to_owned), client_certificate(&call.request));
     let token = pseudonym_token(&call.request);
     let payment = payment_token(&call.request);
     let body: PseudonymSignBody = json(call.request, MAX_BODY).await?;
@@ -56,7 +56,8 @@ pub(super) async fn sign(call: Call) -> Result<Response<Body>, ServiceError> {
         request_timestamp: body.request_timestamp,
     };
     let (nonce, state) = (request.nonce.clone(), request.state.clone());
-    match call.service.sign_by_pseudonym(key.as_deref(), token.as_deref(), payment.as_deref(), request).await? {
+    let caller = Credential { api_key: key.as_deref(), certificate_sha256: certificate };
+    match call.service.sign_by_pseudonym(caller, token.as_deref(), payment.as_deref(), request).await? {
         PseudonymOutcome::ToPseudonymPage(location) => Ok(found(&location)),
         PseudonymOutcome::Queued { signature_id } => {
             let mut answer = json!({

@@ -17,10 +17,10 @@ use serde_json::json;
 
 use super::body::json;
 use super::call::Call;
-use super::headers::{api_key, payment_token};
+use super::headers::{api_key, client_certificate, credential, payment_token};
 use super::response::{self, Body, json_with};
 use super::sign_request::{SignRequestBody, decode};
-use crate::service::{Lang, NewSession, Redemption, RequestError, ServiceError, rfc3339};
+use crate::service::{Credential, Lang, NewSession, Redemption, RequestError, ServiceError, rfc3339};
 
 const MAX_BODY: usize = 32 * 1024;
 
@@ -47,10 +47,11 @@ struct CreateSession {
 
 /// `POST /v1/sessions`
 pub(super) async fn create(call: Call) -> Result<Response<Body>, ServiceError> {
-    let key = api_key(&call.request).map(str::to_owned);
+    let (key, certificate) = (api_key(&call.request).map(str::to_owned), client_certificate(&call.request));
     let payment = payment_token(&call.request);
     let body: CreateSession = json(call.request, MAX_BODY).await?;
-    let created = call.service.create_session(key.as_deref(), payment.as_deref(), new_session(body)?).await?;
+    let caller = Credential { api_key: key.as_deref(), certificate_sha256: certificate };
+    let created = call.service.create_session(caller, payment.as_deref(), new_session(body)?).await?;
     let mut answer = json!({
         "token": created.token, "redirectUrl": created.redirect_url,
         "nonce": created.nonce, "state": created.state,
@@ -117,7 +118,7 @@ fn echoed(name: &str, value: Option<String>) -> Result<Option<String>, ServiceEr
 
 /// `GET /v1/sessions/{correlationId}`
 pub(super) async fn status(call: Call) -> Result<Response<Body>, ServiceError> {
-    let session = call.service.session_status(api_key(&call.request), &call.param).await?;
+    let session = call.service.session_status(credential(&call.request), &call.param).await?;
     let mut body = json!({
         "correlationId": session.correlation_id,
         "status": session.status.state().as_str(),
@@ -134,7 +135,7 @@ pub(super) async fn status(call: Call) -> Result<Response<Body>, ServiceError> {
 
 /// `GET /v1/sign/response/{signatureId}`
 pub(super) async fn redeem(call: Call) -> Result<Response<Body>, ServiceError> {
-    match call.service.redeem(api_key(&call.request), &call.param).await? {
+    match call.service.redeem(credential(&call.request), &call.param).await? {
         Redemption::Ready(response) => Ok(response::json(&response)),
         Redemption::Waiting => {
             let waiting = json!({ "status": { "code": "PENDING", "message": "the user's device has not answered yet; ask again shortly" } });

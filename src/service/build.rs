@@ -143,6 +143,7 @@ fn demo_client(public_url: &str) -> ClientConfig {
         request_keys: RequestKeys::None,
         allow_unsigned_query: false,
         requests_per_second: 0,
+        cert_sha256: None,
     }
 }
 

@@ -14,6 +14,23 @@ use super::error::CallerError;
 use crate::config::{Auditor, BindingPartner, ClientConfig};
 use crate::hsm::HashAlgorithm;
 
+/// What an eService presents: its `apikey` and, over mutual TLS, the SHA-256 of its client
+/// certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Credential<'a> {
+    /// The `apikey` header.
+    pub api_key: Option<&'a str>,
+    /// SHA-256 of the DER client certificate of the TLS connection, if one was presented.
+    pub certificate_sha256: Option<[u8; 32]>,
+}
+
+impl<'a> Credential<'a> {
+    /// A key alone (no client certificate).
+    pub fn key(api_key: Option<&'a str>) -> Self {
+        Self { api_key, certificate_sha256: None }
+    }
+}
+
 /// The registered callers.
 pub(crate) struct Callers {
     clients: Vec<ClientConfig>,
@@ -47,13 +64,15 @@ impl Callers {
             .ok_or(CallerError::UnknownApiKey)
     }
 
-    /// The eService whose `apikey` header this is, if it is within its rate.
+    /// The eService whose `apikey` header this is (with its registered client certificate,
+    /// when it has one), if it is within its rate.
     ///
     /// # Errors
     /// [`CallerError::Missing`] without a key, [`CallerError::UnknownApiKey`] for any other,
+    /// [`CallerError::CertificateRequired`] without the client's certificate,
     /// [`CallerError::TooManyRequests`] over the client's rate.
-    pub fn client(&self, api_key: Option<&str>) -> Result<&ClientConfig, CallerError> {
-        let key = api_key.filter(|k| !k.is_empty()).ok_or(CallerError::Missing("the apikey header"))?;
+    pub fn client(&self, credential: Credential<'_>) -> Result<&ClientConfig, CallerError> {
+        let key = credential.api_key.filter(|k| !k.is_empty()).ok_or(CallerError::Missing("the apikey header"))?;
         let digest = HashAlgorithm::Sha256.digest(key.as_bytes());
         let index = self
             .clients
@@ -61,6 +80,11 @@ impl Callers {
             .position(|client| constant_time_eq(&client.api_key_sha256, &digest))
             .ok_or(CallerError::UnknownApiKey)?;
         let client = &self.clients[index];
+        if let Some(pinned) = &client.cert_sha256
+            && !credential.certificate_sha256.is_some_and(|presented| constant_time_eq(pinned, &presented))
+        {
+            return Err(CallerError::CertificateRequired);
+        }
         if let Some(limiter) = &self.limits[index]
             && limiter.check().is_err()
         {
@@ -130,6 +154,7 @@ mod tests {
             request_keys: crate::config::RequestKeys::None,
             allow_unsigned_query: false,
             requests_per_second: rate,
+            cert_sha256: None,
         };
         let partner = BindingPartner {
             id: "mimoto".into(),
@@ -145,10 +170,10 @@ mod tests {
     #[test]
     fn api_keys_and_callbacks_match_exactly() {
         let callers = callers();
-        assert_eq!(callers.client(Some("key-1")).unwrap().id, "eservice");
-        assert_eq!(callers.client(Some("key-9")).unwrap_err(), CallerError::UnknownApiKey);
-        assert_eq!(callers.client(Some("")).unwrap_err(), CallerError::Missing("the apikey header"));
-        assert_eq!(callers.client(None).unwrap_err().to_string(), "the apikey header is required");
+        assert_eq!(callers.client(Credential::key(Some("key-1"))).unwrap().id, "eservice");
+        assert_eq!(callers.client(Credential::key(Some("key-9"))).unwrap_err(), CallerError::UnknownApiKey);
+        assert_eq!(callers.client(Credential::key(Some(""))).unwrap_err(), CallerError::Missing("the apikey header"));
+        assert_eq!(callers.client(Credential::key(None)).unwrap_err().to_string(), "the apikey header is required");
         let client = callers.client_by_id("eservice").unwrap();
         assert!(callback_allowed(client, "https://e.example/cb"));
         assert!(!callback_allowed(client, "https://e.example/cb/"));
@@ -160,16 +185,16 @@ mod tests {
         let callers = callers();
         // A burst as large as the rate passes (the first test call is one of them).
         for _ in 0..3 {
-            assert_eq!(callers.client(Some("key-1")).unwrap().id, "eservice");
+            assert_eq!(callers.client(Credential::key(Some("key-1"))).unwrap().id, "eservice");
         }
-        let refused = callers.client(Some("key-1")).unwrap_err();
+        let refused = callers.client(Credential::key(Some("key-1"))).unwrap_err();
         assert_eq!(refused, CallerError::TooManyRequests(3));
         assert_eq!(ServiceError::from(refused).kind(), crate::service::ErrorKind::Busy);
         // Another eService, and a wrong key, are not held up by it.
         for _ in 0..50 {
-            assert_eq!(callers.client(Some("key-2")).unwrap().id, "unlimited");
+            assert_eq!(callers.client(Credential::key(Some("key-2"))).unwrap().id, "unlimited");
         }
-        assert_eq!(callers.client(Some("key-9")).unwrap_err(), CallerError::UnknownApiKey);
+        assert_eq!(callers.client(Credential::key(Some("key-9"))).unwrap_err(), CallerError::UnknownApiKey);
     }
 
     #[test]

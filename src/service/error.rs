@@ -129,6 +129,9 @@ pub enum CallerError {
     /// The eService made more calls than its rate allows.
     #[error("this client may make {0} calls per second; slow down and retry")]
     TooManyRequests(u32),
+    /// The eService's key came without the client certificate registered for it.
+    #[error("this eService calls over mutual TLS: present its registered client certificate with its apikey")]
+    CertificateRequired,
 }
 
 /// Why the service did not do what it was asked.

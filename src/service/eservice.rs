@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use super::callers::callback_allowed;
+use super::callers::{Credential, callback_allowed};
 use super::device_requests::{Progress, PseudonymRequest};
 use super::onetime::SignRequest;
 use super::payment::Paid;
@@ -62,11 +62,11 @@ impl EsignService {
     /// The caller; the payment; [`SessionError`]s; store and HSM failures.
     pub async fn create_session(
         &self,
-        api_key: Option<&str>,
+        credential: Credential<'_>,
         payment_token: Option<&str>,
         mut new: NewSession,
     ) -> Result<Created, ServiceError> {
-        let client = self.callers.client(api_key)?;
+        let client = self.callers.client(credential)?;
         new.payment = self.payment.verify(payment_token).await?;
         self.sessions.create(client, new).await
     }
@@ -75,8 +75,12 @@ impl EsignService {
     ///
     /// # Errors
     /// The caller; [`SessionError::UnknownCorrelation`]; store failures.
-    pub async fn session_status(&self, api_key: Option<&str>, correlation_id: &str) -> Result<Session, ServiceError> {
-        let client = self.callers.client(api_key)?;
+    pub async fn session_status(
+        &self,
+        credential: Credential<'_>,
+        correlation_id: &str,
+    ) -> Result<Session, ServiceError> {
+        let client = self.callers.client(credential)?;
         Ok(self.sessions.status(client, correlation_id).await?.ok_or(SessionError::UnknownCorrelation)?)
     }
 
@@ -86,8 +90,8 @@ impl EsignService {
     /// # Errors
     /// The caller; [`SessionError::UnknownSignature`] (also another eService's, or redeemed);
     /// a device request that ended without a signature; store failures.
-    pub async fn redeem(&self, api_key: Option<&str>, signature_id: &str) -> Result<Redemption, ServiceError> {
-        let client = self.callers.client(api_key)?;
+    pub async fn redeem(&self, credential: Credential<'_>, signature_id: &str) -> Result<Redemption, ServiceError> {
+        let client = self.callers.client(credential)?;
         if let Some(response) = self.sessions.redeem(client, signature_id).await? {
             let value = serde_json::from_str(&response).map_err(|e| ServiceError::damaged("response", e))?;
             return Ok(Redemption::Ready(value));
@@ -102,8 +106,8 @@ impl EsignService {
     ///
     /// # Errors
     /// The caller; an unknown pseudonym or one whose device cannot sign; HSM failures.
-    pub async fn pseudonym_token(&self, api_key: Option<&str>, pseudonym: &str) -> Result<String, ServiceError> {
-        let client = self.callers.client(api_key)?;
+    pub async fn pseudonym_token(&self, credential: Credential<'_>, pseudonym: &str) -> Result<String, ServiceError> {
+        let client = self.callers.client(credential)?;
         self.devices.pseudonym_token(&client.id, pseudonym).await
     }
 
@@ -115,12 +119,12 @@ impl EsignService {
     /// with too many requests waiting; an unregistered callback URL.
     pub async fn sign_by_pseudonym(
         &self,
-        api_key: Option<&str>,
+        credential: Credential<'_>,
         token: Option<&str>,
         payment_token: Option<&str>,
         request: PseudonymSignRequest,
     ) -> Result<PseudonymOutcome, ServiceError> {
-        let client = self.callers.client(api_key)?;
+        let client = self.callers.client(credential)?;
         check_echoed(request.nonce.as_deref(), request.state.as_deref())?;
         let payment = self.payment.verify(payment_token).await?;
         let Some(token) = token else {

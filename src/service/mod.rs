@@ -41,6 +41,7 @@ use std::sync::Arc;
 
 pub use browser::{DeviceChoice, DeviceProblem, Page, QueryForm};
 pub use build::Parts;
+pub use callers::Credential;
 pub use demo::{Collected, DemoError, MockLogin, MockPurpose, MockToken};
 pub use device_api::PendingRequest;
 pub use device_requests::DeviceAnswer;

@@ -1,11 +1,13 @@
 //! The store: what esignd remembers between requests — signing sessions, finished signatures
 //! waiting to be redeemed, published certificates, replay caches (payment-token and device-JWT
-//! ids), the device model's certificates and CRL ([`devices`]), and the signing requests queued
-//! for devices ([`device_requests`]).
+//! ids), the device model's certificates and CRL ([`devices`]), the signing requests queued
+//! for devices ([`device_requests`]), and the audit trail ([`audit`]).
 //!
 //! One trait, two implementations by design: SQLite (the embedded default, [`sqlite`]) and
 //! PostgreSQL for several daemons behind a load balancer. Each method is one atomic write or
-//! read; a retention sweeper deletes what has expired ([`Store::sweep`]).
+//! read; every write takes the audit events of its change and appends them in its own
+//! transaction. A retention sweeper deletes what has expired ([`Store::sweep`]), never audit
+//! records ([`audit::AuditStore::prune_audit`] removes only what a checkpoint covers).
 
 pub mod audit;
 pub mod device_requests;

@@ -169,6 +169,7 @@ pub(super) fn clients(raw: Vec<RawClient>, base: &Path) -> Result<Vec<ClientConf
             request_keys,
             allow_unsigned_query: client.allow_unsigned_query.unwrap_or(false),
             requests_per_second: client.requests_per_second.unwrap_or(super::super::DEFAULT_CLIENT_REQUESTS_PER_SECOND),
+            cert_sha256: client.cert_sha256.map(|hex| api_key_hash("clients.cert_sha256", &hex)).transpose()?,
         });
     }
     Ok(clients)

@@ -74,6 +74,13 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
     }
     let devices = callers::devices(raw.devices, &identity.audience)?;
     let auditors = callers::auditors(raw.auditors, &clients)?;
+    if server.tls.is_none() && clients.iter().any(|c| c.cert_sha256.is_some()) {
+        return Err(ConfigError::Invalid {
+            key: "clients.cert_sha256",
+            value: clients.iter().find(|c| c.cert_sha256.is_some()).map(|c| c.id.clone()).unwrap_or_default(),
+            reason: "a client certificate can only be presented over TLS: configure [server.tls]",
+        });
+    }
     Ok(Config {
         server,
         hsm: hsm::hsm(raw.hsm, &base)?,

@@ -108,20 +108,22 @@ pub fn check_config(config: &Config) -> Result<(), ConfigError> {
 /// Missing or unfit objects on the token, an unusable store or service key.
 pub fn build<K: KeyStore>(keys: Arc<K>, config: &Config) -> Result<Arc<EsignService>, DaemonError> {
     let engine: Arc<dyn Engine> = Arc::new(Arc::new(SigningEngine::new(keys, config)?));
-    let store = open_store(&config.store)?;
+    let metrics = crate::metrics::Metrics::new();
+    let store = open_store(&config.store, &metrics)?;
     tracing::info!(path = %config.store.path.display(), "store open");
     for (label, description) in engine.key_summary() {
         tracing::info!(key = %label, %description, "key checked");
     }
-    Ok(Arc::new(EsignService::new(Parts { engine, store }, config)?))
+    Ok(Arc::new(EsignService::new(Parts { engine, store, metrics }, config)?))
 }
 
-/// The store the configuration names (the embedded SQLite file today).
+/// The store the configuration names (the embedded SQLite file today), timing its calls into
+/// `metrics`.
 ///
 /// # Errors
 /// A store that cannot be opened or migrated.
-pub fn open_store(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(SqliteStore::open(&config.path)?))
+pub fn open_store(config: &StoreConfig, metrics: &crate::metrics::Metrics) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(SqliteStore::open(&config.path)?.timed(metrics.store_latency())))
 }
 
 /// Connections the kernel completes and queues before the daemon accepts them (capped by

@@ -33,6 +33,18 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// A transaction step's labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StepLabels {
+    /// `keygen`, `certificate`, `signature`, `destroy`, `timestamp`, `checks`.
+    pub step: String,
+}
+
+/// Step buckets, in seconds: 50 µs to 1 s.
+fn step() -> Histogram {
+    Histogram::new([0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0])
+}
+
 /// Latency buckets, in seconds: 1 ms to 10 s.
 fn latency() -> Histogram {
     Histogram::new([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0])
@@ -44,6 +56,9 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     request_seconds: Family<RouteLabels, Histogram, fn() -> Histogram>,
     onetime_seconds: Histogram,
+    onetime_steps: Family<StepLabels, Histogram, fn() -> Histogram>,
+    timestamp_failures: Counter,
+    store_seconds: Histogram,
     /// HSM sessions esignd may use at once.
     pub hsm_sessions: Gauge,
     /// HSM sessions in use now.
@@ -76,6 +91,24 @@ impl Metrics {
             "POST /v1/sign/onetime transactions: key, certificate, signature, destruction, time-stamp, checks",
             onetime_seconds.clone(),
         );
+        let onetime_steps = Family::<StepLabels, Histogram, fn() -> Histogram>::new_with_constructor(step);
+        registry.register(
+            "onetime_step_seconds",
+            "Steps of POST /v1/sign/onetime transactions: keygen, certificate, signature, destroy, timestamp, checks",
+            onetime_steps.clone(),
+        );
+        let timestamp_failures = Counter::default();
+        registry.register(
+            "onetime_timestamp_failures",
+            "POST /v1/sign/onetime transactions that failed at the time-stamp (built-in or external TSA)",
+            timestamp_failures.clone(),
+        );
+        let store_seconds = step();
+        registry.register(
+            "store_call_seconds",
+            "Store calls (one transaction or read each), waiting for the connection included",
+            store_seconds.clone(),
+        );
         let (hsm_sessions, hsm_in_use, hsm_waits) = (Gauge::default(), Gauge::default(), Counter::default());
         registry.register("hsm_sessions", "HSM sessions esignd may use at once", hsm_sessions.clone());
         registry.register("hsm_sessions_in_use", "HSM sessions in use", hsm_in_use.clone());
@@ -92,6 +125,9 @@ impl Metrics {
             requests,
             request_seconds,
             onetime_seconds,
+            onetime_steps,
+            timestamp_failures,
+            store_seconds,
             hsm_sessions,
             hsm_in_use,
             hsm_waits,
@@ -107,9 +143,22 @@ impl Metrics {
         self.request_seconds.get_or_create(&RouteLabels { route: route.to_owned() }).observe(seconds);
     }
 
-    /// Time a finished one-time transaction.
-    pub fn onetime(&self, seconds: f64) {
+    /// Time a finished one-time transaction, and each of its steps.
+    pub fn onetime(&self, seconds: f64, steps: &[(&'static str, std::time::Duration)]) {
         self.onetime_seconds.observe(seconds);
+        for (name, took) in steps {
+            self.onetime_steps.get_or_create(&StepLabels { step: (*name).to_owned() }).observe(took.as_secs_f64());
+        }
+    }
+
+    /// The histogram the store times its calls into.
+    pub fn store_latency(&self) -> Histogram {
+        self.store_seconds.clone()
+    }
+
+    /// Count a one-time transaction that failed at its time-stamp.
+    pub fn timestamp_failed(&self) {
+        self.timestamp_failures.inc();
     }
 
     /// The Prometheus text exposition (version 0.0.4, what `promtool check metrics` reads).

@@ -68,6 +68,19 @@ fn metrics_pass_promtool_and_count_exactly_the_requests_sent() {
     let transactions = sample(&after, "esignd_onetime_transaction_seconds_count", "")
         - sample(&before, "esignd_onetime_transaction_seconds_count", "");
     assert_eq!(transactions, 7.0, "only the signatures made are transactions");
+    for step in ["keygen", "certificate", "signature", "destroy", "timestamp", "checks"] {
+        let labels = format!("step=\"{step}\"");
+        let timed = sample(&after, "esignd_onetime_step_seconds_count", &labels)
+            - sample(&before, "esignd_onetime_step_seconds_count", &labels);
+        assert_eq!(timed, 7.0, "step {step} timed in each transaction");
+        assert!(sample(&after, "esignd_onetime_step_seconds_sum", &labels) > 0.0, "{step} took time");
+    }
+    assert_eq!(sample(&after, "esignd_onetime_timestamp_failures_total", ""), 0.0);
+    // Each signature's store transaction is timed (and the scrape's own reads).
+    let store_calls =
+        sample(&after, "esignd_store_call_seconds_count", "") - sample(&before, "esignd_store_call_seconds_count", "");
+    assert!(store_calls >= 7.0, "store calls timed: {store_calls}");
+    assert!(after.contains("# TYPE esignd_onetime_timestamp_failures_total counter"), "{after}");
     assert!(sample(&after, "esignd_hsm_sessions", "") >= 1.0, "{after}");
     assert!(sample(&after, "esignd_audit_head_seq", "") >= 7.0 * 4.0, "{after}");
 

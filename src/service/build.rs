@@ -28,6 +28,8 @@ pub struct Parts {
     pub engine: Arc<dyn Engine>,
     /// The store.
     pub store: Arc<dyn Store>,
+    /// The metrics (the store may already time its calls into them).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl EsignService {
@@ -36,7 +38,7 @@ impl EsignService {
     /// # Errors
     /// A service key that cannot sign ES256 tokens (it must be P-256).
     pub fn new(parts: Parts, config: &Config) -> Result<Self, crate::jose::Error> {
-        let Parts { engine, store } = parts;
+        let Parts { engine, store, metrics } = parts;
         let http = HttpClient::trusting(config.outbound.system_roots, &config.outbound.anchors);
         let jwks = JwkSet { keys: vec![Jwk::from_spki(&engine.service_public_key(), "ES256")?] };
         let retry = Retry { attempts: config.webhooks.attempts, first_delay: config.webhooks.first_retry };
@@ -72,7 +74,7 @@ impl EsignService {
             tsa_request_limit: config.tsa.max_request_bytes,
             audit: config.audit,
             started_at: SystemTime::now(),
-            metrics: crate::metrics::Metrics::new(),
+            metrics,
             core,
         })
     }

@@ -44,8 +44,16 @@ impl EsignService {
         let request = OneTimeRequest { identity, digest: request.digest, format: request.format };
         let digest = request.digest.clone();
         let started = std::time::Instant::now();
-        let record = self.core.engine.sign_one_time(request).await?;
-        self.metrics.onetime(started.elapsed().as_secs_f64());
+        let record = match self.core.engine.sign_one_time(request).await {
+            Ok(record) => record,
+            Err(e) => {
+                if matches!(e, super::engine::EngineError::Tsa(_)) {
+                    self.metrics.timestamp_failed();
+                }
+                return Err(e.into());
+            }
+        };
+        self.metrics.onetime(started.elapsed().as_secs_f64(), &record.steps.named());
         let asker = Asker { client: ONETIME_CALLER, correlation_id: None };
         let mut events = audit_events::signature(asker, &record, &digest, record.subject_hash.as_deref());
         events.extend(paid.as_ref().map(|paid| audit_events::payment_spent(asker, paid)));

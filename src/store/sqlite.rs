@@ -63,6 +63,8 @@ pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionSta
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Each call's time, waiting for the connection included (the operator's metrics).
+    latency: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 impl SqliteStore {
@@ -84,7 +86,14 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), latency: None })
+    }
+
+    /// The same store, timing each call into `latency`.
+    #[must_use]
+    pub fn timed(mut self, latency: prometheus_client::metrics::histogram::Histogram) -> Self {
+        self.latency = Some(latency);
+        self
     }
 
     /// Append `events` now, from a caller without a runtime (`esignctl`).
@@ -106,9 +115,15 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || work(&mut conn.lock().unwrap_or_else(PoisonError::into_inner)))
-            .await
-            .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
+        let started = std::time::Instant::now();
+        let result =
+            tokio::task::spawn_blocking(move || work(&mut conn.lock().unwrap_or_else(PoisonError::into_inner)))
+                .await
+                .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+        if let Some(latency) = &self.latency {
+            latency.observe(started.elapsed().as_secs_f64());
+        }
+        result
     }
 }
 

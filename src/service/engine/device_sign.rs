@@ -104,6 +104,7 @@ impl<K: KeyStore> SigningEngine<K> {
             format: answer.format,
             key: None,
             subject_hash: None,
+            steps: super::StepTimes::default(),
         };
         match &self.timestamper {
             Timestamper::Builtin(_) => {

@@ -27,7 +27,7 @@ pub use device_sign::{DeviceSignature, device_scheme, device_signed_attributes};
 pub use error::EngineError;
 pub use one_time::OneTimeRequest;
 pub use readiness::{PROBE_INTERVAL, TsaReadiness};
-pub use record::SignatureRecord;
+pub use record::{SignatureRecord, StepTimes};
 
 use crate::ca::extensions::{ID_ESIGND_DEMO_POLICY, has_policy};
 use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};

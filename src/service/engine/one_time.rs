@@ -107,7 +107,14 @@ impl<K: KeyStore> SigningEngine<K> {
         request: &OneTimeRequest,
     ) -> Result<Signed, EngineError> {
         let subject_hash = self.subject_hash_in(session, request.identity.subject_id())?;
+        let mut steps = super::StepTimes::default();
+        let mut lap = Instant::now();
+        let mut took = |step: &mut std::time::Duration| {
+            *step = lap.elapsed();
+            lap = Instant::now();
+        };
         let key = session.generate_ephemeral(self.ephemeral)?;
+        took(&mut steps.keygen);
         let leaf = self.ca.issue_one_time(
             session,
             &inventory.ca_key,
@@ -115,12 +122,15 @@ impl<K: KeyStore> SigningEngine<K> {
             key.public_key().clone(),
             SystemTime::now(),
         )?;
+        took(&mut steps.certificate);
         let hash = request.digest.hash();
         let signed_attributes =
             cades_signed_attributes(request.format, request.digest.bytes(), &leaf, SystemTime::now())?;
         let scheme = scheme_for(self.ephemeral, hash);
         let signature = key.sign_digest(scheme, &hash.digest(&to_be_signed(&signed_attributes)?))?;
+        took(&mut steps.signature);
         key.destroy()?;
+        took(&mut steps.destroy);
         let chain: Vec<&Certificate> = std::iter::once(&leaf).chain(self.ca.chain()).collect();
         let message = SignedMessage::new(
             rfc5911::ID_DATA,
@@ -141,6 +151,7 @@ impl<K: KeyStore> SigningEngine<K> {
             format: request.format,
             key: Some(self.ephemeral),
             subject_hash: Some(subject_hash),
+            steps,
         })
     }
 }

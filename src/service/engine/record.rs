@@ -1,6 +1,6 @@
 //! [`SignatureRecord`]: what a successful transaction returns.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use x509_cert::Certificate;
 
@@ -40,6 +40,40 @@ pub struct SignatureRecord {
     pub subject_hash: Option<String>,
     /// The TSA that time-stamped it: `built-in`, or the external TSA's URL.
     pub tsa: String,
+    /// How long each step took (for the operator's metrics).
+    pub steps: StepTimes,
+}
+
+/// How long the steps of a signature took; zero for a step a signature did not take (a device
+/// signature has no key generation, certificate, signature in the HSM or destruction).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepTimes {
+    /// The one-time key's generation.
+    pub keygen: Duration,
+    /// Issuing its certificate (the CA key's signature).
+    pub certificate: Duration,
+    /// The signature with the one-time key.
+    pub signature: Duration,
+    /// Destroying the key.
+    pub destroy: Duration,
+    /// The time-stamp (the built-in TSA's signature, or the external TSA's round trip).
+    pub timestamp: Duration,
+    /// The checks before returning.
+    pub checks: Duration,
+}
+
+impl StepTimes {
+    /// Each step with its name, as metrics label it.
+    pub fn named(&self) -> [(&'static str, Duration); 6] {
+        [
+            ("keygen", self.keygen),
+            ("certificate", self.certificate),
+            ("signature", self.signature),
+            ("destroy", self.destroy),
+            ("timestamp", self.timestamp),
+            ("checks", self.checks),
+        ]
+    }
 }
 
 impl SignatureRecord {

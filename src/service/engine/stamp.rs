@@ -32,6 +32,8 @@ pub(super) struct Signed {
     pub(super) key: Option<crate::hsm::KeyAlgorithm>,
     /// The signer's subject id as the audit shows it (HMAC under the audit subject key).
     pub(super) subject_hash: Option<String>,
+    /// The steps taken so far.
+    pub(super) steps: super::StepTimes,
 }
 
 /// The check of a token the built-in TSA signed a moment ago in the same HSM session, whose
@@ -60,9 +62,11 @@ impl<K: KeyStore> SigningEngine<K> {
         let Timestamper::Builtin(tsa) = &self.timestamper else {
             unreachable!("only called when the built-in TSA stamps")
         };
+        let started = std::time::Instant::now();
         let imprint = sha256_imprint(signed.message.signature_value())?;
         let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
         signed.message.add_timestamp(&token)?;
+        signed.steps.timestamp = started.elapsed();
         self.finish(signed, BUILTIN_TSA.to_owned(), builtin_token)
     }
 
@@ -73,8 +77,10 @@ impl<K: KeyStore> SigningEngine<K> {
         client: &TsaClient,
         mut signed: Signed,
     ) -> Result<SignatureRecord, EngineError> {
+        let started = std::time::Instant::now();
         let stamped = client.timestamp(signed.message.signature_value()).await?;
         signed.message.add_timestamp(&stamped.token)?;
+        signed.steps.timestamp = started.elapsed();
         let service = Arc::clone(self);
         let (tst_info, tsa) = (stamped.tst_info, stamped.url);
         tokio::task::spawn_blocking(move || service.finish(signed, tsa, |_, imprint| verified_token(tst_info, imprint)))
@@ -89,11 +95,13 @@ impl<K: KeyStore> SigningEngine<K> {
         tsa: String,
         verify_token: impl FnOnce(&[u8], &MessageImprint) -> Result<TstInfo, crate::tsa::Error>,
     ) -> Result<SignatureRecord, EngineError> {
+        let checking = std::time::Instant::now();
         let cms = signed.message.to_der()?;
         let signature_sha256 = hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(signed.message.signature_value()));
         let Checked { signing_time, token, tst_info } =
             verify_before_return(&cms, signed.digest.bytes(), &signed.leaf, signed.format, verify_token)?;
         let validity = signed.leaf.tbs_certificate().validity();
+        let steps = super::StepTimes { checks: checking.elapsed(), ..signed.steps };
         Ok(SignatureRecord {
             leaf_serial: hex::encode(signed.leaf.tbs_certificate().serial_number().as_bytes()),
             timestamp_serial: hex::encode(tst_info.serial_number.as_bytes()),
@@ -110,6 +118,7 @@ impl<K: KeyStore> SigningEngine<K> {
             key: signed.key,
             subject_hash: signed.subject_hash,
             tsa,
+            steps,
         })
     }
 }

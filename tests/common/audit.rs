@@ -33,6 +33,17 @@ pub const AROUND: &[&str] = &[
     "webhook.abandoned",
 ];
 
+/// What a device's signature leaves, from its answer to the eService's redemption.
+#[allow(dead_code)] // not every test binary signs with a device
+pub const DEVICE_SIGNED: [&str; 5] =
+    ["device.request.answered", "signature.produced", "timestamp.issued", "signature.kept", "signature.redeemed"];
+
+/// `before`, then `after`: an expected sequence of event types.
+#[allow(dead_code)] // not every test binary checks sequences
+pub fn sequence(before: &[&'static str], after: &[&'static str]) -> Vec<&'static str> {
+    before.iter().chain(after).copied().collect()
+}
+
 /// Assert that none of `needles` (names, subject ids, tokens) is anywhere in the audit tables.
 pub fn assert_no_personal_data(db: &Path, needles: &[&str]) {
     let dump = text(&sqlite(db, ".dump audit").stdout) + &text(&sqlite(db, ".dump audit_checkpoints").stdout);

@@ -187,6 +187,8 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
         service.record_start(config_sha256).await.map_err(DaemonError::Audit)?;
         tokio::spawn(sweep(Arc::clone(&service), config.store.sweep_interval));
         tokio::spawn(checkpoints(Arc::clone(&service)));
+        let delivering = Arc::clone(&service);
+        tokio::spawn(async move { delivering.deliver_webhooks().await });
         let ops_listener =
             tokio::net::TcpListener::from_std(ops_listener).map_err(|source| DaemonError::Bind { addr: ops_addr, source })?;
         let ops_bound = ops_listener.local_addr().unwrap_or(ops_addr);

@@ -69,6 +69,10 @@ pub struct Metrics {
     pub audit_head: Gauge,
     /// Records no checkpoint covers yet.
     pub audit_unchecked: Gauge,
+    /// Deliveries waiting in the outbox.
+    pub outbox_backlog: Gauge,
+    /// Age of the oldest waiting delivery, in seconds.
+    pub outbox_oldest_seconds: Gauge,
 }
 
 impl Default for Metrics {
@@ -120,8 +124,17 @@ impl Metrics {
             "Audit records no signed checkpoint covers yet",
             audit_unchecked.clone(),
         );
+        let (outbox_backlog, outbox_oldest_seconds) = (Gauge::default(), Gauge::default());
+        registry.register("outbox_backlog", "Deliveries (webhooks) waiting in the outbox", outbox_backlog.clone());
+        registry.register(
+            "outbox_oldest_age_seconds",
+            "Age of the oldest delivery waiting in the outbox (0 when none waits)",
+            outbox_oldest_seconds.clone(),
+        );
         Self {
             registry,
+            outbox_backlog,
+            outbox_oldest_seconds,
             requests,
             request_seconds,
             onetime_seconds,

@@ -83,6 +83,7 @@ fn metrics_pass_promtool_and_count_exactly_the_requests_sent() {
     assert!(after.contains("# TYPE esignd_onetime_timestamp_failures_total counter"), "{after}");
     assert!(sample(&after, "esignd_hsm_sessions", "") >= 1.0, "{after}");
     assert!(sample(&after, "esignd_audit_head_seq", "") >= 7.0 * 4.0, "{after}");
+    assert!(after.contains("\nesignd_outbox_backlog 0\n"), "nothing waits to leave: {after}");
 
     // Prometheus' own checker accepts the exposition.
     let mut promtool = Command::new("promtool")

@@ -48,7 +48,7 @@ impl EsignService {
             store: Arc::clone(&store),
             public_url: public_url.clone(),
             jwks,
-            webhooks: Webhooks::new(http.clone(), retry, store),
+            webhooks: Arc::new(Webhooks::new(http.clone(), retry, store)),
         });
         let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone(), assertion_signer(engine)));
         let mut clients = config.clients.clone();
@@ -111,6 +111,13 @@ impl EsignService {
             Ok(pruned) => tracing::info!(pruned, "audit records past their retention pruned up to a checkpoint"),
             Err(e) => tracing::warn!(error = %e, "pruning the audit trail failed"),
         }
+    }
+
+    /// Deliver the webhooks in the outbox, for the process's life (the daemon spawns it; any
+    /// number of daemons may run it on one store).
+    pub async fn deliver_webhooks(&self) {
+        let core = &self.core;
+        Arc::clone(&core.webhooks).run(Arc::clone(&core.engine), core.public_url.clone()).await;
     }
 
     /// The daemon is stopping: devices waiting in long polls are answered now, so the drain

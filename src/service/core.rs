@@ -22,13 +22,15 @@ pub(crate) struct Core {
     /// eServices to verify webhooks.
     pub jwks: JwkSet,
     /// Webhook delivery.
-    pub webhooks: Webhooks,
+    pub webhooks: Arc<Webhooks>,
 }
 
 impl Core {
     /// Tell the session's eService how it ended, if it registered a webhook (in the background).
     pub fn notify(&self, session: &Session) {
-        self.webhooks.deliver(Arc::clone(&self.engine), session.clone(), self.public_url.clone());
+        if session.webhook_url.is_some() {
+            self.webhooks.kick();
+        }
     }
 
     /// Add to a SignResponse the evidence a validator needs once the one-minute certificate has
@@ -57,7 +59,7 @@ impl Core {
     /// As [`Core::notify`], once the first delivery attempt is over (a browser about to be
     /// redirected to the eService's callback waits for it).
     pub async fn notify_first(&self, session: &Session) {
-        self.webhooks.deliver_first(Arc::clone(&self.engine), session.clone(), self.public_url.clone()).await;
+        self.webhooks.deliver_first(&self.engine, session, &self.public_url).await;
     }
 
     /// A compact JWS over `claims` by the HSM service key.

@@ -30,6 +30,12 @@ impl EsignService {
                 metrics.audit_unchecked.set(head.saturating_sub(covered) as i64);
             }
         }
+        if let Ok((waiting, oldest)) = store.outbox_backlog().await {
+            metrics.outbox_backlog.set(waiting as i64);
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            let age = oldest.map_or(0, |created| (now.as_millis() as i64 - created).max(0) / 1000);
+            metrics.outbox_oldest_seconds.set(age);
+        }
         metrics.encode()
     }
 }

@@ -1,7 +1,10 @@
 //! Webhooks: the outcome of a session, POSTed to the eService's registered webhook URL as a
 //! JWS signed by the service key (`application/jose`), sealed in a JWE (RSA-OAEP-256 +
-//! A256GCM) when the session carried a `pubKey`. Delivery is retried with exponential backoff
-//! until the eService answers 2xx or the attempts run out.
+//! A256GCM) when the session carried a `pubKey`. The delivery is queued in the store's outbox
+//! in the transaction that ends the session; the first attempt is made before the citizen's
+//! browser is sent back, the rest by a loop on whichever daemon claims it, with exponential
+//! backoff until the eService answers 2xx or the attempts run out (each attempt the same body,
+//! sealed once, and the same `X-Esignd-Delivery-Id`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +18,7 @@ use crate::jose::jwe::{self, RecipientKey};
 use crate::outbound::HttpClient;
 use crate::service::engine::Engine;
 use crate::store::Store;
+use crate::store::outbox::{Attempted, Delivery};
 
 /// How hard delivery tries.
 #[derive(Clone, Copy, Debug)]
@@ -30,58 +34,145 @@ pub(crate) struct Webhooks {
     http: HttpClient,
     retry: Retry,
     store: Arc<dyn Store>,
-}
-
-impl Webhooks {
-    /// Deliver with `http`, trying as `retry` says.
-    /// Deliver with `http`, trying as `retry` says; the outcome is recorded in `store`'s audit.
-    pub fn new(http: HttpClient, retry: Retry, store: Arc<dyn Store>) -> Self {
-        Self { http, retry, store }
-    }
-
-    fn sender(&self) -> Sender {
-        Sender { http: self.http.clone(), retry: self.retry, store: Arc::clone(&self.store) }
-    }
-
-    /// As [`Webhooks::deliver`], returning once the first attempt is over (at most
-    /// [`FIRST_ATTEMPT_WAIT`]): the eService hears the outcome before the citizen's browser
-    /// arrives at its callback. Retries go on in the background.
-    pub async fn deliver_first(&self, signing: Arc<dyn Engine>, session: Session, issuer: String) {
-        if session.webhook_url.is_none() {
-            return;
-        }
-        let (first, attempted) = tokio::sync::oneshot::channel();
-        deliver(signing, self.sender(), session, issuer, Some(first));
-        let _ = tokio::time::timeout(FIRST_ATTEMPT_WAIT, attempted).await;
-    }
-
-    /// Sign (and seal) the outcome of `session` and deliver it in the background, if the session
-    /// has a webhook.
-    pub fn deliver(&self, signing: Arc<dyn Engine>, session: Session, issuer: String) {
-        deliver(signing, self.sender(), session, issuer, None);
-    }
-}
-
-/// What a delivery in the background holds.
-struct Sender {
-    http: HttpClient,
-    retry: Retry,
-    store: Arc<dyn Store>,
-}
-
-/// Record a delivery's outcome (`webhook.delivered` or `webhook.abandoned`).
-async fn record(store: &Arc<dyn Store>, session: &Session, kind: &'static str, attempts: u32) {
-    let event = crate::audit::AuditEvent::new(
-        kind,
-        json!({ "client": session.client_id, "correlationId": session.correlation_id, "attempts": attempts }),
-    );
-    if let Err(e) = store.record(&[event]).await {
-        tracing::error!(correlation_id = %session.correlation_id, error = %e, "the webhook's outcome could not be audited");
-    }
+    /// Rings when a session ended: the delivery loop looks at once instead of at its next tick.
+    wake: tokio::sync::Notify,
 }
 
 /// How long a browser's redirect waits for the first webhook attempt.
 pub const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a claimed delivery is this daemon's (another daemon takes it over after).
+const LEASE: Duration = Duration::from_secs(30);
+
+/// How often the delivery loop looks for due deliveries when nothing rings.
+const TICK: Duration = Duration::from_millis(250);
+
+impl Webhooks {
+    /// Deliver from `store`'s outbox with `http`, trying as `retry` says.
+    pub fn new(http: HttpClient, retry: Retry, store: Arc<dyn Store>) -> Self {
+        Self { http, retry, store, wake: tokio::sync::Notify::new() }
+    }
+
+    /// A session ended (its delivery is queued with it): look now.
+    pub fn kick(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The first attempt at `session`'s delivery, now, returning once it is over (at most
+    /// [`FIRST_ATTEMPT_WAIT`]): the eService hears the outcome before the citizen's browser
+    /// arrives at its callback. Retries are the delivery loop's.
+    pub async fn deliver_first(self: &Arc<Self>, signing: &Arc<dyn Engine>, session: &Session, issuer: &str) {
+        if session.webhook_url.is_none() {
+            return;
+        }
+        let lease = LEASE.as_millis() as i64;
+        let claimed = match self.store.claim_deliveries(now_ms(), lease, 1, Some(&session.id)).await {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(correlation_id = %session.correlation_id, error = %e, "the webhook could not be claimed; the delivery loop will send it");
+                return;
+            }
+        };
+        for delivery in claimed {
+            let attempt = tokio::spawn(Arc::clone(self).attempt(Arc::clone(signing), delivery, issuer.to_owned()));
+            let _ = tokio::time::timeout(FIRST_ATTEMPT_WAIT, attempt).await;
+        }
+    }
+
+    /// Deliver what is due, for the process's life: whichever daemon claims a delivery sends
+    /// it; one that dies mid-way leaves it to the others when its lease ends.
+    pub async fn run(self: Arc<Self>, signing: Arc<dyn Engine>, issuer: String) {
+        loop {
+            match self.store.claim_deliveries(now_ms(), LEASE.as_millis() as i64, 16, None).await {
+                Ok(claimed) => {
+                    for delivery in claimed {
+                        tokio::spawn(Arc::clone(&self).attempt(Arc::clone(&signing), delivery, issuer.clone()));
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "the outbox could not be read; trying again"),
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(TICK) => {}
+            }
+        }
+    }
+
+    /// One attempt at `delivery`, and its outcome recorded.
+    async fn attempt(self: Arc<Self>, signing: Arc<dyn Engine>, delivery: Delivery, issuer: String) {
+        let session = match self.store.session(&delivery.session_id).await {
+            Ok(Some(row)) => Session::from_row(&row).ok(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "a webhook's session could not be read; retrying later");
+                return; // the lease runs out and the delivery is claimed again
+            }
+        };
+        let Some(session) = session else {
+            let event = outcome_event("webhook.abandoned", None, &delivery);
+            let _ = self.store.attempted(&delivery.id, &Attempted::Abandoned(event)).await;
+            return;
+        };
+        let body = match &delivery.body {
+            Some(body) => body.clone(),
+            None => match seal(&signing, &session, &issuer).await {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::error!(correlation_id = %session.correlation_id, error = %e, "webhook could not be signed; retrying later");
+                    return;
+                }
+            },
+        };
+        let attempt = delivery.attempts + 1;
+        let headers = [(CONTENT_TYPE, "application/jose".to_owned()), (DELIVERY_ID.clone(), delivery.id.clone())];
+        let outcome = self
+            .http
+            .send(Method::POST, &delivery.url, &headers, body.clone().into_bytes(), Duration::from_secs(10))
+            .await;
+        let delivered = match outcome {
+            Ok(response) if response.status.is_success() => true,
+            Ok(response) => {
+                tracing::warn!(correlation_id = %session.correlation_id, attempt, status = response.status.as_u16(), "webhook refused");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(correlation_id = %session.correlation_id, attempt, error = %e, "webhook failed");
+                false
+            }
+        };
+        let recorded = if delivered {
+            tracing::info!(correlation_id = %session.correlation_id, attempt, "webhook delivered");
+            Attempted::Delivered(outcome_event("webhook.delivered", Some(&session), &delivery))
+        } else if attempt >= self.retry.attempts {
+            tracing::error!(correlation_id = %session.correlation_id, attempts = attempt, "webhook given up; the eService can poll GET /v1/sessions/{{correlationId}}");
+            Attempted::Abandoned(outcome_event("webhook.abandoned", Some(&session), &delivery))
+        } else {
+            let delay = self.retry.first_delay.saturating_mul(1u32 << (attempt - 1).min(20));
+            Attempted::Retry { next_at_ms: now_ms() + delay.as_millis() as i64, body }
+        };
+        if let Err(e) = self.store.attempted(&delivery.id, &recorded).await {
+            tracing::error!(correlation_id = %session.correlation_id, error = %e, "a webhook's outcome could not be stored; it may be sent again");
+        }
+    }
+}
+
+/// The header that names a delivery (the same on every attempt): receivers drop duplicates.
+static DELIVERY_ID: hyper::header::HeaderName = hyper::header::HeaderName::from_static("x-esignd-delivery-id");
+
+/// Milliseconds since the epoch, now.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The audit record of a delivery's end.
+fn outcome_event(kind: &'static str, session: Option<&Session>, delivery: &Delivery) -> crate::audit::AuditEvent {
+    let mut event =
+        crate::audit::AuditEvent::new(kind, json!({ "deliveryId": delivery.id, "attempts": delivery.attempts + 1 }));
+    if let Some(session) = session {
+        event = event.with("client", session.client_id.as_str()).with("correlationId", session.correlation_id.as_str());
+    }
+    event
+}
 
 /// The webhook payload for a finished session.
 pub fn payload(session: &Session, issuer: &str) -> Value {
@@ -99,53 +190,6 @@ pub fn payload(session: &Session, issuer: &str) -> Value {
         }
     }
     body
-}
-
-fn deliver(
-    signing: Arc<dyn Engine>,
-    Sender { http, retry, store }: Sender,
-    session: Session,
-    issuer: String,
-    mut first: Option<tokio::sync::oneshot::Sender<()>>,
-) {
-    let Some(url) = session.webhook_url.clone() else { return };
-    tokio::spawn(async move {
-        let body = match seal(&signing, &session, &issuer).await {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!(correlation_id = %session.correlation_id, error = %e, "webhook could not be signed; not sent");
-                return;
-            }
-        };
-        let mut delay = retry.first_delay;
-        for attempt in 1..=retry.attempts {
-            let headers = [(CONTENT_TYPE, "application/jose".to_owned())];
-            let outcome =
-                http.send(Method::POST, &url, &headers, body.clone().into_bytes(), Duration::from_secs(10)).await;
-            if let Some(first) = first.take() {
-                let _ = first.send(());
-            }
-            match outcome {
-                Ok(response) if response.status.is_success() => {
-                    tracing::info!(correlation_id = %session.correlation_id, attempt, "webhook delivered");
-                    record(&store, &session, "webhook.delivered", attempt).await;
-                    return;
-                }
-                Ok(response) => {
-                    tracing::warn!(correlation_id = %session.correlation_id, attempt, status = response.status.as_u16(), "webhook refused")
-                }
-                Err(e) => {
-                    tracing::warn!(correlation_id = %session.correlation_id, attempt, error = %e, "webhook failed")
-                }
-            }
-            if attempt < retry.attempts {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-        }
-        tracing::error!(correlation_id = %session.correlation_id, attempts = retry.attempts, "webhook given up; the eService can poll GET /v1/sessions/{{correlationId}}");
-        record(&store, &session, "webhook.abandoned", retry.attempts).await;
-    });
 }
 
 async fn seal(signing: &Arc<dyn Engine>, session: &Session, issuer: &str) -> Result<String, String> {

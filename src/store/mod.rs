@@ -13,11 +13,13 @@ pub mod audit;
 pub mod device_requests;
 pub mod devices;
 mod encoding;
+pub mod outbox;
 mod schema;
 pub mod sqlite;
 mod sqlite_audit;
 mod sqlite_device_requests;
 mod sqlite_devices;
+mod sqlite_outbox;
 
 use std::time::SystemTime;
 
@@ -73,6 +75,9 @@ pub struct SessionRow {
     pub expires_at: SystemTime,
     /// Everything else, as the service serialised it.
     pub body: String,
+    /// Where the session's outcome is delivered: moving it to signed or failed queues a
+    /// delivery to this URL in the same transaction ([`outbox`]). Not stored with the row.
+    pub webhook_url: Option<String>,
 }
 
 /// A single-use id spent in the same transaction as the write it pays for: the write fails
@@ -114,7 +119,13 @@ pub struct CertificateRow {
 /// Persistent state shared by every request.
 #[async_trait::async_trait]
 pub trait Store:
-    devices::DeviceStore + device_requests::DeviceRequestStore + audit::AuditStore + Send + Sync + 'static
+    devices::DeviceStore
+    + device_requests::DeviceRequestStore
+    + audit::AuditStore
+    + outbox::OutboxStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Create a session and append `events` (its audit records) in one transaction; `false`,
     /// with nothing written, when the client already has one with this correlation id.

@@ -131,6 +131,21 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX audit_by_type ON audit (type, seq);
 ",
+    // Deliveries that must leave the process (webhooks), queued in the transaction of the
+    // outcome they report; times in milliseconds since the epoch.
+    "
+    CREATE TABLE outbox (
+        id            TEXT PRIMARY KEY,
+        session_id    TEXT NOT NULL,
+        url           TEXT NOT NULL,
+        body          TEXT,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        next_at       INTEGER NOT NULL,
+        claimed_until INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL
+    );
+    CREATE INDEX outbox_due ON outbox (next_at);
+",
 ];
 
 /// Bring `conn` to the newest schema.

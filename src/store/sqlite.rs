@@ -22,6 +22,7 @@ fn session_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
         oidc_state: row.get(4)?,
         expires_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(row.get::<_, i64>(5)?.max(0) as u64),
         body: row.get(6)?,
+        webhook_url: None,
     })
 }
 
@@ -50,12 +51,20 @@ pub(super) fn spend_once(conn: &Connection, spend: &Spend) -> Result<(), StoreEr
     if inserted == 1 { Ok(()) } else { Err(StoreError::AlreadySpent(spend.kind)) }
 }
 
-/// `UPDATE` a session if its status is still `from`; true when it was.
+/// `UPDATE` a session if its status is still `from`; true when it was. A session that ends
+/// here (signed or failed) with a webhook gets its delivery queued in the same transaction.
 pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionState) -> rusqlite::Result<bool> {
     let changed = conn.execute(
         "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
         params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
     )?;
+    let ends = matches!(row.status, SessionState::Signed | SessionState::Failed) && from != row.status;
+    if changed == 1
+        && ends
+        && let Some(url) = &row.webhook_url
+    {
+        super::sqlite_outbox::queue(conn, &row.id, url)?;
+    }
     Ok(changed == 1)
 }
 

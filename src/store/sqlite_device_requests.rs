@@ -230,6 +230,7 @@ mod tests {
             oidc_state: None,
             expires_at,
             body: "{}".into(),
+            webhook_url: None,
         };
         (request, session)
     }

@@ -99,6 +99,8 @@ impl App {
         provision_dev(&keys.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
         let service = esignd::app::build(Arc::new(keys), &config).unwrap();
         service.ensure_crl().await.unwrap();
+        let delivering = Arc::clone(&service);
+        tokio::spawn(async move { delivering.deliver_webhooks().await });
         let serving = Arc::clone(&service);
         let server = tokio::spawn(async move {
             let limits = esignd::http::Limits::default();

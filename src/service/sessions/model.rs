@@ -256,6 +256,7 @@ impl Session {
             oidc_state,
             expires_at: self.expires(),
             body: serde_json::to_string(self).expect("a session serialises"),
+            webhook_url: self.webhook_url.clone(),
         }
     }
 

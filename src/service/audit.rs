@@ -44,8 +44,8 @@ impl EsignService {
     pub async fn checkpoint_if_due(&self) -> Result<Option<Checkpoint>, ServiceError> {
         let store = &self.core.store;
         let Some(head) = store.audit_head().await? else { return Ok(None) };
-        let last = store.checkpoints(head.seq.saturating_sub(self.audit.checkpoint_every + 1), usize::MAX).await?;
-        let last = last.last();
+        let latest = store.latest_checkpoint().await?;
+        let last = latest.as_ref();
         let covered = last.map_or(0, |c| c.seq);
         // The newest checkpoint's own note (`audit.checkpoint`) alone does not make a new one due.
         let new_records = head.seq.saturating_sub(covered + u64::from(last.is_some()));

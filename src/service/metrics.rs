@@ -21,19 +21,16 @@ impl EsignService {
         let waited = pool.waits.saturating_sub(metrics.hsm_waits.get());
         metrics.hsm_waits.inc_by(waited);
         let store = &self.core.store;
-        if let Ok(head) = store.audit_head().await {
+        if let (Ok(head), Ok(latest)) = (store.audit_head().await, store.latest_checkpoint().await) {
             let head = head.map_or(0, |record| record.seq);
-            let covered = store.checkpoints(head.saturating_sub(self.audit.checkpoint_every + 1), usize::MAX).await;
-            if let Ok(covered) = covered {
-                let covered = covered.last().map_or(0, |checkpoint| checkpoint.seq);
-                metrics.audit_head.set(head as i64);
-                metrics.audit_unchecked.set(head.saturating_sub(covered) as i64);
-            }
+            let covered = latest.map_or(0, |checkpoint| checkpoint.seq);
+            metrics.audit_head.set(head as i64);
+            metrics.audit_unchecked.set(head.saturating_sub(covered) as i64);
         }
         if let Ok((waiting, oldest)) = store.outbox_backlog().await {
             metrics.outbox_backlog.set(waiting as i64);
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-            let age = oldest.map_or(0, |created| (now.as_millis() as i64 - created).max(0) / 1000);
+            let now = crate::store::epoch_millis(std::time::SystemTime::now());
+            let age = oldest.map_or(0, |created| (now - created).max(0) / 1000);
             metrics.outbox_oldest_seconds.set(age);
         }
         metrics.encode()

@@ -161,7 +161,7 @@ static DELIVERY_ID: hyper::header::HeaderName = hyper::header::HeaderName::from_
 
 /// Milliseconds since the epoch, now.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    crate::store::epoch_millis(std::time::SystemTime::now())
 }
 
 /// The audit record of a delivery's end.

@@ -53,6 +53,9 @@ pub trait AuditStore: Send + Sync {
     /// `false` when a checkpoint of that record exists already (another daemon made it).
     async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<bool, StoreError>;
 
+    /// The newest checkpoint.
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
+
     /// Checkpoints covering records after `after`, oldest first, at most `limit`.
     async fn checkpoints(&self, after: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError>;
 
@@ -160,19 +163,38 @@ pub fn checkpoints(conn: &Connection, after: u64, limit: usize) -> Result<Vec<Ch
     let mut statement = conn.prepare(
         "SELECT seq, head, time, signature, timestamp_token FROM audit_checkpoints WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
-    let rows = statement.query_map(
-        params![after.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64],
-        |row| {
-            Ok(Checkpoint {
-                seq: row.get::<_, i64>(0)?.max(0) as u64,
-                head: row.get(1)?,
-                time: row.get(2)?,
-                signature: row.get(3)?,
-                timestamp_token: row.get(4)?,
-            })
-        },
-    )?;
+    let rows = statement
+        .query_map(params![after.min(i64::MAX as u64) as i64, limit.min(i64::MAX as usize) as i64], checkpoint_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The newest checkpoint.
+pub(super) fn latest_checkpoint(conn: &Connection) -> Result<Option<Checkpoint>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, head, time, signature, timestamp_token FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+            [],
+            checkpoint_row,
+        )
+        .optional()?)
+}
+
+fn checkpoint_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
+    Ok(Checkpoint {
+        seq: row.get::<_, i64>(0)?.max(0) as u64,
+        head: row.get(1)?,
+        time: row.get(2)?,
+        signature: row.get(3)?,
+        timestamp_token: row.get(4)?,
+    })
+}
+
+/// Append `events` in a write transaction of their own.
+pub(super) fn append_alone(conn: &mut Connection, events: &[AuditEvent]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    append(&tx, events)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// Delete what the newest checkpoint older than `before` covers.

@@ -208,6 +208,11 @@ pub(crate) fn epoch(at: SystemTime) -> i64 {
     at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
+/// Milliseconds since the epoch (the outbox's time unit).
+pub(crate) fn epoch_millis(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
 /// The time `secs` seconds after the epoch (negative values are the epoch).
 pub(crate) fn from_epoch(secs: i64) -> SystemTime {
     SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64)

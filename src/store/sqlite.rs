@@ -110,11 +110,7 @@ impl SqliteStore {
     /// # Errors
     /// Database errors.
     pub fn record_now(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        audit::append(&tx, events)?;
-        tx.commit()?;
-        Ok(())
+        audit::append_alone(&mut self.conn.lock().unwrap_or_else(PoisonError::into_inner), events)
     }
 
     /// Run `work` with the connection on the blocking pool.

@@ -13,13 +13,7 @@ use crate::audit::checkpoint::Checkpoint;
 impl AuditStore for SqliteStore {
     async fn record(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
         let events = events.to_vec();
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            audit::append(&tx, &events)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        self.with(move |conn| audit::append_alone(conn, &events)).await
     }
 
     async fn audit_records(&self, query: &AuditQuery) -> Result<Vec<Record>, StoreError> {
@@ -40,6 +34,10 @@ impl AuditStore for SqliteStore {
             Ok(added)
         })
         .await
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.with(|conn| audit::latest_checkpoint(conn)).await
     }
 
     async fn checkpoints(&self, after: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
@@ -97,6 +95,7 @@ mod tests {
                 .unwrap()
         );
 
+        assert_eq!(store.latest_checkpoint().await.unwrap().map(|c| c.seq), Some(recent.seq));
         let query = AuditQuery { correlation_id: Some("c-3".into()), limit: 10, ..AuditQuery::default() };
         assert_eq!(store.audit_records(&query).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), [3]);
         let query = AuditQuery { kind: Some("audit.checkpoint".into()), limit: 10, ..AuditQuery::default() };

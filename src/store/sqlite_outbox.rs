@@ -6,15 +6,10 @@ use super::StoreError;
 use super::outbox::{Attempted, Delivery, OutboxStore};
 use super::sqlite::SqliteStore;
 
-/// Milliseconds since the epoch, now.
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 /// Queue the delivery of session `session_id`'s outcome to `url`, due now, within the caller's
 /// transaction.
 pub(super) fn queue(conn: &Connection, session_id: &str, url: &str) -> rusqlite::Result<()> {
-    let now = now_ms();
+    let now = super::epoch_millis(std::time::SystemTime::now());
     conn.execute(
         "INSERT INTO outbox (id, session_id, url, attempts, next_at, claimed_until, created_at) VALUES (?1, ?2, ?3, 0, ?4, 0, ?4)",
         params![crate::ids::random_hex(16), session_id, url, now],

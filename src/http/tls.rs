@@ -155,7 +155,7 @@ impl ClientCertVerifier for PinnedClients {
 /// SHA-256 of the client certificate a TLS connection presented, if any.
 pub fn client_certificate_sha256<IO>(stream: &tokio_rustls::server::TlsStream<IO>) -> Option<[u8; 32]> {
     let certificate = stream.get_ref().1.peer_certificates()?.first()?;
-    crate::hsm::HashAlgorithm::Sha256.digest(certificate.as_ref()).try_into().ok()
+    crate::service::HashAlgorithm::Sha256.digest(certificate.as_ref()).try_into().ok()
 }
 
 fn read(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {

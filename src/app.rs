@@ -10,11 +10,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, ConfigError, StoreConfig};
+use crate::config::{Config, ConfigError, PasswordSource, StoreConfig, StoreEngine};
 use crate::hsm::KeyStore;
 use crate::hsm::pkcs11::Pkcs11KeyStore;
 use crate::service::engine::{Engine, EngineError, SigningEngine};
 use crate::service::{EsignService, Parts};
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -106,24 +107,34 @@ pub fn check_config(config: &Config) -> Result<(), ConfigError> {
 ///
 /// # Errors
 /// Missing or unfit objects on the token, an unusable store or service key.
-pub fn build<K: KeyStore>(keys: Arc<K>, config: &Config) -> Result<Arc<EsignService>, DaemonError> {
+pub async fn build<K: KeyStore>(keys: Arc<K>, config: &Config) -> Result<Arc<EsignService>, DaemonError> {
     let engine: Arc<dyn Engine> = Arc::new(Arc::new(SigningEngine::new(keys, config)?));
     let metrics = crate::metrics::Metrics::new();
-    let store = open_store(&config.store, &metrics)?;
-    tracing::info!(path = %config.store.path.display(), "store open");
+    let store = open_store(&config.store, &metrics).await?;
+    tracing::info!(store = %config.store.engine.describe(), "store open");
     for (label, description) in engine.key_summary() {
         tracing::info!(key = %label, %description, "key checked");
     }
     Ok(Arc::new(EsignService::new(Parts { engine, store, metrics }, config)?))
 }
 
-/// The store the configuration names (the embedded SQLite file today), timing its calls into
-/// `metrics`.
+/// The store the configuration names (the embedded SQLite file, or PostgreSQL), timing its
+/// calls into `metrics`.
 ///
 /// # Errors
-/// A store that cannot be opened or migrated.
-pub fn open_store(config: &StoreConfig, metrics: &crate::metrics::Metrics) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(Arc::new(SqliteStore::open(&config.path)?.timed(metrics.store_latency())))
+/// A store that cannot be opened, reached or migrated; a password file that cannot be read.
+pub async fn open_store(
+    config: &StoreConfig,
+    metrics: &crate::metrics::Metrics,
+) -> Result<Arc<dyn Store>, DaemonError> {
+    Ok(match &config.engine {
+        StoreEngine::Sqlite(path) => Arc::new(SqliteStore::open(path)?.timed(metrics.store_latency())),
+        StoreEngine::Postgres(postgres) => {
+            let password = postgres.password.as_ref().map(PasswordSource::read).transpose()?;
+            let store = PostgresStore::connect(&postgres.url, password.as_ref(), postgres.connections).await?;
+            Arc::new(store.timed(metrics.store_latency()))
+        }
+    })
 }
 
 /// Connections the kernel completes and queues before the daemon accepts them (capped by
@@ -173,8 +184,8 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
     let keys = Arc::new(Pkcs11KeyStore::open(config.hsm.pkcs11_settings()?)?);
     let token = keys.status()?;
     tracing::info!(token = %token.label, serial = %token.serial, model = %token.model, sessions = config.hsm.sessions, "HSM session pool open");
-    let service = build(keys, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(DaemonError::Runtime)?;
+    let service = runtime.block_on(build(keys, &config))?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| DaemonError::Bind { addr, source })?;
         // A CRL exists from the start, so that every device certificate's distribution point answers.

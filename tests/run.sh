@@ -9,7 +9,8 @@
 # oidc-provider, the real OpenID provider from npm (tests/oidc), and Debian's Chromium, driven
 # headless by playwright-core (tests/browser) through the demo page, and wrk, the HTTP load
 # generator of benches/load.rs, and Prometheus' promtool (Debian's prometheus package; its server is
-# never started), the judge of /metrics. Then:
+# never started), the judge of /metrics, and PostgreSQL (Debian's postgresql package: the tests run
+# initdb and postgres in temporary directories on loopback; no system service is used). Then:
 # formatting and lint checks when rustfmt/clippy are installed, and every test — unit,
 # in-memory key store, SoftHSM, process-level tests of esignd and esignctl, and short runs of
 # the benchmarks.
@@ -33,6 +34,7 @@ command -v jq >/dev/null || missing+=(jq)
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v curl >/dev/null || missing+=(curl)
 command -v promtool >/dev/null || missing+=(prometheus)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   sudo=""

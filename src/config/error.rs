@@ -60,6 +60,17 @@ pub enum ConfigError {
         path: PathBuf,
     },
 
+    /// A file holding a secret (`store.password_file`) cannot be used.
+    #[error("cannot read {key} {path:?}: {reason}")]
+    SecretFile {
+        /// The dotted key.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// Both `hsm.pin_file` and `ESIGND__HSM__PIN` are set.
     #[error("both hsm.pin_file and ESIGND__HSM__PIN are set; keep one")]
     PinTwice,

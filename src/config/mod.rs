@@ -15,6 +15,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use secrecy::SecretString;
+
 pub use error::ConfigError;
 pub use pin::{PinSource, pin_from_bytes};
 pub use validate::DEFAULT_TSA_POLICY;
@@ -227,12 +229,83 @@ pub struct IdentityClaims {
 /// `[store]`: where records live.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// The SQLite file.
-    pub path: PathBuf,
+    /// Which database.
+    pub engine: StoreEngine,
     /// How long a finished signature can be redeemed.
     pub response_ttl: Duration,
     /// How often expired and redeemed records are deleted.
     pub sweep_interval: Duration,
+}
+
+/// The store's database: `[store] path` (SQLite, the embedded default) or `[store] url`.
+#[derive(Debug, Clone)]
+pub enum StoreEngine {
+    /// One SQLite file, for one daemon.
+    Sqlite(PathBuf),
+    /// PostgreSQL, shared by every daemon of a deployment.
+    Postgres(PostgresConfig),
+}
+
+impl StoreEngine {
+    /// Where it is, for logs and messages (never a password).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()),
+            Self::Postgres(postgres) => postgres.url.clone(),
+        }
+    }
+}
+
+/// `[store] url, password_file, connections`: the PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresConfig {
+    /// A libpq URL (`postgres://user@host:port/database?options`) without a password.
+    pub url: String,
+    /// Where its password comes from, if the server asks for one.
+    pub password: Option<PasswordSource>,
+    /// At most this many connections per daemon (default 16).
+    pub connections: usize,
+}
+
+/// Where the store's password comes from: `store.password_file` or `ESIGND__STORE__PASSWORD`.
+#[derive(Clone)]
+pub enum PasswordSource {
+    /// A file holding it (a trailing newline is ignored).
+    File(PathBuf),
+    /// The environment.
+    Environment(SecretString),
+}
+
+impl std::fmt::Debug for PasswordSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Environment(_) => f.write_str("Environment([REDACTED])"),
+        }
+    }
+}
+
+impl PasswordSource {
+    /// Read the password.
+    ///
+    /// # Errors
+    /// [`ConfigError::SecretFile`] naming the file that cannot be read or is empty.
+    pub fn read(&self) -> Result<SecretString, ConfigError> {
+        match self {
+            Self::File(path) => {
+                let unreadable =
+                    |reason: String| ConfigError::SecretFile { key: "store.password_file", path: path.clone(), reason };
+                let text =
+                    zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?);
+                let password = text.trim_end_matches(['\n', '\r']);
+                if password.is_empty() {
+                    return Err(unreadable("the file is empty".to_owned()));
+                }
+                Ok(SecretString::from(password.to_owned()))
+            }
+            Self::Environment(password) => Ok(password.clone()),
+        }
+    }
 }
 
 /// `[outbound]`: the trust anchors of esignd's HTTPS calls (ID provider, JWKS, webhooks,

@@ -137,6 +137,10 @@ pub struct RawIdentity {
 #[serde(deny_unknown_fields)]
 pub struct RawStore {
     pub path: Option<PathBuf>,
+    pub url: Option<String>,
+    pub password: Option<SecretString>,
+    pub password_file: Option<PathBuf>,
+    pub connections: Option<usize>,
     pub response_ttl_secs: Option<u64>,
     pub sweep_interval_secs: Option<u64>,
 }
@@ -260,9 +264,11 @@ pub fn read(file: Option<&std::path::Path>) -> Result<RawConfig, super::ConfigEr
             .add_source(source.clone())
             .build()
             .map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })?;
-        for (key, env) in
-            [("hsm.pin", "ESIGND__HSM__PIN"), ("identity.client_secret", "ESIGND__IDENTITY__CLIENT_SECRET")]
-        {
+        for (key, env) in [
+            ("hsm.pin", "ESIGND__HSM__PIN"),
+            ("identity.client_secret", "ESIGND__IDENTITY__CLIENT_SECRET"),
+            ("store.password", "ESIGND__STORE__PASSWORD"),
+        ] {
             if file_only.get::<config::Value>(key).is_ok() {
                 return Err(ConfigError::SecretInFile { key, env, path: path.to_owned() });
             }

@@ -12,7 +12,7 @@
 //! - `keys [--alg]`: make the audit keys a production token lacks.
 //! - `public-key`: the audit key's public key, PEM.
 //!
-//! The store is read directly (SQLite, read-only), while the daemon runs or not.
+//! The store is read directly (SQLite read-only, or PostgreSQL), while the daemons run or not.
 
 use std::path::{Path, PathBuf};
 
@@ -89,14 +89,6 @@ pub(super) fn run(config: &Config, command: AuditCommand) -> Result<(), CtlError
     }
 }
 
-/// The store, read-only.
-fn database(config: &Config) -> Result<rusqlite::Connection, CtlError> {
-    let path = &config.store.path;
-    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(|e| {
-        crate::store::StoreError::Open { path: path.clone(), reason: format!("{e}; is [store] path right?") }.into()
-    })
-}
-
 /// The audit key and the CA chain, from the token.
 fn token_keys(config: &Config) -> Result<(SubjectPublicKeyInfoOwned, Vec<x509_cert::Certificate>), CtlError> {
     let token = open_token(config)?;
@@ -144,12 +136,10 @@ fn read_checkpoint(path: &Path) -> Result<Checkpoint, CtlError> {
 }
 
 fn verify(config: &Config, from: Option<u64>, against: Option<&Path>, key: Option<&Path>) -> Result<(), CtlError> {
-    let conn = database(config)?;
-    let mut records = crate::store::audit::records(&conn)?;
+    let (mut records, checkpoints) = super::store::audit_trail(config)?;
     if let Some(from) = from {
         records.retain(|r| r.seq >= from);
     }
-    let checkpoints = crate::store::audit::checkpoints(&conn, 0, usize::MAX)?;
     let against = against.map(read_checkpoint).transpose()?;
     let keys = trusted_keys(config, key)?;
     let summary = trail::verify_trail(&records, &checkpoints, &keys, against.as_ref())?;
@@ -158,11 +148,9 @@ fn verify(config: &Config, from: Option<u64>, against: Option<&Path>, key: Optio
 }
 
 fn export(config: &Config, out: &Path, from: Option<u64>, to: Option<u64>) -> Result<(), CtlError> {
-    let conn = database(config)?;
     let (from, to) = (from.unwrap_or(0), to.unwrap_or(u64::MAX));
-    let records: Vec<Record> =
-        crate::store::audit::records(&conn)?.into_iter().filter(|r| (from..=to).contains(&r.seq)).collect();
-    let checkpoints = crate::store::audit::checkpoints(&conn, 0, usize::MAX)?;
+    let (records, checkpoints) = super::store::audit_trail(config)?;
+    let records: Vec<Record> = records.into_iter().filter(|r| (from..=to).contains(&r.seq)).collect();
     let write = |name: &str, text: String| {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(|source| CtlError::Write { path, source })
@@ -192,8 +180,7 @@ fn find(config: &Config, subject: &str) -> Result<(), CtlError> {
     let token = open_token(config)?;
     let session = token.session()?;
     let hash = hex::encode(session.hmac_sha256(&config.hsm.keys.audit_subject, subject.as_bytes())?);
-    let conn = database(config)?;
-    let records = crate::store::audit::records(&conn)?;
+    let (records, _) = super::store::audit_trail(config)?;
     println!("subject {hash}");
     for record in records.iter().filter(|r| r.fields.get("subject").and_then(|s| s.as_str()) == Some(hash.as_str())) {
         println!("{}", serde_json::to_string(record).expect("records serialise"));

@@ -10,6 +10,7 @@ mod key;
 mod pins;
 mod provision;
 mod selftest;
+mod store;
 mod token;
 
 use std::path::PathBuf;
@@ -111,9 +112,7 @@ fn record_change(config: &Config, action: &str, label: &str, fingerprint: Option
         "token.changed",
         serde_json::json!({ "action": action, "label": label, "fingerprint": fingerprint }),
     );
-    let recorded =
-        crate::store::sqlite::SqliteStore::open(&config.store.path).and_then(|store| store.record_now(&[event]));
-    if let Err(e) = recorded {
+    if let Err(e) = store::record(config, &[event]) {
         eprintln!("warning: the change was made but could not be recorded in the audit trail: {e}");
     }
 }

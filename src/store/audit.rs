@@ -147,11 +147,7 @@ pub(super) fn add_checkpoint(conn: &Connection, checkpoint: &Checkpoint) -> Resu
     if inserted == 0 {
         return Ok(false);
     }
-    let noted = AuditEvent::new(
-        CHECKPOINT_EVENT,
-        serde_json::json!({ "covers": checkpoint.seq, "head": checkpoint.head, "signatureSha256": checkpoint.signature_sha256() }),
-    );
-    append(conn, &[noted])?;
+    append(conn, &[checkpoint_noted(checkpoint)])?;
     Ok(true)
 }
 
@@ -211,18 +207,31 @@ pub(super) fn prune(conn: &Connection, before: SystemTime) -> Result<usize, Stor
 }
 
 fn record_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
-    let fields: String = row.get(3)?;
+    Ok(record_from_columns(row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+}
+
+/// A record from its stored columns, in the order `seq, time, type, fields, prev, hash` (the
+/// fields as JSON text), for every engine.
+pub(super) fn record_from_columns(
+    seq: i64,
+    time: String,
+    kind: String,
+    fields: String,
+    prev: String,
+    hash: String,
+) -> Record {
     let fields = match serde_json::from_str::<Value>(&fields) {
         Ok(Value::Object(fields)) => fields,
         // Unreadable fields cannot give the stored hash: verification names the record.
         _ => Map::from_iter([("unreadable".to_owned(), Value::String(fields))]),
     };
-    Ok(Record {
-        seq: row.get::<_, i64>(0)?.max(0) as u64,
-        time: row.get(1)?,
-        kind: row.get(2)?,
-        fields,
-        prev: row.get(4)?,
-        hash: row.get(5)?,
-    })
+    Record { seq: seq.max(0) as u64, time, kind, fields, prev, hash }
+}
+
+/// The audit event that notes `checkpoint` in the chain.
+pub(super) fn checkpoint_noted(checkpoint: &Checkpoint) -> AuditEvent {
+    AuditEvent::new(
+        CHECKPOINT_EVENT,
+        serde_json::json!({ "covers": checkpoint.seq, "head": checkpoint.head, "signatureSha256": checkpoint.signature_sha256() }),
+    )
 }

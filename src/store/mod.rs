@@ -3,8 +3,8 @@
 //! ids), the device model's certificates and CRL ([`devices`]), the signing requests queued
 //! for devices ([`device_requests`]), and the audit trail ([`audit`]).
 //!
-//! One trait, two implementations by design: SQLite (the embedded default, [`sqlite`]) and
-//! PostgreSQL for several daemons behind a load balancer. Each method is one atomic write or
+//! One trait, two implementations: SQLite (the embedded default, [`sqlite`]) and PostgreSQL
+//! for several daemons behind a load balancer ([`postgres`]), chosen by `[store]`. Each method is one atomic write or
 //! read; every write takes the audit events of its change and appends them in its own
 //! transaction. A retention sweeper deletes what has expired ([`Store::sweep`]), never audit
 //! records ([`audit::AuditStore::prune_audit`] removes only what a checkpoint covers).
@@ -14,6 +14,7 @@ pub mod device_requests;
 pub mod devices;
 mod encoding;
 pub mod outbox;
+pub mod postgres;
 mod schema;
 pub mod sqlite;
 mod sqlite_audit;
@@ -40,6 +41,21 @@ pub enum StoreError {
         path: std::path::PathBuf,
         /// Why.
         reason: String,
+    },
+    /// The store cannot be reached: the server is down, the connection was lost, or no
+    /// connection came within the wait.
+    #[error("the store cannot be reached: {0}")]
+    Unavailable(String),
+    /// PostgreSQL refused or failed.
+    #[error("the PostgreSQL store failed: {0}")]
+    Postgres(String),
+    /// A stored value this esignd does not know.
+    #[error("the store holds {what} {value:?}, which this esignd does not know (is a newer esignd writing to it?)")]
+    Unreadable {
+        /// Which column.
+        what: &'static str,
+        /// What it holds.
+        value: String,
     },
     /// An audit record could not be made.
     #[error("the audit record could not be made: {0}")]

@@ -97,7 +97,7 @@ impl App {
         let config = Config::load(Some(&config_path)).unwrap_or_else(|e| panic!("{e}"));
         let keys = MemoryKeyStore::new();
         provision_dev(&keys.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
-        let service = esignd::app::build(Arc::new(keys), &config).unwrap();
+        let service = esignd::app::build(Arc::new(keys), &config).await.unwrap();
         service.ensure_crl().await.unwrap();
         let delivering = Arc::clone(&service);
         tokio::spawn(async move { delivering.deliver_webhooks().await });

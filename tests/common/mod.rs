@@ -10,6 +10,7 @@ pub mod fake_tsa;
 pub mod oidc;
 pub mod oracle;
 pub mod pdf;
+pub mod postgres;
 pub mod request_object;
 pub mod spec;
 pub mod suite;

@@ -5,6 +5,7 @@ mod callers;
 mod hsm;
 mod identity;
 mod signing;
+mod store;
 
 use identity::http_url;
 pub use signing::DEFAULT_TSA_POLICY;
@@ -88,7 +89,7 @@ pub fn validate(raw: RawConfig, file: Option<PathBuf>) -> Result<Config, ConfigE
         ca: signing::ca(raw.ca)?,
         tsa: signing::tsa(raw.tsa, &base)?,
         identity,
-        store: store(raw.store, &base)?,
+        store: store::store(raw.store, &base)?,
         payment: identity::payment(raw.payment)?,
         outbound: identity::outbound(raw.outbound, &base)?,
         clients,
@@ -169,30 +170,6 @@ fn public_url_checked(url: &str) -> Result<String, ConfigError> {
         return Err(invalid("must not have a query or fragment"));
     }
     Ok(url.trim_end_matches('/').to_owned())
-}
-
-fn store(raw: RawStore, base: &Path) -> Result<StoreConfig, ConfigError> {
-    let response_ttl = raw.response_ttl_secs.unwrap_or(600);
-    if !(10..=7 * 86_400).contains(&response_ttl) {
-        return Err(ConfigError::Invalid {
-            key: "store.response_ttl_secs",
-            value: response_ttl.to_string(),
-            reason: "10 seconds to 7 days",
-        });
-    }
-    let sweep = raw.sweep_interval_secs.unwrap_or(60);
-    if !(1..=86_400).contains(&sweep) {
-        return Err(ConfigError::Invalid {
-            key: "store.sweep_interval_secs",
-            value: sweep.to_string(),
-            reason: "1 to 86400 seconds",
-        });
-    }
-    Ok(StoreConfig {
-        path: base.join(raw.path.unwrap_or_else(|| PathBuf::from("esignd.db"))),
-        response_ttl: Duration::from_secs(response_ttl),
-        sweep_interval: Duration::from_secs(sweep),
-    })
 }
 
 fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {

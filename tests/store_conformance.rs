@@ -16,7 +16,7 @@ use serde_json::json;
 use esignd::audit::AuditEvent;
 use esignd::audit::checkpoint::Checkpoint;
 use esignd::store::audit::AuditQuery;
-use esignd::store::device_requests::{DeviceRequestRow, DeviceSigned, Finish, Queued};
+use esignd::store::device_requests::{DeviceRequestRow, DeviceRequestStore, DeviceSigned, Finish, Queued};
 use esignd::store::devices::{Binding, CrlRow, DeviceCertificateRow, StateChange};
 use esignd::store::outbox::Attempted;
 use esignd::store::postgres::PostgresStore;
@@ -91,6 +91,65 @@ async fn postgresql_migrates_once_and_refuses_a_newer_schema() {
     let closed = format!("postgres://esignd@127.0.0.1:{}/esignd", free_port());
     let error = PostgresStore::connect(&closed, None, 2).await.unwrap_err().to_string();
     assert!(error.contains("127.0.0.1") && error.contains("connect"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_queued_on_one_daemon_wakes_the_poll_on_another() {
+    let mut server = common::postgres::Postgres::start();
+    let url = server.url();
+    let (a, b) =
+        (PostgresStore::connect(&url, None, 2).await.unwrap(), PostgresStore::connect(&url, None, 2).await.unwrap());
+    let (sender, mut woken) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
+    assert!(a.watch_device_requests(Arc::new(move |device| sender.send(device.map(str::to_owned)).is_ok())));
+    // The listener's "look at everything" on connecting comes first.
+    assert_eq!(tokio::time::timeout(Duration::from_secs(20), woken.recv()).await.unwrap(), Some(None));
+    let b: Arc<dyn Store> = Arc::new(b);
+    assert!(b.add_device_certificate(&device(CERTIFICATE, "jane", "jane-phone", in_secs(-60)), &[]).await.unwrap());
+    let (row, session) = request(1);
+    assert_eq!(b.add_device_request(&row, &session, None, 10, &[]).await.unwrap(), Queued::Done);
+    assert_eq!(next_device(&mut woken).await, CERTIFICATE);
+
+    // The database goes away and comes back: the listener says "look at everything" (what was
+    // queued while it was away) and, once connected again, passes notifications on again.
+    server.pause();
+    server.resume();
+    let woken_again = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(device) = woken.recv().await {
+            if device.is_none() {
+                return;
+            }
+        }
+    });
+    woken_again.await.expect("told to look again after losing the connection");
+    let mut notified = false;
+    for n in 2..9 {
+        let (row, session) = request(n);
+        assert_eq!(b.add_device_request(&row, &session, None, 10, &[]).await.unwrap(), Queued::Done);
+        let wake = tokio::time::timeout(Duration::from_secs(3), async {
+            while let Some(device) = woken.recv().await {
+                if device.is_some() {
+                    return device;
+                }
+            }
+            None
+        });
+        if let Ok(device) = wake.await {
+            assert_eq!(device.as_deref(), Some(CERTIFICATE));
+            notified = true;
+            break;
+        }
+    }
+    assert!(notified, "notifications flow again once the listener has reconnected");
+}
+
+/// The next certificate id a watcher is woken for (passing over "look at everything").
+async fn next_device(woken: &mut tokio::sync::mpsc::UnboundedReceiver<Option<String>>) -> String {
+    loop {
+        let wake = tokio::time::timeout(Duration::from_secs(20), woken.recv()).await;
+        if let Some(device) = wake.expect("woken within 20 s").expect("the listener runs") {
+            return device;
+        }
+    }
 }
 
 fn free_port() -> u16 {

@@ -58,6 +58,7 @@ impl EsignService {
         });
         let requests =
             Arc::new(DeviceRequests::new(Arc::clone(&core), config.devices.request_timeout, config.store.response_ttl));
+        requests.watch_other_daemons();
         let request_objects = RequestObjects::new(&clients, &public_url, &http, config.identity.timeout);
         Ok(Self {
             identity: Arc::clone(&identity),

@@ -78,6 +78,18 @@ pub trait DeviceRequestStore: Send + Sync + 'static {
     /// Pending requests past their expiry.
     async fn overdue_device_requests(&self, now: SystemTime) -> Result<Vec<DeviceRequestRow>, StoreError>;
 
+    /// Have `wake` called on this daemon whenever any daemon on the store queues a request: with
+    /// the certificate's id, or with `None` when requests may have been queued unseen (after
+    /// the listener reconnects). `wake` answers false once nobody needs it any more.
+    ///
+    /// `false` when the store is this process's alone (SQLite): the daemon that queues a request
+    /// wakes its own polls. `true` when other daemons queue too; wake-ups can then be missed
+    /// while the listener reconnects, so polls should also look again every few seconds.
+    fn watch_device_requests(&self, wake: DeviceWake) -> bool {
+        drop(wake);
+        false
+    }
+
     /// In one transaction: move the request from `pending` to `row`'s status and body, its
     /// session from `device` to `session`, and keep `signed` for redemption if given — only if
     /// the request's certificate is active and unchanged since `signed.stamped_at`. Nothing is
@@ -90,6 +102,10 @@ pub trait DeviceRequestStore: Send + Sync + 'static {
         events: &[AuditEvent],
     ) -> Result<Finish, StoreError>;
 }
+
+/// What [`DeviceRequestStore::watch_device_requests`] calls: with a certificate id, or `None`
+/// for "look at every device"; it returns false when it is no longer wanted.
+pub type DeviceWake = std::sync::Arc<dyn Fn(Option<&str>) -> bool + Send + Sync>;
 
 /// How queueing a device request went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

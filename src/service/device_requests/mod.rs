@@ -85,11 +85,35 @@ pub(crate) struct DeviceRequests {
     response_ttl: Duration,
     waiters: waiters::Waiters,
     stopping: AtomicBool,
+    /// Other daemons queue requests on the same store: polls also look again now and then.
+    shared: AtomicBool,
 }
 
 impl DeviceRequests {
     /// Requests a device has `lifetime` to answer; signatures wait `response_ttl` for redemption.
     pub fn new(core: Arc<Core>, lifetime: Duration, response_ttl: Duration) -> Self {
-        Self { core, lifetime, response_ttl, waiters: waiters::Waiters::default(), stopping: AtomicBool::new(false) }
+        Self {
+            core,
+            lifetime,
+            response_ttl,
+            waiters: waiters::Waiters::default(),
+            stopping: AtomicBool::new(false),
+            shared: AtomicBool::new(false),
+        }
+    }
+
+    /// Wake this daemon's long polls when another daemon on the store queues a request for
+    /// their device (a shared store's notifications; nothing to do on a store of one process).
+    pub fn watch_other_daemons(self: &Arc<Self>) {
+        let requests = Arc::downgrade(self);
+        let shared = self.core.store.watch_device_requests(Arc::new(move |device| {
+            let Some(requests) = requests.upgrade() else { return false };
+            match device {
+                Some(device) => requests.waiters.wake(device),
+                None => requests.waiters.wake_all(),
+            }
+            true
+        }));
+        self.shared.store(shared, std::sync::atomic::Ordering::Release);
     }
 }

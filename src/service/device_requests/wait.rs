@@ -1,7 +1,8 @@
 //! The device's long poll: its pending requests now, or the first to be queued within the
 //! wait. Queueing a request wakes that device's poll only ([`super::waiters`]); a newer poll of
 //! the same device answers the older; a stopping daemon answers them all at once, so that its
-//! drain need not wait out their timeouts.
+//! drain need not wait out their timeouts. On a store shared by several daemons, a request
+//! queued on another daemon wakes the poll through the store's notifications.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -9,6 +10,9 @@ use std::time::{Duration, SystemTime};
 use super::{DeviceRequest, DeviceRequests};
 use crate::service::ServiceError;
 use crate::store::devices::DeviceCertificateRow;
+
+/// How often a long poll looks at a shared store without being woken.
+const RECHECK: Duration = Duration::from_secs(5);
 
 impl DeviceRequests {
     /// The pending requests for `device`, waiting up to `wait` for one to arrive.
@@ -29,9 +33,13 @@ impl DeviceRequests {
             if !rows.is_empty() || over || tokio::time::Instant::now() >= deadline {
                 return Ok(rows.iter().map(DeviceRequest::from_row).collect::<Result<_, _>>()?);
             }
+            // On a shared store a wake-up from another daemon can be missed while its
+            // notification connection is made again: look again now and then.
+            let recheck = if self.shared.load(Ordering::Acquire) { RECHECK } else { wait };
             tokio::select! {
                 () = place.woken() => {}
                 () = tokio::time::sleep_until(deadline) => {}
+                () = tokio::time::sleep(recheck) => {}
             }
         }
     }

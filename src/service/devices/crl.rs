@@ -42,7 +42,12 @@ impl CrlKeeper {
         }
         let withheld = withheld(core, SystemTime::now(), None).await?;
         let crl = self.sign(core, installed.as_ref(), withheld).await?;
-        core.store.install_crl(&crl).await?;
+        if !core.store.install_crl(&crl).await? {
+            // Another daemon installed this number (or a higher) first: serve theirs, so that
+            // one number never names two different CRLs.
+            let theirs = core.store.crl().await?.ok_or_else(|| ServiceError::damaged("CRL", "it vanished"))?;
+            return Ok(theirs.der);
+        }
         tracing::info!(crl = crl.number, "CRL signed");
         Ok(crl.der)
     }

@@ -14,6 +14,9 @@ use crate::service::ServiceError;
 use crate::store::devices::{DeviceCertificateRow, StateChange};
 use crate::vocabulary::{CertificateState, CertificateStatus};
 
+/// How many times a state change is signed again when other daemons keep installing CRLs first.
+pub const CRL_ATTEMPTS: u32 = 3;
+
 impl Devices {
     /// `owner`'s certificate `certificate_id`.
     ///
@@ -46,7 +49,9 @@ impl Devices {
         signed.spend(store).await
     }
 
-    /// Apply `action` to `owner`'s certificate `certificate_id`; returns it as it is now.
+    /// Apply `action` to `owner`'s certificate `certificate_id`; returns it as it is now. A CRL
+    /// installed meanwhile by another daemon is not the caller's problem: the change is signed
+    /// again on top of it, up to [`CRL_ATTEMPTS`] times.
     ///
     /// # Errors
     /// [`DeviceError::NotFound`] (also for another user's certificate),
@@ -64,8 +69,13 @@ impl Devices {
         let now = SystemTime::now();
         let to = transition(from, row.not_after < now, action).map_err(DeviceError::from)?;
         let subject = self.core.engine.subject_hash(&row.owner).await?;
-        let crl = {
-            let _one_crl_at_a_time = self.crl.lock().await;
+        let one_crl_at_a_time = self.crl.lock().await;
+        let mut attempt = 1;
+        let crl = loop {
+            // The installed CRL is read before what it must list: a change another daemon
+            // commits after this read carries a CRL numbered at least as high as the one signed
+            // here, so this one then loses the install and is signed again with it listed.
+            let installed = store.crl().await?;
             let mut listed = withheld(&self.core, now, Some(&row.certificate_id)).await?;
             if to != CertificateState::Active {
                 let mut changed = row.clone();
@@ -73,15 +83,20 @@ impl Devices {
                 changed.changed_at = now;
                 listed.push(withheld_entry(&changed)?);
             }
-            let installed = store.crl().await?;
             let crl = self.crl.sign(&self.core, installed.as_ref(), listed).await?;
             let change = StateChange { from, to, message: message.as_deref(), at: now };
             let event = crate::service::audit_events::device_state(&row, &subject, to, crl.number);
-            if !store.change_device_state(&row.certificate_id, change, &crl, &[event]).await? {
+            if store.change_device_state(&row.certificate_id, change, &crl, &[event]).await? {
+                break crl;
+            }
+            // Either the certificate moved, or another daemon installed a CRL first.
+            let still = store.device_certificate(&row.certificate_id).await?.is_some_and(|now| now.state == from);
+            if !still || attempt == CRL_ATTEMPTS {
                 return Err(DeviceError::Raced.into());
             }
-            crl
+            attempt += 1;
         };
+        drop(one_crl_at_a_time);
         tracing::info!(serial = %row.serial, from = %from, to = %to, crl = crl.number, "device certificate state changed");
         let changed = store.device_certificate(&row.certificate_id).await?.ok_or(DeviceError::NotFound)?;
         let now = DeviceCertificate::of(&changed, SystemTime::now())?;

@@ -3,7 +3,7 @@
 //! The queue cap is counted under the advisory lock `esignd device <certificate>`, so requests
 //! queued at once on several daemons cannot pass it together. A kept signature reads its
 //! certificate `FOR SHARE`: a suspension or revocation committing meanwhile waits for it, or
-//! has already landed and is seen.
+//! has already landed and is seen. Queueing notifies the other daemons' long polls ([`super::listen`]).
 
 use std::time::SystemTime;
 
@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 
 use super::sessions::{insert_session, keep_signature, spend_once, swap_session};
 use super::{PostgresStore, audit, execute, lock, query, query_opt, state};
-use crate::store::device_requests::{DeviceRequestRow, DeviceRequestStore, DeviceSigned, Finish, Queued};
+use crate::store::device_requests::{DeviceRequestRow, DeviceRequestStore, DeviceSigned, DeviceWake, Finish, Queued};
 use crate::store::{AuditEvent, SessionRow, StoreError, epoch, from_epoch};
 use crate::vocabulary::{CertificateState, RequestState, SessionState};
 
@@ -103,9 +103,15 @@ impl DeviceRequestStore for PostgresStore {
             ],
         )
         .await?;
+        super::listen::announce(&tx, &row.certificate_id).await?;
         audit::append(&tx, events).await?;
         tx.commit().await?;
         Ok(Queued::Done)
+    }
+
+    fn watch_device_requests(&self, wake: DeviceWake) -> bool {
+        super::listen::spawn(self.config.clone(), wake);
+        true
     }
 
     async fn device_request(&self, request_id: &str) -> Result<Option<DeviceRequestRow>, StoreError> {

@@ -20,11 +20,14 @@
 //!   take different ones instead of waiting for each other.
 //! - `FOR SHARE` on a device certificate while its signature is kept, so a state change waits.
 //!
+//! A request queued on one daemon wakes the device's long poll on another by `NOTIFY` ([`listen`]).
+//!
 //! Certificate and TSA serial numbers are random (`ca::serial`), so daemons need no counter.
 
 mod audit;
 mod device_requests;
 mod devices;
+mod listen;
 mod outbox;
 mod schema;
 mod sessions;
@@ -45,6 +48,8 @@ const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// How to connect (the device wake-up listener's own connection).
+    config: tokio_postgres::Config,
     /// Each call's time, waiting for a connection included (the operator's metrics).
     latency: Option<prometheus_client::metrics::histogram::Histogram>,
 }
@@ -71,7 +76,7 @@ impl PostgresStore {
         config.application_name("esignd");
         config.connect_timeout(CONNECTION_WAIT);
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
@@ -83,7 +88,7 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| open_error(e.to_string()))?;
-        let store = Self { pool, latency: None };
+        let store = Self { pool, config, latency: None };
         let mut client = store.pool.get().await.map_err(|e| open_error(pool_reason(&e)))?;
         schema::migrate(&mut client).await?;
         Ok(store)

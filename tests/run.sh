@@ -10,7 +10,8 @@
 # headless by playwright-core (tests/browser) through the demo page, and wrk, the HTTP load
 # generator of benches/load.rs, and Prometheus' promtool (Debian's prometheus package; its server is
 # never started), the judge of /metrics, and PostgreSQL (Debian's postgresql package: the tests run
-# initdb and postgres in temporary directories on loopback; no system service is used). Then:
+# initdb and postgres in temporary directories on loopback; no system service is used), and HAProxy
+# (Debian's haproxy, started in the foreground in front of two daemons by tests/cluster.rs). Then:
 # formatting and lint checks when rustfmt/clippy are installed, and every test — unit,
 # in-memory key store, SoftHSM, process-level tests of esignd and esignctl, and short runs of
 # the benchmarks.
@@ -35,6 +36,7 @@ command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v curl >/dev/null || missing+=(curl)
 command -v promtool >/dev/null || missing+=(prometheus)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v haproxy >/dev/null || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   sudo=""

@@ -15,6 +15,8 @@ use crate::service::devices::binding::Possession;
 #[derive(Clone, Debug)]
 pub struct Server {
     url: String,
+    /// Where requests go: the public URL, or one daemon's address behind it.
+    base: String,
     http: crate::outbound::HttpClient,
 }
 
@@ -50,7 +52,17 @@ pub struct SigningRequest {
 impl Server {
     /// esignd at `url` (its public URL, e.g. `http://127.0.0.1:8080`).
     pub fn new(url: &str) -> Self {
-        Self { url: url.trim_end_matches('/').to_owned(), http: crate::outbound::HttpClient::new() }
+        let url = url.trim_end_matches('/').to_owned();
+        Self { base: url.clone(), url, http: crate::outbound::HttpClient::new() }
+    }
+
+    /// The same server, reached at one daemon `host_port` (same scheme) instead of the public
+    /// URL's host.
+    #[must_use]
+    pub fn connecting_to(mut self, host_port: &str) -> Self {
+        let scheme = self.url.split("://").next().unwrap_or("http");
+        self.base = format!("{scheme}://{host_port}");
+        self
     }
 
     /// Its public URL.
@@ -71,7 +83,7 @@ impl Server {
             headers.push((CONTENT_TYPE, "application/json".into()));
         }
         let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let response = self.http.send(method, &format!("{}{path}", self.url), &headers, bytes, timeout).await?;
+        let response = self.http.send(method, &format!("{}{path}", self.base), &headers, bytes, timeout).await?;
         let value: Value = serde_json::from_slice(&response.body).unwrap_or(Value::Null);
         if !response.status.is_success() {
             let message = value["status"]["message"].as_str().unwrap_or("no message").to_owned();

@@ -31,6 +31,10 @@ pub struct Cli {
     /// esignd's public URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     server: String,
+    /// Connect to this one daemon (HOST:PORT) instead of the host --server names, keeping
+    /// --server as the URL the device's tokens name (one daemon behind a load balancer).
+    #[arg(long, value_name = "HOST:PORT")]
+    connect_to: Option<String>,
     /// The key: a PKCS#8 PEM file encrypted with the PIN.
     #[arg(long, value_name = "FILE", conflicts_with = "pkcs11_module")]
     key_file: Option<PathBuf>,
@@ -184,7 +188,10 @@ fn read_token(path: &PathBuf) -> Result<String, DeviceClientError> {
 /// Whatever failed, said for the user.
 pub async fn run(cli: Cli) -> Result<(), DeviceClientError> {
     let source = cli.source()?;
-    let server = Server::new(&cli.server);
+    let server = match &cli.connect_to {
+        Some(daemon) => Server::new(&cli.server).connecting_to(daemon),
+        None => Server::new(&cli.server),
+    };
     match &cli.command {
         Command::Keygen { curve } => {
             let algorithm = match curve.as_str() {

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod daemon;
 pub mod eservices;
 pub mod fake_tsa;
+pub mod haproxy;
 pub mod oidc;
 pub mod oracle;
 pub mod pdf;

@@ -1,0 +1,326 @@
+//! Two daemons behind HAProxy (round robin, Debian's package) on one PostgreSQL and one SoftHSM
+//! token directory, as a deployment runs them: any daemon finishes what another started.
+//!
+//! - A citizen in headless Chromium signs a session through the balancer, so the session's
+//!   requests land on both daemons; the signature verifies with openssl.
+//! - A device long-polling on daemon B answers a request queued on daemon A (B is woken by
+//!   PostgreSQL's notification); the eService redeems it on A and B at once: one 200, one 404.
+//! - Device certificates change state on A and B in turn, and twice at once: every CRL either
+//!   daemon serves verifies, lists what it must, and its number is higher than the last.
+//! - `esignctl audit verify` accepts the chain both daemons wrote.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Barrier};
+
+use common::daemon::Daemon;
+use common::eservices::{CALLBACK, PERMIT, Webhooks, clients_toml, enrolment, new_session};
+use common::haproxy::Haproxy;
+use common::oidc::Provider;
+use common::postgres::Postgres;
+use common::{TokenDir, http, http_get, http_with, openssl, oracle, text};
+use serde_json::{Value, json};
+
+const PIN: &str = "4711-device-pin";
+
+struct Cluster {
+    token: TokenDir,
+    provider: Provider,
+    _webhooks: Webhooks,
+    pg: Postgres,
+    daemons: Vec<(Daemon, SocketAddr)>,
+    balancer: Haproxy,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let pg = Postgres::start();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let public_url = format!("http://127.0.0.1:{port}");
+        let provider = Provider::start(&[&format!("{public_url}/sign/oidc/callback")]);
+        let webhooks = Webhooks::start(0);
+        let token = TokenDir::new();
+        std::fs::write(token.path("client-secret"), "esignd-secret\n").unwrap();
+        std::fs::write(token.path("device-pin"), format!("{PIN}\n")).unwrap();
+        let config = format!(
+            "\n[identity]\nissuer = \"{issuer}\"\nclient_id = \"esignd\"\nclient_auth = \"client_secret_basic\"\n\
+             client_secret_file = \"client-secret\"\naudience = \"esignd\"\n{clients}",
+            issuer = provider.issuer,
+            clients = clients_toml(webhooks.url()),
+        );
+        let existing = std::fs::read_to_string(token.config()).unwrap();
+        std::fs::write(token.config(), existing + &config).unwrap();
+        let daemons: Vec<(Daemon, SocketAddr)> = (0..2)
+            .map(|_| {
+                let mut daemon = Daemon::start_with({
+                    let mut command = common::daemon::esignd(&token);
+                    command.env("ESIGND__STORE__URL", pg.url()).env("ESIGND__SERVER__PUBLIC_URL", &public_url);
+                    command
+                });
+                let addr = daemon.listening_on();
+                (daemon, addr)
+            })
+            .collect();
+        let balancer = Haproxy::start(port, &daemons.iter().map(|(_, addr)| *addr).collect::<Vec<_>>());
+        Cluster { token, provider, _webhooks: webhooks, pg, daemons, balancer }
+    }
+
+    fn a(&self) -> SocketAddr {
+        self.daemons[0].1
+    }
+
+    fn b(&self) -> SocketAddr {
+        self.daemons[1].1
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.token.path(name)
+    }
+
+    /// Requests each daemon has answered (from its `/metrics`).
+    fn answered(&mut self) -> Vec<u64> {
+        let mut counts = Vec::new();
+        for (daemon, _) in &mut self.daemons {
+            let (status, metrics) = http_get(daemon.ops_on(), "/metrics");
+            assert_eq!(status, 200);
+            let total = metrics
+                .lines()
+                .filter(|line| line.starts_with("esignd_http_requests_total{"))
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>();
+            counts.push(total as u64);
+        }
+        counts
+    }
+
+    /// An esign-device on a key of its own (PIN-encrypted PKCS#8 made by openssl) that knows
+    /// esignd by the balancer's URL and talks to `daemon` (the balancer's address, or one
+    /// daemon's).
+    fn device(&self, name: &str, daemon: SocketAddr) -> std::process::Command {
+        let key = self.path(&format!("{name}.key"));
+        if !key.exists() {
+            let pass = format!("file:{}", self.path("device-pin").display());
+            let out = openssl([
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-aes-256-cbc",
+                "-pass",
+                &pass,
+                "-out",
+                key.to_str().unwrap(),
+            ]);
+            oracle::assert_ok(&out, "openssl genpkey");
+        }
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"));
+        command.args(["--server", &format!("http://{}", self.balancer.addr), "--connect-to", &daemon.to_string()]);
+        command.args(["--key-file", key.to_str().unwrap()]);
+        command.args(["--pin-file", self.path("device-pin").to_str().unwrap()]);
+        command.args(["--state", self.path(&format!("{name}.json")).to_str().unwrap()]);
+        command
+    }
+}
+
+fn api(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let mut all = headers.to_vec();
+    if !body.is_empty() {
+        all.push(("Content-Type", "application/json"));
+    }
+    let (status, answer) = http_with(addr, method, path, &all, body.as_bytes());
+    (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+}
+
+/// The CRL `addr` serves: its number, after openssl has checked its signature against the CA;
+/// and its text.
+fn crl(dir: &Path, addr: SocketAddr) -> (u64, String) {
+    let (status, der) = http(addr, "GET", "/v1/crl", None, &[]);
+    assert_eq!(status, 200);
+    std::fs::write(dir.join("crl.der"), der).unwrap();
+    std::fs::write(dir.join("chain.pem"), http_get(addr, "/v1/ca").1).unwrap();
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let out = openssl(["crl", "-inform", "DER", "-in", &p("crl.der"), "-CAfile", &p("chain.pem"), "-noout", "-text"]);
+    assert!(out.status.success() && text(&out.stderr).contains("verify OK"), "openssl crl: {}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    let number = shown
+        .split("X509v3 CRL Number:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no CRL number in {shown}"));
+    (number, shown)
+}
+
+/// A device certificate for `user` from `POST /v1/cert/create` on `addr`: its id and serial (as
+/// openssl prints serials in a CRL, upper-case hex).
+fn certificate(cluster: &Cluster, addr: SocketAddr, user_token: &str, name: &str) -> (String, String) {
+    let dir = cluster.token.dir.path();
+    let (key, request) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.csr")));
+    let p = |path: &Path| path.to_str().unwrap().to_owned();
+    let out = openssl([
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=device",
+        "-keyout",
+        &p(&key),
+        "-out",
+        &p(&request),
+    ]);
+    oracle::assert_ok(&out, "openssl req");
+    let csr = std::fs::read_to_string(&request).unwrap();
+    let headers = [("X-GovStack-AuthenticationToken", user_token)];
+    let (status, created) = api(addr, "POST", "/v1/cert/create", &headers, Some(&enrolment(&csr, Some(name))));
+    assert_eq!(status, 200, "{created}");
+    let pem = dir.join(format!("{name}.pem"));
+    std::fs::write(&pem, created["certificate"].as_str().unwrap()).unwrap();
+    let serial = text(&openssl(["x509", "-noout", "-serial", "-in", &p(&pem)]).stdout);
+    let serial = serial.trim().trim_start_matches("serial=").to_owned();
+    (created["certificateId"].as_str().unwrap().to_owned(), serial)
+}
+
+fn change(addr: SocketAddr, user_token: &str, id: &str, code: &str) -> u16 {
+    let body =
+        json!({ "requestTimestamp": "2026-11-23T09:12:28Z", "status": { "code": code, "message": "user action" } });
+    let headers = [("X-GovStack-AuthenticationToken", user_token)];
+    let (status, answer) = api(addr, "PATCH", &format!("/v1/cert/{id}"), &headers, Some(&body));
+    assert!(status == 200, "{code} on {addr}: {status} {answer}");
+    status
+}
+
+#[test]
+fn two_daemons_behind_a_balancer_finish_each_others_work() {
+    let mut cluster = Cluster::start();
+    let (a, b, lb) = (cluster.a(), cluster.b(), cluster.balancer.addr);
+
+    // --- A session in Chromium through the balancer.
+    let before = cluster.answered();
+    let (status, created) =
+        api(lb, "POST", "/v1/sessions", &[("apikey", "key-a")], Some(&new_session("cluster-1", json!({}))));
+    assert_eq!(status, 201, "{created}");
+    let link = created["redirectUrl"].as_str().unwrap().to_owned();
+    assert!(link.starts_with(&format!("http://{lb}/")), "links name the balancer: {link}");
+    let seen: Value =
+        serde_json::from_str(&common::node("tests/browser", &["session.mjs", &format!("http://{lb}"), &link, "jane"]))
+            .unwrap();
+    assert_eq!(seen["consoleErrors"], json!([]), "{seen}");
+    let location = seen["location"].as_str().unwrap_or_default();
+    assert!(location.starts_with(CALLBACK) && location.contains("signatureId="), "{seen}");
+    let signature_id = location.split("signatureId=").nth(1).unwrap().split('&').next().unwrap();
+    let (status, response) = api(lb, "GET", &format!("/v1/sign/response/{signature_id}"), &[("apikey", "key-a")], None);
+    assert_eq!(status, 200, "{response}");
+    let chain = http_get(lb, "/v1/ca").1;
+    let subject = oracle::sign_response(&cluster.path("session"), &response, PERMIT, &chain);
+    assert!(subject.contains("jane") || subject.contains("Jane"), "{subject}");
+    let after = cluster.answered();
+    assert!(
+        after[0] > before[0] + 1 && after[1] > before[1] + 1,
+        "the session's requests were shared by both daemons: {before:?} -> {after:?}"
+    );
+
+    // --- A device polling on B answers a request queued on A.
+    let wallet = cluster.provider.access_token("wallet-app", "jane");
+    std::fs::write(cluster.path("jane.token"), &wallet).unwrap();
+    let out = cluster
+        .device("phone", lb)
+        .args(["enroll", "--id-token-file", cluster.path("jane.token").to_str().unwrap(), "--pseudonym", "jane-phone"])
+        .output()
+        .unwrap();
+    oracle::assert_ok(&out, "esign-device enroll");
+    let mut serve = cluster.device("phone", b);
+    serve.args(["serve", "--count", "1", "--wait", "25"]);
+    let device = std::thread::spawn(move || serve.output().unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (status, issued) = api(a, "GET", "/v1/token/pseodonym/jane-phone", &[("apikey", "key-a")], None);
+    assert_eq!(status, 200, "{issued}");
+    let jwt = issued["jwt"].as_str().unwrap();
+    let request = json!({
+        "format": "CAdES", "hash": new_session("x", json!({}))["hash"].clone(), "hashType": "SHA2-256",
+        "dataToBeDisplayed": "Building permit B-12", "nonce": "n-1", "state": "s-1",
+        "requestTimestamp": "2026-11-23T09:12:28Z",
+    });
+    let (status, queued) =
+        api(a, "POST", "/v1/sign/pseudonym", &[("apikey", "key-a"), ("X-Pseodonym-Token", jwt)], Some(&request));
+    assert_eq!(status, 200, "{queued}");
+    let out = device.join().unwrap();
+    oracle::assert_ok(&out, "esign-device serve on daemon B");
+
+    // --- The eService redeems on A and B at once: one gets it.
+    let signature_id = queued["signatureId"].as_str().unwrap().to_owned();
+    let start = Arc::new(Barrier::new(2));
+    let racers: Vec<_> = [a, b]
+        .into_iter()
+        .map(|addr| {
+            let (start, path) = (Arc::clone(&start), format!("/v1/sign/response/{signature_id}"));
+            std::thread::spawn(move || {
+                start.wait();
+                api(addr, "GET", &path, &[("apikey", "key-a")], None)
+            })
+        })
+        .collect();
+    let mut answers: Vec<(u16, Value)> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    answers.sort_by_key(|(status, _)| *status);
+    assert_eq!(answers.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [200, 404], "{answers:?}");
+    oracle::sign_response(&cluster.path("device"), &answers[0].1, PERMIT, &chain);
+
+    // --- CRL numbers rise across both daemons, one change at a time and two at once.
+    let dir = cluster.path("crls");
+    std::fs::create_dir_all(&dir).unwrap();
+    let certificates: Vec<(String, String)> = (0..4)
+        .map(|n| certificate(&cluster, if n % 2 == 0 { a } else { b }, &wallet, &format!("jane-card-{n}")))
+        .collect();
+    let (mut last, _) = crl(&dir, a);
+    let steps = [(a, 0, "SUSPEND", b), (b, 1, "SUSPEND", a), (a, 0, "REVOKE", b), (b, 1, "REVOKE", a)];
+    for (on, n, code, read_from) in steps {
+        change(on, &wallet, &certificates[n].0, code);
+        let (number, shown) = crl(&dir, read_from);
+        assert!(number > last, "{code} on {on}: CRL {number} after {last}");
+        assert!(shown.contains(&certificates[n].1), "CRL {number} lists {}:\n{shown}", certificates[n].1);
+        last = number;
+    }
+    let start = Arc::new(Barrier::new(2));
+    let racers: Vec<_> = [(a, 2), (b, 3)]
+        .into_iter()
+        .map(|(addr, n)| {
+            let (start, wallet, id) = (Arc::clone(&start), wallet.clone(), certificates[n].0.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                change(addr, &wallet, &id, "REVOKE")
+            })
+        })
+        .collect();
+    for racer in racers {
+        assert_eq!(racer.join().unwrap(), 200);
+    }
+    for read_from in [a, b] {
+        let (number, shown) = crl(&dir, read_from);
+        assert!(number >= last + 2, "two changes at once took two numbers: {number} after {last}");
+        for (_, serial) in &certificates {
+            assert!(shown.contains(serial), "CRL {number} lists {serial}:\n{shown}");
+        }
+    }
+
+    // --- The audit chain both daemons wrote verifies.
+    let out = cluster
+        .token
+        .command(env!("CARGO_BIN_EXE_esignctl"))
+        .arg("--config")
+        .arg(cluster.token.config())
+        .env("ESIGND__STORE__URL", cluster.pg.url())
+        .args(["audit", "verify"])
+        .output()
+        .unwrap();
+    oracle::assert_ok(&out, "esignctl audit verify");
+    assert!(text(&out.stdout).starts_with("audit OK"), "{}", text(&out.stdout));
+    let redeemed = cluster.pg.psql("esignd", "SELECT count(*) FROM audit WHERE type = 'signature.redeemed'");
+    assert_eq!(redeemed, "2", "the session's and the device's, each once");
+}

@@ -211,9 +211,14 @@ pub fn run(mut config: Config) -> Result<(), DaemonError> {
         tracing::info!(listen = %listener.local_addr().unwrap_or(addr), public_url = %config.server.public_url, "serving");
         notify(&[sd_notify::NotifyState::Ready]);
         let stopping = Arc::clone(&service);
+        let drain_notice = config.server.drain_notice;
         let shutdown = async move {
             shutdown_signal().await;
-            stopping.stop_device_polls();
+            stopping.drain();
+            if !drain_notice.is_zero() {
+                tracing::info!(notice_secs = drain_notice.as_secs(), "draining: /readyz says so; still serving");
+                tokio::time::sleep(drain_notice).await;
+            }
         };
         let server = &config.server;
         let limits = crate::http::Limits {

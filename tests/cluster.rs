@@ -15,115 +15,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Barrier};
 
-use common::daemon::Daemon;
-use common::eservices::{CALLBACK, PERMIT, Webhooks, clients_toml, enrolment, new_session};
-use common::haproxy::Haproxy;
-use common::oidc::Provider;
-use common::postgres::Postgres;
-use common::{TokenDir, http, http_get, http_with, openssl, oracle, text};
+use common::cluster::Cluster;
+use common::eservices::{CALLBACK, PERMIT, enrolment, new_session};
+use common::{http, http_get, http_with, openssl, oracle, text};
 use serde_json::{Value, json};
-
-const PIN: &str = "4711-device-pin";
-
-struct Cluster {
-    token: TokenDir,
-    provider: Provider,
-    _webhooks: Webhooks,
-    pg: Postgres,
-    daemons: Vec<(Daemon, SocketAddr)>,
-    balancer: Haproxy,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let pg = Postgres::start();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let public_url = format!("http://127.0.0.1:{port}");
-        let provider = Provider::start(&[&format!("{public_url}/sign/oidc/callback")]);
-        let webhooks = Webhooks::start(0);
-        let token = TokenDir::new();
-        std::fs::write(token.path("client-secret"), "esignd-secret\n").unwrap();
-        std::fs::write(token.path("device-pin"), format!("{PIN}\n")).unwrap();
-        let config = format!(
-            "\n[identity]\nissuer = \"{issuer}\"\nclient_id = \"esignd\"\nclient_auth = \"client_secret_basic\"\n\
-             client_secret_file = \"client-secret\"\naudience = \"esignd\"\n{clients}",
-            issuer = provider.issuer,
-            clients = clients_toml(webhooks.url()),
-        );
-        let existing = std::fs::read_to_string(token.config()).unwrap();
-        std::fs::write(token.config(), existing + &config).unwrap();
-        let daemons: Vec<(Daemon, SocketAddr)> = (0..2)
-            .map(|_| {
-                let mut daemon = Daemon::start_with({
-                    let mut command = common::daemon::esignd(&token);
-                    command.env("ESIGND__STORE__URL", pg.url()).env("ESIGND__SERVER__PUBLIC_URL", &public_url);
-                    command
-                });
-                let addr = daemon.listening_on();
-                (daemon, addr)
-            })
-            .collect();
-        let balancer = Haproxy::start(port, &daemons.iter().map(|(_, addr)| *addr).collect::<Vec<_>>());
-        Cluster { token, provider, _webhooks: webhooks, pg, daemons, balancer }
-    }
-
-    fn a(&self) -> SocketAddr {
-        self.daemons[0].1
-    }
-
-    fn b(&self) -> SocketAddr {
-        self.daemons[1].1
-    }
-
-    fn path(&self, name: &str) -> std::path::PathBuf {
-        self.token.path(name)
-    }
-
-    /// Requests each daemon has answered (from its `/metrics`).
-    fn answered(&mut self) -> Vec<u64> {
-        let mut counts = Vec::new();
-        for (daemon, _) in &mut self.daemons {
-            let (status, metrics) = http_get(daemon.ops_on(), "/metrics");
-            assert_eq!(status, 200);
-            let total = metrics
-                .lines()
-                .filter(|line| line.starts_with("esignd_http_requests_total{"))
-                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum::<f64>();
-            counts.push(total as u64);
-        }
-        counts
-    }
-
-    /// An esign-device on a key of its own (PIN-encrypted PKCS#8 made by openssl) that knows
-    /// esignd by the balancer's URL and talks to `daemon` (the balancer's address, or one
-    /// daemon's).
-    fn device(&self, name: &str, daemon: SocketAddr) -> std::process::Command {
-        let key = self.path(&format!("{name}.key"));
-        if !key.exists() {
-            let pass = format!("file:{}", self.path("device-pin").display());
-            let out = openssl([
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-aes-256-cbc",
-                "-pass",
-                &pass,
-                "-out",
-                key.to_str().unwrap(),
-            ]);
-            oracle::assert_ok(&out, "openssl genpkey");
-        }
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_esign-device"));
-        command.args(["--server", &format!("http://{}", self.balancer.addr), "--connect-to", &daemon.to_string()]);
-        command.args(["--key-file", key.to_str().unwrap()]);
-        command.args(["--pin-file", self.path("device-pin").to_str().unwrap()]);
-        command.args(["--state", self.path(&format!("{name}.json")).to_str().unwrap()]);
-        command
-    }
-}
 
 fn api(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
     let body = body.map(Value::to_string).unwrap_or_default();
@@ -199,8 +94,8 @@ fn change(addr: SocketAddr, user_token: &str, id: &str, code: &str) -> u16 {
 
 #[test]
 fn two_daemons_behind_a_balancer_finish_each_others_work() {
-    let mut cluster = Cluster::start();
-    let (a, b, lb) = (cluster.a(), cluster.b(), cluster.balancer.addr);
+    let mut cluster = Cluster::start(0, "", &[]);
+    let (a, b, lb) = (cluster.addr(0), cluster.addr(1), cluster.lb());
 
     // --- A session in Chromium through the balancer.
     let before = cluster.answered();
@@ -310,17 +205,7 @@ fn two_daemons_behind_a_balancer_finish_each_others_work() {
     }
 
     // --- The audit chain both daemons wrote verifies.
-    let out = cluster
-        .token
-        .command(env!("CARGO_BIN_EXE_esignctl"))
-        .arg("--config")
-        .arg(cluster.token.config())
-        .env("ESIGND__STORE__URL", cluster.pg.url())
-        .args(["audit", "verify"])
-        .output()
-        .unwrap();
-    oracle::assert_ok(&out, "esignctl audit verify");
-    assert!(text(&out.stdout).starts_with("audit OK"), "{}", text(&out.stdout));
+    cluster.audit_verify();
     let redeemed = cluster.pg.psql("esignd", "SELECT count(*) FROM audit WHERE type = 'signature.redeemed'");
     assert_eq!(redeemed, "2", "the session's and the device's, each once");
 }

@@ -388,6 +388,9 @@ pub struct ServerConfig {
     pub public_url: String,
     /// How long in-flight requests may take to finish after SIGTERM.
     pub drain: Duration,
+    /// How long a stopping daemon keeps serving while `/readyz` says `draining` (default 0), so
+    /// that a load balancer's health checks move new requests to the other daemons first.
+    pub drain_notice: Duration,
     /// Open connections at most (default 1024); more are closed at once.
     pub max_connections: usize,
     /// Open connections from one address (an IPv6 /64) at most (default 64).

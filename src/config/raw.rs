@@ -189,6 +189,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub public_url: Option<String>,
     pub drain_secs: Option<u64>,
+    pub drain_notice_secs: Option<u64>,
     pub max_connections: Option<usize>,
     pub max_connections_per_ip: Option<usize>,
     pub body_timeout_ms: Option<u64>,

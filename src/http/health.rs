@@ -2,6 +2,8 @@
 //! out a logged-in session within the per-call deadline, the store answers, and the TSA gives a
 //! valid token).
 //!
+//! A stopping daemon says `draining` (503) at once, before its listener closes.
+//!
 //! Anyone may ask whether the daemon is ready, and is told only that (`{"status": …}`, 200 or
 //! 503): the token's label and serial, the TSA's URL and the errors met are for the operator,
 //! on a loopback connection.
@@ -28,6 +30,9 @@ pub(super) async fn ready(call: Call) -> Result<Response<Body>, ServiceError> {
 
 /// The readiness answer: its status, and each check's detail when `detailed`.
 pub(super) async fn readiness(service: &crate::service::EsignService, detailed: bool) -> (StatusCode, Value) {
+    if service.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "draining" }));
+    }
     let readiness = service.readiness().await;
     let hsm = check(&readiness.hsm);
     let store = check(&readiness.store);

@@ -72,6 +72,7 @@ impl EsignService {
             device_audience: config.devices.audience.clone(),
             public_work: tokio::sync::Semaphore::new(config.hsm.public_sessions),
             last_readiness: tokio::sync::Mutex::new(None),
+            draining: std::sync::atomic::AtomicBool::new(false),
             tsa_request_limit: config.tsa.max_request_bytes,
             audit: config.audit,
             started_at: SystemTime::now(),
@@ -121,10 +122,18 @@ impl EsignService {
         Arc::clone(&core.webhooks).run(Arc::clone(&core.engine), core.public_url.clone()).await;
     }
 
-    /// The daemon is stopping: devices waiting in long polls are answered now, so the drain
-    /// need not wait for them.
-    pub fn stop_device_polls(&self) {
+    /// The daemon is stopping: `/readyz` answers 503 `draining` from now on (a load balancer
+    /// sends new requests elsewhere), and devices waiting in long polls are answered now, so
+    /// that they poll again — through the balancer, at another daemon — and the drain need not
+    /// wait for them. Everything else is still served until the listener closes.
+    pub fn drain(&self) {
+        self.draining.store(true, std::sync::atomic::Ordering::Release);
         self.requests.stop_polls();
+    }
+
+    /// Whether [`EsignService::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Sign the CRL if there is none, so that every device certificate's distribution point

@@ -87,6 +87,8 @@ pub struct EsignService {
     /// Permits for unauthenticated HSM work (the built-in TSA, probes): a share of the pool.
     public_work: tokio::sync::Semaphore,
     last_readiness: tokio::sync::Mutex<Option<(std::time::Instant, Readiness)>>,
+    /// The daemon is stopping: `/readyz` says so, long polls are answered at once.
+    draining: std::sync::atomic::AtomicBool,
     tsa_request_limit: usize,
     /// `[audit]`.
     audit: crate::config::AuditConfig,

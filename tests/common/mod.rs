@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod cluster;
 pub mod daemon;
 pub mod eservices;
 pub mod fake_tsa;

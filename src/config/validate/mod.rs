@@ -140,12 +140,21 @@ fn server(raw: RawServer, base: &Path) -> Result<ServerConfig, ConfigError> {
         reason: "expected IP:PORT, e.g. 127.0.0.1:9464",
     })?;
     let tls = raw.tls.map(|tls| TlsFiles { cert: base.join(tls.cert), key: base.join(tls.key) });
+    let drain_notice = raw.drain_notice_secs.unwrap_or(0);
+    if drain_notice > 60 {
+        return Err(ConfigError::Invalid {
+            key: "server.drain_notice_secs",
+            value: drain_notice.to_string(),
+            reason: "0 to 60 seconds (a few health-check intervals of the load balancer)",
+        });
+    }
     Ok(ServerConfig {
         tls,
         ops_listen,
         listen,
         public_url: public_url_checked(&public_url)?,
         drain: Duration::from_secs(raw.drain_secs.unwrap_or(10)),
+        drain_notice: Duration::from_secs(drain_notice),
         max_connections: max_connections as usize,
         max_connections_per_ip: per_ip as usize,
         body_timeout: Duration::from_millis(body_ms),

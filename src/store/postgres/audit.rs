@@ -51,27 +51,53 @@ pub(super) async fn append(client: &impl GenericClient, events: &[AuditEvent]) -
     if events.is_empty() {
         return Ok(());
     }
-    lock(client, CHAIN_LOCK).await?;
-    let mut head = head(client).await?;
+    // Sent together (one round trip while the lock is held): both prepared first, so that the
+    // lock's execution is sent before the read's; PostgreSQL runs them in order, and at READ
+    // COMMITTED the head read takes its snapshot only once the lock is held.
+    let lock_statement = client.prepare_cached(super::LOCK_SQL).await?;
+    let head_statement =
+        client.prepare_cached(&format!("SELECT {RECORD_COLUMNS} FROM audit ORDER BY seq DESC LIMIT 1")).await?;
+    let (locked, head) =
+        tokio::join!(client.execute(&lock_statement, &[&CHAIN_LOCK]), client.query_opt(&head_statement, &[]));
+    locked?;
+    let mut head = head?.as_ref().map(record_row).transpose()?;
     let time = crate::vocabulary::rfc3339(SystemTime::now());
+    let mut columns: Vec<(i64, String, &str, String, String, String)> = Vec::with_capacity(events.len());
     for event in events {
         let record = chain::next(head.as_ref(), time.clone(), event.kind, event.fields.clone())
             .map_err(|e| StoreError::Audit(e.to_string()))?;
-        execute(
-            client,
-            "INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                &(record.seq as i64),
-                &record.time,
-                &record.kind,
-                &Value::Object(record.fields.clone()).to_string(),
-                &record.prev,
-                &record.hash,
-            ],
-        )
-        .await?;
+        columns.push((
+            record.seq as i64,
+            record.time.clone(),
+            event.kind,
+            Value::Object(record.fields.clone()).to_string(),
+            record.prev.clone(),
+            record.hash.clone(),
+        ));
         head = Some(record);
     }
+    // One INSERT for the transaction's records.
+    let rows: Vec<String> = (0..columns.len())
+        .map(|n| {
+            let at = n * 6;
+            format!("(${}, ${}, ${}, ${}, ${}, ${})", at + 1, at + 2, at + 3, at + 4, at + 5, at + 6)
+        })
+        .collect();
+    let sql = format!("INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES {}", rows.join(", "));
+    let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = columns
+        .iter()
+        .flat_map(|(seq, time, kind, fields, prev, hash)| {
+            [
+                seq as &(dyn tokio_postgres::types::ToSql + Sync),
+                time as &(dyn tokio_postgres::types::ToSql + Sync),
+                kind as &(dyn tokio_postgres::types::ToSql + Sync),
+                fields as &(dyn tokio_postgres::types::ToSql + Sync),
+                prev as &(dyn tokio_postgres::types::ToSql + Sync),
+                hash as &(dyn tokio_postgres::types::ToSql + Sync),
+            ]
+        })
+        .collect();
+    execute(client, &sql, &params).await?;
     Ok(())
 }
 

@@ -202,9 +202,12 @@ async fn query_opt(
 /// transaction ends, so what the caller reads and writes under it does not interleave with
 /// another transaction under the same name.
 async fn lock(client: &impl GenericClient, name: &str) -> Result<(), StoreError> {
-    execute(client, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&name]).await?;
+    execute(client, LOCK_SQL, &[&name]).await?;
     Ok(())
 }
+
+/// [`lock`]'s statement.
+const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
 
 /// A state column's text as the vocabulary's value; a name it does not know is a damaged (or
 /// newer) store.

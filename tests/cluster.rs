@@ -122,6 +122,33 @@ fn two_daemons_behind_a_balancer_finish_each_others_work() {
         "the session's requests were shared by both daemons: {before:?} -> {after:?}"
     );
 
+    // --- Load through the balancer (8 clients, 200 requests): the daemons' counters moved by
+    // exactly the requests sent. (wrk stops with requests in flight that it does not count.)
+    let route = |metrics: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("esignd_http_requests_total{") && l.contains("route=\"/v1/sign/onetime\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    let scrape = |cluster: &mut Cluster| -> Vec<u64> {
+        (0..2).map(|n| route(&http_get(cluster.daemon(n).ops_on(), "/metrics").1)).collect()
+    };
+    let before = scrape(&mut cluster);
+    let token = common::load::access_token(&cluster);
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let token = token.clone();
+            std::thread::spawn(move || (0..25).map(|_| common::load::sign(lb, &token).0).collect::<Vec<u16>>())
+        })
+        .collect();
+    let statuses: Vec<u16> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    let after = scrape(&mut cluster);
+    let moved: Vec<u64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+    assert_eq!(moved.iter().sum::<u64>(), 200, "counters {before:?} -> {after:?} for 200 requests");
+    assert!(moved.iter().all(|&m| m > 0), "both daemons took load: {moved:?}");
+
     // --- A device polling on B answers a request queued on A.
     let wallet = cluster.provider.access_token("wallet-app", "jane");
     std::fs::write(cluster.path("jane.token"), &wallet).unwrap();

@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod eservices;
 pub mod fake_tsa;
 pub mod haproxy;
+pub mod load;
 pub mod oidc;
 pub mod oracle;
 pub mod pdf;

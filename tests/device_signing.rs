@@ -108,20 +108,7 @@ impl Setup {
 
     fn device(&self, name: &str) -> Device {
         let key = self.path(&format!("{name}.key"));
-        let pass = format!("file:{}", self.path("device-pin").display());
-        let out = openssl([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-aes-256-cbc",
-            "-pass",
-            &pass,
-            "-out",
-            key.to_str().unwrap(),
-        ]);
-        oracle::assert_ok(&out, "openssl genpkey");
+        common::encrypted_device_key(&key, &self.path("device-pin"));
         let key_args = vec![
             "--key-file".to_owned(),
             key.to_str().unwrap().to_owned(),

@@ -10,3 +10,24 @@ export function launch(extraArgs = []) {
       '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extraArgs],
   });
 }
+
+/// Log in at the OpenID provider (oidc-provider's development login and consent pages) as
+/// LOGIN until it sends the browser back to esignd at BASE; returns esignd's answer there.
+export async function logInAtProvider(page, base, login) {
+  const answer = page.waitForResponse((r) => r.url().startsWith(`${base}/sign/oidc/callback`));
+  let answered = false;
+  answer.then(() => { answered = true; });
+  const provider = new URL(page.url()).origin;
+  while (!answered && new URL(page.url()).origin === provider) {
+    const loginField = page.locator('input[name=login]');
+    if (await loginField.count()) {
+      await loginField.fill(login);
+      await page.locator('input[name=password]').fill('any-password');
+    }
+    const before = page.url();
+    await page.locator('button[type=submit]').first().click({ noWaitAfter: true });
+    const moved = page.waitForURL((url) => url.href !== before, { waitUntil: 'commit' }).catch(() => {});
+    await Promise.race([answer, moved]);
+  }
+  return answer;
+}

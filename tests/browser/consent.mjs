@@ -13,7 +13,7 @@
 //
 //   node consent.mjs ESIGND_BASE SIGNING_URL CSRF_TOKEN PHISH_URL CALLBACK LOGIN
 import http from 'node:http';
-import { launch } from './chromium.mjs';
+import { launch, logInAtProvider } from './chromium.mjs';
 
 const [base, signingUrl, csrfToken, phishUrl, callback, login] = process.argv.slice(2);
 
@@ -28,26 +28,7 @@ await new Promise((resolve) => attacker.listen(0, '127.0.0.1', resolve));
 // Another site: a name of its own, which this browser resolves to loopback.
 const attackerUrl = `http://attacker.test:${attacker.address().port}/prize`;
 
-/// Log in at the provider (its development login and consent pages) until it sends the browser
-/// back to esignd; returns esignd's answer there.
-async function logIn(page) {
-  const answer = page.waitForResponse((r) => r.url().startsWith(`${base}/sign/oidc/callback`));
-  let answered = false;
-  answer.then(() => { answered = true; });
-  const provider = new URL(page.url()).origin;
-  while (!answered && new URL(page.url()).origin === provider) {
-    const loginField = page.locator('input[name=login]');
-    if (await loginField.count()) {
-      await loginField.fill(login);
-      await page.locator('input[name=password]').fill('any-password');
-    }
-    const before = page.url();
-    await page.locator('button[type=submit]').first().click({ noWaitAfter: true });
-    const moved = page.waitForURL((url) => url.href !== before, { waitUntil: 'commit' }).catch(() => {});
-    await Promise.race([answer, moved]);
-  }
-  return answer;
-}
+const logIn = (page) => logInAtProvider(page, base, login);
 
 /// What a navigation that ends on esignd showed: its status and text.
 async function ended(page, response) {

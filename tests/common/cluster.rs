@@ -11,7 +11,7 @@ use super::eservices::{Webhooks, clients_toml};
 use super::haproxy::Haproxy;
 use super::oidc::Provider;
 use super::postgres::Postgres;
-use super::{TokenDir, http_get, openssl, oracle};
+use super::{TokenDir, http_get, oracle};
 
 /// The device key's PIN in [`Cluster::device`].
 pub const PIN: &str = "4711-device-pin";
@@ -136,20 +136,7 @@ impl Cluster {
     pub fn device(&self, name: &str, daemon: SocketAddr) -> Command {
         let key = self.path(&format!("{name}.key"));
         if !key.exists() {
-            let pass = format!("file:{}", self.path("device-pin").display());
-            let out = openssl([
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-aes-256-cbc",
-                "-pass",
-                &pass,
-                "-out",
-                key.to_str().unwrap(),
-            ]);
-            oracle::assert_ok(&out, "openssl genpkey");
+            super::encrypted_device_key(&key, &self.path("device-pin"));
         }
         let mut command = Command::new(env!("CARGO_BIN_EXE_esign-device"));
         command.args(["--server", &format!("http://{}", self.balancer.addr), "--connect-to", &daemon.to_string()]);

@@ -213,6 +213,25 @@ where
     Command::new("openssl").args(args).output().expect("openssl is installed (tests/run.sh installs it)")
 }
 
+/// A device's P-256 key as a user's wallet keeps it: PKCS#8 PEM encrypted (AES-256-CBC) with the
+/// PIN in `pin_file`, made by openssl at `key`.
+pub fn encrypted_device_key(key: &Path, pin_file: &Path) {
+    let pass = format!("file:{}", pin_file.display());
+    let out = openssl([
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-aes-256-cbc",
+        "-pass",
+        &pass,
+        "-out",
+        key.to_str().unwrap(),
+    ]);
+    oracle::assert_ok(&out, "openssl genpkey");
+}
+
 /// A self-signed P-256 root made by openssl in `dir`: `{name}.key` and `{name}.pem`, valid for
 /// `days`. Returns the certificate's path.
 pub fn openssl_root(dir: &Path, name: &str, subject: &str, days: u32) -> PathBuf {

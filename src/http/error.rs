@@ -123,6 +123,16 @@ pub(super) fn no_route() -> Response<Body> {
     govstack(StatusCode::NOT_FOUND, "no such endpoint")
 }
 
+/// The operator listener's refusal of a request it does not serve (plain text; it has no
+/// route table): 405 for one of its paths with another method, 404 for any other path.
+pub(super) fn ops_refusal(its_path: bool) -> (StatusCode, &'static str) {
+    if its_path {
+        (StatusCode::METHOD_NOT_ALLOWED, "GET only\n")
+    } else {
+        (StatusCode::NOT_FOUND, "the operator's listener serves /metrics and /readyz\n")
+    }
+}
+
 /// 405 with `Allow` naming the methods the path takes.
 pub(super) fn wrong_method(allow: &str, hint: &str) -> Response<Body> {
     let mut response = govstack(StatusCode::METHOD_NOT_ALLOWED, hint);

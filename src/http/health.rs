@@ -31,7 +31,7 @@ pub(super) async fn ready(call: Call) -> Result<Response<Body>, ServiceError> {
 /// The readiness answer: its status, and each check's detail when `detailed`.
 pub(super) async fn readiness(service: &crate::service::EsignService, detailed: bool) -> (StatusCode, Value) {
     if service.is_draining() {
-        return (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "draining" }));
+        return (status(ErrorKind::Unavailable(Dependency::ThisDaemon)), json!({ "status": "draining" }));
     }
     let readiness = service.readiness().await;
     let hsm = check(&readiness.hsm);

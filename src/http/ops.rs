@@ -61,7 +61,9 @@ async fn answer(service: &EsignService, request: &Request<Incoming>) -> Response
             let (status, body) = super::health::readiness(service, true).await;
             reply(status, "application/json", body.to_string())
         }
-        (_, "/metrics" | "/readyz") => reply(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n".into()),
-        _ => reply(StatusCode::NOT_FOUND, "text/plain", "the operator's listener serves /metrics and /readyz\n".into()),
+        (_, path) => {
+            let (status, text) = super::error::ops_refusal(matches!(path, "/metrics" | "/readyz"));
+            reply(status, "text/plain", text.into())
+        }
     }
 }

@@ -70,6 +70,8 @@ pub enum Dependency {
     PaymentProvider,
     /// An eService's published keys.
     Eservice,
+    /// This daemon itself: it is stopping (draining) and takes no new work.
+    ThisDaemon,
 }
 
 /// What was sent cannot be used (decided at the door while decoding, or by a workflow's checks

@@ -110,7 +110,8 @@ pub fn check_config(config: &Config) -> Result<(), ConfigError> {
 pub async fn build<K: KeyStore>(keys: Arc<K>, config: &Config) -> Result<Arc<EsignService>, DaemonError> {
     let engine: Arc<dyn Engine> = Arc::new(Arc::new(SigningEngine::new(keys, config)?));
     let metrics = crate::metrics::Metrics::new();
-    let store = open_store(&config.store, &metrics).await?;
+    let trust = crate::outbound::tls_config(config.outbound.system_roots, &config.outbound.anchors);
+    let store = open_store(&config.store, &metrics, trust).await?;
     tracing::info!(store = %config.store.engine.describe(), "store open");
     for (label, description) in engine.key_summary() {
         tracing::info!(key = %label, %description, "key checked");
@@ -118,20 +119,21 @@ pub async fn build<K: KeyStore>(keys: Arc<K>, config: &Config) -> Result<Arc<Esi
     Ok(Arc::new(EsignService::new(Parts { engine, store, metrics }, config)?))
 }
 
-/// The store the configuration names (the embedded SQLite file, or PostgreSQL), timing its
-/// calls into `metrics`.
+/// The store the configuration names (the embedded SQLite file, or PostgreSQL, trusting
+/// `trust`'s roots when it speaks TLS), timing its calls into `metrics`.
 ///
 /// # Errors
 /// A store that cannot be opened, reached or migrated; a password file that cannot be read.
 pub async fn open_store(
     config: &StoreConfig,
     metrics: &crate::metrics::Metrics,
+    trust: rustls::ClientConfig,
 ) -> Result<Arc<dyn Store>, DaemonError> {
     Ok(match &config.engine {
         StoreEngine::Sqlite(path) => Arc::new(SqliteStore::open(path)?.timed(metrics.store_latency())),
         StoreEngine::Postgres(postgres) => {
             let password = postgres.password.as_ref().map(PasswordSource::read).transpose()?;
-            let store = PostgresStore::connect(&postgres.url, password.as_ref(), postgres.connections).await?;
+            let store = PostgresStore::connect(&postgres.url, password.as_ref(), postgres.connections, trust).await?;
             Arc::new(store.timed(metrics.store_latency()))
         }
     })

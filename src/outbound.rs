@@ -109,30 +109,7 @@ impl HttpClient {
     /// certificates `anchors` (`[outbound] ca_file`: an ID provider or payment provider on a
     /// private PKI).
     pub fn trusting(system_roots: bool, anchors: &[Vec<u8>]) -> Self {
-        let mut roots = rustls::RootCertStore::empty();
-        if system_roots {
-            let found = rustls_native_certs::load_native_certs();
-            for error in &found.errors {
-                tracing::warn!(%error, "a system trust anchor could not be read");
-            }
-            let (added, ignored) = roots.add_parsable_certificates(found.certs);
-            if added == 0 {
-                tracing::warn!(
-                    ignored,
-                    "no system trust anchors found (install ca-certificates, or set outbound.ca_file): HTTPS calls will fail"
-                );
-            }
-        }
-        let (_, ignored) = roots.add_parsable_certificates(anchors.iter().map(|der| CertificateDer::from(der.clone())));
-        if ignored > 0 {
-            tracing::warn!(ignored, "certificates of outbound.ca_file are not usable trust anchors");
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default TLS versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = tls_config(system_roots, anchors);
         let connector =
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
         Self { client: Client::builder(TokioExecutor::new()).build(connector) }
@@ -188,6 +165,36 @@ impl HttpClient {
         }
         self.send(Method::GET, url, &headers, Vec::new(), timeout).await
     }
+}
+
+/// The TLS client configuration of esignd's outbound connections (HTTPS calls, PostgreSQL):
+/// the operating system's roots when `system_roots`, and the DER certificates `anchors`
+/// (`[outbound] ca_file`).
+pub fn tls_config(system_roots: bool, anchors: &[Vec<u8>]) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    if system_roots {
+        let found = rustls_native_certs::load_native_certs();
+        for error in &found.errors {
+            tracing::warn!(%error, "a system trust anchor could not be read");
+        }
+        let (added, ignored) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            tracing::warn!(
+                ignored,
+                "no system trust anchors found (install ca-certificates, or set outbound.ca_file): HTTPS calls will fail"
+            );
+        }
+    }
+    let (_, ignored) = roots.add_parsable_certificates(anchors.iter().map(|der| CertificateDer::from(der.clone())));
+    if ignored > 0 {
+        tracing::warn!(ignored, "certificates of outbound.ca_file are not usable trust anchors");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 #[cfg(test)]

@@ -65,7 +65,7 @@ async fn every_case_on_postgresql() {
     let server = common::postgres::Postgres::start();
     for (i, (name, case)) in CASES.iter().enumerate() {
         let url = server.create_database(&format!("case{i}"));
-        let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&url, None, 8).await.unwrap());
+        let store: Arc<dyn Store> = Arc::new(connect(&url, 8).await.unwrap());
         eprintln!("case {name} on PostgreSQL");
         case(store).await;
     }
@@ -78,18 +78,18 @@ async fn postgresql_migrates_once_and_refuses_a_newer_schema() {
     // Daemons starting together: one migrates, the others find it done.
     let starting = (0..4).map(|_| {
         let url = url.clone();
-        tokio::spawn(async move { PostgresStore::connect(&url, None, 2).await.map(|_| ()) })
+        tokio::spawn(async move { connect(&url, 2).await.map(|_| ()) })
     });
     for start in starting.collect::<Vec<_>>() {
         start.await.unwrap().unwrap();
     }
     assert_eq!(server.psql("esignd", "SELECT version FROM esignd_schema"), "1");
     server.psql("esignd", "UPDATE esignd_schema SET version = 99");
-    let error = PostgresStore::connect(&url, None, 2).await.unwrap_err();
+    let error = connect(&url, 2).await.unwrap_err();
     assert!(matches!(error, StoreError::SchemaTooNew { found: 99, supported: 1 }), "{error}");
     // A server that is not there is an error that names the store, not a hang.
     let closed = format!("postgres://esignd@127.0.0.1:{}/esignd", free_port());
-    let error = PostgresStore::connect(&closed, None, 2).await.unwrap_err().to_string();
+    let error = connect(&closed, 2).await.unwrap_err().to_string();
     assert!(error.contains("127.0.0.1") && error.contains("connect"), "{error}");
 }
 
@@ -97,8 +97,7 @@ async fn postgresql_migrates_once_and_refuses_a_newer_schema() {
 async fn a_request_queued_on_one_daemon_wakes_the_poll_on_another() {
     let mut server = common::postgres::Postgres::start();
     let url = server.url();
-    let (a, b) =
-        (PostgresStore::connect(&url, None, 2).await.unwrap(), PostgresStore::connect(&url, None, 2).await.unwrap());
+    let (a, b) = (connect(&url, 2).await.unwrap(), connect(&url, 2).await.unwrap());
     let (sender, mut woken) = tokio::sync::mpsc::unbounded_channel::<Option<String>>();
     assert!(a.watch_device_requests(Arc::new(move |device| sender.send(device.map(str::to_owned)).is_ok())));
     // The listener's "look at everything" on connecting comes first.
@@ -150,6 +149,33 @@ async fn next_device(woken: &mut tokio::sync::mpsc::UnboundedReceiver<Option<Str
             return device;
         }
     }
+}
+
+/// A store on `url` (plain, or TLS when the server offers it; nothing trusted beyond the
+/// system's roots).
+async fn connect(url: &str, connections: usize) -> Result<PostgresStore, StoreError> {
+    PostgresStore::connect(url, None, connections, esignd::outbound::tls_config(false, &[])).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_over_tls_trusts_what_outbound_trusts() {
+    let (server, certificate) = common::postgres::Postgres::start_tls();
+    let url = format!("{}?sslmode=require", server.url());
+    let trusted = esignd::outbound::tls_config(false, &[certificate]);
+    let store = PostgresStore::connect(&url, None, 2, trusted).await.unwrap();
+    store.ping().await.unwrap();
+    let encrypted = server.psql(
+        "esignd",
+        "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'esignd' AND s.ssl",
+    );
+    assert_ne!(encrypted, "0", "esignd's connections use TLS");
+    // A server whose certificate is not trusted is refused, and the error says why.
+    let error = connect(&url, 2).await.unwrap_err().to_string();
+    assert!(error.contains("TLS") && error.contains("certificate"), "{error}");
+    // sslmode=require refuses a server without TLS.
+    let plain = common::postgres::Postgres::start();
+    let error = connect(&format!("{}?sslmode=require", plain.url()), 2).await.unwrap_err().to_string();
+    assert!(error.to_lowercase().contains("tls") || error.contains("ssl"), "{error}");
 }
 
 fn free_port() -> u16 {

@@ -22,9 +22,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, StoreError> {
         .map_err(|e| StoreError::Unavailable(format!("cannot start a runtime to reach PostgreSQL: {e}")))
 }
 
-async fn postgres(config: &crate::config::PostgresConfig) -> Result<PostgresStore, super::CtlError> {
-    let password = config.password.as_ref().map(PasswordSource::read).transpose()?;
-    Ok(PostgresStore::connect(&config.url, password.as_ref(), CONNECTIONS).await?)
+async fn postgres(config: &Config, pg: &crate::config::PostgresConfig) -> Result<PostgresStore, super::CtlError> {
+    let password = pg.password.as_ref().map(PasswordSource::read).transpose()?;
+    let trust = crate::outbound::tls_config(config.outbound.system_roots, &config.outbound.anchors);
+    Ok(PostgresStore::connect(&pg.url, password.as_ref(), CONNECTIONS, trust).await?)
 }
 
 /// Every audit record in stored order (SQLite's row order, which shows records swapped in
@@ -38,7 +39,7 @@ pub(super) fn audit_trail(config: &Config) -> Result<(Vec<Record>, Vec<Checkpoin
             Ok((records, crate::store::audit::checkpoints(&conn, 0, usize::MAX)?))
         }
         StoreEngine::Postgres(pg) => runtime()?.block_on(async {
-            let store = postgres(pg).await?;
+            let store = postgres(config, pg).await?;
             let mut records = Vec::new();
             loop {
                 let after = records.last().map_or(0, |r: &Record| r.seq);
@@ -59,6 +60,8 @@ pub(super) fn audit_trail(config: &Config) -> Result<(Vec<Record>, Vec<Checkpoin
 pub(super) fn record(config: &Config, events: &[AuditEvent]) -> Result<(), super::CtlError> {
     match &config.store.engine {
         StoreEngine::Sqlite(path) => Ok(crate::store::sqlite::SqliteStore::open(path)?.record_now(events)?),
-        StoreEngine::Postgres(pg) => runtime()?.block_on(async { Ok(postgres(pg).await?.record(events).await?) }),
+        StoreEngine::Postgres(pg) => {
+            runtime()?.block_on(async { Ok(postgres(config, pg).await?.record(events).await?) })
+        }
     }
 }

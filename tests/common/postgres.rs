@@ -50,8 +50,71 @@ impl Postgres {
         Self::start_with(&[("fsync", "off")])
     }
 
+    /// A fresh server that offers TLS with a certificate for 127.0.0.1 from a CA made by openssl;
+    /// and that CA's certificate (DER), for the client to trust.
+    pub fn start_tls() -> (Postgres, Vec<u8>) {
+        let mut der = Vec::new();
+        let pg = Self::start_prepared(&[("fsync", "off"), ("ssl", "on")], |dir, settings| {
+            let (cert, key, csr) = (dir.join("server.crt"), dir.join("server.key"), dir.join("server.csr"));
+            let p = |path: &Path| path.to_str().unwrap().to_owned();
+            let ca = super::openssl_root(dir, "pg-ca", "/CN=PostgreSQL test CA", 2);
+            let out = super::openssl([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-subj",
+                "/CN=127.0.0.1",
+                "-keyout",
+                &p(&key),
+                "-out",
+                &p(&csr),
+            ]);
+            super::oracle::assert_ok(&out, "openssl req (the PostgreSQL server's key)");
+            let extensions = dir.join("server.ext");
+            std::fs::write(&extensions, "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n").unwrap();
+            let out = super::openssl([
+                "x509",
+                "-req",
+                "-in",
+                &p(&csr),
+                "-CA",
+                &p(&ca),
+                "-CAkey",
+                &p(&dir.join("pg-ca.key")),
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &p(&extensions),
+                "-out",
+                &p(&cert),
+            ]);
+            super::oracle::assert_ok(&out, "openssl x509 -req (the PostgreSQL server's certificate)");
+            der = super::openssl(["x509", "-in", &p(&ca), "-outform", "DER"]).stdout;
+            settings.push(("ssl_cert_file".into(), p(&cert)));
+            settings.push(("ssl_key_file".into(), p(&key)));
+            for file in [&cert, &key] {
+                std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+                if is_root() {
+                    assert!(Command::new("chown").args(["postgres:postgres"]).arg(file).status().unwrap().success());
+                }
+            }
+        });
+        (pg, der)
+    }
+
     /// A fresh server with `settings` (`-c name=value`).
     pub fn start_with(settings: &[(&str, &str)]) -> Postgres {
+        Self::start_prepared(settings, |_, _| {})
+    }
+
+    /// A fresh server with `settings`; `prepare` may add files to its folder and settings before
+    /// it starts.
+    fn start_prepared(settings: &[(&str, &str)], prepare: impl FnOnce(&Path, &mut Vec<(String, String)>)) -> Postgres {
         let bin = bin_dir();
         let initdb = bin.join("initdb");
         assert!(
@@ -78,6 +141,8 @@ impl Postgres {
             .output()
             .expect("initdb runs (apt-get install -y postgresql)");
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let dir = pg.dir.path().to_owned();
+        prepare(&dir, &mut pg.settings);
         pg.resume();
         pg.psql("postgres", "CREATE DATABASE esignd");
         pg

@@ -110,7 +110,7 @@ impl DeviceRequestStore for PostgresStore {
     }
 
     fn watch_device_requests(&self, wake: DeviceWake) -> bool {
-        super::listen::spawn(self.config.clone(), wake);
+        super::listen::spawn(self.config.clone(), self.tls.clone(), wake);
         true
     }
 

@@ -30,10 +30,10 @@ pub(super) async fn announce(
 
 /// Listen on `config`'s server for as long as `wake` wants it, reconnecting when the connection
 /// is lost.
-pub(super) fn spawn(config: tokio_postgres::Config, wake: DeviceWake) {
+pub(super) fn spawn(config: tokio_postgres::Config, tls: super::tls::Rustls, wake: DeviceWake) {
     tokio::spawn(async move {
         loop {
-            match listen(&config, &wake).await {
+            match listen(&config, tls.clone(), &wake).await {
                 Ok(false) => return,
                 Ok(true) => tracing::warn!("the PostgreSQL connection for device wake-ups closed; connecting again"),
                 Err(e) => {
@@ -51,8 +51,12 @@ pub(super) fn spawn(config: tokio_postgres::Config, wake: DeviceWake) {
 
 /// One connection's life: `Ok(false)` when `wake` no longer wants wake-ups, `Ok(true)` when the
 /// server closed the connection.
-async fn listen(config: &tokio_postgres::Config, wake: &DeviceWake) -> Result<bool, tokio_postgres::Error> {
-    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+async fn listen(
+    config: &tokio_postgres::Config,
+    tls: super::tls::Rustls,
+    wake: &DeviceWake,
+) -> Result<bool, tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(tls).await?;
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {

@@ -31,6 +31,7 @@ mod listen;
 mod outbox;
 mod schema;
 mod sessions;
+mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,7 @@ pub struct PostgresStore {
     pool: Pool,
     /// How to connect (the device wake-up listener's own connection).
     config: tokio_postgres::Config,
+    tls: tls::Rustls,
     /// Each call's time, waiting for a connection included (the operator's metrics).
     latency: Option<prometheus_client::metrics::histogram::Histogram>,
 }
@@ -61,13 +63,19 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connect to `url` (a libpq URL without a password) with `password`, keep at most
-    /// `connections` open, and bring the schema up to date.
+    /// Connect to `url` (a libpq URL without a password; its `sslmode` says whether TLS is
+    /// used) with `password`, trusting `trust`'s roots for TLS, keep at most `connections`
+    /// open, and bring the schema up to date.
     ///
     /// # Errors
     /// [`StoreError::Open`] for a URL that cannot be used or a server that does not answer,
     /// [`StoreError::SchemaTooNew`], database errors.
-    pub async fn connect(url: &str, password: Option<&SecretString>, connections: usize) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        password: Option<&SecretString>,
+        connections: usize,
+        trust: rustls::ClientConfig,
+    ) -> Result<Self, StoreError> {
         let open_error = |reason: String| StoreError::Open { path: redacted(url).into(), reason };
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| open_error(format!("{e}")))?;
         if let Some(password) = password {
@@ -75,9 +83,10 @@ impl PostgresStore {
         }
         config.application_name("esignd");
         config.connect_timeout(CONNECTION_WAIT);
+        let tls = tls::Rustls::new(trust);
         let manager = Manager::from_config(
             config.clone(),
-            tokio_postgres::NoTls,
+            tls.clone(),
             ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
         let timeouts =
@@ -88,7 +97,7 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| open_error(e.to_string()))?;
-        let store = Self { pool, config, latency: None };
+        let store = Self { pool, config, tls, latency: None };
         let mut client = store.pool.get().await.map_err(|e| open_error(pool_reason(&e)))?;
         schema::migrate(&mut client).await?;
         Ok(store)

@@ -84,13 +84,19 @@ impl From<EngineError> for DaemonError {
     }
 }
 
-/// `--check-config`: everything that can be checked without touching the HSM — the file and
-/// environment validate, the PIN source is readable, the module exists.
+/// `--check-config`: everything that can be checked without touching the HSM or the database —
+/// the file and environment validate, the PIN source and the store's password source are
+/// readable, the module exists.
 ///
 /// # Errors
 /// The first problem found.
 pub fn check_config(config: &Config) -> Result<(), ConfigError> {
     config.hsm.read_pin()?;
+    if let StoreEngine::Postgres(postgres) = &config.store.engine
+        && let Some(password) = &postgres.password
+    {
+        password.read()?;
+    }
     if !config.hsm.module.is_file() {
         return Err(ConfigError::Invalid {
             key: "hsm.module",

@@ -109,6 +109,28 @@ fn check_config_applies_environment_overrides_and_names_what_is_wrong() {
     let (code, err) = check_config(&token, &[("ESIGND__HSM__PIN_FILE", "/nonexistent/pin")]);
     assert_eq!(code, Some(64));
     assert!(err.contains("/nonexistent/pin"), "{err}");
+
+    // A PostgreSQL store: its password file must be readable, and no password in the URL.
+    let postgres = [("ESIGND__STORE__URL", "postgres://esignd@db.example/esignd")];
+    assert_eq!(check_config(&token, &postgres).0, Some(0), "the database itself is not reached");
+    let missing = [postgres[0], ("ESIGND__STORE__PASSWORD_FILE", "/nonexistent/store-password")];
+    let (code, err) = check_config(&token, &missing);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("store.password_file") && err.contains("/nonexistent/store-password"), "{err}");
+    let (code, err) = check_config(&token, &[("ESIGND__STORE__URL", "postgres://esignd:hunter2@db.example/esignd")]);
+    assert_eq!(code, Some(64));
+    assert!(err.contains("store.url") && !err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn an_unreachable_postgresql_stops_start_up_with_the_store_exit_code() {
+    let token = TokenDir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("postgres://esignd@127.0.0.1:{port}/esignd");
+    let out = esignd(&token).arg("serve").env("ESIGND__STORE__URL", &url).output().unwrap();
+    assert_eq!(out.status.code(), Some(73), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(said.contains(&url) && said.contains("connect"), "names the store and why: {said}");
 }
 
 #[test]

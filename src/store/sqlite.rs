@@ -44,11 +44,16 @@ pub(super) fn insert_session(conn: &Connection, row: &SessionRow) -> rusqlite::R
 /// Remember `spend` in the replay cache within the caller's transaction; [`StoreError::AlreadySpent`]
 /// (the caller's transaction then rolls back) when it was there.
 pub(super) fn spend_once(conn: &Connection, spend: &Spend) -> Result<(), StoreError> {
+    if remember(conn, spend.kind, &spend.id, spend.until)? { Ok(()) } else { Err(StoreError::AlreadySpent(spend.kind)) }
+}
+
+/// Remember `id` of `kind` until `until` in the replay cache; false when it was there.
+fn remember(conn: &Connection, kind: &str, id: &str, until: SystemTime) -> rusqlite::Result<bool> {
     let inserted = conn.execute(
         "INSERT OR IGNORE INTO seen_once (kind, id, until) VALUES (?1, ?2, ?3)",
-        params![spend.kind, spend.id, epoch(spend.until)],
+        params![kind, id, epoch(until)],
     )?;
-    if inserted == 1 { Ok(()) } else { Err(StoreError::AlreadySpent(spend.kind)) }
+    Ok(inserted == 1)
 }
 
 /// `UPDATE` a session if its status is still `from`; true when it was. A session that ends
@@ -300,16 +305,8 @@ impl Store for SqliteStore {
     }
 
     async fn remember_once(&self, kind: &str, id: &str, until: SystemTime) -> Result<bool, StoreError> {
-        // The same table as [`spend_once`].
         let (kind, id) = (kind.to_owned(), id.to_owned());
-        self.with(move |conn| {
-            let inserted = conn.execute(
-                "INSERT OR IGNORE INTO seen_once (kind, id, until) VALUES (?1, ?2, ?3)",
-                params![kind, id, epoch(until)],
-            )?;
-            Ok(inserted == 1)
-        })
-        .await
+        self.with(move |conn| Ok(remember(conn, &kind, &id, until)?)).await
     }
 
     async fn sweep(&self, now: SystemTime) -> Result<usize, StoreError> {

@@ -58,13 +58,22 @@ pub(super) async fn insert_session(client: &impl GenericClient, row: &SessionRow
 /// transaction is then dropped, which rolls it back) when it was there. A concurrent spender
 /// waits on the unique index and then finds it taken.
 pub(super) async fn spend_once(client: &impl GenericClient, spend: &Spend) -> Result<(), StoreError> {
+    if remember(client, spend.kind, &spend.id, spend.until).await? {
+        Ok(())
+    } else {
+        Err(StoreError::AlreadySpent(spend.kind))
+    }
+}
+
+/// Remember `id` of `kind` until `until` in the replay cache; false when it was there.
+async fn remember(client: &impl GenericClient, kind: &str, id: &str, until: SystemTime) -> Result<bool, StoreError> {
     let inserted = execute(
         client,
         "INSERT INTO seen_once (kind, id, until) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-        &[&spend.kind, &spend.id, &epoch(spend.until)],
+        &[&kind, &id, &epoch(until)],
     )
     .await?;
-    if inserted == 1 { Ok(()) } else { Err(StoreError::AlreadySpent(spend.kind)) }
+    Ok(inserted == 1)
 }
 
 /// `UPDATE` a session if its status is still `from` (the row lock makes a concurrent mover wait
@@ -250,13 +259,7 @@ impl Store for PostgresStore {
 
     async fn remember_once(&self, kind: &str, id: &str, until: SystemTime) -> Result<bool, StoreError> {
         let (client, _timer) = self.client().await?;
-        let inserted = execute(
-            &client,
-            "INSERT INTO seen_once (kind, id, until) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&kind, &id, &epoch(until)],
-        )
-        .await?;
-        Ok(inserted == 1)
+        remember(&client, kind, id, until).await
     }
 
     async fn sweep(&self, now: SystemTime) -> Result<usize, StoreError> {

@@ -278,15 +278,7 @@ async fn no_eservice_can_flood_a_device() {
 
 /// A CSR made by openssl (`newkey` as `openssl req -newkey` takes it), PEM.
 fn openssl_csr(dir: &std::path::Path, name: &str, newkey: &str, options: &[&str]) -> String {
-    let (key, request) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.csr")));
-    let mut args = vec!["req", "-new", "-newkey", newkey, "-nodes", "-subj", "/CN=Whatever the device says"];
-    for option in options {
-        args.extend(["-pkeyopt", option]);
-    }
-    args.extend(["-keyout", key.to_str().unwrap(), "-out", request.to_str().unwrap()]);
-    let out = openssl(&args);
-    assert!(out.status.success(), "openssl req: {}", text(&out.stderr));
-    std::fs::read_to_string(request).unwrap()
+    common::openssl_csr(dir, name, "/CN=Whatever the device says", newkey, options)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,25 +54,8 @@ fn crl(dir: &Path, addr: SocketAddr) -> (u64, String) {
 /// openssl prints serials in a CRL, upper-case hex).
 fn certificate(cluster: &Cluster, addr: SocketAddr, user_token: &str, name: &str) -> (String, String) {
     let dir = cluster.token.dir.path();
-    let (key, request) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.csr")));
     let p = |path: &Path| path.to_str().unwrap().to_owned();
-    let out = openssl([
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
-        "/CN=device",
-        "-keyout",
-        &p(&key),
-        "-out",
-        &p(&request),
-    ]);
-    oracle::assert_ok(&out, "openssl req");
-    let csr = std::fs::read_to_string(&request).unwrap();
+    let csr = common::openssl_csr(dir, name, "/CN=device", "ec", &["ec_paramgen_curve:P-256"]);
     let headers = [("X-GovStack-AuthenticationToken", user_token)];
     let (status, created) = api(addr, "POST", "/v1/cert/create", &headers, Some(&enrolment(&csr, Some(name))));
     assert_eq!(status, 200, "{created}");

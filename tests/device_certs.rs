@@ -91,15 +91,7 @@ fn p(path: &Path) -> &str {
 
 /// A CSR from openssl with a fresh key: `newkey` as openssl's `-newkey`, plus `-pkeyopt`s.
 fn csr(dir: &Path, name: &str, newkey: &str, options: &[&str]) -> String {
-    let (key, request) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.csr")));
-    let mut args = vec!["req", "-new", "-newkey", newkey, "-nodes", "-subj", "/CN=Whatever the device says"];
-    for option in options {
-        args.extend(["-pkeyopt", option]);
-    }
-    args.extend(["-keyout", p(&key), "-out", p(&request)]);
-    let out = openssl(&args);
-    assert!(out.status.success(), "openssl req: {}", text(&out.stderr));
-    std::fs::read_to_string(request).unwrap()
+    common::openssl_csr(dir, name, "/CN=Whatever the device says", newkey, options)
 }
 
 fn change(code: &str) -> Value {

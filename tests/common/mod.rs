@@ -213,6 +213,21 @@ where
     Command::new("openssl").args(args).output().expect("openssl is installed (tests/run.sh installs it)")
 }
 
+/// A CSR made by openssl with a fresh key (`newkey` as `openssl req -newkey` takes it, plus
+/// `-pkeyopt`s) for `subject`: the key at `{dir}/{name}.key`, the request at `{dir}/{name}.csr`;
+/// returns the request, PEM.
+pub fn openssl_csr(dir: &Path, name: &str, subject: &str, newkey: &str, options: &[&str]) -> String {
+    let (key, request) = (dir.join(format!("{name}.key")), dir.join(format!("{name}.csr")));
+    let mut args = vec!["req", "-new", "-newkey", newkey, "-nodes", "-subj", subject];
+    for option in options {
+        args.extend(["-pkeyopt", option]);
+    }
+    args.extend(["-keyout", key.to_str().unwrap(), "-out", request.to_str().unwrap()]);
+    let out = openssl(&args);
+    assert!(out.status.success(), "openssl req: {}", text(&out.stderr));
+    std::fs::read_to_string(request).unwrap()
+}
+
 /// A device's P-256 key as a user's wallet keeps it: PKCS#8 PEM encrypted (AES-256-CBC) with the
 /// PIN in `pin_file`, made by openssl at `key`.
 pub fn encrypted_device_key(key: &Path, pin_file: &Path) {

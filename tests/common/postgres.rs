@@ -58,22 +58,7 @@ impl Postgres {
             let (cert, key, csr) = (dir.join("server.crt"), dir.join("server.key"), dir.join("server.csr"));
             let p = |path: &Path| path.to_str().unwrap().to_owned();
             let ca = super::openssl_root(dir, "pg-ca", "/CN=PostgreSQL test CA", 2);
-            let out = super::openssl([
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-keyout",
-                &p(&key),
-                "-out",
-                &p(&csr),
-            ]);
-            super::oracle::assert_ok(&out, "openssl req (the PostgreSQL server's key)");
+            super::openssl_csr(dir, "server", "/CN=127.0.0.1", "ec", &["ec_paramgen_curve:P-256"]);
             let extensions = dir.join("server.ext");
             std::fs::write(&extensions, "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n").unwrap();
             let out = super::openssl([

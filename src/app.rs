@@ -117,12 +117,12 @@ pub async fn build<K: KeyStore>(keys: Arc<K>, config: &Config) -> Result<Arc<Esi
     let engine: Arc<dyn Engine> = Arc::new(Arc::new(SigningEngine::new(keys, config)?));
     let metrics = crate::metrics::Metrics::new();
     let trust = crate::outbound::tls_config(config.outbound.system_roots, &config.outbound.anchors);
-    let store = open_store(&config.store, &metrics, trust).await?;
+    let store = open_store(&config.store, &metrics, trust.clone()).await?;
     tracing::info!(store = %config.store.engine.describe(), "store open");
     for (label, description) in engine.key_summary() {
         tracing::info!(key = %label, %description, "key checked");
     }
-    Ok(Arc::new(EsignService::new(Parts { engine, store, metrics }, config)?))
+    Ok(Arc::new(EsignService::new(Parts { engine, store, metrics, outbound: trust }, config)?))
 }
 
 /// The store the configuration names (the embedded SQLite file, or PostgreSQL, trusting

@@ -109,7 +109,12 @@ impl HttpClient {
     /// certificates `anchors` (`[outbound] ca_file`: an ID provider or payment provider on a
     /// private PKI).
     pub fn trusting(system_roots: bool, anchors: &[Vec<u8>]) -> Self {
-        let tls = tls_config(system_roots, anchors);
+        Self::with_tls(tls_config(system_roots, anchors))
+    }
+
+    /// A client trusting what `tls` trusts ([`tls_config`], made once and shared with the
+    /// store's connections).
+    pub fn with_tls(tls: rustls::ClientConfig) -> Self {
         let connector =
             hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
         Self { client: Client::builder(TokioExecutor::new()).build(connector) }

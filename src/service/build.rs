@@ -30,6 +30,8 @@ pub struct Parts {
     pub store: Arc<dyn Store>,
     /// The metrics (the store may already time its calls into them).
     pub metrics: crate::metrics::Metrics,
+    /// What outbound TLS trusts (`[outbound]`, [`crate::outbound::tls_config`]).
+    pub outbound: rustls::ClientConfig,
 }
 
 impl EsignService {
@@ -38,8 +40,8 @@ impl EsignService {
     /// # Errors
     /// A service key that cannot sign ES256 tokens (it must be P-256).
     pub fn new(parts: Parts, config: &Config) -> Result<Self, crate::jose::Error> {
-        let Parts { engine, store, metrics } = parts;
-        let http = HttpClient::trusting(config.outbound.system_roots, &config.outbound.anchors);
+        let Parts { engine, store, metrics, outbound } = parts;
+        let http = HttpClient::with_tls(outbound);
         let jwks = JwkSet { keys: vec![Jwk::from_spki(&engine.service_public_key(), "ES256")?] };
         let retry = Retry { attempts: config.webhooks.attempts, first_delay: config.webhooks.first_retry };
         let public_url = config.server.public_url.clone();

@@ -16,22 +16,24 @@ use crate::hsm::{KeyPair, KeySession};
 use crate::pki::{checks, verify::verify_certificate};
 
 /// The persistent objects the daemon works with, checked.
-pub struct Inventory<H> {
+pub struct Inventory<S: KeySession> {
     /// The CA key.
-    pub ca_key: KeyPair<H>,
+    pub ca_key: KeyPair<S::Handle>,
     /// The CA chain, CA certificate first.
     pub ca_chain: Vec<Certificate>,
     /// The TSA key.
-    pub tsa_key: KeyPair<H>,
+    pub tsa_key: KeyPair<S::Handle>,
     /// The TSA certificate.
     pub tsa_certificate: Certificate,
     /// The service key (session tokens, webhooks).
-    pub service_key: KeyPair<H>,
+    pub service_key: KeyPair<S::Handle>,
     /// The audit key (signs the audit chain's checkpoints).
-    pub audit_key: KeyPair<H>,
+    pub audit_key: KeyPair<S::Handle>,
+    /// The audit subject secret (HMAC of subject ids in the audit).
+    pub audit_subject: S::Secret,
 }
 
-impl<H> Inventory<H> {
+impl<S: KeySession> Inventory<S> {
     /// One line per object for the start-up log: labels and public-key fingerprints only.
     pub fn summary(&self) -> Vec<(String, String)> {
         [&self.ca_key, &self.tsa_key, &self.service_key, &self.audit_key]
@@ -48,7 +50,7 @@ impl<H> Inventory<H> {
 ///
 /// # Errors
 /// The first missing or unfit object, with what to run to fix it.
-pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inventory<S::Handle>> {
+pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inventory<S>> {
     let ca_key = session.key(&labels.ca, None)?;
     let ca_chain =
         chain::load(session, &labels.ca)?.ok_or_else(|| ca::Error::NoCaCertificate { label: labels.ca.clone() })?;
@@ -74,13 +76,11 @@ pub fn check<S: KeySession>(session: &S, labels: &KeyLabels) -> ca::Result<Inven
     let audit_key =
         session.find_key(&labels.audit, None)?.ok_or_else(|| ca::Error::NoAuditKey { label: labels.audit.clone() })?;
     protected(session, &audit_key)?;
-    match session.hmac_sha256(&labels.audit_subject, b"esignd preflight") {
-        Err(crate::hsm::Error::KeyNotFound { .. }) => {
-            return Err(ca::Error::NoAuditKey { label: labels.audit_subject.clone() });
-        }
-        other => drop(other?),
-    }
-    Ok(Inventory { ca_key, ca_chain, tsa_key, tsa_certificate, service_key, audit_key })
+    let audit_subject = session
+        .find_secret(&labels.audit_subject)?
+        .ok_or_else(|| ca::Error::NoAuditKey { label: labels.audit_subject.clone() })?;
+    session.hmac_sha256(&audit_subject, b"esignd preflight")?;
+    Ok(Inventory { ca_key, ca_chain, tsa_key, tsa_certificate, service_key, audit_key, audit_subject })
 }
 
 /// Make the audit keys that are missing: the checkpoint key pair (`labels.audit`, `algorithm`)
@@ -97,10 +97,7 @@ pub fn make_audit_keys<S: KeySession>(
     if pair {
         session.generate_persistent(algorithm, &labels.audit)?;
     }
-    let secret = matches!(
-        session.hmac_sha256(&labels.audit_subject, b"esignd preflight"),
-        Err(crate::hsm::Error::KeyNotFound { .. })
-    );
+    let secret = session.find_secret(&labels.audit_subject)?.is_none();
     if secret {
         session.generate_secret(&labels.audit_subject)?;
     }

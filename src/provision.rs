@@ -62,7 +62,7 @@ pub fn provision_dev<S: KeySession>(
     session: &S,
     labels: &KeyLabels,
     plan: &DevPlan,
-) -> ca::Result<(Report, Inventory<S::Handle>)> {
+) -> ca::Result<(Report, Inventory<S>)> {
     let mut report = Vec::new();
 
     let ca = if chain::load(session, &labels.ca)?.is_some() {

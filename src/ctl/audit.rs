@@ -179,7 +179,7 @@ fn export(config: &Config, out: &Path, from: Option<u64>, to: Option<u64>) -> Re
 fn find(config: &Config, subject: &str) -> Result<(), CtlError> {
     let token = open_token(config)?;
     let session = token.session()?;
-    let hash = hex::encode(session.hmac_sha256(&config.hsm.keys.audit_subject, subject.as_bytes())?);
+    let hash = hex::encode(session.hmac_sha256(&session.secret(&config.hsm.keys.audit_subject)?, subject.as_bytes())?);
     let (records, _) = super::store::audit_trail(config)?;
     println!("subject {hash}");
     for record in records.iter().filter(|r| r.fields.get("subject").and_then(|s| s.as_str()) == Some(hash.as_str())) {

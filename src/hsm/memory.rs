@@ -177,6 +177,7 @@ impl Drop for MemorySession {
 
 impl KeySession for MemorySession {
     type Handle = u64;
+    type Secret = String;
 
     fn generate_ephemeral(&self, algorithm: KeyAlgorithm) -> Result<EphemeralKey<'_, Self>> {
         let key = self.insert(algorithm, "", Vec::new(), Some(self.id))?;
@@ -272,7 +273,11 @@ impl KeySession for MemorySession {
         Ok(())
     }
 
-    fn hmac_sha256(&self, label: &str, data: &[u8]) -> Result<Vec<u8>> {
+    fn find_secret(&self, label: &str) -> Result<Option<String>> {
+        Ok(lock(&self.objects).secrets.contains_key(label).then(|| label.to_owned()))
+    }
+
+    fn hmac_sha256(&self, label: &String, data: &[u8]) -> Result<Vec<u8>> {
         let objects = lock(&self.objects);
         let key = objects.secrets.get(label).ok_or(Error::KeyNotFound { label: label.to_owned() })?;
         Ok(ring::hmac::sign(key, data).as_ref().to_vec())

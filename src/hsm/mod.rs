@@ -55,6 +55,9 @@ pub trait KeySession: Send {
     /// The store's reference to a key pair's objects.
     type Handle: Clone + Send + Sync + fmt::Debug;
 
+    /// The store's reference to a persistent secret key (HMAC).
+    type Secret: Clone + Send + Sync + fmt::Debug;
+
     /// Generate a key pair that lives only as long as the returned guard (a PKCS#11 session
     /// object: `CKA_TOKEN=false`, sensitive, non-extractable, sign-only).
     ///
@@ -111,12 +114,26 @@ pub trait KeySession: Send {
     /// [`Error::ObjectExists`] when any object already carries `label`; token errors.
     fn generate_secret(&self, label: &str) -> Result<()>;
 
-    /// HMAC-SHA256 of `data` under the secret key `label` (`CKM_SHA256_HMAC`).
+    /// Find the secret key `label`. Look it up once and keep the reference: on a PKCS#11 token
+    /// a search reads every object's file, which costs more than the HMAC itself.
     ///
     /// # Errors
-    /// [`Error::KeyNotFound`] when no secret key carries `label`, [`Error::KeyAmbiguous`] when
-    /// several do; token errors.
-    fn hmac_sha256(&self, label: &str, data: &[u8]) -> Result<Vec<u8>>;
+    /// [`Error::KeyAmbiguous`] when several secret keys carry `label`; token errors.
+    fn find_secret(&self, label: &str) -> Result<Option<Self::Secret>>;
+
+    /// HMAC-SHA256 of `data` under the secret key `key` (`CKM_SHA256_HMAC`).
+    ///
+    /// # Errors
+    /// Token errors; a stale handle ([`Error::is_stale_handle`]) when the key is gone.
+    fn hmac_sha256(&self, key: &Self::Secret, data: &[u8]) -> Result<Vec<u8>>;
+
+    /// Like [`KeySession::find_secret`], but a missing key is an error.
+    ///
+    /// # Errors
+    /// [`Error::KeyNotFound`] when no secret key carries `label`.
+    fn secret(&self, label: &str) -> Result<Self::Secret> {
+        self.find_secret(label)?.ok_or_else(|| Error::KeyNotFound { label: label.to_owned() })
+    }
 
     /// Store a DER X.509 certificate on the token under `label` and `id`.
     ///

@@ -29,6 +29,10 @@ pub struct Pkcs11Handle {
     public: ObjectHandle,
 }
 
+/// A persistent secret key on a PKCS#11 token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pkcs11Secret(ObjectHandle);
+
 /// A session checked out of the pool; returned (or closed, if broken) on drop.
 pub struct Pkcs11Session {
     pool: Arc<Pool>,
@@ -204,6 +208,7 @@ fn hash_mechanism(hash: HashAlgorithm) -> (MechanismType, PkcsMgfType) {
 
 impl KeySession for Pkcs11Session {
     type Handle = Pkcs11Handle;
+    type Secret = Pkcs11Secret;
 
     fn generate_ephemeral(&self, algorithm: KeyAlgorithm) -> Result<EphemeralKey<'_, Self>> {
         let key = self.generate(algorithm, None)?;
@@ -319,14 +324,17 @@ impl KeySession for Pkcs11Session {
         Ok(())
     }
 
-    fn hmac_sha256(&self, label: &str, data: &[u8]) -> Result<Vec<u8>> {
+    fn find_secret(&self, label: &str) -> Result<Option<Pkcs11Secret>> {
         let template = [Attribute::Class(ObjectClass::SECRET_KEY), Attribute::Label(label.as_bytes().to_vec())];
-        let key = match self.find(&template)?.as_slice() {
-            [] => return Err(Error::KeyNotFound { label: label.to_owned() }),
-            [one] => *one,
-            many => return Err(Error::KeyAmbiguous { label: label.to_owned(), count: many.len() }),
-        };
-        self.check(self.raw().sign(&Mechanism::Sha256Hmac, key, data))
+        match self.find(&template)?.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(Pkcs11Secret(*one))),
+            many => Err(Error::KeyAmbiguous { label: label.to_owned(), count: many.len() }),
+        }
+    }
+
+    fn hmac_sha256(&self, key: &Pkcs11Secret, data: &[u8]) -> Result<Vec<u8>> {
+        self.check(self.raw().sign(&Mechanism::Sha256Hmac, key.0, data))
     }
 
     fn store_certificate(&self, label: &str, id: &[u8], der: &[u8]) -> Result<()> {

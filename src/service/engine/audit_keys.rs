@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use super::{EngineError, SigningEngine, Timestamper};
 use crate::hsm::{HashAlgorithm, KeySession, KeyStore, SignatureScheme};
+use crate::preflight::Inventory;
 use crate::tsa::builtin::sha256_imprint;
 
 /// A checkpoint's proofs over its message: the audit key's signature (DER, as `openssl dgst
@@ -23,17 +24,32 @@ pub struct CheckpointProof {
 impl<K: KeyStore> SigningEngine<K> {
     /// `subject_id` as the audit shows it, in an open session: HMAC-SHA256 under the audit
     /// subject key, hex.
-    pub(super) fn subject_hash_in(&self, session: &K::Session, subject_id: &str) -> Result<String, EngineError> {
-        Ok(hex::encode(session.hmac_sha256(&self.labels.audit_subject, subject_id.as_bytes())?))
+    pub(super) fn subject_hash_in(
+        &self,
+        session: &K::Session,
+        inventory: &Inventory<K::Session>,
+        subject_id: &str,
+    ) -> Result<String, EngineError> {
+        Ok(hex::encode(session.hmac_sha256(&inventory.audit_subject, subject_id.as_bytes())?))
     }
 
-    /// `subject_id` as the audit shows it.
+    /// `subject_id` as the audit shows it. The subject key's handle is the one start-up found;
+    /// if the token says it went stale (the key was replaced), the keys are looked up again.
     ///
     /// # Errors
     /// HSM errors and deadlines.
     pub async fn subject_hash(self: &Arc<Self>, subject_id: String) -> Result<String, EngineError> {
         let service = Arc::clone(self);
-        self.hsm.with_session(move |session| service.subject_hash_in(session, &subject_id)).await
+        self.hsm
+            .with_session(move |session| match service.subject_hash_in(session, &service.inventory(), &subject_id) {
+                Err(e) if e.is_stale_handle() => {
+                    tracing::warn!(error = %e, "the audit subject key's handle went stale; looking the keys up again");
+                    service.refresh_inventory(session)?;
+                    service.subject_hash_in(session, &service.inventory(), &subject_id)
+                }
+                other => other,
+            })
+            .await
     }
 
     /// Sign `message` with the audit key and time-stamp it.

@@ -33,13 +33,10 @@ use crate::ca::extensions::{ID_ESIGND_DEMO_POLICY, has_policy};
 use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};
 use crate::config::{Config, KeyLabels, TsaMode};
 use crate::hsm::blocking::AsyncKeys;
-use crate::hsm::{KeyAlgorithm, KeySession, KeyStore};
+use crate::hsm::{KeyAlgorithm, KeyStore};
 use crate::preflight::{self, Inventory};
 use crate::tsa::builtin::BuiltinTsa;
 use crate::tsa::client::TsaClient;
-
-/// The key store's handle type.
-type Handle<K> = <<K as KeyStore>::Session as KeySession>::Handle;
 
 /// Where timestamps come from.
 #[derive(Debug)]
@@ -54,7 +51,7 @@ pub enum Timestamper {
 pub struct SigningEngine<K: KeyStore> {
     hsm: AsyncKeys<K>,
     labels: KeyLabels,
-    inventory: RwLock<Arc<Inventory<Handle<K>>>>,
+    inventory: RwLock<Arc<Inventory<K::Session>>>,
     ca: Ca,
     timestamper: Timestamper,
     ephemeral: KeyAlgorithm,
@@ -176,7 +173,7 @@ impl<K: KeyStore> SigningEngine<K> {
         &self.hsm
     }
 
-    fn inventory(&self) -> Arc<Inventory<Handle<K>>> {
+    fn inventory(&self) -> Arc<Inventory<K::Session>> {
         Arc::clone(&self.inventory.read().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 

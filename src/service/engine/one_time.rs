@@ -16,7 +16,7 @@ use const_oid::db::rfc5911;
 use x509_cert::Certificate;
 
 use super::stamp::Signed;
-use super::{EngineError, Handle, SignatureRecord, SigningEngine, Timestamper};
+use super::{EngineError, SignatureRecord, SigningEngine, Timestamper};
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
 use crate::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
 use crate::identity::Identity;
@@ -103,10 +103,10 @@ impl<K: KeyStore> SigningEngine<K> {
     fn sign_in_hsm(
         &self,
         session: &K::Session,
-        inventory: &Inventory<Handle<K>>,
+        inventory: &Inventory<K::Session>,
         request: &OneTimeRequest,
     ) -> Result<Signed, EngineError> {
-        let subject_hash = self.subject_hash_in(session, request.identity.subject_id())?;
+        let subject_hash = self.subject_hash_in(session, inventory, request.identity.subject_id())?;
         let mut steps = super::StepTimes::default();
         let mut lap = Instant::now();
         let mut took = |step: &mut std::time::Duration| {

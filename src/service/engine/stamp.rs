@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use x509_cert::Certificate;
 
 use super::checks::{Checked, verify_before_return};
-use super::{EngineError, Handle, SignatureRecord, SigningEngine, Timestamper};
+use super::{EngineError, SignatureRecord, SigningEngine, Timestamper};
 use crate::cms::assemble::SignedMessage;
 use crate::hsm::KeyStore;
 use crate::preflight::Inventory;
@@ -56,7 +56,7 @@ impl<K: KeyStore> SigningEngine<K> {
     pub(super) fn stamp_in_session(
         &self,
         session: &K::Session,
-        inventory: &Inventory<Handle<K>>,
+        inventory: &Inventory<K::Session>,
         mut signed: Signed,
     ) -> Result<SignatureRecord, EngineError> {
         let Timestamper::Builtin(tsa) = &self.timestamper else {

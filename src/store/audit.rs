@@ -74,7 +74,7 @@ pub(super) fn append(conn: &Connection, events: &[AuditEvent]) -> Result<(), Sto
     let mut head = head(conn)?;
     let time = crate::vocabulary::rfc3339(SystemTime::now());
     let mut insert =
-        conn.prepare("INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+        conn.prepare_cached("INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
     for event in events {
         let record = chain::next(head.as_ref(), time.clone(), event.kind, event.fields.clone())
             .map_err(|e| StoreError::Audit(e.to_string()))?;
@@ -94,7 +94,7 @@ pub(super) fn append(conn: &Connection, events: &[AuditEvent]) -> Result<(), Sto
 /// The newest record.
 pub(super) fn head(conn: &Connection) -> Result<Option<Record>, StoreError> {
     Ok(conn
-        .prepare("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY seq DESC LIMIT 1")?
+        .prepare_cached("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY seq DESC LIMIT 1")?
         .query_row([], record_row)
         .optional()?)
 }
@@ -104,7 +104,7 @@ pub(super) fn head(conn: &Connection) -> Result<Option<Record>, StoreError> {
 /// # Errors
 /// Database errors.
 pub fn records(conn: &Connection) -> Result<Vec<Record>, StoreError> {
-    let mut statement = conn.prepare("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY rowid")?;
+    let mut statement = conn.prepare_cached("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY rowid")?;
     let rows = statement.query_map([], record_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -127,16 +127,14 @@ pub(super) fn query(conn: &Connection, query: &AuditQuery) -> Result<Vec<Record>
     filter(" AND json_extract(fields, '$.subject') = ?", &query.subject);
     sql.push_str(" ORDER BY seq LIMIT ?");
     args.push((query.limit.min(i64::MAX as usize) as i64).into());
-    let mut statement = conn.prepare(&sql)?;
+    let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(rusqlite::params_from_iter(args), record_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Store a checkpoint and note it in the chain, within the caller's transaction.
 pub(super) fn add_checkpoint(conn: &Connection, checkpoint: &Checkpoint) -> Result<bool, StoreError> {
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO audit_checkpoints (seq, head, time, signature, timestamp_token) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
+    let inserted = conn.prepare_cached("INSERT OR IGNORE INTO audit_checkpoints (seq, head, time, signature, timestamp_token) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
             checkpoint.seq as i64,
             checkpoint.head,
             checkpoint.time,
@@ -156,7 +154,7 @@ pub(super) fn add_checkpoint(conn: &Connection, checkpoint: &Checkpoint) -> Resu
 /// # Errors
 /// Database errors.
 pub fn checkpoints(conn: &Connection, after: u64, limit: usize) -> Result<Vec<Checkpoint>, StoreError> {
-    let mut statement = conn.prepare(
+    let mut statement = conn.prepare_cached(
         "SELECT seq, head, time, signature, timestamp_token FROM audit_checkpoints WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = statement
@@ -167,11 +165,10 @@ pub fn checkpoints(conn: &Connection, after: u64, limit: usize) -> Result<Vec<Ch
 /// The newest checkpoint.
 pub(super) fn latest_checkpoint(conn: &Connection) -> Result<Option<Checkpoint>, StoreError> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT seq, head, time, signature, timestamp_token FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
-            [],
-            checkpoint_row,
-        )
+        )?
+        .query_row([], checkpoint_row)
         .optional()?)
 }
 
@@ -197,11 +194,12 @@ pub(super) fn append_alone(conn: &mut Connection, events: &[AuditEvent]) -> Resu
 pub(super) fn prune(conn: &Connection, before: SystemTime) -> Result<usize, StoreError> {
     let cutoff = crate::vocabulary::rfc3339(before);
     let covered: Option<i64> = conn
-        .query_row("SELECT MAX(seq) FROM audit_checkpoints WHERE time < ?1", [cutoff], |row| row.get(0))
+        .prepare_cached("SELECT MAX(seq) FROM audit_checkpoints WHERE time < ?1")?
+        .query_row([cutoff], |row| row.get(0))
         .optional()?
         .flatten();
     match covered {
-        Some(seq) => Ok(conn.execute("DELETE FROM audit WHERE seq <= ?1", [seq])?),
+        Some(seq) => Ok(conn.prepare_cached("DELETE FROM audit WHERE seq <= ?1")?.execute([seq])?),
         None => Ok(0),
     }
 }

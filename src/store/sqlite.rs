@@ -28,16 +28,25 @@ fn session_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
 
 fn one_session(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Result<Option<SessionRow>, StoreError> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE {filter}");
-    Ok(conn.query_row(&sql, args, session_row).optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row(args, session_row).optional()?)
 }
 
 /// `INSERT` a session; false when its client already has its correlation id.
 pub(super) fn insert_session(conn: &Connection, row: &SessionRow) -> rusqlite::Result<bool> {
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO sessions (id, client_id, correlation_id, status, oidc_state, expires_at, body)
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO sessions (id, client_id, correlation_id, status, oidc_state, expires_at, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![row.id, row.client_id, row.correlation_id, row.status, row.oidc_state, epoch(row.expires_at), row.body],
-    )?;
+        )?
+        .execute(params![
+            row.id,
+            row.client_id,
+            row.correlation_id,
+            row.status,
+            row.oidc_state,
+            epoch(row.expires_at),
+            row.body
+        ])?;
     Ok(inserted == 1)
 }
 
@@ -49,19 +58,16 @@ pub(super) fn spend_once(conn: &Connection, spend: &Spend) -> Result<(), StoreEr
 
 /// Remember `id` of `kind` until `until` in the replay cache; false when it was there.
 fn remember(conn: &Connection, kind: &str, id: &str, until: SystemTime) -> rusqlite::Result<bool> {
-    let inserted = conn.execute(
-        "INSERT OR IGNORE INTO seen_once (kind, id, until) VALUES (?1, ?2, ?3)",
-        params![kind, id, epoch(until)],
-    )?;
+    let inserted = conn
+        .prepare_cached("INSERT OR IGNORE INTO seen_once (kind, id, until) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, id, epoch(until)])?;
     Ok(inserted == 1)
 }
 
 /// `UPDATE` a session if its status is still `from`; true when it was. A session that ends
 /// here (signed or failed) with a webhook gets its delivery queued in the same transaction.
 pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionState) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
-        params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
+    let changed = conn.prepare_cached("UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6")?.execute(params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
     )?;
     let ends = matches!(row.status, SessionState::Signed | SessionState::Failed) && from != row.status;
     if changed == 1
@@ -99,6 +105,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement is prepared once and kept (`prepare_cached`): preparing cost more
+        // than running the statement on the signing path. Room for all of them.
+        conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), latency: None })
     }
@@ -211,14 +220,24 @@ impl Store for SqliteStore {
             if let Some(spend) = &spend {
                 spend_once(&tx, spend)?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                params![signature.signature_id, signature.client_id, signature.response, epoch(signature.expires_at)],
-            )?;
-            tx.execute(
+            )?
+            .execute(params![
+                signature.signature_id,
+                signature.client_id,
+                signature.response,
+                epoch(signature.expires_at)
+            ])?;
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![certificate.serial, certificate.der, epoch(certificate.not_after), epoch(SystemTime::now())],
-            )?;
+            )?
+            .execute(params![
+                certificate.serial,
+                certificate.der,
+                epoch(certificate.not_after),
+                epoch(SystemTime::now())
+            ])?;
             audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(true)
@@ -238,7 +257,7 @@ impl Store for SqliteStore {
                 format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE expires_at < ? AND status IN ({placeholders})");
             let mut args: Vec<rusqlite::types::Value> = vec![epoch(now).into()];
             args.extend(statuses.into_iter().map(rusqlite::types::Value::from));
-            let mut statement = conn.prepare(&sql)?;
+            let mut statement = conn.prepare_cached(&sql)?;
             let rows = statement.query_map(rusqlite::params_from_iter(args), session_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -256,9 +275,7 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let response: Option<String> = tx
-                .query_row(
-                    "DELETE FROM signatures WHERE signature_id = ?1 AND client_id = ?2 AND expires_at >= ?3 RETURNING response",
-                    params![signature_id, client_id, epoch(now)],
+                .prepare_cached("DELETE FROM signatures WHERE signature_id = ?1 AND client_id = ?2 AND expires_at >= ?3 RETURNING response")?.query_row(params![signature_id, client_id, epoch(now)],
                     |row| row.get(0),
                 )
                 .optional()?;
@@ -283,10 +300,15 @@ impl Store for SqliteStore {
             if let Some(spend) = &spend {
                 spend_once(&tx, spend)?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![certificate.serial, certificate.der, epoch(certificate.not_after), epoch(SystemTime::now())],
-            )?;
+            )?
+            .execute(params![
+                certificate.serial,
+                certificate.der,
+                epoch(certificate.not_after),
+                epoch(SystemTime::now())
+            ])?;
             audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(())
@@ -298,7 +320,8 @@ impl Store for SqliteStore {
         let serial = serial.to_ascii_lowercase();
         self.with(move |conn| {
             Ok(conn
-                .query_row("SELECT der FROM certificates WHERE serial = ?1", [serial], |row| row.get(0))
+                .prepare_cached("SELECT der FROM certificates WHERE serial = ?1")?
+                .query_row([serial], |row| row.get(0))
                 .optional()?)
         })
         .await
@@ -313,18 +336,16 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             let now = epoch(now);
             let tx = conn.transaction()?;
-            let mut removed = tx.execute("DELETE FROM seen_once WHERE until < ?1", [now])?;
-            removed += tx.execute("DELETE FROM signatures WHERE expires_at < ?1", [now])?;
+            let mut removed = tx.prepare_cached("DELETE FROM seen_once WHERE until < ?1")?.execute([now])?;
+            removed += tx.prepare_cached("DELETE FROM signatures WHERE expires_at < ?1")?.execute([now])?;
             // Answered device requests stay a day so eServices can still learn how they ended.
-            removed += tx.execute(
-                "DELETE FROM device_requests WHERE expires_at < ?1 AND status != ?2",
-                params![now - 86_400, RequestState::Pending],
-            )?;
+            removed += tx
+                .prepare_cached("DELETE FROM device_requests WHERE expires_at < ?1 AND status != ?2")?
+                .execute(params![now - 86_400, RequestState::Pending])?;
             // Finished sessions stay a day past their expiry so eServices can still poll them.
-            removed += tx.execute(
-                "DELETE FROM sessions WHERE expires_at < ?1 AND status IN (?2, ?3)",
-                params![now - 86_400, SessionState::Signed, SessionState::Failed],
-            )?;
+            removed += tx
+                .prepare_cached("DELETE FROM sessions WHERE expires_at < ?1 AND status IN (?2, ?3)")?
+                .execute(params![now - 86_400, SessionState::Signed, SessionState::Failed])?;
             tx.commit()?;
             Ok(removed)
         })
@@ -332,6 +353,6 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.with(|conn| Ok(conn.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()))?)).await
     }
 }

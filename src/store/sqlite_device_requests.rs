@@ -26,7 +26,7 @@ fn request_row(row: &Row<'_>) -> rusqlite::Result<DeviceRequestRow> {
 }
 
 fn select(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Result<Vec<DeviceRequestRow>, StoreError> {
-    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM device_requests WHERE {filter}"))?;
+    let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM device_requests WHERE {filter}"))?;
     let rows = statement.query_map(args, request_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -45,9 +45,7 @@ impl DeviceRequestStore for SqliteStore {
         self.with(move |conn| {
             // IMMEDIATE: the count below holds until the commit (one writer at a time).
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let waiting: i64 = tx.query_row(
-                "SELECT count(*) FROM device_requests WHERE certificate_id = ?1 AND status = ?2 AND expires_at >= ?3",
-                params![row.certificate_id, RequestState::Pending, epoch(SystemTime::now())],
+            let waiting: i64 = tx.prepare_cached("SELECT count(*) FROM device_requests WHERE certificate_id = ?1 AND status = ?2 AND expires_at >= ?3")?.query_row(params![row.certificate_id, RequestState::Pending, epoch(SystemTime::now())],
                 |r| r.get(0),
             )?;
             if waiting >= max_pending as i64 {
@@ -60,9 +58,7 @@ impl DeviceRequestStore for SqliteStore {
             if !moved {
                 return Ok(Queued::SessionMoved);
             }
-            tx.execute(
-                &format!("INSERT INTO device_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
-                params![
+            tx.prepare_cached(&format!("INSERT INTO device_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))?.execute(params![
                     row.request_id,
                     row.signature_id,
                     row.client_id,
@@ -84,7 +80,8 @@ impl DeviceRequestStore for SqliteStore {
         let id = request_id.to_owned();
         self.with(move |conn| {
             Ok(conn
-                .query_row(&format!("SELECT {COLUMNS} FROM device_requests WHERE request_id = ?1"), [id], request_row)
+                .prepare_cached(&format!("SELECT {COLUMNS} FROM device_requests WHERE request_id = ?1"))?
+                .query_row([id], request_row)
                 .optional()?)
         })
         .await
@@ -136,20 +133,18 @@ impl DeviceRequestStore for SqliteStore {
         self.with(move |conn| {
             // IMMEDIATE: the certificate's state read below cannot change before the commit.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let changed = tx.execute(
-                "UPDATE device_requests SET status = ?2, body = ?3 WHERE request_id = ?1 AND status = ?4",
-                params![row.request_id, row.status, row.body, RequestState::Pending],
-            )?;
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE device_requests SET status = ?2, body = ?3 WHERE request_id = ?1 AND status = ?4",
+                )?
+                .execute(params![row.request_id, row.status, row.body, RequestState::Pending])?;
             if changed != 1 || !swap_session(&tx, &session, SessionState::Device)? {
                 return Ok(Finish::Moved);
             }
             if let Some(DeviceSigned { signature, stamped_at, spend }) = signed {
                 let certificate: Option<(CertificateState, i64)> = tx
-                    .query_row(
-                        "SELECT state, changed_at FROM device_certificates WHERE certificate_id = ?1",
-                        [&row.certificate_id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
+                    .prepare_cached("SELECT state, changed_at FROM device_certificates WHERE certificate_id = ?1")?
+                    .query_row([&row.certificate_id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
                 let still_active = certificate.is_some_and(|(state, changed_at)| {
                     state == CertificateState::Active && changed_at <= epoch(stamped_at)
@@ -160,15 +155,15 @@ impl DeviceRequestStore for SqliteStore {
                 if let Some(spend) = &spend {
                     spend_once(&tx, spend)?;
                 }
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![
-                        signature.signature_id,
-                        signature.client_id,
-                        signature.response,
-                        epoch(signature.expires_at)
-                    ],
-                )?;
+                )?
+                .execute(params![
+                    signature.signature_id,
+                    signature.client_id,
+                    signature.response,
+                    epoch(signature.expires_at)
+                ])?;
             }
             audit::append(&tx, &events)?;
             tx.commit()?;

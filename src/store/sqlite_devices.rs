@@ -35,48 +35,47 @@ fn select(
     filter: &str,
     args: impl rusqlite::Params,
 ) -> Result<Vec<DeviceCertificateRow>, StoreError> {
-    let mut statement = conn.prepare(&format!("SELECT {COLUMNS} FROM device_certificates WHERE {filter}"))?;
+    let mut statement = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM device_certificates WHERE {filter}"))?;
     let rows = statement.query_map(args, device_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Install `crl` in `conn` if its number is above the installed one's.
 fn install(conn: &Connection, crl: &CrlRow) -> rusqlite::Result<bool> {
-    let changed = conn.execute(
-        "INSERT INTO crl (id, number, der, next_update) VALUES (1, ?1, ?2, ?3)
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO crl (id, number, der, next_update) VALUES (1, ?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET number = excluded.number, der = excluded.der, next_update = excluded.next_update
          WHERE excluded.number > crl.number",
-        params![crl.number as i64, crl.der, epoch(crl.next_update)],
-    )?;
+        )?
+        .execute(params![crl.number as i64, crl.der, epoch(crl.next_update)])?;
     Ok(changed == 1)
 }
 
 /// Insert a device certificate and publish it under its serial.
 fn insert(conn: &Connection, row: &DeviceCertificateRow) -> rusqlite::Result<()> {
-    conn.execute(
-        &format!(
-            "INSERT INTO device_certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-        ),
-        params![
-            row.certificate_id,
-            row.owner,
-            row.pseudonym,
-            row.serial,
-            row.der,
-            row.state,
-            row.state_message,
-            epoch(row.changed_at),
-            epoch(row.not_after),
-            row.scd_type,
-            row.scd_remote_id,
-            row.scd_key_id,
-            row.key_sha256
-        ],
-    )?;
-    conn.execute(
+    conn.prepare_cached(&format!(
+        "INSERT INTO device_certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ))?
+    .execute(params![
+        row.certificate_id,
+        row.owner,
+        row.pseudonym,
+        row.serial,
+        row.der,
+        row.state,
+        row.state_message,
+        epoch(row.changed_at),
+        epoch(row.not_after),
+        row.scd_type,
+        row.scd_remote_id,
+        row.scd_key_id,
+        row.key_sha256
+    ])?;
+    conn.prepare_cached(
         "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![row.serial, row.der, epoch(row.not_after), epoch(SystemTime::now())],
-    )?;
+    )?
+    .execute(params![row.serial, row.der, epoch(row.not_after), epoch(SystemTime::now())])?;
     Ok(())
 }
 
@@ -90,11 +89,9 @@ impl DeviceStore for SqliteStore {
         let (row, events) = (row.clone(), events.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let taken: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1)",
-                [&row.pseudonym],
-                |r| r.get(0),
-            )?;
+            let taken: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1)")?
+                .query_row([&row.pseudonym], |r| r.get(0))?;
             if taken {
                 return Ok(false);
             }
@@ -155,11 +152,12 @@ impl DeviceStore for SqliteStore {
         );
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let changed = tx.execute(
-                "UPDATE device_certificates SET state = ?2, state_message = ?3, changed_at = ?4
+            let changed = tx
+                .prepare_cached(
+                    "UPDATE device_certificates SET state = ?2, state_message = ?3, changed_at = ?4
                  WHERE certificate_id = ?1 AND state = ?5",
-                params![id, to, message, epoch(at), from],
-            )?;
+                )?
+                .execute(params![id, to, message, epoch(at), from])?;
             if changed != 1 || !install(&tx, &crl)? {
                 return Ok(false);
             }
@@ -178,7 +176,8 @@ impl DeviceStore for SqliteStore {
     async fn crl(&self) -> Result<Option<CrlRow>, StoreError> {
         self.with(|conn| {
             Ok(conn
-                .query_row("SELECT number, der, next_update FROM crl WHERE id = 1", [], |row| {
+                .prepare_cached("SELECT number, der, next_update FROM crl WHERE id = 1")?
+                .query_row([], |row| {
                     Ok(CrlRow {
                         number: row.get::<_, i64>(0)?.max(0) as u64,
                         der: row.get(1)?,
@@ -202,20 +201,21 @@ impl DeviceStore for SqliteStore {
         let (binding, events) = (binding.clone(), events.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let others: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1 AND owner != ?2)",
-                [&binding.row.pseudonym, &binding.row.owner],
-                |r| r.get(0),
-            )?;
+            let others: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1 AND owner != ?2)",
+                )?
+                .query_row([&binding.row.pseudonym, &binding.row.owner], |r| r.get(0))?;
             if others {
                 return Ok(false);
             }
             for id in &binding.replaces {
-                let changed = tx.execute(
-                    "UPDATE device_certificates SET state = ?3, state_message = 'replaced by a new wallet binding',
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE device_certificates SET state = ?3, state_message = 'replaced by a new wallet binding',
                      changed_at = ?2 WHERE certificate_id = ?1 AND state != ?3",
-                    params![id, epoch(binding.at), CertificateState::Revoked],
-                )?;
+                    )?
+                    .execute(params![id, epoch(binding.at), CertificateState::Revoked])?;
                 if changed != 1 {
                     return Ok(false);
                 }
@@ -238,8 +238,9 @@ impl DeviceStore for SqliteStore {
         let mut fresh = vec![0u8; 32];
         getrandom::fill(&mut fresh).expect("the operating system's random source failed");
         self.with(move |conn| {
-            conn.execute("INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)", params![name, fresh])?;
-            Ok(conn.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |row| row.get(0))?)
+            conn.prepare_cached("INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)")?
+                .execute(params![name, fresh])?;
+            Ok(conn.prepare_cached("SELECT value FROM secrets WHERE name = ?1")?.query_row([name], |row| row.get(0))?)
         })
         .await
     }

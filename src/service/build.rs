@@ -14,6 +14,7 @@ use super::engine::Engine;
 use super::payment::PaymentGate;
 use super::request_objects::RequestObjects;
 use super::sessions::Sessions;
+use super::validation::ValidationData;
 use super::webhooks::{Retry, Webhooks};
 use super::{EsignService, ServiceError};
 use crate::config::{ClientConfig, Config, DEMO_CLIENT, RequestKeys};
@@ -51,6 +52,8 @@ impl EsignService {
             public_url: public_url.clone(),
             jwks,
             webhooks: Arc::new(Webhooks::new(http.clone(), retry, store)),
+            validation: ValidationData::new(engine.ca_chain())
+                .map_err(|_| crate::jose::Error::Malformed("CA certificate"))?,
         });
         let identity = Arc::new(IdentityClient::new(config.identity.clone(), http.clone(), assertion_signer(engine)));
         let mut clients = config.clients.clone();

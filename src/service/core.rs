@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::engine::Engine;
 use super::sessions::Session;
+use super::validation::ValidationData;
 use super::webhooks::Webhooks;
 use crate::jose::jwk::JwkSet;
 use crate::store::Store;
@@ -23,6 +24,8 @@ pub(crate) struct Core {
     pub jwks: JwkSet,
     /// Webhook delivery.
     pub webhooks: Arc<Webhooks>,
+    /// The chain and CRL every SignResponse carries.
+    pub validation: ValidationData,
 }
 
 impl Core {
@@ -37,22 +40,13 @@ impl Core {
     /// expired (`docs/long-term-validation.md`): `validationData.certificates`, the CA chain
     /// (base64 DER, CA certificate first), and `validationData.crls`, the CA's current CRL
     /// (base64 DER), which covers the signer's certificate and the built-in TSA's. The CRL is the
-    /// installed one: a signature never makes the HSM sign a CRL.
+    /// installed one, read at most once a second ([`super::validation`]): a signature never makes
+    /// the HSM sign a CRL.
     ///
     /// # Errors
     /// Store failures.
     pub async fn add_validation_data(&self, response: &mut serde_json::Value) -> Result<(), super::ServiceError> {
-        use base64::Engine as _;
-        use base64::engine::general_purpose::STANDARD;
-        let certificates: Vec<String> = self
-            .engine
-            .ca_chain()
-            .iter()
-            .map(|certificate| der::Encode::to_der(certificate).map(|der| STANDARD.encode(der)))
-            .collect::<Result<_, _>>()
-            .map_err(|e| super::ServiceError::damaged("CA certificate", e))?;
-        let crls: Vec<String> = self.store.crl().await?.map(|crl| STANDARD.encode(crl.der)).into_iter().collect();
-        response["validationData"] = serde_json::json!({ "certificates": certificates, "crls": crls });
+        response["validationData"] = self.validation.json(self.store.as_ref()).await?;
         Ok(())
     }
 

@@ -35,6 +35,7 @@ pub mod payment;
 mod public;
 mod request_objects;
 pub mod sessions;
+mod validation;
 mod webhooks;
 
 use std::sync::Arc;

@@ -64,6 +64,34 @@ fn remember(conn: &Connection, kind: &str, id: &str, until: SystemTime) -> rusql
     Ok(inserted == 1)
 }
 
+/// `INSERT` a signature awaiting redemption.
+pub(super) fn insert_signature(conn: &Connection, signature: &SignatureRow) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        signature.signature_id,
+        signature.client_id,
+        signature.response,
+        epoch(signature.expires_at)
+    ])?;
+    Ok(())
+}
+
+/// `INSERT` a published certificate (once: publishing it again changes nothing).
+fn insert_certificate(conn: &Connection, certificate: &CertificateRow) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        certificate.serial,
+        certificate.der,
+        epoch(certificate.not_after),
+        epoch(SystemTime::now())
+    ])?;
+    Ok(())
+}
+
 /// `UPDATE` a session if its status is still `from`; true when it was. A session that ends
 /// here (signed or failed) with a webhook gets its delivery queued in the same transaction.
 pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionState) -> rusqlite::Result<bool> {
@@ -220,24 +248,8 @@ impl Store for SqliteStore {
             if let Some(spend) = &spend {
                 spend_once(&tx, spend)?;
             }
-            tx.prepare_cached(
-                "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                signature.signature_id,
-                signature.client_id,
-                signature.response,
-                epoch(signature.expires_at)
-            ])?;
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                certificate.serial,
-                certificate.der,
-                epoch(certificate.not_after),
-                epoch(SystemTime::now())
-            ])?;
+            insert_signature(&tx, &signature)?;
+            insert_certificate(&tx, &certificate)?;
             audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(true)
@@ -300,15 +312,7 @@ impl Store for SqliteStore {
             if let Some(spend) = &spend {
                 spend_once(&tx, spend)?;
             }
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                certificate.serial,
-                certificate.der,
-                epoch(certificate.not_after),
-                epoch(SystemTime::now())
-            ])?;
+            insert_certificate(&tx, &certificate)?;
             audit::append(&tx, &events)?;
             tx.commit()?;
             Ok(())

@@ -155,15 +155,7 @@ impl DeviceRequestStore for SqliteStore {
                 if let Some(spend) = &spend {
                     spend_once(&tx, spend)?;
                 }
-                tx.prepare_cached(
-                    "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                )?
-                .execute(params![
-                    signature.signature_id,
-                    signature.client_id,
-                    signature.response,
-                    epoch(signature.expires_at)
-                ])?;
+                super::sqlite::insert_signature(&tx, &signature)?;
             }
             audit::append(&tx, &events)?;
             tx.commit()?;

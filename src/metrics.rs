@@ -65,6 +65,12 @@ pub struct Metrics {
     pub hsm_in_use: Gauge,
     /// HSM calls that had to wait for a session.
     pub hsm_waits: Counter,
+    /// One-time keys the key pool keeps ready (0: no pool).
+    pub key_pool_size: Gauge,
+    /// One-time keys ready in the pool now.
+    pub key_pool_ready: Gauge,
+    /// Signatures that found the key pool empty.
+    pub key_pool_empty: Counter,
     /// The audit trail's newest record.
     pub audit_head: Gauge,
     /// Records no checkpoint covers yet.
@@ -117,6 +123,18 @@ impl Metrics {
         registry.register("hsm_sessions", "HSM sessions esignd may use at once", hsm_sessions.clone());
         registry.register("hsm_sessions_in_use", "HSM sessions in use", hsm_in_use.clone());
         registry.register("hsm_waits", "HSM calls that waited for a free session", hsm_waits.clone());
+        let (key_pool_size, key_pool_ready, key_pool_empty) = (Gauge::default(), Gauge::default(), Counter::default());
+        registry.register(
+            "key_pool_size",
+            "One-time keys the key pool keeps ready (0: no pool)",
+            key_pool_size.clone(),
+        );
+        registry.register("key_pool_ready", "One-time keys ready in the key pool", key_pool_ready.clone());
+        registry.register(
+            "key_pool_empty",
+            "One-time signatures that found the key pool empty",
+            key_pool_empty.clone(),
+        );
         let (audit_head, audit_unchecked) = (Gauge::default(), Gauge::default());
         registry.register("audit_head_seq", "Sequence number of the audit trail's newest record", audit_head.clone());
         registry.register(
@@ -144,6 +162,9 @@ impl Metrics {
             hsm_sessions,
             hsm_in_use,
             hsm_waits,
+            key_pool_size,
+            key_pool_ready,
+            key_pool_empty,
             audit_head,
             audit_unchecked,
         }

@@ -102,6 +102,18 @@ fn check_config_applies_environment_overrides_and_names_what_is_wrong() {
     assert_eq!(code, Some(64));
     assert!(err.contains("hsm.sessions = \"0\""), "{err}");
 
+    for (key, value, named) in [
+        ("ESIGND__HSM__KEY_POOL__SIZE", "20000", "hsm.key_pool.size = \"20000\""),
+        ("ESIGND__HSM__KEY_POOL__REFILL_THREADS", "0", "hsm.key_pool.refill_threads = \"0\""),
+        ("ESIGND__HSM__KEY_POOL__WHEN_EMPTY", "wait", "hsm.key_pool.when_empty = \"wait\""),
+    ] {
+        let (code, err) = check_config(&token, &[(key, value)]);
+        assert_eq!(code, Some(64), "{key}={value}: {err}");
+        assert!(err.contains(named), "{err}");
+    }
+    let pool = [("ESIGND__HSM__KEY_POOL__SIZE", "64"), ("ESIGND__HSM__KEY_POOL__WHEN_EMPTY", "busy")];
+    assert_eq!(check_config(&token, &pool).0, Some(0), "a valid key pool");
+
     let (code, err) = check_config(&token, &[("ESIGND__HSM__MODULE", "/nonexistent/pkcs11.so")]);
     assert_eq!(code, Some(64));
     assert!(err.contains("hsm.module") && err.contains("/nonexistent/pkcs11.so"), "{err}");

@@ -1,6 +1,8 @@
 //! After thousands of one-time transactions on SoftHSM — some refused, some abandoned by their
 //! caller mid-flight — no ephemeral key remains: the token holds exactly what provisioning made,
-//! in this process's view (which includes session objects) and in pkcs11-tool's.
+//! in this process's view (which includes session objects) and in pkcs11-tool's. The same with
+//! the key pool (`[hsm.key_pool]`): while it runs only its ready keys are there besides, and
+//! when it stops, none.
 
 mod common;
 
@@ -19,6 +21,16 @@ const WORKERS: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_transactions_leave_no_key_behind() {
+    transactions_leave_no_key_behind("").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_transactions_with_the_key_pool_leave_no_key_behind() {
+    transactions_leave_no_key_behind("[hsm.key_pool]\nsize = 16\nrefill_threads = 2\n").await;
+}
+
+/// Run the transactions on a token configured with `extra` after `[hsm]`.
+async fn transactions_leave_no_key_behind(extra: &str) {
     let token = common::new_token(WORKERS);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pin"), common::USER_PIN).unwrap();
@@ -26,7 +38,7 @@ async fn thousands_of_transactions_leave_no_key_behind() {
     std::fs::write(
         &config_path,
         format!(
-            "[hsm]\nmodule = {:?}\ntoken_label = {:?}\npin_file = \"pin\"\nsessions = {WORKERS}\ncall_timeout_ms = 20000\n",
+            "[hsm]\nmodule = {:?}\ntoken_label = {:?}\npin_file = \"pin\"\nsessions = {WORKERS}\ncall_timeout_ms = 20000\n{extra}",
             common::module(),
             token.label
         ),
@@ -87,8 +99,25 @@ async fn thousands_of_transactions_leave_no_key_behind() {
 
     // Holding every pooled session at once means no abandoned transaction is still running.
     let held: Vec<_> = (0..WORKERS).map(|_| store.session().unwrap()).collect();
-    assert_eq!(common::sorted(held[0].objects().unwrap()), provisioned, "only provisioned objects, in-process");
-    drop(held);
+    if let Some(pool) = service.key_pool() {
+        assert!(pool.empty < TRANSACTIONS as u64, "the transactions took keys from the pool: {pool:?}");
+        // Once the pool is full again its threads make nothing: its keys are all there is.
+        let started = std::time::Instant::now();
+        while service.key_pool().unwrap().ready < pool.size {
+            assert!(started.elapsed() < Duration::from_secs(30), "the pool never filled again");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let (made, others): (Vec<_>, Vec<_>) = held[0].objects().unwrap().into_iter().partition(|o| !o.on_token);
+        assert_eq!(made.len(), pool.size * 2, "the ready keys' two halves, and no other session object");
+        assert_eq!(common::sorted(others), provisioned, "the token's own objects are as provisioned");
+        drop(held);
+        drop(service); // stops the pool: its sessions close, and their keys go with them
+        let session = store.session().unwrap();
+        assert_eq!(common::sorted(session.objects().unwrap()), provisioned, "the stopped pool left no key");
+    } else {
+        assert_eq!(common::sorted(held[0].objects().unwrap()), provisioned, "only provisioned objects, in-process");
+        drop(held);
+    }
 
     let listing = common::pkcs11_tool_listing(&token.label);
     assert_eq!(listing.matches(" Object;").count(), provisioned.len(), "pkcs11-tool agrees:\n{listing}");

@@ -442,6 +442,29 @@ pub struct HsmConfig {
     pub call_timeout: Duration,
     /// Labels of the persistent keys.
     pub keys: KeyLabels,
+    /// One-time keys generated ahead of need (`size` 0: none, every key is generated in line).
+    pub key_pool: KeyPoolConfig,
+}
+
+/// `[hsm.key_pool]`: how many one-time keys wait ready, made by how many threads, and what a
+/// signature does when none is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPoolConfig {
+    /// Keys kept ready; 0 turns the pool off.
+    pub size: usize,
+    /// Threads generating keys, each in its own HSM session (not one of `hsm.sessions`).
+    pub refill_threads: usize,
+    /// What a signature does when the pool is empty.
+    pub when_empty: WhenEmpty,
+}
+
+/// What a signature does when the key pool is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenEmpty {
+    /// Generate its key in line, as without a pool (slower, never refused).
+    Generate,
+    /// Answer 503 at once, so that callers retry elsewhere rather than wait.
+    Busy,
 }
 
 /// `[hsm.keys]`: labels of the persistent keys (and of the certificates stored beside them).

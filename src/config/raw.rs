@@ -223,6 +223,17 @@ pub struct RawHsm {
     pub call_timeout_ms: Option<u64>,
     #[serde(default)]
     pub keys: RawHsmKeys,
+    #[serde(default)]
+    pub key_pool: RawKeyPool,
+}
+
+/// `[hsm.key_pool]`: one-time keys generated ahead of need.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeyPool {
+    pub size: Option<u64>,
+    pub refill_threads: Option<u64>,
+    pub when_empty: Option<String>,
 }
 
 /// `[hsm.keys]`: labels of the persistent keys on the token.

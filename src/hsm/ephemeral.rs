@@ -7,6 +7,8 @@
 //! dies, the token drops session objects with the session.
 
 use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{KeyPair, KeySession, Result, SignatureScheme};
 
@@ -14,12 +16,20 @@ use super::{KeyPair, KeySession, Result, SignatureScheme};
 pub struct EphemeralKey<'s, S: KeySession> {
     session: &'s S,
     key: Option<KeyPair<S::Handle>>,
+    /// For a key another session made (the key pool's): set when destroying it fails, so that
+    /// its maker closes the session the key lives in.
+    maker: Option<Arc<AtomicBool>>,
 }
 
 impl<'s, S: KeySession> EphemeralKey<'s, S> {
     /// Only key stores make guards, right after generating the key.
     pub(crate) fn new(session: &'s S, key: KeyPair<S::Handle>) -> Self {
-        Self { session, key: Some(key) }
+        Self { session, key: Some(key), maker: None }
+    }
+
+    /// A guard in `session` over a key another session made ([`KeySession::adopt`]).
+    pub(crate) fn adopted(session: &'s S, key: KeyPair<S::Handle>, maker: Arc<AtomicBool>) -> Self {
+        Self { session, key: Some(key), maker: Some(maker) }
     }
 
     /// Sign a digest with the ephemeral key.
@@ -43,7 +53,7 @@ impl<'s, S: KeySession> EphemeralKey<'s, S> {
     /// the key with it.
     pub fn destroy(mut self) -> Result<()> {
         let key = self.key.take().expect("an ephemeral key is destroyed only once");
-        destroy_or_discard(self.session, &key)
+        destroy_or_discard(self.session, &key, self.maker.as_deref())
     }
 }
 
@@ -59,14 +69,17 @@ impl<S: KeySession> Drop for EphemeralKey<'_, S> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
             // The error has been logged and the session discarded; nothing more to do in drop.
-            let _ = destroy_or_discard(self.session, &key);
+            let _ = destroy_or_discard(self.session, &key, self.maker.as_deref());
         }
     }
 }
 
-fn destroy_or_discard<S: KeySession>(session: &S, key: &KeyPair<S::Handle>) -> Result<()> {
+fn destroy_or_discard<S: KeySession>(session: &S, key: &KeyPair<S::Handle>, maker: Option<&AtomicBool>) -> Result<()> {
     session.destroy_key(key).inspect_err(|e| {
         tracing::warn!(error = %e, "destroying an ephemeral key failed; closing its session so the token drops it");
-        session.discard();
+        match maker {
+            Some(maker) => maker.store(true, Ordering::Release),
+            None => session.discard(),
+        }
     })
 }

@@ -167,6 +167,12 @@ pub enum Error {
     )]
     Busy(Duration),
 
+    /// The key pool had no key ready and is configured to refuse rather than generate in line.
+    #[error(
+        "no pre-generated one-time key is ready (hsm.key_pool.when_empty = \"busy\"); retry shortly, or raise hsm.key_pool.size or refill_threads"
+    )]
+    KeyPoolEmpty,
+
     /// An HSM call did not finish before its deadline.
     #[error("the HSM did not answer within {0:?} (hsm.call_timeout_ms)")]
     Timeout(Duration),

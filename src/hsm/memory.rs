@@ -146,6 +146,10 @@ impl KeyStore for MemoryKeyStore {
         Ok(MemorySession { objects: Arc::clone(&self.objects), id: objects.next_session })
     }
 
+    fn own_session(&self) -> Result<MemorySession> {
+        self.session()
+    }
+
     fn status(&self) -> Result<TokenStatus> {
         Ok(TokenStatus {
             label: "memory".into(),
@@ -182,6 +186,10 @@ impl KeySession for MemorySession {
     fn generate_ephemeral(&self, algorithm: KeyAlgorithm) -> Result<EphemeralKey<'_, Self>> {
         let key = self.insert(algorithm, "", Vec::new(), Some(self.id))?;
         Ok(EphemeralKey::new(self, key))
+    }
+
+    fn generate_unguarded(&self, algorithm: KeyAlgorithm) -> Result<KeyPair<u64>> {
+        self.insert(algorithm, "", Vec::new(), Some(self.id))
     }
 
     fn generate_persistent(&self, algorithm: KeyAlgorithm, label: &str) -> Result<KeyPair<u64>> {

@@ -15,6 +15,7 @@ pub mod blocking;
 pub mod encoding;
 mod ephemeral;
 mod error;
+pub mod key_pool;
 #[cfg(feature = "memory-keystore")]
 pub mod memory;
 pub mod pkcs11;
@@ -43,6 +44,13 @@ pub trait KeyStore: Send + Sync + 'static {
     /// prevented opening and logging in a new session.
     fn session(&self) -> Result<Self::Session>;
 
+    /// Open a session of its own, outside the pool and its bound, closed when dropped (the key
+    /// pool's refill threads make their keys in one: closing it destroys them all).
+    ///
+    /// # Errors
+    /// The error that prevented opening and logging in the session.
+    fn own_session(&self) -> Result<Self::Session>;
+
     /// Identity and login state of the token, for readiness checks and start-up logs.
     ///
     /// # Errors
@@ -66,6 +74,29 @@ pub trait KeySession: Send {
     fn generate_ephemeral(&self, algorithm: KeyAlgorithm) -> Result<EphemeralKey<'_, Self>>
     where
         Self: Sized;
+
+    /// Generate a one-time key pair as [`KeySession::generate_ephemeral`] does, but without its
+    /// guard: it lives until it is destroyed or this session closes. Only the key pool calls
+    /// it, and hands each key out once, to [`KeySession::adopt`].
+    ///
+    /// # Errors
+    /// As [`KeySession::generate_ephemeral`].
+    fn generate_unguarded(&self, algorithm: KeyAlgorithm) -> Result<KeyPair<Self::Handle>>;
+
+    /// Take charge of a one-time key another session of this process made
+    /// ([`KeySession::generate_unguarded`]): it is destroyed, from this session, when the guard
+    /// is dropped. If that fails, `if_not_destroyed` is set, telling its maker to close its
+    /// session (which destroys the key with it).
+    fn adopt(
+        &self,
+        key: KeyPair<Self::Handle>,
+        if_not_destroyed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> EphemeralKey<'_, Self>
+    where
+        Self: Sized,
+    {
+        EphemeralKey::adopted(self, key, if_not_destroyed)
+    }
 
     /// Generate a persistent key pair stored on the token under `label` with a fresh random
     /// `CKA_ID`.

@@ -256,6 +256,7 @@ impl ServiceError {
         match self {
             Self::Engine(e) => match e {
                 EngineError::Hsm(crate::hsm::Error::Busy(_)) => fixed("all HSM sessions are busy; retry shortly"),
+                EngineError::Hsm(crate::hsm::Error::KeyPoolEmpty) => fixed("no one-time key is ready; retry shortly"),
                 EngineError::Hsm(_) => fixed("the HSM is unavailable; try again shortly"),
                 EngineError::Tsa(_) => fixed("no time-stamp could be obtained; try again shortly"),
                 EngineError::Check(_) => fixed("the signature failed its final check and was not returned"),
@@ -290,7 +291,7 @@ impl ServiceError {
 
 fn engine_kind(e: &EngineError) -> ErrorKind {
     match e {
-        EngineError::Hsm(crate::hsm::Error::Busy(_)) => ErrorKind::Busy,
+        EngineError::Hsm(crate::hsm::Error::Busy(_) | crate::hsm::Error::KeyPoolEmpty) => ErrorKind::Busy,
         EngineError::Hsm(_) => ErrorKind::Unavailable(Dependency::Hsm),
         EngineError::Tsa(_) => ErrorKind::Unavailable(Dependency::Tsa),
         EngineError::DeviceSignature(_) => ErrorKind::Unprocessable,

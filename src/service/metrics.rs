@@ -20,6 +20,11 @@ impl EsignService {
         metrics.hsm_in_use.set(pool.in_use as i64);
         let waited = pool.waits.saturating_sub(metrics.hsm_waits.get());
         metrics.hsm_waits.inc_by(waited);
+        if let Some(pool) = self.core.engine.key_pool() {
+            metrics.key_pool_size.set(pool.size as i64);
+            metrics.key_pool_ready.set(pool.ready as i64);
+            metrics.key_pool_empty.inc_by(pool.empty.saturating_sub(metrics.key_pool_empty.get()));
+        }
         let store = &self.core.store;
         if let (Ok(head), Ok(latest)) = (store.audit_head().await, store.latest_checkpoint().await) {
             let head = head.map_or(0, |record| record.seq);

@@ -1,5 +1,5 @@
 //! `[hsm]`: the PKCS#11 module and token, where the PIN comes from, the session pool, the
-//! one-time key algorithm, and the labels of the persistent keys.
+//! one-time key algorithm and its key pool, and the labels of the persistent keys.
 
 use super::*;
 
@@ -72,7 +72,40 @@ pub(super) fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
         ephemeral_key,
         call_timeout: Duration::from_millis(call_timeout_ms),
         keys,
+        key_pool: key_pool(raw.key_pool)?,
     })
+}
+
+/// `[hsm.key_pool]`.
+fn key_pool(raw: RawKeyPool) -> Result<KeyPoolConfig, ConfigError> {
+    let size = raw.size.unwrap_or(0);
+    if size > 10_000 {
+        return Err(ConfigError::Invalid {
+            key: "hsm.key_pool.size",
+            value: size.to_string(),
+            reason: "0 (no pool) to 10000 keys",
+        });
+    }
+    let refill_threads = raw.refill_threads.unwrap_or(1);
+    if !(1..=16).contains(&refill_threads) {
+        return Err(ConfigError::Invalid {
+            key: "hsm.key_pool.refill_threads",
+            value: refill_threads.to_string(),
+            reason: "1 to 16 threads, each with its own HSM session",
+        });
+    }
+    let when_empty = match raw.when_empty.as_deref().unwrap_or("generate") {
+        "generate" => WhenEmpty::Generate,
+        "busy" => WhenEmpty::Busy,
+        other => {
+            return Err(ConfigError::Invalid {
+                key: "hsm.key_pool.when_empty",
+                value: other.to_owned(),
+                reason: "generate (make the key in line) or busy (answer 503)",
+            });
+        }
+    };
+    Ok(KeyPoolConfig { size: size as usize, refill_threads: refill_threads as usize, when_empty })
 }
 
 pub(super) fn label(value: Option<String>, default: &str, key: &'static str) -> Result<String, ConfigError> {

@@ -15,13 +15,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{
-    RawAudit, RawAuditor, RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawLog, RawOutbound,
-    RawPayment, RawServer, RawStore, RawTsa, RawWebhooks,
+    RawAudit, RawAuditor, RawCa, RawClient, RawConfig, RawDevices, RawHsm, RawIdentity, RawKeyPool, RawLog,
+    RawOutbound, RawPayment, RawServer, RawStore, RawTsa, RawWebhooks,
 };
 use super::{
     AuditConfig, Auditor, BindingPartner, CaConfig, ClientAuth, ClientConfig, Config, ConfigError, DevicesConfig,
-    HsmConfig, IdentityClaims, IdentityConfig, KeyLabels, LogConfig, LogFormat, OutboundConfig, PaymentConfig,
-    PinSource, ServerConfig, StoreConfig, TlsFiles, TsaConfig, TsaMode, WebhookConfig,
+    HsmConfig, IdentityClaims, IdentityConfig, KeyLabels, KeyPoolConfig, LogConfig, LogFormat, OutboundConfig,
+    PaymentConfig, PinSource, ServerConfig, StoreConfig, TlsFiles, TsaConfig, TsaMode, WebhookConfig, WhenEmpty,
 };
 use crate::hsm::KeyAlgorithm;
 use crate::hsm::pkcs11::TokenSelector;

@@ -63,6 +63,10 @@ impl KeyStore for Pkcs11KeyStore {
         self.pool.checkout()
     }
 
+    fn own_session(&self) -> Result<Pkcs11Session> {
+        self.pool.open_own()
+    }
+
     fn status(&self) -> Result<TokenStatus> {
         let session = self.session()?;
         let info = self.pool.ctx.get_token_info(self.pool.slot)?;

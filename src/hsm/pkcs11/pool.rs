@@ -93,6 +93,11 @@ impl Pool {
         }
     }
 
+    /// A session outside the pool's bound, closed (not returned) when dropped.
+    pub(crate) fn open_own(self: &Arc<Self>) -> Result<Pkcs11Session> {
+        Ok(Pkcs11Session::own(Arc::clone(self), self.open_session()?))
+    }
+
     /// Reserve a place in the pool: an idle session, or the right to open a new one.
     fn reserve(&self) -> Result<Option<Session>> {
         let deadline = Instant::now() + self.wait;

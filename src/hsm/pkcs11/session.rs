@@ -38,11 +38,18 @@ pub struct Pkcs11Session {
     pool: Arc<Pool>,
     session: Option<Session>,
     broken: Cell<bool>,
+    /// Checked out of the pool (returned on drop) rather than opened on its own (closed).
+    pooled: bool,
 }
 
 impl Pkcs11Session {
     pub(crate) fn new(pool: Arc<Pool>, session: Session) -> Self {
-        Self { pool, session: Some(session), broken: Cell::new(false) }
+        Self { pool, session: Some(session), broken: Cell::new(false), pooled: true }
+    }
+
+    /// A session of its own ([`crate::hsm::KeyStore::own_session`]): closed when dropped.
+    pub(crate) fn own(pool: Arc<Pool>, session: Session) -> Self {
+        Self { pool, session: Some(session), broken: Cell::new(false), pooled: false }
     }
 
     fn raw(&self) -> &Session {
@@ -139,7 +146,9 @@ impl Pkcs11Session {
 impl Drop for Pkcs11Session {
     fn drop(&mut self) {
         let session = self.session.take();
-        if self.broken.get() {
+        if !self.pooled {
+            drop(session); // C_CloseSession, destroying the session objects made in it
+        } else if self.broken.get() {
             self.pool.release(None);
             drop(session); // C_CloseSession: also destroys any session object left in it
         } else {
@@ -213,6 +222,10 @@ impl KeySession for Pkcs11Session {
     fn generate_ephemeral(&self, algorithm: KeyAlgorithm) -> Result<EphemeralKey<'_, Self>> {
         let key = self.generate(algorithm, None)?;
         Ok(EphemeralKey::new(self, key))
+    }
+
+    fn generate_unguarded(&self, algorithm: KeyAlgorithm) -> Result<KeyPair<Pkcs11Handle>> {
+        self.generate(algorithm, None)
     }
 
     fn generate_persistent(&self, algorithm: KeyAlgorithm, label: &str) -> Result<KeyPair<Pkcs11Handle>> {

@@ -96,6 +96,9 @@ pub trait Engine: Send + Sync {
 
     /// How the HSM session pool is used.
     fn hsm_pool(&self) -> crate::hsm::blocking::PoolUse;
+
+    /// How the one-time key pool stands; `None` without one.
+    fn key_pool(&self) -> Option<crate::hsm::key_pool::KeyPoolUse>;
 }
 
 #[async_trait::async_trait]
@@ -166,5 +169,9 @@ impl<K: KeyStore> Engine for Arc<SigningEngine<K>> {
 
     fn hsm_pool(&self) -> crate::hsm::blocking::PoolUse {
         self.hsm().pool_use()
+    }
+
+    fn key_pool(&self) -> Option<crate::hsm::key_pool::KeyPoolUse> {
+        SigningEngine::key_pool(self)
     }
 }

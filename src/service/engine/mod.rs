@@ -31,8 +31,9 @@ pub use record::{SignatureRecord, StepTimes};
 
 use crate::ca::extensions::{ID_ESIGND_DEMO_POLICY, has_policy};
 use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};
-use crate::config::{Config, KeyLabels, TsaMode};
+use crate::config::{Config, KeyLabels, TsaMode, WhenEmpty};
 use crate::hsm::blocking::AsyncKeys;
+use crate::hsm::key_pool::{KeyPool, KeyPoolUse};
 use crate::hsm::{KeyAlgorithm, KeyStore};
 use crate::preflight::{self, Inventory};
 use crate::tsa::builtin::BuiltinTsa;
@@ -55,6 +56,8 @@ pub struct SigningEngine<K: KeyStore> {
     ca: Ca,
     timestamper: Timestamper,
     ephemeral: KeyAlgorithm,
+    /// One-time keys made ahead of need (`[hsm.key_pool]`), and what to do when it is empty.
+    key_pool: Option<(KeyPool<K>, WhenEmpty)>,
     tsa_probe: readiness::ProbeCache,
 }
 
@@ -101,6 +104,11 @@ impl<K: KeyStore> SigningEngine<K> {
                 Timestamper::External(TsaClient::new(urls.clone(), *timeout, trust.clone()))
             }
         };
+        let pool = &config.hsm.key_pool;
+        let key_pool = (pool.size > 0).then(|| {
+            let keys = Arc::clone(&keys);
+            (KeyPool::start(keys, config.hsm.ephemeral_key, pool.size, pool.refill_threads), pool.when_empty)
+        });
         Ok(Self {
             hsm: AsyncKeys::new(keys, config.hsm.sessions, config.hsm.call_timeout),
             labels: config.hsm.keys.clone(),
@@ -108,6 +116,7 @@ impl<K: KeyStore> SigningEngine<K> {
             ca,
             timestamper,
             ephemeral: config.hsm.ephemeral_key,
+            key_pool,
             tsa_probe: readiness::ProbeCache::default(),
         })
     }
@@ -166,6 +175,11 @@ impl<K: KeyStore> SigningEngine<K> {
     /// The key store.
     pub fn keys(&self) -> &Arc<K> {
         self.hsm.store()
+    }
+
+    /// How the one-time key pool stands; `None` without one.
+    pub fn key_pool(&self) -> Option<KeyPoolUse> {
+        self.key_pool.as_ref().map(|(pool, _)| pool.pool_use())
     }
 
     /// The key store for async callers (bounded by its sessions, with the per-call deadline).

@@ -18,7 +18,8 @@ use x509_cert::Certificate;
 use super::stamp::Signed;
 use super::{EngineError, SignatureRecord, SigningEngine, Timestamper};
 use crate::cms::assemble::{SignedMessage, Signer, cades_signed_attributes, to_be_signed};
-use crate::hsm::{HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
+use crate::config::WhenEmpty;
+use crate::hsm::{EphemeralKey, HashAlgorithm, KeyAlgorithm, KeySession, KeyStore, SignatureScheme};
 use crate::identity::Identity;
 use crate::preflight::Inventory;
 use crate::vocabulary::{Digest, Format};
@@ -113,7 +114,7 @@ impl<K: KeyStore> SigningEngine<K> {
             *step = lap.elapsed();
             lap = Instant::now();
         };
-        let key = session.generate_ephemeral(self.ephemeral)?;
+        let key = self.one_time_key(session)?;
         took(&mut steps.keygen);
         let leaf = self.ca.issue_one_time(
             session,
@@ -153,6 +154,21 @@ impl<K: KeyStore> SigningEngine<K> {
             subject_hash: Some(subject_hash),
             steps,
         })
+    }
+}
+
+impl<K: KeyStore> SigningEngine<K> {
+    /// The transaction's one-time key: from the key pool when there is one and it has a key
+    /// ready, else generated in line (or refused, as `[hsm.key_pool] when_empty` says).
+    fn one_time_key<'s>(&self, session: &'s K::Session) -> Result<EphemeralKey<'s, K::Session>, EngineError> {
+        let Some((pool, when_empty)) = &self.key_pool else {
+            return Ok(session.generate_ephemeral(self.ephemeral)?);
+        };
+        match (pool.take(), when_empty) {
+            (Some(pooled), _) => Ok(session.adopt(pooled.key, pooled.maker)),
+            (None, WhenEmpty::Busy) => Err(crate::hsm::Error::KeyPoolEmpty.into()),
+            (None, WhenEmpty::Generate) => Ok(session.generate_ephemeral(self.ephemeral)?),
+        }
     }
 }
 

@@ -102,6 +102,30 @@ async fn bad_requests_are_refused_with_the_right_status_and_leave_nothing_behind
     assert_eq!((published.status, published.text().trim()), (200, pem.trim()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_key_pool_configured_busy_answers_503_and_nothing_is_issued() {
+    // RSA-3072 keys take the pool far longer to make than a signature takes to use one: with
+    // room for one key, signatures soon find it empty.
+    let app =
+        App::start_with_hsm("ephemeral_key = \"rsa3072\"", "[hsm.key_pool]\nsize = 1\nwhen_empty = \"busy\"\n").await;
+    let token = app.signing_token("Jane Doe", "jane").await;
+    let headers = [("Content-Type", "application/json"), ("X-GovStack-AuthenticationToken", token.as_str())];
+    let good = request("CAdES", "SHA2-256", &HashAlgorithm::Sha256.digest(DOCUMENT));
+    let mut signed = 0;
+    let refused = loop {
+        let answer = app.call("POST", "/v1/sign/onetime", &headers, &good).await;
+        match answer.status {
+            200 => signed += 1,
+            _ => break answer,
+        }
+        assert!(signed < 20, "twenty signatures in a row found a key ready");
+    };
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.message(), "no one-time key is ready; retry shortly");
+    assert!(refused.header("retry-after").is_some(), "a busy answer says when to come back");
+    assert_eq!(app.rows("certificates"), signed, "a refused signature issued nothing");
+}
+
 #[tokio::test]
 async fn routes_answer_from_one_table_404_405_with_allow_and_head_as_get() {
     let app = App::start("").await;

@@ -85,13 +85,18 @@ impl Answer {
 impl App {
     /// The app in the demo profile with `extra` configuration (TOML appended to the file).
     pub async fn start(extra: &str) -> App {
+        App::start_with_hsm("", extra).await
+    }
+
+    /// As [`App::start`], with `hsm` added to the `[hsm]` table.
+    pub async fn start_with_hsm(hsm: &str, extra: &str) -> App {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         std::fs::write(dir.path().join("pin"), "0000\n").unwrap();
         let config_path = dir.path().join("esignd.toml");
         let text = format!(
-            "[server]\nlisten = \"{addr}\"\n[hsm]\npin_file = \"pin\"\n[identity]\nmode = \"mock\"\n[store]\npath = \"esignd.db\"\n{extra}"
+            "[server]\nlisten = \"{addr}\"\n[hsm]\npin_file = \"pin\"\n{hsm}\n[identity]\nmode = \"mock\"\n[store]\npath = \"esignd.db\"\n{extra}"
         );
         std::fs::write(&config_path, text).unwrap();
         let config = Config::load(Some(&config_path)).unwrap_or_else(|e| panic!("{e}"));

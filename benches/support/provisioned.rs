@@ -17,6 +17,7 @@ use esignd::service::engine::SigningEngine;
 /// A provisioned token and the service on it.
 pub struct Provisioned {
     /// The configuration naming the token and its keys.
+    #[allow(dead_code)] // not every user reads it
     pub config: Config,
     /// The signing service.
     pub service: Arc<SigningEngine<Pkcs11KeyStore>>,
@@ -28,13 +29,19 @@ pub struct Provisioned {
 }
 
 /// Make and provision a token, and start the service on it.
+#[allow(dead_code)] // each benchmark uses one of the two
 pub fn provisioned() -> Provisioned {
+    provisioned_with("", "")
+}
+
+/// As [`provisioned`], with `hsm` added to `[hsm]` and `extra` after it.
+pub fn provisioned_with(hsm: &str, extra: &str) -> Provisioned {
     let token = crate::common::new_token(4);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("pin"), crate::common::USER_PIN).unwrap();
     let config_path = dir.path().join("esignd.toml");
     let config_text = format!(
-        "[hsm]\nmodule = {:?}\ntoken_label = {:?}\npin_file = \"pin\"\nsessions = 4\n",
+        "[hsm]\nmodule = {:?}\ntoken_label = {:?}\npin_file = \"pin\"\nsessions = 4\n{hsm}\n{extra}",
         crate::common::module(),
         token.label
     );

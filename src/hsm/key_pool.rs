@@ -51,11 +51,18 @@ pub struct KeyPool<K: KeyStore> {
     threads: Vec<JoinHandle<()>>,
 }
 
+/// The keys ready, and how many are being made (so that the threads never make more than the
+/// room left).
+struct State<H> {
+    ready: VecDeque<PooledKey<H>>,
+    making: usize,
+}
+
 struct Shared<K: KeyStore> {
     store: Arc<K>,
     algorithm: KeyAlgorithm,
     size: usize,
-    ready: Mutex<VecDeque<PooledKey<Handle<K>>>>,
+    state: Mutex<State<Handle<K>>>,
     /// Signalled when a key is taken, a maker flag is set, or the pool stops.
     wanted: Condvar,
     stopping: AtomicBool,
@@ -69,7 +76,7 @@ impl<K: KeyStore> KeyPool<K> {
             store,
             algorithm,
             size,
-            ready: Mutex::new(VecDeque::with_capacity(size)),
+            state: Mutex::new(State { ready: VecDeque::with_capacity(size), making: 0 }),
             wanted: Condvar::new(),
             stopping: AtomicBool::new(false),
             empty: AtomicU64::new(0),
@@ -89,7 +96,7 @@ impl<K: KeyStore> KeyPool<K> {
 
     /// A ready key, or `None` (counted) when the pool is empty. Never waits.
     pub fn take(&self) -> Option<PooledKey<Handle<K>>> {
-        let key = lock(&self.shared.ready).pop_front();
+        let key = lock(&self.shared.state).ready.pop_front();
         match &key {
             Some(_) => self.shared.wanted.notify_one(),
             None => {
@@ -108,7 +115,7 @@ impl<K: KeyStore> KeyPool<K> {
     pub fn pool_use(&self) -> KeyPoolUse {
         KeyPoolUse {
             size: self.shared.size,
-            ready: lock(&self.shared.ready).len(),
+            ready: lock(&self.shared.state).ready.len(),
             empty: self.shared.empty.load(Ordering::Relaxed),
         }
     }
@@ -134,7 +141,7 @@ fn refill<K: KeyStore>(shared: &Shared<K>) {
             maker.close(shared);
             continue;
         }
-        if !shared.wait_for_room(&maker.flag) {
+        if !shared.reserve_room(&maker.flag) {
             continue;
         }
         let session = match &maker.session {
@@ -142,15 +149,20 @@ fn refill<K: KeyStore>(shared: &Shared<K>) {
             None => match shared.store.own_session() {
                 Ok(session) => maker.session.insert(session),
                 Err(e) => {
+                    lock(&shared.state).making -= 1;
                     tracing::warn!(error = %e, "the key pool cannot open an HSM session; trying again");
                     std::thread::sleep(RETRY_AFTER);
                     continue;
                 }
             },
         };
-        match session.generate_unguarded(shared.algorithm) {
-            Ok(key) => lock(&shared.ready).push_back(PooledKey { key, maker: Arc::clone(&maker.flag) }),
+        let made = session.generate_unguarded(shared.algorithm);
+        let mut state = lock(&shared.state);
+        state.making -= 1;
+        match made {
+            Ok(key) => state.ready.push_back(PooledKey { key, maker: Arc::clone(&maker.flag) }),
             Err(e) => {
+                drop(state);
                 tracing::warn!(error = %e, "the key pool could not generate a key; reopening its session");
                 maker.close(shared);
                 std::thread::sleep(RETRY_AFTER);
@@ -176,24 +188,28 @@ impl<K: KeyStore> Maker<K> {
     /// Withdraw this maker's keys from the pool and close its session, which destroys them and
     /// any taken key that was not destroyed; the next key is made in a new session.
     fn close(&mut self, shared: &Shared<K>) {
-        lock(&shared.ready).retain(|pooled| !Arc::ptr_eq(&pooled.maker, &self.flag));
+        lock(&shared.state).ready.retain(|pooled| !Arc::ptr_eq(&pooled.maker, &self.flag));
         drop(self.session.take());
         self.flag = Arc::new(AtomicBool::new(false));
     }
 }
 
 impl<K: KeyStore> Shared<K> {
-    /// Wait until the pool has room; false when woken for another reason (stopping, or a
-    /// maker's flag set), so the caller checks again.
-    fn wait_for_room(&self, flag: &AtomicBool) -> bool {
-        let mut ready = lock(&self.ready);
-        while ready.len() >= self.size {
+    /// Wait until the pool has room for one more key and reserve it (the caller makes the key
+    /// and gives the reservation back); false, reserving nothing, when woken for another reason
+    /// (stopping, or a maker's flag set), so the caller checks again.
+    fn reserve_room(&self, flag: &AtomicBool) -> bool {
+        let mut state = lock(&self.state);
+        loop {
             if self.stopping.load(Ordering::Acquire) || flag.load(Ordering::Acquire) {
                 return false;
             }
-            ready = self.wanted.wait_timeout(ready, RETRY_AFTER).unwrap_or_else(PoisonError::into_inner).0;
+            if state.ready.len() + state.making < self.size {
+                state.making += 1;
+                return true;
+            }
+            state = self.wanted.wait_timeout(state, RETRY_AFTER).unwrap_or_else(PoisonError::into_inner).0;
         }
-        !self.stopping.load(Ordering::Acquire)
     }
 }
 

@@ -18,28 +18,19 @@ pub(super) fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
         (None, Some(pin)) => Some(PinSource::Environment(pin)),
         (None, None) => None,
     };
-    let sessions = raw.sessions.unwrap_or(4);
-    if !(1..=MAX_SESSIONS).contains(&sessions) {
-        return Err(ConfigError::Invalid {
-            key: "hsm.sessions",
-            value: sessions.to_string(),
-            reason: "must be between 1 and 256",
-        });
-    }
+    let sessions = range("hsm.sessions", raw.sessions.unwrap_or(4), 1..=MAX_SESSIONS, "must be between 1 and 256")?;
     let ephemeral_text = raw.ephemeral_key.unwrap_or_else(|| "p256".to_owned());
     let ephemeral_key: KeyAlgorithm = ephemeral_text.parse().map_err(|_| ConfigError::Invalid {
         key: "hsm.ephemeral_key",
         value: ephemeral_text.clone(),
         reason: "use one of p256, p384, rsa3072, rsa2048",
     })?;
-    let call_timeout_ms = raw.call_timeout_ms.unwrap_or(5_000);
-    if !(100..=600_000).contains(&call_timeout_ms) {
-        return Err(ConfigError::Invalid {
-            key: "hsm.call_timeout_ms",
-            value: call_timeout_ms.to_string(),
-            reason: "must be between 100 and 600000 milliseconds",
-        });
-    }
+    let call_timeout_ms = range(
+        "hsm.call_timeout_ms",
+        raw.call_timeout_ms.unwrap_or(5_000),
+        100..=600_000,
+        "must be between 100 and 600000 milliseconds",
+    )?;
     let keys = KeyLabels {
         ca: label(raw.keys.ca, "esignd-ca", "hsm.keys.ca")?,
         tsa: label(raw.keys.tsa, "esignd-tsa", "hsm.keys.tsa")?,
@@ -55,14 +46,12 @@ pub(super) fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
             reason: "the CA, TSA, service, audit and audit_subject keys need five different labels",
         });
     }
-    let share = raw.public_share_percent.unwrap_or(25);
-    if !(1..=100).contains(&share) {
-        return Err(ConfigError::Invalid {
-            key: "hsm.public_share_percent",
-            value: share.to_string(),
-            reason: "1 to 100 (percent of hsm.sessions the built-in TSA and probes may hold)",
-        });
-    }
+    let share = range(
+        "hsm.public_share_percent",
+        raw.public_share_percent.unwrap_or(25),
+        1..=100,
+        "1 to 100 (percent of hsm.sessions the built-in TSA and probes may hold)",
+    )?;
     Ok(HsmConfig {
         module: base.join(raw.module.unwrap_or_else(|| PathBuf::from(DEFAULT_MODULE))),
         token,
@@ -78,22 +67,13 @@ pub(super) fn hsm(raw: RawHsm, base: &Path) -> Result<HsmConfig, ConfigError> {
 
 /// `[hsm.key_pool]`.
 fn key_pool(raw: RawKeyPool) -> Result<KeyPoolConfig, ConfigError> {
-    let size = raw.size.unwrap_or(0);
-    if size > 10_000 {
-        return Err(ConfigError::Invalid {
-            key: "hsm.key_pool.size",
-            value: size.to_string(),
-            reason: "0 (no pool) to 10000 keys",
-        });
-    }
-    let refill_threads = raw.refill_threads.unwrap_or(1);
-    if !(1..=16).contains(&refill_threads) {
-        return Err(ConfigError::Invalid {
-            key: "hsm.key_pool.refill_threads",
-            value: refill_threads.to_string(),
-            reason: "1 to 16 threads, each with its own HSM session",
-        });
-    }
+    let size = range("hsm.key_pool.size", raw.size.unwrap_or(0), 0..=10_000, "0 (no pool) to 10000 keys")?;
+    let refill_threads = range(
+        "hsm.key_pool.refill_threads",
+        raw.refill_threads.unwrap_or(1),
+        1..=16,
+        "1 to 16 threads, each with its own HSM session",
+    )?;
     let when_empty = match raw.when_empty.as_deref().unwrap_or("generate") {
         "generate" => WhenEmpty::Generate,
         "busy" => WhenEmpty::Busy,

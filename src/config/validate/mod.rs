@@ -109,13 +109,6 @@ fn server(raw: RawServer, base: &Path) -> Result<ServerConfig, ConfigError> {
         reason: "expected IP:PORT, e.g. 127.0.0.1:8080 or [::]:8443",
     })?;
     let public_url = raw.public_url.unwrap_or_else(|| format!("http://{listen}"));
-    let range = |key: &'static str, value: u64, allowed: std::ops::RangeInclusive<u64>, reason: &'static str| {
-        if allowed.contains(&value) {
-            Ok(value)
-        } else {
-            Err(ConfigError::Invalid { key, value: value.to_string(), reason })
-        }
-    };
     let max_connections =
         range("server.max_connections", raw.max_connections.unwrap_or(1024) as u64, 1..=1_000_000, "1 to 1000000")?;
     let per_ip = raw.max_connections_per_ip.unwrap_or(64) as u64;
@@ -203,6 +196,20 @@ fn log(raw: RawLog) -> Result<LogConfig, ConfigError> {
         });
     }
     Ok(LogConfig { format, level })
+}
+
+/// `value` of `key` if `allowed` holds it, else what the operator must fix (`reason`).
+pub(super) fn range(
+    key: &'static str,
+    value: u64,
+    allowed: std::ops::RangeInclusive<u64>,
+    reason: &'static str,
+) -> Result<u64, ConfigError> {
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid { key, value: value.to_string(), reason })
+    }
 }
 
 #[cfg(test)]

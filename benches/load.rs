@@ -28,9 +28,10 @@ mod common;
 #[path = "support/raw_cycle.rs"]
 #[allow(dead_code)] // the transaction-level helpers serve benches/onetime.rs
 mod raw_cycle;
+#[path = "support/wrk.rs"]
+mod wrk;
 
 use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -39,46 +40,19 @@ use common::oidc::Provider;
 use common::{TokenDir, http_with, text};
 use esignd::hsm::pkcs11::{TokenSelector, context, token};
 use raw_cycle::{median, rate, raw_cycle};
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// What wrk's `done()` hook reports (see [`SCRIPT`]).
-#[derive(Clone, Copy)]
-struct Load {
-    requests: f64,
-    requests_per_second: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    failures: u64,
-}
-
-/// The wrk script: one fixed request, and a JSON summary at the end. Non-2xx answers count as
-/// failures (`summary.errors.status`), as do socket errors and timeouts.
+/// The wrk script: one fixed request (the summary is [`wrk::DONE`]).
 const SCRIPT: &str = r#"
 wrk.method = "POST"
 wrk.body = os.getenv("BODY")
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-GovStack-AuthenticationToken"] = os.getenv("TOKEN")
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"failures":%d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
 "#;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let under_test = !args.iter().any(|a| a == "--bench");
-    let quick = under_test || args.iter().any(|a| a == "--quick");
-    let (rounds, seconds, raw_slice) = match (under_test, quick) {
-        (true, _) => (1, 1, Duration::from_millis(200)),
-        (false, true) => (1, 2, Duration::from_millis(500)),
-        (false, false) => (3, 10, Duration::from_secs(2)),
-    };
-    assert!(
-        Command::new("wrk").arg("--version").output().is_ok(),
-        "wrk is missing: apt-get install -y wrk (tests/run.sh installs it)"
-    );
+    let (rounds, seconds, raw_slice) = wrk::plan();
 
     let modes: Vec<Mode> = match args.iter().find_map(|a| a.strip_prefix("--mode=")) {
         Some(name) => vec![Mode::named(name)],
@@ -96,7 +70,7 @@ fn main() {
     .to_string();
     let scripts = tempfile::tempdir().unwrap();
     let script = scripts.path().join("onetime.lua");
-    std::fs::write(&script, SCRIPT).unwrap();
+    std::fs::write(&script, format!("{SCRIPT}{}", wrk::DONE)).unwrap();
 
     // The yardstick, on a token of the same SoftHSM in this process.
     let raw_token = common::new_token(2);
@@ -110,26 +84,8 @@ fn main() {
     };
 
     let wrk = |url: &str, connections: u32, seconds: u32| {
-        let out = Command::new("wrk")
-            .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--timeout", "5s", "-s"])
-            .arg(&script)
-            .arg(url)
-            .env("BODY", &body)
-            .env("TOKEN", &access_token)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "wrk failed: {}", text(&out.stderr));
-        let stdout = text(&out.stdout);
-        let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-            .unwrap_or_else(|_| panic!("no summary from wrk:\n{stdout}"));
-        let requests = summary["requests"].as_f64().unwrap();
-        Load {
-            requests,
-            requests_per_second: requests / (summary["duration_us"].as_f64().unwrap() / 1e6),
-            p50_ms: summary["p50_us"].as_f64().unwrap() / 1e3,
-            p99_ms: summary["p99_us"].as_f64().unwrap() / 1e3,
-            failures: summary["failures"].as_u64().unwrap(),
-        }
+        let env = [("BODY", body.as_ref()), ("TOKEN", access_token.as_ref())];
+        wrk::run(&script, url, connections, seconds, &env)
     };
     println!("POST /v1/sign/onetime (CAdES B-T, built-in TSA, SoftHSM) with wrk vs the raw PKCS#11 cycle on 2 threads");
     println!("cpu µs/req: the daemons' own CPU time (SoftHSM included; PostgreSQL and HAProxy not)");
@@ -163,7 +119,7 @@ fn main() {
                 results.push((raw_rate, load, ratio, cpu_per_request));
             }
             if rounds > 1 {
-                let pick = |f: fn(&(f64, Load, f64, f64)) -> f64| median(results.iter().map(f).collect());
+                let pick = |f: fn(&(f64, wrk::Load, f64, f64)) -> f64| median(results.iter().map(f).collect());
                 println!(
                     "{:<12}  {connections:>5}  {:>5}  {:>12.0}  {:>10.0}  {:>8.2}  {:>8.2}  {:>7.3}  {:>11.0}",
                     mode.name(),

@@ -22,9 +22,8 @@ mod common;
 #[path = "support/raw_cycle.rs"]
 #[allow(dead_code)] // the transaction-level helpers serve benches/onetime.rs
 mod raw_cycle;
-
-use std::process::Command;
-use std::time::Duration;
+#[path = "support/wrk.rs"]
+mod wrk;
 
 use common::daemon::{Daemon, esignd};
 use common::{TokenDir, text};
@@ -34,34 +33,18 @@ use esignd::hsm::KeyStore;
 use esignd::hsm::pkcs11::{TokenSelector, context, token};
 use esignd::provision::{DevPlan, provision_dev};
 use raw_cycle::{median, private_key, rate};
-use serde_json::Value;
 
-/// One fixed TimeStampReq from a file; a JSON summary at the end. Non-2xx answers count as
-/// failures, as do socket errors and timeouts.
+/// One fixed TimeStampReq from a file (the summary is [`wrk::DONE`]).
 const SCRIPT: &str = r#"
 wrk.method = "POST"
 local file = io.open(os.getenv("QUERY"), "rb")
 wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "application/timestamp-query"
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"failures":%d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
 "#;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let under_test = !args.iter().any(|a| a == "--bench");
-    let quick = under_test || args.iter().any(|a| a == "--quick");
-    let (rounds, seconds, raw_slice) = match (under_test, quick) {
-        (true, _) => (1, 1, Duration::from_millis(200)),
-        (false, true) => (1, 2, Duration::from_millis(500)),
-        (false, false) => (3, 10, Duration::from_secs(2)),
-    };
-    assert!(Command::new("wrk").arg("--version").output().is_ok(), "wrk is missing: apt-get install -y wrk");
+    let (rounds, seconds, raw_slice) = wrk::plan();
 
     // The yardstick: the same SoftHSM, a TSA key made the way provisioning makes it.
     let raw_token = common::new_token(2);
@@ -83,7 +66,7 @@ fn main() {
     let work = tempfile::tempdir().unwrap();
     let (data, query, script) = (work.path().join("data"), work.path().join("query.tsq"), work.path().join("tsa.lua"));
     std::fs::write(&data, b"a document to time-stamp\n").unwrap();
-    std::fs::write(&script, SCRIPT).unwrap();
+    std::fs::write(&script, format!("{SCRIPT}{}", wrk::DONE)).unwrap();
     let made = common::openssl([
         "ts",
         "-query",
@@ -114,26 +97,15 @@ fn main() {
         let mut ratios = Vec::new();
         for round in 1..=rounds {
             let before = raw();
-            let out = Command::new("wrk")
-                .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--timeout", "5s", "-s"])
-                .arg(&script)
-                .arg(&url)
-                .env("QUERY", &query)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "wrk failed: {}", text(&out.stderr));
+            let load = wrk::run(&script, &url, connections, seconds, &[("QUERY", query.as_ref())]);
             let after = raw();
-            let stdout = text(&out.stdout);
-            let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-                .unwrap_or_else(|_| panic!("no summary from wrk:\n{stdout}"));
-            assert_eq!(summary["failures"].as_u64(), Some(0), "every time-stamp request answered 200:\n{stdout}");
-            let stamps = summary["requests"].as_f64().unwrap() / (summary["duration_us"].as_f64().unwrap() / 1e6);
-            let raw_rate = (before + after) / 2.0;
+            assert_eq!(load.failures, 0, "every time-stamp request answered 200 at concurrency {connections}");
+            let (stamps, raw_rate) = (load.requests_per_second, (before + after) / 2.0);
             ratios.push(stamps / raw_rate);
             println!(
                 "{connections:>5}  {round:>5}  {raw_rate:>14.0}  {stamps:>10.0}  {:>8.2}  {:>8.2}  {:>9.3}",
-                summary["p50_us"].as_f64().unwrap() / 1e3,
-                summary["p99_us"].as_f64().unwrap() / 1e3,
+                load.p50_ms,
+                load.p99_ms,
                 stamps / raw_rate
             );
         }

@@ -63,7 +63,8 @@ struct Shared<K: KeyStore> {
     algorithm: KeyAlgorithm,
     size: usize,
     state: Mutex<State<Handle<K>>>,
-    /// Signalled when a key is taken, a maker flag is set, or the pool stops.
+    /// Signalled when a key is taken or the pool stops. A maker's flag wakes nobody: its
+    /// thread sees it within [`RETRY_AFTER`], its longest wait.
     wanted: Condvar,
     stopping: AtomicBool,
     empty: AtomicU64,
@@ -104,11 +105,6 @@ impl<K: KeyStore> KeyPool<K> {
             }
         }
         key
-    }
-
-    /// The algorithm of the pool's keys.
-    pub fn algorithm(&self) -> KeyAlgorithm {
-        self.shared.algorithm
     }
 
     /// How the pool stands now.

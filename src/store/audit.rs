@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value};
 
 use super::StoreError;
+use super::sqlite::{execute_cached, query_row_cached};
 pub use crate::audit::AuditEvent;
 use crate::audit::chain::{self, Record};
 use crate::audit::checkpoint::{CHECKPOINT_EVENT, Checkpoint};
@@ -93,10 +94,13 @@ pub(super) fn append(conn: &Connection, events: &[AuditEvent]) -> Result<(), Sto
 
 /// The newest record.
 pub(super) fn head(conn: &Connection) -> Result<Option<Record>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY seq DESC LIMIT 1")?
-        .query_row([], record_row)
-        .optional()?)
+    Ok(query_row_cached(
+        conn,
+        "SELECT seq, time, type, fields, prev, hash FROM audit ORDER BY seq DESC LIMIT 1",
+        [],
+        record_row,
+    )
+    .optional()?)
 }
 
 /// Every record, in stored order (for `esignctl audit verify`, which must see reorderings).
@@ -134,7 +138,10 @@ pub(super) fn query(conn: &Connection, query: &AuditQuery) -> Result<Vec<Record>
 
 /// Store a checkpoint and note it in the chain, within the caller's transaction.
 pub(super) fn add_checkpoint(conn: &Connection, checkpoint: &Checkpoint) -> Result<bool, StoreError> {
-    let inserted = conn.prepare_cached("INSERT OR IGNORE INTO audit_checkpoints (seq, head, time, signature, timestamp_token) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![
+    let inserted = execute_cached(
+        conn,
+        "INSERT OR IGNORE INTO audit_checkpoints (seq, head, time, signature, timestamp_token) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
             checkpoint.seq as i64,
             checkpoint.head,
             checkpoint.time,
@@ -164,12 +171,13 @@ pub fn checkpoints(conn: &Connection, after: u64, limit: usize) -> Result<Vec<Ch
 
 /// The newest checkpoint.
 pub(super) fn latest_checkpoint(conn: &Connection) -> Result<Option<Checkpoint>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT seq, head, time, signature, timestamp_token FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
-        )?
-        .query_row([], checkpoint_row)
-        .optional()?)
+    Ok(query_row_cached(
+        conn,
+        "SELECT seq, head, time, signature, timestamp_token FROM audit_checkpoints ORDER BY seq DESC LIMIT 1",
+        [],
+        checkpoint_row,
+    )
+    .optional()?)
 }
 
 fn checkpoint_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Checkpoint> {
@@ -193,13 +201,12 @@ pub(super) fn append_alone(conn: &mut Connection, events: &[AuditEvent]) -> Resu
 /// Delete what the newest checkpoint older than `before` covers.
 pub(super) fn prune(conn: &Connection, before: SystemTime) -> Result<usize, StoreError> {
     let cutoff = crate::vocabulary::rfc3339(before);
-    let covered: Option<i64> = conn
-        .prepare_cached("SELECT MAX(seq) FROM audit_checkpoints WHERE time < ?1")?
-        .query_row([cutoff], |row| row.get(0))
-        .optional()?
-        .flatten();
+    let covered: Option<i64> =
+        query_row_cached(conn, "SELECT MAX(seq) FROM audit_checkpoints WHERE time < ?1", [cutoff], |row| row.get(0))
+            .optional()?
+            .flatten();
     match covered {
-        Some(seq) => Ok(conn.prepare_cached("DELETE FROM audit WHERE seq <= ?1")?.execute([seq])?),
+        Some(seq) => Ok(execute_cached(conn, "DELETE FROM audit WHERE seq <= ?1", [seq])?),
         None => Ok(0),
     }
 }

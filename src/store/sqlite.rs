@@ -13,6 +13,22 @@ use crate::vocabulary::{RequestState, SessionState};
 
 const SESSION_COLUMNS: &str = "id, client_id, correlation_id, status, oidc_state, expires_at, body";
 
+/// `Connection::execute`, with the statement prepared once per connection and kept (rusqlite's
+/// statement cache): preparing cost more than running the statement on the signing path.
+pub(super) fn execute_cached(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `Connection::query_row`, with the statement kept as [`execute_cached`] keeps it.
+pub(super) fn query_row_cached<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    row: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, row)
+}
+
 fn session_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
     Ok(SessionRow {
         id: row.get(0)?,
@@ -28,25 +44,17 @@ fn session_row(row: &Row<'_>) -> rusqlite::Result<SessionRow> {
 
 fn one_session(conn: &Connection, filter: &str, args: impl rusqlite::Params) -> Result<Option<SessionRow>, StoreError> {
     let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE {filter}");
-    Ok(conn.prepare_cached(&sql)?.query_row(args, session_row).optional()?)
+    Ok(query_row_cached(conn, &sql, args, session_row).optional()?)
 }
 
 /// `INSERT` a session; false when its client already has its correlation id.
 pub(super) fn insert_session(conn: &Connection, row: &SessionRow) -> rusqlite::Result<bool> {
-    let inserted = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO sessions (id, client_id, correlation_id, status, oidc_state, expires_at, body)
+    let inserted = execute_cached(
+        conn,
+        "INSERT OR IGNORE INTO sessions (id, client_id, correlation_id, status, oidc_state, expires_at, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            row.id,
-            row.client_id,
-            row.correlation_id,
-            row.status,
-            row.oidc_state,
-            epoch(row.expires_at),
-            row.body
-        ])?;
+        params![row.id, row.client_id, row.correlation_id, row.status, row.oidc_state, epoch(row.expires_at), row.body],
+    )?;
     Ok(inserted == 1)
 }
 
@@ -58,44 +66,41 @@ pub(super) fn spend_once(conn: &Connection, spend: &Spend) -> Result<(), StoreEr
 
 /// Remember `id` of `kind` until `until` in the replay cache; false when it was there.
 fn remember(conn: &Connection, kind: &str, id: &str, until: SystemTime) -> rusqlite::Result<bool> {
-    let inserted = conn
-        .prepare_cached("INSERT OR IGNORE INTO seen_once (kind, id, until) VALUES (?1, ?2, ?3)")?
-        .execute(params![kind, id, epoch(until)])?;
+    let inserted = execute_cached(
+        conn,
+        "INSERT OR IGNORE INTO seen_once (kind, id, until) VALUES (?1, ?2, ?3)",
+        params![kind, id, epoch(until)],
+    )?;
     Ok(inserted == 1)
 }
 
 /// `INSERT` a signature awaiting redemption.
 pub(super) fn insert_signature(conn: &Connection, signature: &SignatureRow) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+    execute_cached(
+        conn,
         "INSERT INTO signatures (signature_id, client_id, response, expires_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        signature.signature_id,
-        signature.client_id,
-        signature.response,
-        epoch(signature.expires_at)
-    ])?;
+        params![signature.signature_id, signature.client_id, signature.response, epoch(signature.expires_at)],
+    )?;
     Ok(())
 }
 
 /// `INSERT` a published certificate (once: publishing it again changes nothing).
 fn insert_certificate(conn: &Connection, certificate: &CertificateRow) -> rusqlite::Result<()> {
-    conn.prepare_cached(
+    execute_cached(
+        conn,
         "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![
-        certificate.serial,
-        certificate.der,
-        epoch(certificate.not_after),
-        epoch(SystemTime::now())
-    ])?;
+        params![certificate.serial, certificate.der, epoch(certificate.not_after), epoch(SystemTime::now())],
+    )?;
     Ok(())
 }
 
 /// `UPDATE` a session if its status is still `from`; true when it was. A session that ends
 /// here (signed or failed) with a webhook gets its delivery queued in the same transaction.
 pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionState) -> rusqlite::Result<bool> {
-    let changed = conn.prepare_cached("UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6")?.execute(params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
+    let changed = execute_cached(
+        conn,
+        "UPDATE sessions SET status = ?2, oidc_state = ?3, expires_at = ?4, body = ?5 WHERE id = ?1 AND status = ?6",
+        params![row.id, row.status, row.oidc_state, epoch(row.expires_at), row.body, from],
     )?;
     let ends = matches!(row.status, SessionState::Signed | SessionState::Failed) && from != row.status;
     if changed == 1
@@ -133,8 +138,8 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        // Every statement is prepared once and kept (`prepare_cached`): preparing cost more
-        // than running the statement on the signing path. Room for all of them.
+        // Every statement is prepared once and kept (`execute_cached`, `prepare_cached`): room
+        // for all of them.
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), latency: None })
@@ -286,11 +291,13 @@ impl Store for SqliteStore {
         let (signature_id, client_id, events) = (signature_id.to_owned(), client_id.to_owned(), events.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let response: Option<String> = tx
-                .prepare_cached("DELETE FROM signatures WHERE signature_id = ?1 AND client_id = ?2 AND expires_at >= ?3 RETURNING response")?.query_row(params![signature_id, client_id, epoch(now)],
-                    |row| row.get(0),
-                )
-                .optional()?;
+            let response: Option<String> = query_row_cached(
+                &tx,
+                "DELETE FROM signatures WHERE signature_id = ?1 AND client_id = ?2 AND expires_at >= ?3 RETURNING response",
+                params![signature_id, client_id, epoch(now)],
+                |row| row.get(0),
+            )
+            .optional()?;
             if response.is_some() {
                 audit::append(&tx, &events)?;
                 tx.commit()?;
@@ -323,9 +330,7 @@ impl Store for SqliteStore {
     async fn certificate(&self, serial: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let serial = serial.to_ascii_lowercase();
         self.with(move |conn| {
-            Ok(conn
-                .prepare_cached("SELECT der FROM certificates WHERE serial = ?1")?
-                .query_row([serial], |row| row.get(0))
+            Ok(query_row_cached(conn, "SELECT der FROM certificates WHERE serial = ?1", [serial], |row| row.get(0))
                 .optional()?)
         })
         .await
@@ -340,16 +345,20 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             let now = epoch(now);
             let tx = conn.transaction()?;
-            let mut removed = tx.prepare_cached("DELETE FROM seen_once WHERE until < ?1")?.execute([now])?;
-            removed += tx.prepare_cached("DELETE FROM signatures WHERE expires_at < ?1")?.execute([now])?;
+            let mut removed = execute_cached(&tx, "DELETE FROM seen_once WHERE until < ?1", [now])?;
+            removed += execute_cached(&tx, "DELETE FROM signatures WHERE expires_at < ?1", [now])?;
             // Answered device requests stay a day so eServices can still learn how they ended.
-            removed += tx
-                .prepare_cached("DELETE FROM device_requests WHERE expires_at < ?1 AND status != ?2")?
-                .execute(params![now - 86_400, RequestState::Pending])?;
+            removed += execute_cached(
+                &tx,
+                "DELETE FROM device_requests WHERE expires_at < ?1 AND status != ?2",
+                params![now - 86_400, RequestState::Pending],
+            )?;
             // Finished sessions stay a day past their expiry so eServices can still poll them.
-            removed += tx
-                .prepare_cached("DELETE FROM sessions WHERE expires_at < ?1 AND status IN (?2, ?3)")?
-                .execute(params![now - 86_400, SessionState::Signed, SessionState::Failed])?;
+            removed += execute_cached(
+                &tx,
+                "DELETE FROM sessions WHERE expires_at < ?1 AND status IN (?2, ?3)",
+                params![now - 86_400, SessionState::Signed, SessionState::Failed],
+            )?;
             tx.commit()?;
             Ok(removed)
         })
@@ -357,6 +366,6 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with(|conn| Ok(conn.prepare_cached("SELECT 1")?.query_row([], |_| Ok(()))?)).await
+        self.with(|conn| Ok(query_row_cached(conn, "SELECT 1", [], |_| Ok(()))?)).await
     }
 }

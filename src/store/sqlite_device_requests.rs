@@ -5,8 +5,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::device_requests::{DeviceRequestRow, DeviceRequestStore, DeviceSigned, Finish, Queued};
-use super::sqlite::SqliteStore;
-use super::sqlite::{insert_session, spend_once, swap_session};
+use super::sqlite::{SqliteStore, execute_cached, insert_session, query_row_cached, spend_once, swap_session};
 use super::{AuditEvent, SessionRow, StoreError, audit, epoch, from_epoch};
 use crate::vocabulary::{CertificateState, RequestState, SessionState};
 
@@ -45,7 +44,10 @@ impl DeviceRequestStore for SqliteStore {
         self.with(move |conn| {
             // IMMEDIATE: the count below holds until the commit (one writer at a time).
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let waiting: i64 = tx.prepare_cached("SELECT count(*) FROM device_requests WHERE certificate_id = ?1 AND status = ?2 AND expires_at >= ?3")?.query_row(params![row.certificate_id, RequestState::Pending, epoch(SystemTime::now())],
+            let waiting: i64 = query_row_cached(
+                &tx,
+                "SELECT count(*) FROM device_requests WHERE certificate_id = ?1 AND status = ?2 AND expires_at >= ?3",
+                params![row.certificate_id, RequestState::Pending, epoch(SystemTime::now())],
                 |r| r.get(0),
             )?;
             if waiting >= max_pending as i64 {
@@ -58,7 +60,10 @@ impl DeviceRequestStore for SqliteStore {
             if !moved {
                 return Ok(Queued::SessionMoved);
             }
-            tx.prepare_cached(&format!("INSERT INTO device_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))?.execute(params![
+            execute_cached(
+                &tx,
+                &format!("INSERT INTO device_requests ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                params![
                     row.request_id,
                     row.signature_id,
                     row.client_id,
@@ -79,10 +84,13 @@ impl DeviceRequestStore for SqliteStore {
     async fn device_request(&self, request_id: &str) -> Result<Option<DeviceRequestRow>, StoreError> {
         let id = request_id.to_owned();
         self.with(move |conn| {
-            Ok(conn
-                .prepare_cached(&format!("SELECT {COLUMNS} FROM device_requests WHERE request_id = ?1"))?
-                .query_row([id], request_row)
-                .optional()?)
+            Ok(query_row_cached(
+                conn,
+                &format!("SELECT {COLUMNS} FROM device_requests WHERE request_id = ?1"),
+                [id],
+                request_row,
+            )
+            .optional()?)
         })
         .await
     }
@@ -133,19 +141,22 @@ impl DeviceRequestStore for SqliteStore {
         self.with(move |conn| {
             // IMMEDIATE: the certificate's state read below cannot change before the commit.
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE device_requests SET status = ?2, body = ?3 WHERE request_id = ?1 AND status = ?4",
-                )?
-                .execute(params![row.request_id, row.status, row.body, RequestState::Pending])?;
+            let changed = execute_cached(
+                &tx,
+                "UPDATE device_requests SET status = ?2, body = ?3 WHERE request_id = ?1 AND status = ?4",
+                params![row.request_id, row.status, row.body, RequestState::Pending],
+            )?;
             if changed != 1 || !swap_session(&tx, &session, SessionState::Device)? {
                 return Ok(Finish::Moved);
             }
             if let Some(DeviceSigned { signature, stamped_at, spend }) = signed {
-                let certificate: Option<(CertificateState, i64)> = tx
-                    .prepare_cached("SELECT state, changed_at FROM device_certificates WHERE certificate_id = ?1")?
-                    .query_row([&row.certificate_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
+                let certificate: Option<(CertificateState, i64)> = query_row_cached(
+                    &tx,
+                    "SELECT state, changed_at FROM device_certificates WHERE certificate_id = ?1",
+                    [&row.certificate_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
                 let still_active = certificate.is_some_and(|(state, changed_at)| {
                     state == CertificateState::Active && changed_at <= epoch(stamped_at)
                 });

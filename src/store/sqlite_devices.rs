@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::devices::{Binding, CrlRow, DeviceCertificateRow, DeviceStore, StateChange};
-use super::sqlite::SqliteStore;
+use super::sqlite::{SqliteStore, execute_cached, query_row_cached};
 use super::{AuditEvent, StoreError, audit, epoch, from_epoch};
 use crate::vocabulary::CertificateState;
 
@@ -42,40 +42,44 @@ fn select(
 
 /// Install `crl` in `conn` if its number is above the installed one's.
 fn install(conn: &Connection, crl: &CrlRow) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "INSERT INTO crl (id, number, der, next_update) VALUES (1, ?1, ?2, ?3)
+    let changed = execute_cached(
+        conn,
+        "INSERT INTO crl (id, number, der, next_update) VALUES (1, ?1, ?2, ?3)
          ON CONFLICT (id) DO UPDATE SET number = excluded.number, der = excluded.der, next_update = excluded.next_update
          WHERE excluded.number > crl.number",
-        )?
-        .execute(params![crl.number as i64, crl.der, epoch(crl.next_update)])?;
+        params![crl.number as i64, crl.der, epoch(crl.next_update)],
+    )?;
     Ok(changed == 1)
 }
 
 /// Insert a device certificate and publish it under its serial.
 fn insert(conn: &Connection, row: &DeviceCertificateRow) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO device_certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-    ))?
-    .execute(params![
-        row.certificate_id,
-        row.owner,
-        row.pseudonym,
-        row.serial,
-        row.der,
-        row.state,
-        row.state_message,
-        epoch(row.changed_at),
-        epoch(row.not_after),
-        row.scd_type,
-        row.scd_remote_id,
-        row.scd_key_id,
-        row.key_sha256
-    ])?;
-    conn.prepare_cached(
+    execute_cached(
+        conn,
+        &format!(
+            "INSERT INTO device_certificates ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+        ),
+        params![
+            row.certificate_id,
+            row.owner,
+            row.pseudonym,
+            row.serial,
+            row.der,
+            row.state,
+            row.state_message,
+            epoch(row.changed_at),
+            epoch(row.not_after),
+            row.scd_type,
+            row.scd_remote_id,
+            row.scd_key_id,
+            row.key_sha256
+        ],
+    )?;
+    execute_cached(
+        conn,
         "INSERT OR IGNORE INTO certificates (serial, der, not_after, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![row.serial, row.der, epoch(row.not_after), epoch(SystemTime::now())])?;
+        params![row.serial, row.der, epoch(row.not_after), epoch(SystemTime::now())],
+    )?;
     Ok(())
 }
 
@@ -89,9 +93,12 @@ impl DeviceStore for SqliteStore {
         let (row, events) = (row.clone(), events.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let taken: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1)")?
-                .query_row([&row.pseudonym], |r| r.get(0))?;
+            let taken: bool = query_row_cached(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1)",
+                [&row.pseudonym],
+                |r| r.get(0),
+            )?;
             if taken {
                 return Ok(false);
             }
@@ -152,12 +159,12 @@ impl DeviceStore for SqliteStore {
         );
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let changed = tx
-                .prepare_cached(
-                    "UPDATE device_certificates SET state = ?2, state_message = ?3, changed_at = ?4
+            let changed = execute_cached(
+                &tx,
+                "UPDATE device_certificates SET state = ?2, state_message = ?3, changed_at = ?4
                  WHERE certificate_id = ?1 AND state = ?5",
-                )?
-                .execute(params![id, to, message, epoch(at), from])?;
+                params![id, to, message, epoch(at), from],
+            )?;
             if changed != 1 || !install(&tx, &crl)? {
                 return Ok(false);
             }
@@ -175,16 +182,14 @@ impl DeviceStore for SqliteStore {
 
     async fn crl(&self) -> Result<Option<CrlRow>, StoreError> {
         self.with(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT number, der, next_update FROM crl WHERE id = 1")?
-                .query_row([], |row| {
-                    Ok(CrlRow {
-                        number: row.get::<_, i64>(0)?.max(0) as u64,
-                        der: row.get(1)?,
-                        next_update: from_epoch(row.get(2)?),
-                    })
+            Ok(query_row_cached(conn, "SELECT number, der, next_update FROM crl WHERE id = 1", [], |row| {
+                Ok(CrlRow {
+                    number: row.get::<_, i64>(0)?.max(0) as u64,
+                    der: row.get(1)?,
+                    next_update: from_epoch(row.get(2)?),
                 })
-                .optional()?)
+            })
+            .optional()?)
         })
         .await
     }
@@ -201,21 +206,22 @@ impl DeviceStore for SqliteStore {
         let (binding, events) = (binding.clone(), events.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let others: bool = tx
-                .prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1 AND owner != ?2)",
-                )?
-                .query_row([&binding.row.pseudonym, &binding.row.owner], |r| r.get(0))?;
+            let others: bool = query_row_cached(
+                &tx,
+                "SELECT EXISTS (SELECT 1 FROM device_certificates WHERE pseudonym = ?1 AND owner != ?2)",
+                [&binding.row.pseudonym, &binding.row.owner],
+                |r| r.get(0),
+            )?;
             if others {
                 return Ok(false);
             }
             for id in &binding.replaces {
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE device_certificates SET state = ?3, state_message = 'replaced by a new wallet binding',
+                let changed = execute_cached(
+                    &tx,
+                    "UPDATE device_certificates SET state = ?3, state_message = 'replaced by a new wallet binding',
                      changed_at = ?2 WHERE certificate_id = ?1 AND state != ?3",
-                    )?
-                    .execute(params![id, epoch(binding.at), CertificateState::Revoked])?;
+                    params![id, epoch(binding.at), CertificateState::Revoked],
+                )?;
                 if changed != 1 {
                     return Ok(false);
                 }
@@ -238,9 +244,8 @@ impl DeviceStore for SqliteStore {
         let mut fresh = vec![0u8; 32];
         getrandom::fill(&mut fresh).expect("the operating system's random source failed");
         self.with(move |conn| {
-            conn.prepare_cached("INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)")?
-                .execute(params![name, fresh])?;
-            Ok(conn.prepare_cached("SELECT value FROM secrets WHERE name = ?1")?.query_row([name], |row| row.get(0))?)
+            execute_cached(conn, "INSERT OR IGNORE INTO secrets (name, value) VALUES (?1, ?2)", params![name, fresh])?;
+            Ok(query_row_cached(conn, "SELECT value FROM secrets WHERE name = ?1", [name], |row| row.get(0))?)
         })
         .await
     }

@@ -4,13 +4,16 @@ use rusqlite::{Connection, params};
 
 use super::StoreError;
 use super::outbox::{Attempted, Delivery, OutboxStore};
-use super::sqlite::SqliteStore;
+use super::sqlite::{SqliteStore, execute_cached, query_row_cached};
 
 /// Queue the delivery of session `session_id`'s outcome to `url`, due now, within the caller's
 /// transaction.
 pub(super) fn queue(conn: &Connection, session_id: &str, url: &str) -> rusqlite::Result<()> {
     let now = super::epoch_millis(std::time::SystemTime::now());
-    conn.prepare_cached("INSERT INTO outbox (id, session_id, url, attempts, next_at, claimed_until, created_at) VALUES (?1, ?2, ?3, 0, ?4, 0, ?4)")?.execute(params![crate::ids::random_hex(16), session_id, url, now],
+    execute_cached(
+        conn,
+        "INSERT INTO outbox (id, session_id, url, attempts, next_at, claimed_until, created_at) VALUES (?1, ?2, ?3, 0, ?4, 0, ?4)",
+        params![crate::ids::random_hex(16), session_id, url, now],
     )?;
     Ok(())
 }
@@ -61,12 +64,15 @@ impl OutboxStore for SqliteStore {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             match &outcome {
                 Attempted::Delivered(event) | Attempted::Abandoned(event) => {
-                    if tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")?.execute([&id])? == 1 {
+                    if execute_cached(&tx, "DELETE FROM outbox WHERE id = ?1", [&id])? == 1 {
                         super::audit::append(&tx, std::slice::from_ref(event))?;
                     }
                 }
                 Attempted::Retry { next_at_ms, body } => {
-                    tx.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_at = ?2, claimed_until = 0, body = ?3 WHERE id = ?1")?.execute(params![id, next_at_ms, body],
+                    execute_cached(
+                        &tx,
+                        "UPDATE outbox SET attempts = attempts + 1, next_at = ?2, claimed_until = 0, body = ?3 WHERE id = ?1",
+                        params![id, next_at_ms, body],
                     )?;
                 }
             }
@@ -78,9 +84,9 @@ impl OutboxStore for SqliteStore {
 
     async fn outbox_backlog(&self) -> Result<(u64, Option<i64>), StoreError> {
         self.with(|conn| {
-            Ok(conn
-                .prepare_cached("SELECT count(*), min(created_at) FROM outbox")?
-                .query_row([], |row| Ok((row.get::<_, i64>(0)?.max(0) as u64, row.get::<_, Option<i64>>(1)?)))?)
+            Ok(query_row_cached(conn, "SELECT count(*), min(created_at) FROM outbox", [], |row| {
+                Ok((row.get::<_, i64>(0)?.max(0) as u64, row.get::<_, Option<i64>>(1)?))
+            })?)
         })
         .await
     }

@@ -17,17 +17,11 @@ use std::sync::{Arc, Barrier};
 
 use common::cluster::Cluster;
 use common::eservices::{CALLBACK, PERMIT, enrolment, new_session};
-use common::{http, http_get, http_with, openssl, oracle, text};
+use common::{http, http_get, openssl, oracle, text};
 use serde_json::{Value, json};
 
 fn api(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut all = headers.to_vec();
-    if !body.is_empty() {
-        all.push(("Content-Type", "application/json"));
-    }
-    let (status, answer) = http_with(addr, method, path, &all, body.as_bytes());
-    (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    common::http_json(addr, method, path, headers, body)
 }
 
 /// The CRL `addr` serves: its number, after openssl has checked its signature against the CA;

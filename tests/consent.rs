@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use common::daemon::Daemon;
 use common::eservices::{CALLBACK, Webhooks, clients_toml, new_session};
 use common::oidc::Provider;
-use common::{TokenDir, http_exchange, http_with, node};
+use common::{TokenDir, http_exchange, node};
 use serde_json::{Value, json};
 
 struct Setup {
@@ -43,13 +43,7 @@ fn setup() -> Setup {
 }
 
 fn api(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut headers = vec![("apikey", "key-a")];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    let (status, answer) = http_with(addr, method, path, &headers, body.as_bytes());
-    (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    common::http_json(addr, method, path, &[("apikey", "key-a")], body)
 }
 
 /// A new session's signing link (path and query).

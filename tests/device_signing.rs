@@ -19,7 +19,7 @@ use common::daemon::Daemon;
 use common::eservices::{CALLBACK, Webhooks, clients_toml, sha256_hex};
 use common::oidc::Provider;
 use common::spec::Spec;
-use common::{TokenDir, http_get, http_with, openssl, oracle, request_object, text};
+use common::{TokenDir, http_get, openssl, oracle, request_object, text};
 use esignd::device_client::key::{KeySource, UnlockedKey};
 use esignd::hsm::HashAlgorithm;
 use esignd::service::devices::binding::Possession;
@@ -67,13 +67,7 @@ fn setup_with(extra: &str, env: &[(&str, &str)]) -> Setup {
 }
 
 fn api(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&Value>) -> (u16, Value) {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut all = headers.to_vec();
-    if !body.is_empty() {
-        all.push(("Content-Type", "application/json"));
-    }
-    let (status, answer) = http_with(addr, method, path, &all, body.as_bytes());
-    (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    common::http_json(addr, method, path, headers, body)
 }
 
 /// A device: a P-256 key made by openssl and encrypted with the PIN (or a key on a SoftHSM

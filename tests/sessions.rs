@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use common::daemon::Daemon;
 use common::eservices::{CALLBACK, PERMIT, Webhooks, clients_toml, new_session};
 use common::oidc::Provider;
-use common::{TokenDir, http_get, http_with, node, openssl, oracle, request_object};
+use common::{TokenDir, http_get, node, openssl, oracle, request_object};
 use serde_json::{Value, json};
 
 const DOCUMENT: &[u8] = PERMIT;
@@ -56,16 +56,8 @@ fn setup(private_key_jwt: bool, failures: usize) -> Setup {
 }
 
 fn api(addr: SocketAddr, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let body = body.map(Value::to_string).unwrap_or_default();
-    let mut headers = Vec::new();
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    if let Some(key) = key {
-        headers.push(("apikey", key));
-    }
-    let (status, answer) = http_with(addr, method, path, &headers, body.as_bytes());
-    (status, serde_json::from_slice(&answer).unwrap_or(Value::Null))
+    let headers: Vec<_> = key.map(|key| ("apikey", key)).into_iter().collect();
+    common::http_json(addr, method, path, &headers, body)
 }
 
 fn query_param(url: &str, name: &str) -> Option<String> {

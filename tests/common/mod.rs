@@ -298,6 +298,24 @@ pub fn http(addr: SocketAddr, method: &str, path: &str, content_type: Option<&st
     http_with(addr, method, path, &headers, body)
 }
 
+/// A JSON API call: `body` (if any) sent as `application/json` with `headers`; the status and the
+/// answer's JSON (`Null` when the answer is not JSON).
+pub fn http_json(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let body = body.map(serde_json::Value::to_string).unwrap_or_default();
+    let mut all = headers.to_vec();
+    if !body.is_empty() {
+        all.push(("Content-Type", "application/json"));
+    }
+    let (status, answer) = http_with(addr, method, path, &all, body.as_bytes());
+    (status, serde_json::from_slice(&answer).unwrap_or(serde_json::Value::Null))
+}
+
 /// A minimal HTTP/1.1 exchange with extra request headers; returns the status code and the body.
 pub fn http_with(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, Vec<u8>) {
     let (status, body, _) = http_full(addr, method, path, headers, body);

@@ -11,6 +11,22 @@ export function launch(extraArgs = []) {
   });
 }
 
+/// A page in a fresh English context, and the errors its pages write to the console (only
+/// those of pages under ERRORS_FROM when given: the provider's development pages load fonts from
+/// the Internet, which this machine refuses).
+export async function openPage(browser, { timeout = 30_000, acceptDownloads = false, errorsFrom = null } = {}) {
+  const context = await browser.newContext({ acceptDownloads, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeout);
+  const consoleErrors = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' && (errorsFrom === null || page.url().startsWith(errorsFrom))) {
+      consoleErrors.push(message.text());
+    }
+  });
+  return { page, consoleErrors };
+}
+
 /// Log in at the OpenID provider (oidc-provider's development login and consent pages) as
 /// LOGIN until it sends the browser back to esignd at BASE; returns esignd's answer there.
 export async function logInAtProvider(page, base, login) {

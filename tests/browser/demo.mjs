@@ -4,17 +4,13 @@
 // saved, and any errors the pages wrote to the console.
 //
 //   node demo.mjs BASE_URL FILE NAME OUT_DIR
-import { launch } from './chromium.mjs';
+import { launch, openPage } from './chromium.mjs';
 import path from 'node:path';
 
 const [base, file, name, outDir] = process.argv.slice(2);
 const browser = await launch();
 try {
-  const context = await browser.newContext({ acceptDownloads: true, locale: 'en-GB' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  const consoleErrors = [];
-  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+  const { page, consoleErrors } = await openPage(browser, { timeout: 20_000, acceptDownloads: true });
 
   await page.goto(`${base}/demo`);
   await page.getByLabel('File to sign').setInputFiles(file);

@@ -7,16 +7,12 @@
 // the signing page's text, the final URL and console errors.
 //
 //   node pseudonym.mjs URL PSEUDONYM CALLBACK
-import { launch } from './chromium.mjs';
+import { launch, openPage } from './chromium.mjs';
 
 const [url, pseudonym, callback] = process.argv.slice(2);
 const browser = await launch();
 try {
-  const context = await browser.newContext({ locale: 'en-GB' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  const consoleErrors = [];
-  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()); });
+  const { page, consoleErrors } = await openPage(browser);
 
   await page.goto(url);
   const signingPage = await page.locator('main').innerText();

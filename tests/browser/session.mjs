@@ -4,19 +4,12 @@
 // Prints JSON: esignd's answer there (status and Location) and any console errors on esignd's pages.
 //
 //   node session.mjs ESIGND_BASE SIGNING_URL LOGIN
-import { launch, logInAtProvider } from './chromium.mjs';
+import { launch, logInAtProvider, openPage } from './chromium.mjs';
 
 const [base, signingUrl, login] = process.argv.slice(2);
 const browser = await launch();
 try {
-  const context = await browser.newContext({ locale: 'en-GB' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  const consoleErrors = [];
-  // esignd's pages only: the provider's development pages load fonts from the Internet.
-  page.on('console', (message) => {
-    if (message.type() === 'error' && page.url().startsWith(base)) consoleErrors.push(message.text());
-  });
+  const { page, consoleErrors } = await openPage(browser, { errorsFrom: base });
 
   await page.goto(signingUrl);
   await page.getByRole('button', { name: 'Sign with my national ID' }).click();

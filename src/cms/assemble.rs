@@ -119,6 +119,11 @@ impl SignedMessage {
         Ok(Self { signed_data })
     }
 
+    /// The SignedData as built, for checks that read it without decoding its DER.
+    pub fn signed_data(&self) -> &SignedData {
+        &self.signed_data
+    }
+
     fn signer_info(&self) -> &SignerInfo {
         self.signed_data.signer_infos.0.iter().next().expect("a SignedMessage has one signer")
     }

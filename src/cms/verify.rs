@@ -53,6 +53,24 @@ pub struct Verified {
     pub ess: Option<EssBinding>,
 }
 
+/// The same checks on a SignedData in memory, borrowing from it: what [`verify_signed_data`]
+/// found.
+#[derive(Debug)]
+pub struct VerifiedSigner<'a> {
+    /// Its SignerInfo.
+    pub signer_info: &'a SignerInfo,
+    /// The signer's certificate.
+    pub signer: &'a Certificate,
+    /// The digest algorithm of the signer.
+    pub hash: HashAlgorithm,
+    /// The encapsulated content, if any.
+    pub content: Option<Vec<u8>>,
+    /// The signing-time attribute, if any.
+    pub signing_time: Option<SystemTime>,
+    /// The ESS attribute that named the signer's certificate, if any.
+    pub ess: Option<EssBinding>,
+}
+
 /// Verify the DER ContentInfo `der`. A detached signature is checked against `detached_digest`
 /// (the document digest); an encapsulated one against the digest of its content. The signer's
 /// certificate is looked for in the SignedData, then in `extra_certificates`.
@@ -69,13 +87,30 @@ pub fn verify(
         return Err(Error::NotSignedData(content_info.content_type));
     }
     let signed_data: SignedData = content_info.content.decode_as()?;
+    let VerifiedSigner { signer_info, signer, hash, content, signing_time, ess } =
+        verify_signed_data(&signed_data, detached_digest, extra_certificates)?;
+    let (signer_info, signer) = (signer_info.clone(), signer.clone());
+    Ok(Verified { signed_data, signer_info, signer, hash, content, signing_time, ess })
+}
+
+/// [`verify`] without the decoding: the checks of a SignedData already in memory, such as one
+/// esignd has just built (the one-time transaction checks what it built this way, without
+/// encoding and decoding it again; tests re-read the DER independently).
+///
+/// # Errors
+/// [`Error`] naming the first thing that is wrong.
+pub fn verify_signed_data<'a>(
+    signed_data: &'a SignedData,
+    detached_digest: Option<&[u8]>,
+    extra_certificates: &'a [Certificate],
+) -> Result<VerifiedSigner<'a>, Error> {
     let signer_info = match signed_data.signer_infos.0.as_slice() {
-        [one] => one.clone(),
+        [one] => one,
         many => return Err(Error::SignerCount(many.len())),
     };
     let hash = HashAlgorithm::from_oid(signer_info.digest_alg.oid)
         .ok_or(Error::UnsupportedDigest(signer_info.digest_alg.oid))?;
-    let signer = find_signer(&signed_data, &signer_info, extra_certificates)?;
+    let signer = find_signer(signed_data, signer_info, extra_certificates)?;
     let signed_attributes = signer_info.signed_attrs.as_ref().ok_or(Error::MissingAttribute("any signed attribute"))?;
 
     let content_type: ObjectIdentifier = single(signed_attributes, rfc5911::ID_CONTENT_TYPE)?
@@ -104,9 +139,9 @@ pub fn verify(
     let signing_time = single(signed_attributes, rfc5911::ID_SIGNING_TIME)?
         .map(|any| any.decode_as::<Time>().map(|t| t.to_system_time()))
         .transpose()?;
-    let ess = check_ess(signed_attributes, &signer)?;
+    let ess = check_ess(signed_attributes, signer)?;
 
-    let scheme = signature_scheme(&signer_info, hash)?;
+    let scheme = signature_scheme(signer_info, hash)?;
     let signature_algorithm = scheme.algorithm_identifier()?;
     verify_message(
         signer.tbs_certificate().subject_public_key_info(),
@@ -115,7 +150,7 @@ pub fn verify(
         signer_info.signature.as_bytes(),
     )
     .map_err(Error::Signature)?;
-    Ok(Verified { signed_data, signer_info, signer, hash, content, signing_time, ess })
+    Ok(VerifiedSigner { signer_info, signer, hash, content, signing_time, ess })
 }
 
 /// The scheme a SignerInfo's signatureAlgorithm announces; `rsaEncryption` (as many TSAs
@@ -129,11 +164,11 @@ fn signature_scheme(signer_info: &SignerInfo, hash: HashAlgorithm) -> Result<Sig
     ))
 }
 
-fn find_signer(
-    signed_data: &SignedData,
+fn find_signer<'a>(
+    signed_data: &'a SignedData,
     signer_info: &SignerInfo,
-    extra: &[Certificate],
-) -> Result<Certificate, Error> {
+    extra: &'a [Certificate],
+) -> Result<&'a Certificate, Error> {
     let embedded = signed_data.certificates.iter().flat_map(|set| set.0.iter()).filter_map(|choice| match choice {
         CertificateChoices::Certificate(cert) => Some(cert),
         CertificateChoices::Other(_) => None,
@@ -147,7 +182,7 @@ fn find_signer(
             crate::ca::chain::subject_key_id(cert).is_some_and(|id| id == ski.0.as_bytes())
         }
     };
-    embedded.chain(extra.iter()).find(matches).cloned().ok_or(Error::SignerNotFound)
+    embedded.chain(extra.iter()).find(matches).ok_or(Error::SignerNotFound)
 }
 
 /// If an ESS signing-certificate attribute is present, its first certificate must be the

@@ -1,5 +1,11 @@
-//! Verify before returning (DESIGN §3 step 5): a finished signature is re-read from its DER and
-//! must pass every rule below, or it is not returned.
+//! Verify before returning (DESIGN §3 step 5): a finished signature must pass every rule below,
+//! or it is not returned. The rules read the SignedData as built, the structure its DER is
+//! encoded from, as a relying party reads a decoded one ([`verify_signed_data`]); decoding the
+//! DER we just encoded would add about 35 µs per transaction and check only the `der` crate's
+//! encoder against its own decoder. That the DER says the same is the tests' part: the
+//! signatures the process-level tests make are re-read by `openssl cms -verify` and `rasn` (an
+//! independent decoder), and this module's tests decode theirs with
+//! [`crate::cms::verify::verify`] and attack each rule.
 //!
 //! 1. The CMS verifies (message-digest = the caller's digest, signature valid under the signer's
 //!    key) and its signer is the one-time certificate just issued — which was verified against
@@ -17,8 +23,9 @@ use const_oid::db::rfc3161;
 use der::Encode;
 use x509_cert::Certificate;
 
+use crate::cms::assemble::SignedMessage;
 use crate::cms::attributes::single;
-use crate::cms::verify::{EssBinding, verify};
+use crate::cms::verify::{EssBinding, verify_signed_data};
 use crate::tsa::asn1::TstInfo;
 use crate::vocabulary::Format;
 
@@ -88,22 +95,21 @@ pub struct Checked {
     pub tst_info: TstInfo,
 }
 
-/// Check the finished signature `der` over `digest`, made with `leaf` in `format`. The
+/// Check the finished signature `message` over `digest`, made with `leaf` in `format`. The
 /// token's signature is checked by `verify_token`, which gets the token and the imprint it must
 /// carry and returns its TSTInfo.
 ///
 /// # Errors
 /// The first [`BrokenRule`].
 pub fn verify_before_return(
-    der: &[u8],
+    message: &SignedMessage,
     digest: &[u8],
     leaf: &Certificate,
     format: Format,
     verify_token: impl FnOnce(&[u8], &crate::tsa::asn1::MessageImprint) -> Result<TstInfo, crate::tsa::Error>,
 ) -> Result<Checked, BrokenRule> {
-    let verified = verify(der, Some(digest), &[]).map_err(BrokenRule::Cms)?;
-    let same_signer = verified.signer.to_der().ok() == leaf.to_der().ok();
-    if !same_signer {
+    let verified = verify_signed_data(message.signed_data(), Some(digest), &[]).map_err(BrokenRule::Cms)?;
+    if verified.signer != leaf {
         return Err(BrokenRule::WrongSigner);
     }
     if verified.ess != Some(EssBinding::V2) {
@@ -159,5 +165,149 @@ pub(crate) fn show(at: SystemTime) -> String {
     match der::DateTime::from_unix_duration(std::time::Duration::from_secs(since.as_secs())) {
         Ok(t) => format!("{}.{:03}Z", t.to_string().trim_end_matches('Z'), since.subsec_millis()),
         Err(_) => format!("{}s", since.as_secs()),
+    }
+}
+
+/// Each rule attacked: a transaction's signature is made on the in-memory key store, then one
+/// thing about it is changed before the checks read it.
+#[cfg(all(test, feature = "memory-keystore"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::cms::assemble::Signer;
+    use crate::hsm::memory::MemoryKeyStore;
+    use crate::hsm::{HashAlgorithm, KeyStore};
+    use crate::identity::Identity;
+    use crate::provision::{DevPlan, provision_dev};
+    use crate::service::engine::stamp::Signed;
+    use crate::service::engine::{OneTimeRequest, SigningEngine, Timestamper};
+    use crate::tsa::builtin::sha256_imprint;
+    use crate::vocabulary::Digest;
+
+    struct Made {
+        engine: Arc<SigningEngine<MemoryKeyStore>>,
+        store: MemoryKeyStore,
+        signed: Signed,
+    }
+
+    /// A one-time signature over `digest`, not yet time-stamped.
+    fn sign(format: Format, digest: &Digest) -> Made {
+        let store = MemoryKeyStore::new();
+        let config = crate::config::Config::load(None).unwrap();
+        provision_dev(&store.session().unwrap(), &config.hsm.keys, &DevPlan::default()).unwrap();
+        let engine = Arc::new(SigningEngine::new(Arc::new(store.clone()), &config).unwrap());
+        let request =
+            OneTimeRequest { identity: Identity::new("Jane Doe", "X-1").unwrap(), digest: digest.clone(), format };
+        let signed = engine.sign_in_hsm(&store.session().unwrap(), &engine.inventory(), &request).unwrap();
+        Made { engine, store, signed }
+    }
+
+    /// The built-in TSA's token over `imprint_of` (the signature value, unless an attack says
+    /// otherwise), added to the message.
+    fn stamp(made: &mut Made, imprint_of: Option<&[u8]>) -> Vec<u8> {
+        let Timestamper::Builtin(tsa) = &made.engine.timestamper else { unreachable!() };
+        let value = imprint_of.map_or_else(|| made.signed.message.signature_value().to_vec(), <[u8]>::to_vec);
+        let session = made.store.session().unwrap();
+        let token = tsa
+            .stamp(
+                &session,
+                &made.engine.inventory().tsa_key,
+                sha256_imprint(&value).unwrap(),
+                None,
+                true,
+                SystemTime::now(),
+            )
+            .unwrap();
+        made.signed.message.add_timestamp(&token).unwrap();
+        token
+    }
+
+    fn check(made: &Made, digest: &Digest, leaf: &Certificate, format: Format) -> Result<Checked, BrokenRule> {
+        verify_before_return(&made.signed.message, digest.bytes(), leaf, format, |token, imprint| {
+            let tst_info = crate::tsa::verify::tst_info(token)?;
+            if &tst_info.message_imprint == imprint { Ok(tst_info) } else { Err(crate::tsa::Error::ImprintMismatch) }
+        })
+    }
+
+    fn digest(byte: u8) -> Digest {
+        Digest::new(HashAlgorithm::Sha256, vec![byte; 32]).unwrap()
+    }
+
+    #[test]
+    fn a_whole_signature_passes_and_the_checks_read_what_was_built() {
+        let mut made = sign(Format::Cades, &digest(7));
+        let token = stamp(&mut made, None);
+        let checked = check(&made, &digest(7), &made.signed.leaf.clone(), Format::Cades).unwrap();
+        assert_eq!(checked.token, token);
+        assert!(checked.signing_time.is_some());
+        // The DER says the same: the decoding path agrees with the in-memory one.
+        let der = made.signed.message.to_der().unwrap();
+        let decoded = crate::cms::verify::verify(&der, Some(digest(7).bytes()), &[]).unwrap();
+        assert_eq!(decoded.signer, made.signed.leaf);
+        assert_eq!(decoded.signing_time, checked.signing_time);
+    }
+
+    #[test]
+    fn another_document_digest_is_refused() {
+        let mut made = sign(Format::Cades, &digest(7));
+        stamp(&mut made, None);
+        let err = check(&made, &digest(8), &made.signed.leaf.clone(), Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::Cms(crate::cms::Error::DigestMismatch)), "{err}");
+    }
+
+    #[test]
+    fn a_changed_signature_value_is_refused() {
+        let mut made = sign(Format::Cades, &digest(7));
+        let signer_info = made.signed.message.signed_data().signer_infos.0.as_slice()[0].clone();
+        let mut signature = signer_info.signature.as_bytes().to_vec();
+        let last = signature.len() - 3;
+        signature[last] ^= 1;
+        let chain: Vec<&Certificate> = std::iter::once(&made.signed.leaf).chain(made.engine.ca.chain()).collect();
+        made.signed.message = SignedMessage::new(
+            const_oid::db::rfc5911::ID_DATA,
+            None,
+            Signer {
+                certificate: &made.signed.leaf,
+                hash: HashAlgorithm::Sha256,
+                signed_attributes: signer_info.signed_attrs.clone().unwrap(),
+                signature_algorithm: signer_info.signature_algorithm.clone(),
+                signature,
+            },
+            &chain,
+        )
+        .unwrap();
+        stamp(&mut made, None);
+        let err = check(&made, &digest(7), &made.signed.leaf.clone(), Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::Cms(crate::cms::Error::Signature(_))), "{err}");
+    }
+
+    #[test]
+    fn a_signer_other_than_the_one_time_certificate_is_refused() {
+        let mut made = sign(Format::Cades, &digest(7));
+        stamp(&mut made, None);
+        let another = sign(Format::Cades, &digest(7)).signed.leaf;
+        let err = check(&made, &digest(7), &another, Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::WrongSigner), "{err}");
+    }
+
+    #[test]
+    fn signing_time_must_match_the_format() {
+        let mut made = sign(Format::Pades, &digest(7));
+        stamp(&mut made, None);
+        let err = check(&made, &digest(7), &made.signed.leaf.clone(), Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::SigningTime { format: Format::Cades }), "{err}");
+    }
+
+    #[test]
+    fn a_missing_or_misplaced_time_stamp_is_refused() {
+        let made_unstamped = sign(Format::Cades, &digest(7));
+        let err = check(&made_unstamped, &digest(7), &made_unstamped.signed.leaf, Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::NoTimestamp), "{err}");
+
+        let mut made = sign(Format::Cades, &digest(7));
+        stamp(&mut made, Some(b"another signature value"));
+        let err = check(&made, &digest(7), &made.signed.leaf.clone(), Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::Imprint), "{err}");
     }
 }

@@ -101,7 +101,7 @@ impl<K: KeyStore> SigningEngine<K> {
 
     /// Step 2: ephemeral key, one-time certificate, signature over the signed attributes,
     /// key destroyed.
-    fn sign_in_hsm(
+    pub(super) fn sign_in_hsm(
         &self,
         session: &K::Session,
         inventory: &Inventory<K::Session>,

@@ -99,7 +99,7 @@ impl<K: KeyStore> SigningEngine<K> {
         let cms = signed.message.to_der()?;
         let signature_sha256 = hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(signed.message.signature_value()));
         let Checked { signing_time, token, tst_info } =
-            verify_before_return(&cms, signed.digest.bytes(), &signed.leaf, signed.format, verify_token)?;
+            verify_before_return(&signed.message, signed.digest.bytes(), &signed.leaf, signed.format, verify_token)?;
         let validity = signed.leaf.tbs_certificate().validity();
         let steps = super::StepTimes { checks: checking.elapsed(), ..signed.steps };
         Ok(SignatureRecord {

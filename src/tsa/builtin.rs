@@ -61,6 +61,23 @@ impl BuiltinTsa {
         include_certificate: bool,
         now: SystemTime,
     ) -> Result<Vec<u8>, Error> {
+        Ok(self.stamp_built(session, key, imprint, nonce, include_certificate, now)?.0)
+    }
+
+    /// [`BuiltinTsa::stamp`], also returning the TSTInfo the token encapsulates, as built: a
+    /// caller that checks it need not decode the token it was just given.
+    ///
+    /// # Errors
+    /// HSM and encoding errors.
+    pub fn stamp_built<S: KeySession>(
+        &self,
+        session: &S,
+        key: &KeyPair<S::Handle>,
+        imprint: MessageImprint,
+        nonce: Option<Uint>,
+        include_certificate: bool,
+        now: SystemTime,
+    ) -> Result<(Vec<u8>, TstInfo), Error> {
         let tst_info = TstInfo {
             version: 1,
             policy: self.policy,
@@ -100,7 +117,7 @@ impl BuiltinTsa {
             },
             &certificates,
         )?;
-        Ok(message.to_der()?)
+        Ok((message.to_der()?, tst_info))
     }
 
     /// Answer a DER TimeStampReq with a DER TimeStampResp.

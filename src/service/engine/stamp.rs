@@ -8,12 +8,11 @@ use std::time::SystemTime;
 
 use x509_cert::Certificate;
 
-use super::checks::{Checked, verify_before_return};
+use super::checks::{Checked, Stamped, verify_before_return};
 use super::{EngineError, SignatureRecord, SigningEngine, Timestamper};
 use crate::cms::assemble::SignedMessage;
 use crate::hsm::KeyStore;
 use crate::preflight::Inventory;
-use crate::tsa::asn1::{MessageImprint, TstInfo};
 use crate::tsa::builtin::sha256_imprint;
 use crate::tsa::client::TsaClient;
 use crate::vocabulary::{Digest, Format};
@@ -36,20 +35,6 @@ pub(super) struct Signed {
     pub(super) steps: super::StepTimes,
 }
 
-/// The check of a token the built-in TSA signed a moment ago in the same HSM session, whose
-/// certificate start-up checked: what can go wrong in between is our encoding, so its TSTInfo
-/// is decoded and its imprint checked rather than its signature verified again (about 100 µs;
-/// external tokens are verified fully).
-fn builtin_token(token: &[u8], imprint: &MessageImprint) -> Result<TstInfo, crate::tsa::Error> {
-    verified_token(crate::tsa::verify::tst_info(token)?, imprint)
-}
-
-/// The check of a token the TSA client verified already (signature, trust, nonce): it must
-/// cover this signature value.
-fn verified_token(tst_info: TstInfo, imprint: &MessageImprint) -> Result<TstInfo, crate::tsa::Error> {
-    if &tst_info.message_imprint == imprint { Ok(tst_info) } else { Err(crate::tsa::Error::ImprintMismatch) }
-}
-
 impl<K: KeyStore> SigningEngine<K> {
     /// Time-stamp `signed` with the built-in TSA, whose key is in the same HSM (`session`), and
     /// check the result.
@@ -64,10 +49,10 @@ impl<K: KeyStore> SigningEngine<K> {
         };
         let started = std::time::Instant::now();
         let imprint = sha256_imprint(signed.message.signature_value())?;
-        let token = tsa.stamp(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
+        let (token, tst_info) = tsa.stamp_built(session, &inventory.tsa_key, imprint, None, true, SystemTime::now())?;
         signed.message.add_timestamp(&token)?;
         signed.steps.timestamp = started.elapsed();
-        self.finish(signed, BUILTIN_TSA.to_owned(), builtin_token)
+        self.finish(signed, BUILTIN_TSA.to_owned(), Stamped { token, tst_info })
     }
 
     /// Time-stamp `signed` at the external TSAs (the client verifies the token: signature,
@@ -82,24 +67,19 @@ impl<K: KeyStore> SigningEngine<K> {
         signed.message.add_timestamp(&stamped.token)?;
         signed.steps.timestamp = started.elapsed();
         let service = Arc::clone(self);
-        let (tst_info, tsa) = (stamped.tst_info, stamped.url);
-        tokio::task::spawn_blocking(move || service.finish(signed, tsa, |_, imprint| verified_token(tst_info, imprint)))
+        let (token, tst_info, tsa) = (stamped.token, stamped.tst_info, stamped.url);
+        tokio::task::spawn_blocking(move || service.finish(signed, tsa, Stamped { token, tst_info }))
             .await
             .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()))
     }
 
     /// Encode and check; only a signature that passes every rule is returned.
-    fn finish(
-        &self,
-        signed: Signed,
-        tsa: String,
-        verify_token: impl FnOnce(&[u8], &MessageImprint) -> Result<TstInfo, crate::tsa::Error>,
-    ) -> Result<SignatureRecord, EngineError> {
+    fn finish(&self, signed: Signed, tsa: String, stamped: Stamped) -> Result<SignatureRecord, EngineError> {
         let checking = std::time::Instant::now();
         let cms = signed.message.to_der()?;
         let signature_sha256 = hex::encode(crate::hsm::HashAlgorithm::Sha256.digest(signed.message.signature_value()));
         let Checked { signing_time, token, tst_info } =
-            verify_before_return(&signed.message, signed.digest.bytes(), &signed.leaf, signed.format, verify_token)?;
+            verify_before_return(&signed.message, signed.digest.bytes(), &signed.leaf, signed.format, stamped)?;
         let validity = signed.leaf.tbs_certificate().validity();
         let steps = super::StepTimes { checks: checking.elapsed(), ..signed.steps };
         Ok(SignatureRecord {

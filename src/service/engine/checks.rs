@@ -184,8 +184,11 @@ pub(crate) fn show(at: SystemTime) -> String {
     }
 }
 
-/// Each rule attacked: a transaction's signature is made on the in-memory key store, then one
-/// thing about it is changed before the checks read it.
+/// The rules attacked: a transaction's signature is made on the in-memory key store, then one
+/// thing about it is changed before the checks read it. Two rules are not attacked here,
+/// because breaking them means changing the signed attributes, and only the one-time key, which
+/// is already destroyed, could sign those again: a missing signing-certificate-v2, and a
+/// signing-time before notBefore.
 #[cfg(all(test, feature = "memory-keystore"))]
 mod tests {
     use std::sync::Arc;
@@ -220,20 +223,18 @@ mod tests {
     }
 
     /// The built-in TSA's token over `imprint_of` (the signature value, unless an attack says
-    /// otherwise).
+    /// otherwise), made now.
     fn token(made: &Made, imprint_of: Option<&[u8]>) -> Stamped {
+        token_at(made, imprint_of, SystemTime::now())
+    }
+
+    /// [`token`] with its genTime at `at`.
+    fn token_at(made: &Made, imprint_of: Option<&[u8]>, at: SystemTime) -> Stamped {
         let Timestamper::Builtin(tsa) = &made.engine.timestamper else { unreachable!() };
         let value = imprint_of.map_or_else(|| made.signed.message.signature_value().to_vec(), <[u8]>::to_vec);
         let session = made.store.session().unwrap();
         let (token, tst_info) = tsa
-            .stamp_built(
-                &session,
-                &made.engine.inventory().tsa_key,
-                sha256_imprint(&value).unwrap(),
-                None,
-                true,
-                SystemTime::now(),
-            )
+            .stamp_built(&session, &made.engine.inventory().tsa_key, sha256_imprint(&value).unwrap(), None, true, at)
             .unwrap();
         Stamped { token, tst_info }
     }
@@ -344,5 +345,30 @@ mod tests {
         let stamped = stamp(&mut made, Some(b"another signature value"));
         let err = check(&made, &stamped, &digest(7), &made.signed.leaf.clone(), Format::Cades).unwrap_err();
         assert!(matches!(err, BrokenRule::Imprint), "{err}");
+    }
+
+    #[test]
+    fn a_time_stamp_out_of_order_is_refused() {
+        let hour = std::time::Duration::from_secs(3600);
+        // CAdES: stamped an hour before it was signed.
+        let mut made = sign(Format::Cades, &digest(7));
+        let stamped = token_at(&made, None, SystemTime::now() - hour);
+        made.signed.message.add_timestamp(&stamped.token).unwrap();
+        let err = check(&made, &stamped, &digest(7), &made.signed.leaf.clone(), Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::StampedBeforeSigning { .. }), "{err}");
+
+        // CAdES: stamped an hour later, after the one-minute certificate expired.
+        let mut made = sign(Format::Cades, &digest(7));
+        let stamped = token_at(&made, None, SystemTime::now() + hour);
+        made.signed.message.add_timestamp(&stamped.token).unwrap();
+        let err = check(&made, &stamped, &digest(7), &made.signed.leaf.clone(), Format::Cades).unwrap_err();
+        assert!(matches!(err, BrokenRule::StampedOutsideValidity { .. }), "{err}");
+
+        // PAdES (no signing-time): stamped before the certificate was valid.
+        let mut made = sign(Format::Pades, &digest(7));
+        let stamped = token_at(&made, None, SystemTime::now() - hour);
+        made.signed.message.add_timestamp(&stamped.token).unwrap();
+        let err = check(&made, &stamped, &digest(7), &made.signed.leaf.clone(), Format::Pades).unwrap_err();
+        assert!(matches!(err, BrokenRule::StampedOutsideValidity { .. }), "{err}");
     }
 }

@@ -99,7 +99,8 @@ async fn a_timestamp_after_the_certificate_expired_is_not_returned() {
         tsa_inventory.tsa_certificate.clone(),
         "1.2.3.4.1".parse().unwrap(),
         std::time::Duration::from_secs(1),
-    );
+    )
+    .unwrap();
     let slow = serve(move |body| {
         std::thread::sleep(std::time::Duration::from_millis(2500));
         let req = TimeStampReq::from_der(body).unwrap();

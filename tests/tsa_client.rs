@@ -36,7 +36,8 @@ fn labels() -> KeyLabels {
 fn signer() -> Signer {
     let store = MemoryKeyStore::new();
     let (_, inventory) = provision_dev(&store.session().unwrap(), &labels(), &DevPlan::default()).unwrap();
-    let tsa = BuiltinTsa::new(inventory.tsa_certificate.clone(), "1.2.3.4.1".parse().unwrap(), Duration::from_secs(1));
+    let tsa = BuiltinTsa::new(inventory.tsa_certificate.clone(), "1.2.3.4.1".parse().unwrap(), Duration::from_secs(1))
+        .unwrap();
     Signer { store, tsa: Arc::new(tsa), chain: inventory.ca_chain }
 }
 

@@ -28,9 +28,8 @@ use signature::Signer as _;
 pub struct BuiltinTsa {
     certificate: Certificate,
     /// Its signing-certificate-v2 attribute, the same in every token: made once rather than
-    /// encoding and hashing the certificate per stamp (`None` only if that failed; each stamp
-    /// then tries again and reports the error).
-    signing_certificate: Option<x509_cert::attr::Attribute>,
+    /// encoding and hashing the certificate per stamp.
+    signing_certificate: x509_cert::attr::Attribute,
     policy: ObjectIdentifier,
     accuracy: Duration,
 }
@@ -38,9 +37,12 @@ pub struct BuiltinTsa {
 impl BuiltinTsa {
     /// A TSA signing as `certificate` (the TSA key's certificate) under `policy`, declaring
     /// `accuracy` (at most one second).
-    pub fn new(certificate: Certificate, policy: ObjectIdentifier, accuracy: Duration) -> Self {
-        let signing_certificate = attributes::signing_certificate_v2(&certificate).ok();
-        Self { certificate, signing_certificate, policy, accuracy }
+    ///
+    /// # Errors
+    /// A certificate that does not encode.
+    pub fn new(certificate: Certificate, policy: ObjectIdentifier, accuracy: Duration) -> Result<Self, Error> {
+        let signing_certificate = attributes::signing_certificate_v2(&certificate)?;
+        Ok(Self { certificate, signing_certificate, policy, accuracy })
     }
 
     /// The TSA certificate.
@@ -96,10 +98,7 @@ impl BuiltinTsa {
         let signed_attributes = attributes::set([
             attributes::content_type(rfc3161::ID_CT_TST_INFO)?,
             attributes::message_digest(&hash.digest(&content))?,
-            match &self.signing_certificate {
-                Some(attribute) => attribute.clone(),
-                None => attributes::signing_certificate_v2(&self.certificate)?,
-            },
+            self.signing_certificate.clone(),
         ])?;
         let signature = signer
             .try_sign(&to_be_signed(&signed_attributes)?)

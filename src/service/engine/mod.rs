@@ -97,7 +97,7 @@ impl<K: KeyStore> SigningEngine<K> {
                 if config.tsa.policy.to_string() == crate::config::DEFAULT_TSA_POLICY {
                     tracing::warn!(policy = %config.tsa.policy, "the built-in TSA uses the placeholder policy OID; set tsa.policy before production");
                 }
-                let tsa = BuiltinTsa::new(inventory.tsa_certificate.clone(), config.tsa.policy, config.tsa.accuracy);
+                let tsa = BuiltinTsa::new(inventory.tsa_certificate.clone(), config.tsa.policy, config.tsa.accuracy)?;
                 Timestamper::Builtin(Box::new(tsa))
             }
             TsaMode::External { urls, timeout, trust } => {

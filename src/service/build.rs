@@ -39,7 +39,9 @@ impl EsignService {
     /// The service on `parts`, as `config` says.
     ///
     /// # Errors
-    /// A service key that cannot sign ES256 tokens (it must be P-256).
+    /// A service key that cannot sign ES256 tokens (it must be P-256); a CA certificate that
+    /// does not encode (`malformed CA certificate`: the chain every SignResponse carries is
+    /// encoded here, once).
     pub fn new(parts: Parts, config: &Config) -> Result<Self, crate::jose::Error> {
         let Parts { engine, store, metrics, outbound } = parts;
         let http = HttpClient::with_tls(outbound);

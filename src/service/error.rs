@@ -292,8 +292,8 @@ impl ServiceError {
 fn engine_kind(e: &EngineError) -> ErrorKind {
     match e {
         EngineError::Hsm(crate::hsm::Error::Busy(_)) => ErrorKind::Busy,
-        // 503, not 429: the caller sent nothing too many; the pool did not keep up.
-        EngineError::Hsm(crate::hsm::Error::KeyPoolEmpty) => ErrorKind::Unavailable(Dependency::Hsm),
+        // An empty key pool too: 503, not 429; the caller sent nothing too many, the pool did not
+        // keep up.
         EngineError::Hsm(_) => ErrorKind::Unavailable(Dependency::Hsm),
         EngineError::Tsa(_) => ErrorKind::Unavailable(Dependency::Tsa),
         EngineError::DeviceSignature(_) => ErrorKind::Unprocessable,

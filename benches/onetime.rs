@@ -6,7 +6,8 @@
 //! around it: reading the public key, building and DER-encoding the certificate, the CMS and
 //! the token, and checking the result before it is returned (two ECDSA verifications in
 //! software: the certificate at issuance, the CMS at the end). A breakdown of one
-//! transaction's time by step follows the table. Transactions run as concurrent tokio tasks on a 2-worker runtime; the raw cycle
+//! transaction's time by step follows the table, then what running the steps on the blocking
+//! pool adds around them. Transactions run as concurrent tokio tasks on a 2-worker runtime; the raw cycle
 //! on OS threads with their own sessions; paired rounds as in `benches/hsm.rs`.
 //!
 //!     cargo bench --bench onetime              # 9 paired rounds of 500 ms per variant
@@ -84,7 +85,42 @@ fn main() {
             median(hsm_ratios)
         );
     }
-    breakdown(service.keys(), &service, &config, if quick { 50 } else { 400 });
+    let n = if quick { 50 } else { 400 };
+    breakdown(service.keys(), &service, &config, n);
+    hand_off(&runtime, &service, n);
+}
+
+/// What a transaction pays outside its steps for running them on the blocking pool: an empty
+/// call through the engine's session pool and back, and a transaction's wall time next to the
+/// time its own steps took on the blocking thread, one at a time. Mean microseconds per call.
+fn hand_off(runtime: &tokio::runtime::Runtime, service: &Arc<SigningEngine<Pkcs11KeyStore>>, n: u32) {
+    let engine = Arc::clone(service);
+    let (empty, (wall, steps)) = runtime.block_on(async move {
+        let started = Instant::now();
+        for _ in 0..n {
+            engine.hsm().with_session(|_| Ok::<_, esignd::hsm::Error>(())).await.unwrap();
+        }
+        let empty = started.elapsed();
+        let (started, mut steps) = (Instant::now(), Duration::ZERO);
+        for done in 0..n {
+            let request = OneTimeRequest {
+                identity: Identity::new("Bench Signer", format!("HANDOFF-{done}")).unwrap(),
+                digest: Digest::of(HashAlgorithm::Sha256, &done.to_be_bytes()),
+                format: Format::Cades,
+            };
+            let record = engine.sign_one_time(request).await.unwrap();
+            steps += record.steps.named().iter().map(|(_, spent)| *spent).sum::<Duration>();
+        }
+        (empty, (started.elapsed(), steps))
+    });
+    let mean = |spent: Duration| spent.as_secs_f64() * 1e6 / f64::from(n);
+    println!("\naround the steps (one transaction at a time, {n} calls, mean per call):");
+    println!("  {:>7.1} µs  an empty call through the session pool: to the blocking pool and back", mean(empty));
+    println!(
+        "  {:>7.1} µs  a transaction, of which {:.1} µs in its timed steps (keygen to checks) on the blocking thread",
+        mean(wall),
+        mean(steps)
+    );
 }
 
 /// Where a transaction's time goes: the same steps as `sign_one_time`, through the public API,
@@ -116,6 +152,8 @@ fn breakdown(store: &Arc<Pkcs11KeyStore>, service: &SigningEngine<Pkcs11KeyStore
         let t = Instant::now();
         let session = store.session().unwrap();
         let t = time("check out a pooled session", t);
+        session.hmac_sha256(&inventory.audit_subject, identity.subject_id().as_bytes()).unwrap();
+        let t = time("audit subject HMAC (HSM, not in the yardstick)", t);
         let key = session.generate_ephemeral(KeyAlgorithm::P256).unwrap();
         let t = time("keygen + read the public key (HSM)", t);
         let leaf = service

@@ -8,6 +8,9 @@
 //! 2. A `/tsa` flood at full speed (no per-address rate limit here, so it reaches the HSM): it
 //!    gets the public share of the HSM sessions and 429 beyond it, and signing meanwhile never
 //!    gets a 429 or 503.
+//! 3. A flood of malformed `/tsa` queries costs no HSM work: every one is answered with a
+//!    rejection (RFC 3161 status 2) before it would take a place in the public share, so none
+//!    is ever told 429, however many arrive at once.
 
 mod common;
 
@@ -20,6 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use common::daemon::Daemon;
 use common::{TokenDir, http_get, http_with, openssl};
+use rasn_cms::tsp::PkiStatus;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -149,47 +153,14 @@ fn slow_bodies_are_cut_at_the_deadline_and_a_tsa_flood_leaves_signing_alone() {
     assert!(out.status.success());
     let request = std::fs::read(&query).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let flooded: Arc<[AtomicUsize; 3]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)]);
-    let flood = runtime.spawn({
-        let (stop, flooded, request) = (Arc::clone(&stop), Arc::clone(&flooded), request.clone());
-        async move {
-            let workers = (0..16).map(|_| {
-                let (stop, flooded, request) = (Arc::clone(&stop), Arc::clone(&flooded), request.clone());
-                async move {
-                    let deadline = Instant::now() + Duration::from_secs(60);
-                    while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                        let Ok(mut stream) = from_attacker(addr).await else { continue };
-                        let head = format!(
-                            "POST /tsa HTTP/1.1\r\nHost: esignd\r\nContent-Type: application/timestamp-query\r\n\
-                             Content-Length: {}\r\nConnection: close\r\n\r\n",
-                            request.len()
-                        );
-                        if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&request).await.is_err()
-                        {
-                            continue;
-                        }
-                        let mut answer = Vec::new();
-                        let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
-                        let slot = match &answer.get(9..12) {
-                            Some(b"200") => 0,
-                            Some(b"429") => 1,
-                            _ => 2,
-                        };
-                        flooded[slot].fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-            futures_join_all(workers).await;
-        }
-    });
+    let flood = runtime.spawn(flood_tsa(addr, request, Arc::clone(&stop)));
     std::thread::sleep(Duration::from_millis(300));
     let mut statuses = Vec::new();
     for _ in 0..10 {
         statuses.push(sign(&setup));
     }
     stop.store(true, Ordering::Relaxed);
-    runtime.block_on(flood).unwrap();
-    let [stamped, busy, other] = [0, 1, 2].map(|i| flooded[i].load(Ordering::Relaxed));
+    let Flooded { granted: stamped, busy, other, .. } = runtime.block_on(flood).unwrap();
     assert!(stamped > 0, "the TSA answered within its share: {stamped} stamped, {busy} busy, {other} other");
     assert_eq!(other, 0, "the flood got only 200 or 429: {stamped} stamped, {busy} busy, {other} other");
     assert!(
@@ -199,6 +170,80 @@ fn slow_bodies_are_cut_at_the_deadline_and_a_tsa_flood_leaves_signing_alone() {
 }
 
 /// Await every future (a tiny join_all, so the test needs no futures crate).
+#[test]
+fn a_flood_of_malformed_tsa_queries_is_refused_without_hsm_work() {
+    let setup = setup();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    // A TimeStampReq of version 7: well-formed DER the TSA must refuse (badRequest).
+    let malformed = b"\x30\x03\x02\x01\x07".to_vec();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flood = runtime.spawn(flood_tsa(setup.addr, malformed, Arc::clone(&stop)));
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, Ordering::Relaxed);
+    let flooded = runtime.block_on(flood).unwrap();
+    assert!(flooded.rejected > 100, "the flood ran: {flooded:?}");
+    assert_eq!(
+        (flooded.granted, flooded.busy, flooded.other),
+        (0, 0, 0),
+        "every malformed query was refused with a TimeStampResp, none was told 429: {flooded:?}"
+    );
+}
+
+/// What a `/tsa` flood got: 200 with a token granted, 200 with a rejection, 429, anything else.
+#[derive(Debug, Default)]
+struct Flooded {
+    granted: usize,
+    rejected: usize,
+    busy: usize,
+    other: usize,
+}
+
+/// 16 attackers post `request` to `/tsa`, one connection per query, until `stop` (at most 60 s).
+async fn flood_tsa(addr: SocketAddr, request: Vec<u8>, stop: Arc<AtomicBool>) -> Flooded {
+    let workers = (0..16).map(|_| {
+        let (stop, request) = (Arc::clone(&stop), request.clone());
+        async move {
+            let mut flooded = Flooded::default();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let Ok(mut stream) = from_attacker(addr).await else { continue };
+                let head = format!(
+                    "POST /tsa HTTP/1.1\r\nHost: esignd\r\nContent-Type: application/timestamp-query\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    request.len()
+                );
+                if stream.write_all(head.as_bytes()).await.is_err() || stream.write_all(&request).await.is_err() {
+                    continue;
+                }
+                let mut answer = Vec::new();
+                let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+                match answer.get(9..12) {
+                    Some(b"200") if pki_status(&answer) == Some(PkiStatus::Granted) => flooded.granted += 1,
+                    Some(b"200") if pki_status(&answer) == Some(PkiStatus::Rejection) => flooded.rejected += 1,
+                    Some(b"429") => flooded.busy += 1,
+                    _ => flooded.other += 1,
+                }
+            }
+            flooded
+        }
+    });
+    let mut total = Flooded::default();
+    for one in futures_join_all(workers).await {
+        total.granted += one.granted;
+        total.rejected += one.rejected;
+        total.busy += one.busy;
+        total.other += one.other;
+    }
+    total
+}
+
+/// The PKIStatus of the TimeStampResp in an HTTP answer, read with rasn.
+fn pki_status(answer: &[u8]) -> Option<PkiStatus> {
+    let body = answer.windows(4).position(|w| w == b"\r\n\r\n").map(|at| &answer[at + 4..])?;
+    let response: rasn_cms::tsp::TimeStampResp = rasn::der::decode(body).ok()?;
+    Some(response.status.status)
+}
+
 async fn futures_join_all<F: std::future::Future + Send + 'static>(
     futures: impl IntoIterator<Item = F>,
 ) -> Vec<F::Output>

@@ -73,16 +73,21 @@ impl EsignService {
     /// rejection, not an error).
     ///
     /// # Errors
-    /// [`ServiceError::NoBuiltinTsa`]; no HSM session within the deadline.
+    /// [`ServiceError::NoBuiltinTsa`]; [`ServiceError::PublicShareBusy`]; no HSM session within
+    /// the deadline.
     pub async fn timestamp(&self, request: Vec<u8>) -> Result<Vec<u8>, ServiceError> {
+        // A query the TSA refuses is answered here: it costs no HSM work, so it takes no place
+        // in the public share (a flood of them must not crowd out real queries).
+        let query = match self.core.engine.read_tsa_query(&request) {
+            None => return Err(ServiceError::NoBuiltinTsa),
+            Some(Err(rejection)) => return Ok(rejection),
+            Some(Ok(query)) => query,
+        };
         // Anyone may ask: only the public share of the HSM sessions, never a wait for more.
         let Ok(_share) = self.public_work.try_acquire() else {
             return Err(ServiceError::PublicShareBusy);
         };
-        match self.core.engine.respond_tsa(request).await {
-            Some(reply) => reply.map_err(ServiceError::TsaUnavailable),
-            None => Err(ServiceError::NoBuiltinTsa),
-        }
+        self.core.engine.respond_tsa(query).await.map_err(ServiceError::TsaUnavailable)
     }
 
     /// Whether every dependency answers now. Probes cost HSM work and anyone may ask, so an

@@ -2,8 +2,11 @@
 //! millisecond with its declared accuracy, and the request's nonce; signed by the TSA key in the
 //! HSM with signed attributes content-type, message-digest and signing-certificate-v2 (RFC 5816).
 //!
-//! [`BuiltinTsa::respond`] never fails: whatever is wrong with a request becomes a
-//! TimeStampResp with status rejection and the matching failure bit (RFC 3161 §2.4.2).
+//! A request is read before any HSM work ([`BuiltinTsa::read_query`]): whatever is wrong with it
+//! becomes a TimeStampResp with status rejection and the matching failure bit (RFC 3161
+//! §2.4.2), which carries no token and so costs no signature. Only a [`Query`] that passed every
+//! check reaches the HSM, and [`BuiltinTsa::answer`] never fails: a token the HSM could not sign
+//! is a rejection with systemFailure.
 
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +25,15 @@ use crate::cms::attributes;
 use crate::hsm::signer::HsmSigner;
 use crate::hsm::{HashAlgorithm, KeyPair, KeySession};
 use signature::Signer as _;
+
+/// A TimeStampReq this TSA accepts: what its token will say. Only [`BuiltinTsa::read_query`]
+/// makes one, so a query that reaches the HSM has passed every check.
+#[derive(Clone, Debug)]
+pub struct Query {
+    imprint: MessageImprint,
+    nonce: Option<Uint>,
+    include_certificate: bool,
+}
 
 /// The built-in TSA.
 #[derive(Clone, Debug)]
@@ -119,31 +131,42 @@ impl BuiltinTsa {
         Ok((message.to_der()?, tst_info))
     }
 
-    /// Answer a DER TimeStampReq with a DER TimeStampResp.
-    pub fn respond<S: KeySession>(
+    /// Read a DER TimeStampReq: the query to stamp, or the DER TimeStampResp refusing it. No
+    /// HSM work: call this before taking a session.
+    ///
+    /// # Errors
+    /// The refusal, ready to send: status rejection with the failure bit that says why.
+    pub fn read_query(&self, request: &[u8]) -> Result<Query, Vec<u8>> {
+        match self.check_request(request) {
+            Ok(req) => Ok(Query { imprint: req.message_imprint, nonce: req.nonce, include_certificate: req.cert_req }),
+            Err((bit, text)) => Err(encode(rejection(bit, text))),
+        }
+    }
+
+    /// Stamp `query` at `now` and answer with a DER TimeStampResp: granted with the token, or
+    /// rejection with systemFailure when the HSM could not sign.
+    pub fn answer<S: KeySession>(
         &self,
         session: &S,
         key: &KeyPair<S::Handle>,
-        request: &[u8],
+        query: Query,
         now: SystemTime,
     ) -> Vec<u8> {
-        let response = match self.check_request(request) {
-            Err((bit, text)) => rejection(bit, text),
-            Ok(req) => match self.stamp(session, key, req.message_imprint, req.nonce, req.cert_req, now) {
-                Ok(token) => match der::Any::from_der(&token) {
-                    Ok(token) => TimeStampResp {
-                        status: PkiStatusInfo { status: status::GRANTED, status_string: None, fail_info: None },
-                        time_stamp_token: Some(token),
-                    },
-                    Err(_) => rejection(failure::SYSTEM_FAILURE, "the token could not be encoded"),
+        let Query { imprint, nonce, include_certificate } = query;
+        let response = match self.stamp(session, key, imprint, nonce, include_certificate, now) {
+            Ok(token) => match der::Any::from_der(&token) {
+                Ok(token) => TimeStampResp {
+                    status: PkiStatusInfo { status: status::GRANTED, status_string: None, fail_info: None },
+                    time_stamp_token: Some(token),
                 },
-                Err(e) => {
-                    tracing::error!(error = %e, "the built-in TSA could not sign");
-                    rejection(failure::SYSTEM_FAILURE, "the TSA could not sign; try again later")
-                }
+                Err(_) => rejection(failure::SYSTEM_FAILURE, "the token could not be encoded"),
             },
+            Err(e) => {
+                tracing::error!(error = %e, "the built-in TSA could not sign");
+                rejection(failure::SYSTEM_FAILURE, "the TSA could not sign; try again later")
+            }
         };
-        response.to_der().expect("a TimeStampResp of known-good parts encodes")
+        encode(response)
     }
 
     fn check_request(&self, request: &[u8]) -> Result<TimeStampReq, (usize, &'static str)> {
@@ -164,6 +187,10 @@ impl BuiltinTsa {
         }
         Ok(req)
     }
+}
+
+fn encode(response: TimeStampResp) -> Vec<u8> {
+    response.to_der().expect("a TimeStampResp of known-good parts encodes")
 }
 
 fn rejection(bit: usize, text: &str) -> TimeStampResp {

@@ -10,7 +10,8 @@ use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::Certificate;
 
 use super::{
-    CheckpointProof, DeviceSignature, EngineError, OneTimeRequest, SignatureRecord, SigningEngine, TsaReadiness,
+    CheckpointProof, DeviceSignature, EngineError, OneTimeRequest, SignatureRecord, SigningEngine, TsaQuery,
+    TsaReadiness,
 };
 use crate::ca::crl::Withheld;
 use crate::hsm::{KeyStore, TokenStatus};
@@ -54,9 +55,15 @@ pub trait Engine: Send + Sync {
     /// HSM failures.
     async fn sign_jws(&self, typ: &str, payload: Vec<u8>) -> Result<String, EngineError>;
 
-    /// The built-in TSA's answer to a DER TimeStampReq; `None` when time-stamps come from
-    /// external TSAs.
-    async fn respond_tsa(&self, request: Vec<u8>) -> Option<Result<Vec<u8>, EngineError>>;
+    /// Read a DER TimeStampReq for the built-in TSA, without HSM work: the query to stamp, or
+    /// the DER TimeStampResp refusing it; `None` when time-stamps come from external TSAs.
+    fn read_tsa_query(&self, request: &[u8]) -> Option<Result<TsaQuery, Vec<u8>>>;
+
+    /// The built-in TSA's DER TimeStampResp to a query it read.
+    ///
+    /// # Errors
+    /// When no HSM session is available within the deadline.
+    async fn respond_tsa(&self, query: TsaQuery) -> Result<Vec<u8>, EngineError>;
 
     /// Whether esignd runs its own TSA (`POST /tsa` is served).
     fn runs_tsa(&self) -> bool;
@@ -127,8 +134,12 @@ impl<K: KeyStore> Engine for Arc<SigningEngine<K>> {
         SigningEngine::sign_jws(self, typ, payload).await
     }
 
-    async fn respond_tsa(&self, request: Vec<u8>) -> Option<Result<Vec<u8>, EngineError>> {
-        SigningEngine::respond_tsa(self, request).await
+    fn read_tsa_query(&self, request: &[u8]) -> Option<Result<TsaQuery, Vec<u8>>> {
+        SigningEngine::read_tsa_query(self, request)
+    }
+
+    async fn respond_tsa(&self, query: TsaQuery) -> Result<Vec<u8>, EngineError> {
+        SigningEngine::respond_tsa(self, query).await
     }
 
     fn runs_tsa(&self) -> bool {

@@ -29,6 +29,9 @@ pub use one_time::OneTimeRequest;
 pub use readiness::{PROBE_INTERVAL, TsaReadiness};
 pub use record::{SignatureRecord, StepTimes};
 
+/// A time-stamp query the built-in TSA read and accepts ([`SigningEngine::read_tsa_query`]).
+pub use crate::tsa::builtin::Query as TsaQuery;
+
 use crate::ca::extensions::{ID_ESIGND_DEMO_POLICY, has_policy};
 use crate::ca::{Ca, IssuancePolicy, subject::SubjectTemplate};
 use crate::config::{Config, KeyLabels, TsaMode, WhenEmpty};
@@ -198,24 +201,31 @@ impl<K: KeyStore> SigningEngine<K> {
         Ok(())
     }
 
-    /// Answer a DER TimeStampReq with the built-in TSA; `None` when timestamps come from
-    /// external TSAs (and `POST /tsa` is not served).
+    /// Read a DER TimeStampReq for the built-in TSA, before any HSM work: the query to stamp,
+    /// or the DER TimeStampResp refusing it. `None` when timestamps come from external TSAs
+    /// (and `POST /tsa` is not served).
+    pub fn read_tsa_query(&self, request: &[u8]) -> Option<Result<TsaQuery, Vec<u8>>> {
+        match &self.timestamper {
+            Timestamper::Builtin(tsa) => Some(tsa.read_query(request)),
+            Timestamper::External(_) => None,
+        }
+    }
+
+    /// The built-in TSA's DER TimeStampResp to `query` (a token, or a rejection when the HSM
+    /// could not sign).
     ///
     /// # Errors
     /// When no HSM session is available within the deadline.
-    pub async fn respond_tsa(self: &Arc<Self>, request: Vec<u8>) -> Option<Result<Vec<u8>, EngineError>> {
-        if !matches!(self.timestamper, Timestamper::Builtin(_)) {
-            return None;
-        }
+    pub async fn respond_tsa(self: &Arc<Self>, query: TsaQuery) -> Result<Vec<u8>, EngineError> {
         let service = Arc::clone(self);
-        Some(
-            self.hsm
-                .with_session(move |session| {
-                    let Timestamper::Builtin(tsa) = &service.timestamper else { unreachable!("checked above") };
-                    let inventory = service.inventory();
-                    Ok(tsa.respond(session, &inventory.tsa_key, &request, std::time::SystemTime::now()))
-                })
-                .await,
-        )
+        self.hsm
+            .with_session(move |session| {
+                let Timestamper::Builtin(tsa) = &service.timestamper else {
+                    unreachable!("only the built-in TSA reads queries (read_tsa_query)")
+                };
+                let inventory = service.inventory();
+                Ok(tsa.answer(session, &inventory.tsa_key, query, std::time::SystemTime::now()))
+            })
+            .await
     }
 }

@@ -725,7 +725,8 @@ async fn records_are_queried_by_field_and_pruned_only_up_to_an_old_checkpoint(st
 }
 
 async fn concurrent_appends_make_one_chain(store: Arc<dyn Store>) {
-    // Writers of every kind at once, each appending with its change.
+    // Writers of every kind at once, each appending with its change; one-time certificates
+    // among them (PostgreSQL writes those of signatures finished together in one transaction).
     race(16, |n| {
         let store = Arc::clone(&store);
         async move {
@@ -739,18 +740,30 @@ async fn concurrent_appends_make_one_chain(store: Arc<dyn Store>) {
                         .unwrap()
                 );
                 store.record(&[event("request.refused", k)]).await.unwrap();
+                let signed =
+                    [event("certificate.issued", k), event("signature.produced", k), event("key.destroyed", k)];
+                store.publish_certificate(&certificate(&format!("{k:04x}")), None, &signed).await.unwrap();
             }
         }
     })
     .await;
     let records = store.audit_records(&AuditQuery { limit: 10_000, ..AuditQuery::default() }).await.unwrap();
-    assert_eq!(records.len(), 16 * 5 * 3);
+    assert_eq!(records.len(), 16 * 5 * 6);
     assert!(records.iter().enumerate().all(|(i, r)| r.seq == i as u64 + 1), "no gaps, no repeats");
     let summary = esignd::audit::trail::verify_trail_with(&records, &[], None, |_| Ok(())).unwrap();
-    assert_eq!(summary.records, 240);
-    // A session's two records stay together: they were appended in one transaction.
+    assert_eq!(summary.records, 480);
+    // A session's two records, and a signature's three, stay together: each caller's records
+    // were appended in one transaction, in its order.
     for pair in records.windows(2).filter(|w| w[0].kind == "session.created") {
         assert_eq!(pair[1].kind, "consent.given");
         assert_eq!(pair[0].fields["correlationId"], pair[1].fields["correlationId"]);
+    }
+    for three in records.windows(3).filter(|w| w[0].kind == "certificate.issued") {
+        assert_eq!([three[1].kind.as_str(), three[2].kind.as_str()], ["signature.produced", "key.destroyed"]);
+        assert!(three.iter().all(|r| r.fields["correlationId"] == three[0].fields["correlationId"]));
+    }
+    // Every certificate was published with its records.
+    for k in (0..16).flat_map(|n| (0..5).map(move |round| n * 10 + round)) {
+        assert!(store.certificate(&format!("{k:04x}")).await.unwrap().is_some(), "certificate {k:04x}");
     }
 }

@@ -29,6 +29,7 @@ mod device_requests;
 mod devices;
 mod listen;
 mod outbox;
+mod publisher;
 mod schema;
 mod sessions;
 mod tls;
@@ -49,6 +50,8 @@ const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The one-time signatures' writes, grouped into shared transactions.
+    publisher: publisher::Publisher,
     /// How to connect (the device wake-up listener's own connection).
     config: tokio_postgres::Config,
     tls: tls::Rustls,
@@ -97,7 +100,8 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| open_error(e.to_string()))?;
-        let store = Self { pool, config, tls, latency: None };
+        let publisher = publisher::Publisher::start(pool.clone());
+        let store = Self { pool, publisher, config, tls, latency: None };
         let mut client = store.pool.get().await.map_err(|e| open_error(pool_reason(&e)))?;
         schema::migrate(&mut client).await?;
         Ok(store)
@@ -110,9 +114,14 @@ impl PostgresStore {
         self
     }
 
+    /// A timer that observes a call's time when dropped.
+    fn timer(&self) -> CallTimer<'_> {
+        CallTimer { started: Instant::now(), latency: self.latency.as_ref() }
+    }
+
     /// A connection from the pool, and a timer that observes the call's time when dropped.
     async fn client(&self) -> Result<(deadpool_postgres::Object, CallTimer<'_>), StoreError> {
-        let timer = CallTimer { started: Instant::now(), latency: self.latency.as_ref() };
+        let timer = self.timer();
         let client = self.pool.get().await.map_err(|e| StoreError::Unavailable(pool_reason(&e)))?;
         Ok((client, timer))
     }

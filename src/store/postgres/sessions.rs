@@ -239,11 +239,14 @@ impl Store for PostgresStore {
         spend: Option<&Spend>,
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
+        let Some(spend) = spend else {
+            // The common case shares a transaction with the signatures finished meanwhile.
+            let _timer = self.timer();
+            return self.publisher.publish(certificate, events).await;
+        };
         let (mut client, _timer) = self.client().await?;
         let tx = client.transaction().await?;
-        if let Some(spend) = spend {
-            spend_once(&tx, spend).await?;
-        }
+        spend_once(&tx, spend).await?;
         publish(&tx, &certificate.serial, &certificate.der, certificate.not_after).await?;
         audit::append(&tx, events).await?;
         tx.commit().await?;

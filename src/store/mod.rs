@@ -13,6 +13,7 @@ pub mod audit;
 pub mod device_requests;
 pub mod devices;
 mod encoding;
+mod group_commit;
 pub mod outbox;
 pub mod postgres;
 mod schema;
@@ -49,6 +50,10 @@ pub enum StoreError {
     /// PostgreSQL refused or failed.
     #[error("the PostgreSQL store failed: {0}")]
     Postgres(String),
+    /// SQLite failed a grouped write ([`group_commit`]): what every signature in the group is
+    /// told.
+    #[error("the store failed: {0}")]
+    Failed(String),
     /// A stored value this esignd does not know.
     #[error("the store holds {what} {value:?}, which this esignd does not know (is a newer esignd writing to it?)")]
     Unreadable {

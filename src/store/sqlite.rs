@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file (`[store] path`) in WAL mode. Calls run on tokio's
 //! blocking pool against one connection; SQLite serialises writers anyway, and one connection
-//! keeps every write's transaction simple.
+//! keeps every write's transaction simple. The one-time signatures' writes, the busiest, are
+//! grouped: those finished together share one transaction ([`super::group_commit`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -8,6 +9,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::group_commit::{GroupCommit, WriteGroup};
 use super::{AuditEvent, CertificateRow, SessionRow, SignatureRow, Spend, Store, StoreError, audit, epoch, schema};
 use crate::vocabulary::{RequestState, SessionState};
 
@@ -85,6 +87,30 @@ pub(super) fn insert_signature(conn: &Connection, signature: &SignatureRow) -> r
 }
 
 /// `INSERT` a published certificate (once: publishing it again changes nothing).
+/// How the SQLite store writes a group of one-time signatures: one transaction on the blocking
+/// pool, the certificates and then every record, in the order the signatures arrived.
+fn write_group(conn: Arc<Mutex<Connection>>) -> WriteGroup {
+    Box::new(move |group| {
+        let conn = Arc::clone(&conn);
+        Box::pin(async move {
+            let written = tokio::task::spawn_blocking(move || {
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                for publication in &group {
+                    insert_certificate(&tx, &publication.certificate)?;
+                }
+                let events: Vec<AuditEvent> = group.iter().flat_map(|p| p.events.iter().cloned()).collect();
+                audit::append(&tx, &events)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+            // A panic fails this group, not the publishing task.
+            written.unwrap_or_else(|join| Err(StoreError::Failed(format!("the grouped write panicked: {join}"))))
+        })
+    })
+}
+
 fn insert_certificate(conn: &Connection, certificate: &CertificateRow) -> rusqlite::Result<()> {
     execute_cached(
         conn,
@@ -116,6 +142,8 @@ pub(super) fn swap_session(conn: &Connection, row: &SessionRow, from: SessionSta
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// The one-time signatures' writes, grouped into shared transactions.
+    publisher: Arc<GroupCommit>,
     /// Each call's time, waiting for the connection included (the operator's metrics).
     latency: Option<prometheus_client::metrics::histogram::Histogram>,
 }
@@ -142,7 +170,9 @@ impl SqliteStore {
         // for all of them.
         conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)), latency: None })
+        let conn = Arc::new(Mutex::new(conn));
+        let publisher = Arc::new(GroupCommit::new(write_group(Arc::clone(&conn))));
+        Ok(Self { conn, publisher, latency: None })
     }
 
     /// The same store, timing each call into `latency`.
@@ -313,12 +343,20 @@ impl Store for SqliteStore {
         spend: Option<&Spend>,
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
-        let (certificate, spend, events) = (certificate.clone(), spend.cloned(), events.to_vec());
+        let Some(spend) = spend.cloned() else {
+            // The common case shares a transaction with the signatures finished meanwhile
+            // (group commit).
+            let started = std::time::Instant::now();
+            let published = self.publisher.publish(certificate, events).await;
+            if let Some(latency) = &self.latency {
+                latency.observe(started.elapsed().as_secs_f64());
+            }
+            return published;
+        };
+        let (certificate, events) = (certificate.clone(), events.to_vec());
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if let Some(spend) = &spend {
-                spend_once(&tx, spend)?;
-            }
+            spend_once(&tx, &spend)?;
             insert_certificate(&tx, &certificate)?;
             audit::append(&tx, &events)?;
             tx.commit()?;

@@ -20,6 +20,10 @@
 //!   take different ones instead of waiting for each other.
 //! - `FOR SHARE` on a device certificate while its signature is kept, so a state change waits.
 //!
+//! The one-time signatures' writes, the busiest, go through one task per daemon that writes those
+//! finished together in one transaction ([`super::group_commit`], [`publisher`]): one hold of
+//! the chain's lock and one commit for many signatures.
+//!
 //! A request queued on one daemon wakes the device's long poll on another by `NOTIFY` ([`listen`]).
 //!
 //! Certificate and TSA serial numbers are random (`ca::serial`), so daemons need no counter.
@@ -51,7 +55,7 @@ const CONNECTION_WAIT: Duration = Duration::from_secs(5);
 pub struct PostgresStore {
     pool: Pool,
     /// The one-time signatures' writes, grouped into shared transactions.
-    publisher: publisher::Publisher,
+    publisher: std::sync::Arc<super::group_commit::GroupCommit>,
     /// How to connect (the device wake-up listener's own connection).
     config: tokio_postgres::Config,
     tls: tls::Rustls,
@@ -100,7 +104,8 @@ impl PostgresStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| open_error(e.to_string()))?;
-        let publisher = publisher::Publisher::start(pool.clone());
+        let publisher =
+            std::sync::Arc::new(super::group_commit::GroupCommit::new(publisher::write_group(pool.clone())));
         let store = Self { pool, publisher, config, tls, latency: None };
         let mut client = store.pool.get().await.map_err(|e| open_error(pool_reason(&e)))?;
         schema::migrate(&mut client).await?;

@@ -240,7 +240,8 @@ impl Store for PostgresStore {
         events: &[AuditEvent],
     ) -> Result<(), StoreError> {
         let Some(spend) = spend else {
-            // The common case shares a transaction with the signatures finished meanwhile.
+            // The common case shares a transaction with the signatures finished meanwhile
+            // (group commit).
             let _timer = self.timer();
             return self.publisher.publish(certificate, events).await;
         };

@@ -48,6 +48,7 @@ cases!(
     deliveries_are_queued_with_the_outcome_and_claimed_once,
     records_are_queried_by_field_and_pruned_only_up_to_an_old_checkpoint,
     concurrent_appends_make_one_chain,
+    the_first_publications_at_once_all_commit,
 );
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -722,6 +723,20 @@ async fn records_are_queried_by_field_and_pruned_only_up_to_an_old_checkpoint(st
     let summary = esignd::audit::trail::verify_trail_with(&rest, &checkpoints, None, |_| Ok(())).unwrap();
     assert_eq!(summary.records, rest.len() as u64);
     assert_eq!(store.prune_audit(SystemTime::now() - Duration::from_secs(86_400)).await.unwrap(), 0);
+}
+
+async fn the_first_publications_at_once_all_commit(store: Arc<dyn Store>) {
+    // The store's first one-time publications arrive together: whichever starts the grouped
+    // writer, none is refused while it starts.
+    let published = race(32, |n| {
+        let store = Arc::clone(&store);
+        async move {
+            store.publish_certificate(&certificate(&format!("f{n:03x}")), None, &[event("certificate.issued", n)]).await
+        }
+    })
+    .await;
+    assert!(published.iter().all(Result::is_ok), "{published:?}");
+    assert_eq!(audit_count(&store, "certificate.issued").await, 32);
 }
 
 async fn concurrent_appends_make_one_chain(store: Arc<dyn Store>) {

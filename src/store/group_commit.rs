@@ -64,22 +64,19 @@ impl GroupCommit {
         let (done, outcome) = oneshot::channel();
         let publication = Publication { certificate: certificate.clone(), events: events.to_vec() };
         let stopped = || StoreError::Unavailable("the store's publishing task has stopped; restart esignd".into());
-        self.queue().ok_or_else(stopped)?.send((publication, done)).await.map_err(|_| stopped())?;
+        self.queue().send((publication, done)).await.map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 
-    fn queue(&self) -> Option<&mpsc::Sender<Queued>> {
-        if let Some(queue) = self.queue.get() {
-            return Some(queue);
-        }
-        let write = self.write.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        if let Some(write) = write {
+    /// The queue, the task started by the first caller (callers arriving meanwhile wait for it).
+    fn queue(&self) -> &mpsc::Sender<Queued> {
+        self.queue.get_or_init(|| {
+            let write = self.write.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            let write = write.expect("the queue is made once, so its writer is still there");
             let (queue, waiting) = mpsc::channel(4 * MOST);
             tokio::spawn(run(write, waiting));
-            // Only the caller that took `write` sets the queue.
-            let _ = self.queue.set(queue);
-        }
-        self.queue.get()
+            queue
+        })
     }
 }
 

@@ -86,7 +86,6 @@ pub(super) fn insert_signature(conn: &Connection, signature: &SignatureRow) -> r
     Ok(())
 }
 
-/// `INSERT` a published certificate (once: publishing it again changes nothing).
 /// How the SQLite store writes a group of one-time signatures: one transaction on the blocking
 /// pool, the certificates and then every record, in the order the signatures arrived.
 fn write_group(conn: Arc<Mutex<Connection>>) -> WriteGroup {
@@ -111,6 +110,7 @@ fn write_group(conn: Arc<Mutex<Connection>>) -> WriteGroup {
     })
 }
 
+/// `INSERT` a published certificate (once: publishing it again changes nothing).
 fn insert_certificate(conn: &Connection, certificate: &CertificateRow) -> rusqlite::Result<()> {
     execute_cached(
         conn,

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::{AuditEvent, CertificateRow, StoreError};
 
 /// The most signatures one transaction writes.
-pub(super) const MOST: usize = 64;
+const MOST: usize = 64;
 
 /// One signature's write.
 pub(super) struct Publication {
@@ -29,6 +29,20 @@ pub(super) struct Publication {
     pub(super) certificate: CertificateRow,
     /// Its audit records, in order.
     pub(super) events: Vec<AuditEvent>,
+}
+
+/// A group's certificates and all its records, in the order the signatures arrived (moved out,
+/// not copied).
+pub(super) fn split(group: Vec<Publication>) -> (Vec<CertificateRow>, Vec<AuditEvent>) {
+    let mut events = Vec::with_capacity(group.iter().map(|p| p.events.len()).sum());
+    let certificates = group
+        .into_iter()
+        .map(|publication| {
+            events.extend(publication.events);
+            publication.certificate
+        })
+        .collect();
+    (certificates, events)
 }
 
 /// How a store writes a group in one transaction.

@@ -50,8 +50,8 @@ pub enum StoreError {
     /// PostgreSQL refused or failed.
     #[error("the PostgreSQL store failed: {0}")]
     Postgres(String),
-    /// SQLite failed a grouped write ([`group_commit`]): what every signature in the group is
-    /// told.
+    /// A grouped write ([`group_commit`]) failed: its error, as text, for every signature in
+    /// the group.
     #[error("the store failed: {0}")]
     Failed(String),
     /// A stored value this esignd does not know.

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::group_commit::{GroupCommit, WriteGroup};
+use super::group_commit::{GroupCommit, WriteGroup, split};
 use super::{AuditEvent, CertificateRow, SessionRow, SignatureRow, Spend, Store, StoreError, audit, epoch, schema};
 use crate::vocabulary::{RequestState, SessionState};
 
@@ -93,12 +93,12 @@ fn write_group(conn: Arc<Mutex<Connection>>) -> WriteGroup {
         let conn = Arc::clone(&conn);
         Box::pin(async move {
             let written = tokio::task::spawn_blocking(move || {
+                let (certificates, events) = split(group);
                 let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                for publication in &group {
-                    insert_certificate(&tx, &publication.certificate)?;
+                for certificate in &certificates {
+                    insert_certificate(&tx, certificate)?;
                 }
-                let events: Vec<AuditEvent> = group.iter().flat_map(|p| p.events.iter().cloned()).collect();
                 audit::append(&tx, &events)?;
                 tx.commit()?;
                 Ok(())
@@ -202,10 +202,15 @@ impl SqliteStore {
             tokio::task::spawn_blocking(move || work(&mut conn.lock().unwrap_or_else(PoisonError::into_inner)))
                 .await
                 .unwrap_or_else(|join| std::panic::resume_unwind(join.into_panic()));
+        self.observe(started);
+        result
+    }
+
+    /// Observe a call's time, from `started`, into the latency histogram.
+    fn observe(&self, started: std::time::Instant) {
         if let Some(latency) = &self.latency {
             latency.observe(started.elapsed().as_secs_f64());
         }
-        result
     }
 }
 
@@ -348,9 +353,7 @@ impl Store for SqliteStore {
             // (group commit).
             let started = std::time::Instant::now();
             let published = self.publisher.publish(certificate, events).await;
-            if let Some(latency) = &self.latency {
-                latency.observe(started.elapsed().as_secs_f64());
-            }
+            self.observe(started);
             return published;
         };
         let (certificate, events) = (certificate.clone(), events.to_vec());

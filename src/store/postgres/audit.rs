@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 
-use super::{PostgresStore, execute, lock, query, query_opt};
+use super::{PostgresStore, execute, lock, query, query_opt, values};
 use crate::audit::chain::{self, Record};
 use crate::audit::checkpoint::Checkpoint;
 use crate::store::StoreError;
@@ -77,13 +77,7 @@ pub(super) async fn append(client: &impl GenericClient, events: &[AuditEvent]) -
         head = Some(record);
     }
     // One INSERT for the transaction's records.
-    let rows: Vec<String> = (0..columns.len())
-        .map(|n| {
-            let at = n * 6;
-            format!("(${}, ${}, ${}, ${}, ${}, ${})", at + 1, at + 2, at + 3, at + 4, at + 5, at + 6)
-        })
-        .collect();
-    let sql = format!("INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES {}", rows.join(", "));
+    let sql = format!("INSERT INTO audit (seq, time, type, fields, prev, hash) VALUES {}", values(columns.len(), 6));
     let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = columns
         .iter()
         .flat_map(|(seq, time, kind, fields, prev, hash)| {

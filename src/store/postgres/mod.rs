@@ -195,6 +195,18 @@ impl From<tokio_postgres::Error> for StoreError {
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// The placeholders of a multi-row `VALUES` list: `($1, $2), ($3, $4)` for 2 rows of 2 columns.
+fn values(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> =
+                (1..=columns).map(|column| format!("${}", row * columns + column)).collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Execute `sql` (prepared once per connection); the rows it changed.
 async fn execute(client: &impl GenericClient, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
     let statement = client.prepare_cached(sql).await?;
@@ -240,7 +252,15 @@ fn state<T: std::str::FromStr>(text: String, column: &'static str) -> Result<T, 
 
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use super::{redacted, values};
+
+    #[test]
+    fn a_values_list_numbers_its_placeholders_row_by_row() {
+        assert_eq!(values(1, 3), "($1, $2, $3)");
+        assert_eq!(values(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(values(3, 6).matches('$').count(), 18);
+        assert!(values(3, 6).ends_with("($13, $14, $15, $16, $17, $18)"));
+    }
 
     #[test]
     fn a_password_in_the_url_never_reaches_a_message() {
